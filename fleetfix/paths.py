@@ -1,0 +1,34 @@
+"""Where fleetfix finds its content (playbooks, roles, advisories) and keeps its state."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def content_dir() -> Path:
+    """The directory holding playbooks/, roles/, advisories/ and ansible.cfg.
+
+    An installed wheel carries them in ``fleetfix/_content``; a source checkout has them beside the package.
+    """
+    packaged = _PACKAGE / "_content"
+    return packaged if packaged.is_dir() else _PACKAGE.parent
+
+
+def playbook(name: str) -> Path:
+    return content_dir() / "playbooks" / name
+
+
+def shipped_advisories() -> Path:
+    return content_dir() / "advisories"
+
+
+def state_dir() -> Path:
+    """Run reports, runner artifacts and the journal: $FLEETFIX_STATE_DIR, else the XDG state home."""
+    explicit = os.environ.get("FLEETFIX_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "fleetfix"
