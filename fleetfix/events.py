@@ -1,0 +1,107 @@
+"""Ansible job events -> typed per-host results.
+
+The same fold serves a live ansible-runner run, a runner artifacts directory and an AWX job's event export,
+so a facts run made elsewhere is judged exactly like one made here. Results come from the per-host events,
+never from the play recap: the recap has no messages and cannot say which task failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+HostStatus = Literal["ok", "failed", "unreachable", "skipped"]
+
+_OK_EVENTS = {"runner_on_ok", "runner_item_on_ok"}
+_FAILED_EVENTS = {"runner_on_failed", "runner_item_on_failed"}
+_SKIPPED_EVENTS = {"runner_on_skipped", "runner_item_on_skipped"}
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    task: str
+    action: str
+    status: HostStatus
+    changed: bool
+    message: str
+    result: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class HostResult:
+    host: str
+    status: HostStatus
+    message: str
+    facts: Mapping[str, Any]
+    tasks: tuple[TaskResult, ...]
+
+    @property
+    def changed(self) -> bool:
+        return any(task.changed for task in self.tasks)
+
+
+@dataclass
+class _HostFold:
+    status: HostStatus = "skipped"
+    message: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+    tasks: list[TaskResult] = field(default_factory=list)
+
+
+def _message(result: Mapping[str, Any]) -> str:
+    message = result.get("msg") or result.get("stderr") or result.get("module_stderr") or ""
+    return " ".join(str(message).split())[:500]
+
+
+class EventFold:
+    """Accumulates job events into per-host results; feed it events in the order they happened."""
+
+    def __init__(self) -> None:
+        self._hosts: dict[str, _HostFold] = {}
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        host = data.get("host")
+        if not host or kind not in _OK_EVENTS | _FAILED_EVENTS | _SKIPPED_EVENTS | {"runner_on_unreachable"}:
+            return
+        result: Mapping[str, Any] = data.get("res") or {}
+        fold = self._hosts.setdefault(host, _HostFold())
+        status = self._status(kind, data)
+        fold.tasks.append(
+            TaskResult(
+                task=str(data.get("task", "")),
+                action=str(data.get("task_action", "")),
+                status=status,
+                changed=bool(result.get("changed")),
+                message=_message(result),
+                result=result,
+            )
+        )
+        if status == "ok":
+            fold.facts.update(result.get("ansible_facts") or {})
+        if status in ("failed", "unreachable") and fold.status not in ("failed", "unreachable"):
+            fold.status, fold.message = status, _message(result) or status
+        elif status == "ok" and fold.status == "skipped":
+            fold.status = "ok"
+
+    @staticmethod
+    def _status(kind: str, data: Mapping[str, Any]) -> HostStatus:
+        if kind == "runner_on_unreachable":
+            return "unreachable"
+        if kind in _FAILED_EVENTS:
+            return "ok" if data.get("ignore_errors") else "failed"
+        return "skipped" if kind in _SKIPPED_EVENTS else "ok"
+
+    def results(self, expected_hosts: Iterable[str] = ()) -> dict[str, HostResult]:
+        """Per-host results; a host that was expected but produced no event is reported, not dropped."""
+        names = list(dict.fromkeys([*expected_hosts, *self._hosts]))
+        out: dict[str, HostResult] = {}
+        for name in names:
+            fold = self._hosts.get(name)
+            if fold is None:
+                out[name] = HostResult(name, "failed", "no result: the host never ran the play", {}, ())
+                continue
+            out[name] = HostResult(name, fold.status, fold.message, dict(fold.facts), tuple(fold.tasks))
+        return out

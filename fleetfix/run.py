@@ -1,0 +1,166 @@
+"""The only place that drives Ansible: resolve the inventories, run a playbook, fold its events.
+
+Every run gets a fresh private data directory under the state directory, kept afterwards with the runner's
+artifacts (job events included), so any run can be re-evaluated with ``--from-artifacts``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import ansible_runner
+
+from fleetfix import paths
+from fleetfix.errors import EnvironmentProblem, ExitStatus, FleetfixError, InputError
+from fleetfix.events import EventFold, HostResult
+
+MAX_FORKS = 100
+_LIST_HOSTS = re.compile(r"^\s+hosts \((\d+)\):\s*$")
+
+
+class RunObserver(Protocol):
+    """What a progress display needs to know while a play runs."""
+
+    def task_started(self, name: str, hosts: int) -> None: ...
+
+    def host_answered(self, host: str, status: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    playbook: str
+    inventories: tuple[Path, ...] = ()
+    limit: str | None = None
+    extravars: Mapping[str, Any] = field(default_factory=dict)
+    check: bool = False
+    diff: bool = False
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    hosts: dict[str, HostResult]
+    rc: int
+
+
+def new_run_dir(kind: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = paths.state_dir() / "runs" / f"{stamp}-{kind}-{uuid.uuid4().hex[:6]}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def ansible_executable(name: str) -> str:
+    """The Ansible command installed with this Python (a venv need not be on PATH), else the one on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise EnvironmentProblem(f"{name} not found: install ansible-core in this Python environment")
+    return found
+
+
+def _ansible_env() -> dict[str, str]:
+    content = paths.content_dir()
+    return {
+        "ANSIBLE_CONFIG": str(content / "ansible.cfg"),
+        "ANSIBLE_ROLES_PATH": str(content / "roles"),
+        "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
+        "ANSIBLE_HOST_PATTERN_MISMATCH": "error",
+        "ANSIBLE_NOCOLOR": "True",
+    }
+
+
+def _inventory_args(inventories: Sequence[Path], run_dir: Path) -> list[str]:
+    """The -i sources; with none, localhost over the local connection."""
+    for source in inventories:
+        if not source.exists():
+            raise InputError(str(source), "inventory not found")
+    if inventories:
+        return [str(source.resolve()) for source in inventories]
+    local = run_dir / "localhost.ini"
+    local.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    return [str(local)]
+
+
+def _ansible_error(text: str, fallback: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(("ERROR", "[ERROR]"))]
+    chosen = errors[0] if errors else (lines[-1] if lines else fallback)
+    return " ".join(chosen.split())[:400]
+
+
+def list_hosts(inventories: Sequence[str], limit: str | None, run_dir: Path) -> list[str]:
+    """Resolve inventories and limit to host names; a broken inventory or an unknown pattern is an error."""
+    out, err, rc = ansible_runner.run_command(
+        executable_cmd=ansible_executable("ansible"),
+        cmdline_args=[limit or "all", "--list-hosts", *[a for src in inventories for a in ("-i", src)]],
+        envvars=_ansible_env(),
+        quiet=True,
+        suppress_env_files=True,
+    )
+    if rc != 0:
+        where = ",".join(inventories)
+        raise InputError(where, _ansible_error(err or out, "ansible could not read the inventory"))
+    hosts: list[str] = []
+    listing = False
+    for line in out.splitlines():
+        if _LIST_HOSTS.match(line):
+            listing = True
+        elif listing and line.strip():
+            hosts.append(line.strip())
+    return hosts
+
+
+def run_playbook(request: RunRequest, observer: RunObserver | None = None, kind: str = "run") -> RunOutcome:
+    run_dir = new_run_dir(kind)
+    sources = _inventory_args(request.inventories, run_dir)
+    hosts = list_hosts(sources, request.limit, run_dir)
+    if not hosts:
+        raise InputError(request.limit or "inventory", "no hosts to run against")
+    playbook = paths.playbook(request.playbook)
+    fold = EventFold()
+    task_hosts = len(hosts)
+
+    def on_event(event: dict[str, Any]) -> bool:
+        fold.add(event)
+        if observer is not None:
+            kind_ = event.get("event", "")
+            data = event.get("event_data") or {}
+            if kind_ == "playbook_on_task_start":
+                observer.task_started(str(data.get("task", "")), task_hosts)
+            elif kind_.startswith("runner_on_") and data.get("host"):
+                observer.host_answered(data["host"], kind_.removeprefix("runner_on_"))
+        return True
+
+    cmdline = " ".join(flag for flag, on in (("--check", request.check), ("--diff", request.diff)) if on)
+    runner = ansible_runner.run(
+        private_data_dir=str(run_dir),
+        playbook=str(playbook),
+        binary=ansible_executable("ansible-playbook"),
+        inventory=sources,
+        limit=request.limit,
+        extravars=dict(request.extravars),
+        forks=min(len(hosts), MAX_FORKS),
+        cmdline=cmdline or None,
+        envvars=_ansible_env(),
+        suppress_env_files=True,
+        quiet=True,
+        ident="ansible",
+        event_handler=on_event,
+    )
+    results = fold.results(hosts)
+    if runner.rc not in (0, 2, 4) and all(r.status == "skipped" or not r.tasks for r in results.values()):
+        stdout = runner.stdout.read() if runner.stdout else ""
+        raise FleetfixError(
+            f"{playbook.name}: {_ansible_error(stdout, f'ansible-playbook exited {runner.rc}')}",
+            ExitStatus.BAD_INPUT,
+        )
+    return RunOutcome(run_dir=run_dir, hosts=results, rc=runner.rc)

@@ -1,0 +1,63 @@
+"""Per-host results folded from the job events of a real ansible-runner run (tests/data/artifacts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fleetfix.artifacts import iter_events, results_from_artifacts
+from fleetfix.errors import InputError
+from fleetfix.events import EventFold
+
+RUNNER = Path(__file__).parents[1] / "data" / "artifacts" / "runner"
+
+
+def test_runner_artifacts_give_each_host_its_outcome() -> None:
+    results = results_from_artifacts(RUNNER)
+    assert {name: r.status for name, r in results.items()} == {
+        "localhost": "ok",
+        "failing": "failed",
+        "gone": "unreachable",
+    }
+    assert results["failing"].message == "deliberate failure on failing"
+    assert "Connection refused" in results["gone"].message
+    assert results["localhost"].facts["probe"] == {"value": 1}
+    assert [t.task for t in results["localhost"].tasks] == ["ping", "fail on one host", "set a fact"]
+
+
+def test_expected_host_without_events_is_reported_not_dropped() -> None:
+    fold = EventFold()
+    for event in iter_events(RUNNER):
+        fold.add(event)
+    results = fold.results(expected_hosts=["localhost", "never-ran"])
+    assert results["never-ran"].status == "failed"
+    assert "never ran" in results["never-ran"].message
+
+
+def test_awx_job_events_export_reads_like_runner_artifacts(tmp_path: Path) -> None:
+    # AWX's /api/v2/jobs/N/job_events/ page: host in host_name, event_data without it for some events.
+    events = []
+    for event in iter_events(RUNNER):
+        data = dict(event.get("event_data") or {})
+        host = data.pop("host", None)
+        events.append({"counter": event["counter"], "event": event["event"], "event_data": data,
+                       "host_name": host or ""})
+    export = tmp_path / "job_events.json"
+    export.write_text(json.dumps({"count": len(events), "results": events}))
+    results = results_from_artifacts(export)
+    assert results["gone"].status == "unreachable"
+    assert results["localhost"].facts["probe"] == {"value": 1}
+
+
+def test_broken_event_export_names_file_and_line(tmp_path: Path) -> None:
+    export = tmp_path / "events.jsonl"
+    export.write_text('{"event": "runner_on_ok"}\n{"event": \n')
+    with pytest.raises(InputError, match=r"events.jsonl:2: invalid JSON line"):
+        results_from_artifacts(export)
+
+
+def test_directory_without_events_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no job_events directory"):
+        results_from_artifacts(tmp_path)
