@@ -1,0 +1,34 @@
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-unit test-fleet lint deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+deps:
+	scripts/system-deps.sh
+
+demo: $(STAMP) deps
+	scripts/demo.sh
+
+test: $(STAMP) deps
+	$(PY) -m pytest -q
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+test-fleet: $(STAMP) deps
+	$(PY) -m pytest -q -m fleet
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check fleetfix tests bench
+	$(VENV)/bin/ruff format --check fleetfix tests bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

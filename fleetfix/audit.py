@@ -1,0 +1,164 @@
+"""Facts and advisories -> what is at risk on each host, and why.
+
+Pure: the input is the per-host results of a facts run (live, or read back from artifacts) and a loaded
+advisory database; the output is an ``AuditReport`` the renderers turn into a table, JSON, Markdown or JUnit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from fleetfix.advisories import AdvisoryDB
+from fleetfix.capture import CaptureReadiness, readiness
+from fleetfix.errors import ExitStatus
+from fleetfix.events import HostResult
+from fleetfix.facts import STORAGE_DRIVERS, HostFacts, LoadedModule
+
+
+@dataclass(frozen=True)
+class DriverView:
+    name: str
+    version: str | None
+    srcversion: str | None
+    taint: tuple[str, ...]
+    disks: tuple[str, ...]
+
+    @property
+    def out_of_tree(self) -> bool:
+        return "O" in self.taint
+
+    @property
+    def unsigned(self) -> bool:
+        return "E" in self.taint
+
+
+@dataclass(frozen=True)
+class Finding:
+    advisory: str
+    module: str
+    version: str | None
+    fixed_in: str | None
+    severity: str
+    fault: tuple[str, ...]
+    trigger: str
+    why: str
+    references: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HostAudit:
+    host: str
+    status: str
+    message: str
+    kernel: str | None
+    module_support: bool | None
+    drivers: tuple[DriverView, ...]
+    capture: CaptureReadiness | None
+    findings: tuple[Finding, ...]
+
+    @property
+    def reachable(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def at_risk(self) -> bool:
+        return bool(self.findings) or (self.capture is not None and not self.capture.ready)
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    hosts: tuple[HostAudit, ...]
+    generated_at: datetime
+
+    def hosts_per_advisory(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for host in self.hosts:
+            for finding in host.findings:
+                out.setdefault(finding.advisory, []).append(host.host)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        reachable = [h for h in self.hosts if h.reachable]
+        return {
+            "hosts": len(self.hosts),
+            "reachable": len(reachable),
+            "unreachable_or_failed": len(self.hosts) - len(reachable),
+            "with_findings": sum(1 for h in reachable if h.findings),
+            "capture_not_ready": sum(1 for h in reachable if h.capture and not h.capture.ready),
+        }
+
+    def exit_status(self) -> ExitStatus:
+        """Unreachable or failed hosts outrank findings: an audit that could not see a host is incomplete."""
+        if any(not h.reachable for h in self.hosts):
+            return ExitStatus.HOSTS_FAILED
+        return ExitStatus.FINDINGS if any(h.at_risk for h in self.hosts) else ExitStatus.OK
+
+
+def _findings(module: LoadedModule, kernel: str | None, db: AdvisoryDB) -> list[Finding]:
+    return [
+        Finding(
+            advisory=match.advisory.id,
+            module=module.name,
+            version=module.version,
+            fixed_in=str(match.advisory.fixed_in) if match.advisory.fixed_in else None,
+            severity=match.advisory.severity,
+            fault=tuple(match.advisory.fault),
+            trigger=match.advisory.trigger_text,
+            why=match.reason,
+            references=tuple(match.advisory.references),
+        )
+        for match in db.match(module.name, module.version, module.srcversion, kernel)
+    ]
+
+
+def audit_host(host: str, facts: HostFacts, db: AdvisoryDB) -> HostAudit:
+    disks: dict[str, list[str]] = {}
+    for device in facts.block_devices:
+        if device.driver:
+            disks.setdefault(device.driver, []).append(device.name)
+    kernel = facts.kernel.release
+    drivers: list[DriverView] = []
+    findings: list[Finding] = []
+    for module in facts.modules:
+        advised = db.covers(module.name)
+        if advised:
+            findings.extend(_findings(module, kernel, db))
+        if advised or module.name in STORAGE_DRIVERS or module.name in disks:
+            drivers.append(
+                DriverView(
+                    module.name,
+                    module.version,
+                    module.srcversion,
+                    tuple(module.taint),
+                    tuple(disks.get(module.name, ())),
+                )
+            )
+    return HostAudit(
+        host=host,
+        status="ok",
+        message="" if facts.module_support else "no loadable module support: no storage drivers to check",
+        kernel=kernel,
+        module_support=facts.module_support,
+        drivers=tuple(drivers),
+        capture=readiness(facts.crash_capture),
+        findings=tuple(findings),
+    )
+
+
+def audit_results(
+    results: Mapping[str, HostResult], db: AdvisoryDB, now: datetime, source: str = "facts"
+) -> AuditReport:
+    """Judge every host of a facts run; unreachable and failed hosts stay in the report with their reason."""
+    hosts: list[HostAudit] = []
+    for name, result in sorted(results.items()):
+        raw = result.facts.get("fleetfix")
+        if result.status != "ok" or raw is None:
+            message = result.message or "no facts returned"
+            status = result.status if result.status != "ok" else "failed"
+            hosts.append(HostAudit(name, status, message, None, None, (), None, ()))
+            continue
+        facts = HostFacts.from_dict(raw, source=f"{source}:{name}")
+        hosts.append(audit_host(name, facts, db))
+    return AuditReport(hosts=tuple(hosts), generated_at=now)

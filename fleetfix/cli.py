@@ -1,0 +1,95 @@
+"""The fleetfix commands. Each parses its options and calls one function; no logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from fleetfix import __version__, ui
+from fleetfix.errors import ExitStatus, FleetfixError
+
+_FORMATS = ("table", "json", "markdown", "junit")
+
+inventory_option = click.option(
+    "-i",
+    "--inventory",
+    "inventories",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Inventory file or directory; repeat to merge several. Default: localhost over the local connection.",
+)
+limit_option = click.option("-l", "--limit", help="Ansible host pattern limiting the run.")
+advisories_option = click.option(
+    "--advisories",
+    "advisory_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Directory of your own advisory YAML files, added to the shipped database; repeatable.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fleetfix")
+def main() -> None:
+    """Audit, capture, triage and remediate storage-driver incidents across a fleet."""
+
+
+@main.command()
+@inventory_option
+@limit_option
+@advisories_option
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Write the report here instead of stdout."
+)
+@click.option(
+    "--from-artifacts",
+    type=click.Path(path_type=Path),
+    help="Judge a facts run made elsewhere: a runner artifacts dir or an AWX job events export.",
+)
+def audit(
+    inventories: tuple[Path, ...],
+    limit: str | None,
+    advisory_dirs: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    from_artifacts: Path | None,
+) -> None:
+    """Crash-capture readiness and known-bad HBA drivers on every host."""
+    from fleetfix.audit_run import audit_artifacts, run_audit
+
+    if from_artifacts is not None:
+        report = audit_artifacts(from_artifacts, advisory_dirs)
+    else:
+        with ui.PlayProgress() as progress:
+            report = run_audit(inventories, limit, advisory_dirs, progress)
+    ui.emit_audit(report, fmt, output)
+    sys.exit(report.exit_status())
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and turn every expected failure into one line on stderr and a documented exit code."""
+    try:
+        main.main(args=argv, prog_name="fleetfix", standalone_mode=False)
+    except FleetfixError as exc:
+        ui.error(str(exc))
+        return int(exc.status)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return ExitStatus.USAGE
+    except click.Abort:
+        return ExitStatus.INTERRUPTED
+    except KeyboardInterrupt:
+        ui.error("interrupted")
+        return ExitStatus.INTERRUPTED
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else ExitStatus.USAGE
+    return ExitStatus.OK
+
+
+def entry() -> None:
+    sys.exit(run())

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the lab fleet and the tests use, when run as root and any is missing.
+set -euo pipefail
+packages=(openssh-server openssh-client fio iproute2 util-linux kmod procps psmisc dpkg-dev apt-utils)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "system-deps: missing ${missing[*]}; run 'sudo make deps' (fleet tests will be skipped)" >&2
+    exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
