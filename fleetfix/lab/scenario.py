@@ -1,0 +1,152 @@
+"""What a lab scenario describes: host groups and their kernel surfaces, a package repository, faults.
+
+The YAML reading and checking lives in ``scenario_load``; this module holds the shapes and the expansion
+of groups into hosts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Disk:
+    name: str  # as presented in the host's /dev and /sys/block, e.g. "sdb"
+    size_bytes: int
+    rotational: bool = False
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    version: str
+    srcversion: str
+    taint: str  # letters as in /sys/module/<m>/taint, e.g. "OE"; "" for an in-tree signed build
+    boot_disk: bool
+    deps: tuple[str, ...]  # modules this one uses, shown in /proc/modules' dependency column
+    disks: tuple[Disk, ...]
+
+
+@dataclass(frozen=True)
+class Kdump:
+    installed: bool
+    enabled: bool
+    active: bool
+
+
+@dataclass(frozen=True)
+class CrashCapture:
+    crashkernel: str | None  # the crashkernel= value on the boot command line, or None
+    kdump: Kdump
+    netconsole: bool  # a configfs target, enabled, sending to the lab controller
+
+
+@dataclass(frozen=True)
+class CronJob:
+    name: str  # file name under /etc/cron.d
+    schedule: str
+    user: str
+    command: str
+
+
+@dataclass(frozen=True)
+class Timer:
+    name: str  # unit base name: <name>.timer and <name>.service under /etc/systemd/system
+    on_calendar: str
+    command: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class File:
+    path: str
+    content: str
+    mode: int
+
+
+@dataclass(frozen=True)
+class PastCrash:
+    time: datetime
+    module: str  # the module whose oops the dump holds
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    count: int
+    first: int  # number of the first host, so that groups can continue one naming sequence
+    pattern: str  # str.format pattern with {group} and {n}, e.g. "{group}{n:02d}"
+    extra_groups: tuple[str, ...]
+    state: str  # "up", or "down": address and namespaces exist but no sshd answers
+    kernel: str
+    kernel_version: str  # `uname -v`
+    cmdline: str  # boot command line without crashkernel=
+    crash_capture: CrashCapture
+    modules: tuple[Module, ...]
+    cron: tuple[CronJob, ...]
+    timers: tuple[Timer, ...]
+    files: tuple[File, ...]
+    crash_history: tuple[PastCrash, ...]
+
+    def host_names(self) -> list[str]:
+        return [self.pattern.format(group=self.name, n=n) for n in range(self.first, self.first + self.count)]
+
+
+@dataclass(frozen=True)
+class Package:
+    """A driver package in the lab repository: installing it puts a module build under /lib/modules."""
+
+    name: str
+    version: str
+    module: str
+    module_version: str
+    srcversion: str
+    taint: str
+    broken: bool  # its postinst fails, as a bad vendor build does
+
+
+@dataclass(frozen=True)
+class Workload:
+    rw: str  # fio rw= value, e.g. "randread"
+    min_iodepth: int
+    sustain_seconds: int
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A module build (by version and/or srcversion) that panics its host under a workload."""
+
+    module: str
+    version: str | None
+    srcversion: str | None
+    workload: Workload
+    kind: str  # "null_deref" or "use_after_free": the shape of the oops it prints
+
+    def matches(self, version: str, srcversion: str) -> bool:
+        return (self.version is None or self.version == version) and (
+            self.srcversion is None or self.srcversion == srcversion
+        )
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    name: str
+    group: Group
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return (self.group.name, *self.group.extra_groups)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    source: str
+    groups: tuple[Group, ...]
+    packages: tuple[Package, ...]
+    faults: tuple[Fault, ...]
+
+    def hosts(self) -> list[HostSpec]:
+        return [HostSpec(name, group) for group in self.groups for name in group.host_names()]

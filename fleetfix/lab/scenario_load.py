@@ -1,0 +1,269 @@
+"""Read and check a scenario file; every problem is one ``InputError`` naming the file, field and line."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+from croniter import croniter
+
+from fleetfix.errors import InputError
+from fleetfix.lab import scenario as sc
+from fleetfix.lab.yamlnodes import Node, get, load
+
+SHIPPED = Path(__file__).resolve().parent / "scenarios"
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
+_DISK = re.compile(r"^(sd[a-z]{1,2}|nvme\d+n\d+|vd[a-z])$")
+_TAINT_LETTERS = set("PFSRMBUDAWCIOELKXTN")
+_FIO_RW = {"read", "write", "randread", "randwrite", "rw", "readwrite", "randrw", "trim", "randtrim"}
+_FAULT_KINDS = {"null_deref", "use_after_free"}
+_SIZE = re.compile(r"^(\d+)\s*([KMGT]?)i?B?$", re.IGNORECASE)
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def resolve(name_or_path: str) -> Path:
+    """A scenario given as a file path, or as the name of a shipped one (``seed``, ``large``)."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        return candidate
+    shipped = SHIPPED / f"{name_or_path}.yaml"
+    if shipped.is_file():
+        return shipped
+    known = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.yaml")))
+    raise InputError(name_or_path, f"no such scenario file, nor a shipped scenario (shipped: {known})")
+
+
+def load_scenario(name_or_path: str) -> sc.Scenario:
+    path = resolve(name_or_path)
+    root = load(path)
+    fields = root.mapping({"name", "description", "groups", "packages", "faults"})
+    groups = tuple(_group(n) for n in get(fields, "groups", root).items())
+    if not groups:
+        raise fields["groups"].fail("at least one group is needed")
+    scenario = sc.Scenario(
+        name=_text(fields, "name", root, path.stem),
+        description=_text(fields, "description", root, ""),
+        source=str(path),
+        groups=groups,
+        packages=tuple(_package(n) for n in _list(fields, "packages")),
+        faults=tuple(_fault(n) for n in _list(fields, "faults")),
+    )
+    _check_unique_names(scenario, fields["groups"])
+    return scenario
+
+
+def _text(fields: dict[str, Node], key: str, parent: Node, default: str | None = None) -> str:
+    node = get(fields, key, parent, None) if default is not None else get(fields, key, parent)
+    return default if node is None else node.text()
+
+
+def _flag(fields: dict[str, Node], key: str, default: bool) -> bool:
+    return fields[key].boolean() if key in fields else default
+
+
+def _list(fields: dict[str, Node], key: str) -> list[Node]:
+    return list(fields[key].items()) if key in fields else []
+
+
+def _matching(node: Node, pattern: re.Pattern[str], what: str) -> str:
+    value = node.text()
+    if not pattern.match(value):
+        raise node.fail(f"{value!r} is not a valid {what}")
+    return value
+
+
+def _taint(node: Node | None) -> str:
+    if node is None:
+        return "OE"
+    letters = node.text() if node.scalar() is not None else ""
+    bad = set(letters) - _TAINT_LETTERS
+    if bad:
+        raise node.fail(f"unknown taint letters {''.join(sorted(bad))!r}")
+    return letters
+
+
+def _size(node: Node) -> int:
+    match = _SIZE.match(node.text())
+    if not match or int(match.group(1)) == 0:
+        raise node.fail("expected a size such as 1G, 512M or a byte count")
+    return int(match.group(1)) * _UNITS[match.group(2).upper()]
+
+
+def _disk(node: Node) -> sc.Disk:
+    fields = node.mapping({"name", "size", "rotational"})
+    return sc.Disk(
+        name=_matching(get(fields, "name", node), _DISK, "disk name (sdb, nvme0n1, ...)"),
+        size_bytes=_size(get(fields, "size", node)),
+        rotational=_flag(fields, "rotational", False),
+    )
+
+
+def _module(node: Node) -> sc.Module:
+    fields = node.mapping({"name", "version", "srcversion", "taint", "boot_disk", "deps", "disks"})
+    return sc.Module(
+        name=_matching(get(fields, "name", node), _NAME, "module name"),
+        version=_text(fields, "version", node),
+        srcversion=_text(fields, "srcversion", node),
+        taint=_taint(fields.get("taint")),
+        boot_disk=_flag(fields, "boot_disk", False),
+        deps=tuple(_matching(n, _NAME, "module name") for n in _list(fields, "deps")),
+        disks=tuple(_disk(n) for n in _list(fields, "disks")),
+    )
+
+
+def _crash_capture(node: Node | None) -> sc.CrashCapture:
+    if node is None:
+        return sc.CrashCapture(None, sc.Kdump(False, False, False), False)
+    fields = node.mapping({"crashkernel", "kdump", "netconsole"})
+    crashkernel = fields["crashkernel"].scalar() if "crashkernel" in fields else None
+    kdump = sc.Kdump(False, False, False)
+    if "kdump" in fields:
+        kd = fields["kdump"].mapping({"installed", "enabled", "active"})
+        kdump = sc.Kdump(_flag(kd, "installed", True), _flag(kd, "enabled", True), _flag(kd, "active", True))
+        if (kdump.enabled or kdump.active) and not kdump.installed:
+            raise fields["kdump"].fail("enabled or active needs installed: true")
+    return sc.CrashCapture(
+        None if crashkernel is None else str(crashkernel), kdump, _flag(fields, "netconsole", False)
+    )
+
+
+def _cron(node: Node) -> sc.CronJob:
+    fields = node.mapping({"name", "schedule", "user", "command"})
+    schedule = get(fields, "schedule", node)
+    if not croniter.is_valid(schedule.text()):
+        raise schedule.fail(f"{schedule.text()!r} is not a cron schedule")
+    return sc.CronJob(
+        name=_matching(get(fields, "name", node), re.compile(r"^[A-Za-z0-9_-]+$"), "cron.d file name"),
+        schedule=schedule.text(),
+        user=_text(fields, "user", node, "root"),
+        command=_text(fields, "command", node),
+    )
+
+
+def _timer(node: Node) -> sc.Timer:
+    fields = node.mapping({"name", "on_calendar", "command", "enabled"})
+    return sc.Timer(
+        name=_matching(get(fields, "name", node), re.compile(r"^[A-Za-z0-9_.-]+$"), "unit name"),
+        on_calendar=_text(fields, "on_calendar", node),
+        command=_text(fields, "command", node),
+        enabled=_flag(fields, "enabled", True),
+    )
+
+
+def _file(node: Node) -> sc.File:
+    fields = node.mapping({"path", "content", "mode"})
+    path = get(fields, "path", node)
+    if not path.text().startswith("/"):
+        raise path.fail("must be an absolute path")
+    mode = fields["mode"].text() if "mode" in fields else "0644"
+    if not re.match(r"^0?[0-7]{3,4}$", mode):
+        raise fields["mode"].fail(f"{mode!r} is not an octal file mode")
+    return sc.File(path.text(), _text(fields, "content", node), int(mode, 8))
+
+
+def _past_crash(node: Node) -> sc.PastCrash:
+    fields = node.mapping({"time", "module"})
+    when = get(fields, "time", node)
+    value = when.scalar()
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        raise when.fail(f"{value!r} is not an ISO date and time") from None
+    return sc.PastCrash(moment, _matching(get(fields, "module", node), _NAME, "module name"))
+
+
+def _group(node: Node) -> sc.Group:
+    allowed = {"name", "count", "first", "pattern", "groups", "state", "kernel", "kernel_version", "cmdline"}
+    allowed |= {"crash_capture", "modules", "cron", "timers", "files", "crash_history"}
+    fields = node.mapping(allowed)
+    name = _matching(get(fields, "name", node), _NAME, "group name")
+    kernel = _text(fields, "kernel", node)
+    state = _text(fields, "state", node, "up")
+    if state not in ("up", "down"):
+        raise fields["state"].fail("must be up or down")
+    pattern = _text(fields, "pattern", node, "{group}{n:02d}")
+    group = sc.Group(
+        name=name,
+        count=fields["count"].integer(minimum=1) if "count" in fields else 1,
+        first=fields["first"].integer(minimum=0) if "first" in fields else 1,
+        pattern=pattern,
+        extra_groups=tuple(_matching(n, _NAME, "group name") for n in _list(fields, "groups")),
+        state=state,
+        kernel=kernel,
+        kernel_version=_text(fields, "kernel_version", node, "#1 SMP PREEMPT_DYNAMIC Debian"),
+        cmdline=_text(fields, "cmdline", node, f"BOOT_IMAGE=/boot/vmlinuz-{kernel} ro quiet"),
+        crash_capture=_crash_capture(fields.get("crash_capture")),
+        modules=tuple(_module(n) for n in _list(fields, "modules")),
+        cron=tuple(_cron(n) for n in _list(fields, "cron")),
+        timers=tuple(_timer(n) for n in _list(fields, "timers")),
+        files=tuple(_file(n) for n in _list(fields, "files")),
+        crash_history=tuple(_past_crash(n) for n in _list(fields, "crash_history")),
+    )
+    where = fields.get("pattern", node)
+    try:
+        names = group.host_names()
+    except (KeyError, ValueError, IndexError) as exc:
+        raise where.fail(f"bad host name pattern {pattern!r}: {exc}") from None
+    for host in names:
+        if not _HOST.match(host):
+            raise where.fail(f"makes {host!r}, not a valid host name")
+    disks = [d.name for m in group.modules for d in m.disks]
+    if len(disks) != len(set(disks)):
+        raise fields["modules"].fail("a disk name is used twice")
+    if "crashkernel" in group.cmdline:
+        raise fields["cmdline"].fail("give crashkernel= as crash_capture.crashkernel")
+    return group
+
+
+def _package(node: Node) -> sc.Package:
+    fields = node.mapping({"name", "version", "module", "module_version", "srcversion", "taint", "broken"})
+    return sc.Package(
+        name=_matching(get(fields, "name", node), re.compile(r"^[a-z0-9][a-z0-9+.-]+$"), "package name"),
+        version=_matching(get(fields, "version", node), re.compile(r"^[0-9][A-Za-z0-9.+~:-]*$"), "version"),
+        module=_matching(get(fields, "module", node), _NAME, "module name"),
+        module_version=_text(fields, "module_version", node),
+        srcversion=_text(fields, "srcversion", node),
+        taint=_taint(fields.get("taint")),
+        broken=_flag(fields, "broken", False),
+    )
+
+
+def _fault(node: Node) -> sc.Fault:
+    fields = node.mapping({"module", "version", "srcversion", "workload", "kind"})
+    if "version" not in fields and "srcversion" not in fields:
+        raise node.fail("a fault needs the build it affects: version, srcversion or both")
+    workload_node = get(fields, "workload", node)
+    wl = workload_node.mapping({"rw", "min_iodepth", "sustain_seconds"})
+    rw = get(wl, "rw", workload_node)
+    if rw.text() not in _FIO_RW:
+        raise rw.fail(f"{rw.text()!r} is not a fio rw mode")
+    kind = _text(fields, "kind", node, "null_deref")
+    if kind not in _FAULT_KINDS:
+        raise fields["kind"].fail(f"must be one of {', '.join(sorted(_FAULT_KINDS))}")
+    return sc.Fault(
+        module=_matching(get(fields, "module", node), _NAME, "module name"),
+        version=fields["version"].text() if "version" in fields else None,
+        srcversion=fields["srcversion"].text() if "srcversion" in fields else None,
+        workload=sc.Workload(
+            rw=rw.text(),
+            min_iodepth=wl["min_iodepth"].integer(1) if "min_iodepth" in wl else 1,
+            sustain_seconds=wl["sustain_seconds"].integer(0) if "sustain_seconds" in wl else 0,
+        ),
+        kind=kind,
+    )
+
+
+def _check_unique_names(scenario: sc.Scenario, groups_node: Node) -> None:
+    seen_groups: set[str] = set()
+    seen_hosts: set[str] = set()
+    for group, node in zip(scenario.groups, groups_node.items(), strict=True):
+        if group.name in seen_groups:
+            raise node.fail(f"group {group.name!r} is defined twice")
+        seen_groups.add(group.name)
+        for host in group.host_names():
+            if host in seen_hosts:
+                raise node.fail(f"host {host!r} is in two groups")
+            seen_hosts.add(host)

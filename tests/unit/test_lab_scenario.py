@@ -1,0 +1,123 @@
+"""Lab scenario files: the shipped ones load, broken ones fail with one line naming file, field and line."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fleetfix.errors import ExitStatus, InputError
+from fleetfix.lab.scenario_load import load_scenario
+
+GOOD_GROUP = """\
+name: t
+groups:
+  - name: web
+    count: 2
+    kernel: 6.1.0-18-amd64
+    modules:
+      - {name: mpt3sas, version: "43.00.00.00", srcversion: ABC, disks: [{name: sdb, size: 1G}]}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def error_for(tmp_path: Path, text: str) -> InputError:
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as caught:
+        load_scenario(str(path))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(str(path))
+    assert caught.value.status == ExitStatus.BAD_INPUT
+    return caught.value
+
+
+def test_seed_tells_the_incident() -> None:
+    seed = load_scenario("seed")
+    hosts = {h.name: h for h in seed.hosts()}
+    assert 10 <= len(hosts) <= 14
+    assert [h for h in hosts.values() if h.group.state == "down"]
+    bad = [f for f in seed.faults if f.module == "mpt3sas"]
+    assert bad and bad[0].workload.rw == "randread"
+    affected = [h for h in hosts.values() for m in h.group.modules if bad[0].matches(m.version, m.srcversion)]
+    assert len(affected) >= 3
+    assert any(not h.group.crash_capture.kdump.installed for h in affected)
+    assert any(not h.group.crash_capture.netconsole for h in affected)
+    assert {m.name for h in hosts.values() for m in h.group.modules} >= {
+        "megaraid_sas",
+        "qla2xxx",
+        "smartpqi",
+    }
+    assert any(p.broken for p in seed.packages)
+    assert any(c.schedule == "0 1 * * *" for h in affected for c in h.group.cron)
+
+
+def test_large_has_a_hundred_hosts() -> None:
+    assert len(load_scenario("large").hosts()) == 100
+
+
+def test_good_minimal_file(tmp_path: Path) -> None:
+    scenario = load_scenario(str(write(tmp_path, GOOD_GROUP)))
+    assert [h.name for h in scenario.hosts()] == ["web01", "web02"]
+    assert scenario.groups[0].modules[0].disks[0].size_bytes == 1 << 30
+    assert scenario.groups[0].modules[0].taint == "OE"
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "line", "words"),
+    [
+        (GOOD_GROUP.replace("count: 2", "count: two"), "groups[0].count", 4, "integer"),
+        (GOOD_GROUP.replace("count: 2", "cuont: 2"), "groups[0].cuont", 4, "unknown field"),
+        (GOOD_GROUP.replace("    kernel: 6.1.0-18-amd64\n", ""), "groups[0].kernel", 3, "required"),
+        (GOOD_GROUP.replace("size: 1G", "size: lots"), "groups[0].modules[0].disks[0].size", 7, "size"),
+        (GOOD_GROUP.replace("name: sdb", "name: disk1"), "groups[0].modules[0].disks[0].name", 7, "disk"),
+        (GOOD_GROUP + "    state: sleeping\n", "groups[0].state", 8, "up or down"),
+        (
+            GOOD_GROUP + "    cron: [{name: b, schedule: '0 25 * * *', command: x}]\n",
+            "groups[0].cron[0].schedule",
+            8,
+            "cron",
+        ),
+        (GOOD_GROUP + "faults: [{module: mpt3sas, workload: {rw: randread}}]\n", "faults[0]", 8, "version"),
+        (
+            GOOD_GROUP + "faults: [{module: m, version: '1', workload: {rw: sideways}}]\n",
+            "faults[0].workload.rw",
+            8,
+            "fio",
+        ),
+        (
+            GOOD_GROUP.replace("srcversion: ABC", "srcversion: ABC, taint: OQ"),
+            "groups[0].modules[0].taint",
+            7,
+            "taint",
+        ),
+        (GOOD_GROUP + "  - name: web\n    kernel: x\n", "groups[1]", 8, "twice"),
+        (
+            GOOD_GROUP.replace("count: 2", "count: 2\n    pattern: 'Web_{n}'"),
+            "groups[0].pattern",
+            5,
+            "host name",
+        ),
+    ],
+)
+def test_bad_field_is_named(tmp_path: Path, text: str, field: str, line: int, words: str) -> None:
+    error = error_for(tmp_path, text)
+    assert error.field == field
+    assert error.line == line
+    assert words in str(error)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    error = error_for(tmp_path, "name: t\ngroups: [\n")
+    assert error.line is not None
+
+
+def test_unknown_scenario_name_lists_the_shipped_ones() -> None:
+    with pytest.raises(InputError, match="seed"):
+        load_scenario("no-such-scenario")
