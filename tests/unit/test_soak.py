@@ -1,0 +1,431 @@
+"""fio profiles, fio JSON parsing and the soak verdict, on real fio outputs (corpus and made here)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fleetfix.errors import FleetfixError, InputError
+from fleetfix.soak import (
+    BUILTIN_PROFILES,
+    FioProfile,
+    IopsFloor,
+    evaluate_file_text,
+    judge_soak,
+    kernel_fault_kind,
+    load_profiles,
+    parse_fio_json,
+    parse_iops_floor,
+    refuse_destructive,
+    select_profile,
+)
+from tests.conftest import REPO, strip_provenance
+
+FIO_DATA = REPO / "tests" / "data" / "fio"
+
+
+def made_here(name: str) -> str:
+    return (FIO_DATA / name).read_text()
+
+
+def parse_made_here(name: str):
+    return parse_fio_json(made_here(name), name)
+
+
+# --- the real corpus, against its expected.yaml ------------------------------------------------------------
+
+
+def corpus_cases(corpus: Path):
+    expected = yaml.safe_load((corpus / "fio" / "expected.yaml").read_text())["files"]
+    return [(corpus / "fio" / name, facts) for name, facts in expected.items()]
+
+
+def test_corpus_fio_outputs_match_expected(corpus_dir: Path) -> None:
+    cases = corpus_cases(corpus_dir)
+    assert cases
+    for path, facts in cases:
+        result = parse_fio_json(path.read_text(), str(path))
+        assert result.fio_version == facts["fio_version"]
+        assert [job.name for job in result.jobs] == [job["jobname"] for job in facts["jobs"]]
+        for job, want in zip(result.jobs, facts["jobs"], strict=True):
+            assert job.rw == want["rw"]
+            assert job.error == want.get("error", 0)
+            direction = "read" if "read" in want else "write"
+            figures = getattr(job, direction)
+            assert figures.iops == pytest.approx(want[direction]["iops"])
+            assert figures.total_ios == want[direction]["total_ios"]
+            assert figures.bandwidth_bytes / 1024 == pytest.approx(want[direction]["bw_kib"], rel=1e-3)
+            if "bw_bytes" in want[direction]:
+                assert figures.bandwidth_bytes == want[direction]["bw_bytes"]
+            if "clat_ns" in want:
+                clat = want["clat_ns"]
+                assert (figures.clat_p50_ns, figures.clat_p99_ns, figures.clat_p999_ns) == (
+                    clat["p50"],
+                    clat["p99"],
+                    clat["p99_9"],
+                )
+            else:
+                assert want["clat_p99_ns"] is None
+                assert figures.clat_p99_ns is None
+        summary = facts["randread_summary"]
+        randread = [job for job in result.jobs if job.rw == "randread"]
+        assert sum(job.read.iops for job in randread) == pytest.approx(summary["iops"])
+        assert max((job.read.clat_p99_ns for job in randread), default=None) == summary["clat_p99_ns"]
+        assert len(result.failed_jobs) == summary["errors"]
+
+
+# --- outputs made here with real fio (tests/data/fio/README.md) -------------------------------------------
+
+
+def test_fio_333_layout_has_ordered_percentiles() -> None:
+    result = parse_made_here("randread_libaio.json")
+    assert result.fio_version == "fio-3.33"
+    (job,) = result.jobs
+    assert (job.name, job.rw, job.error) == ("randread-libaio", "randread", 0)
+    read = job.read
+    assert read.total_ios > 0 and read.iops > 0 and read.bandwidth_bytes > 0
+    assert 0 < read.clat_p50_ns <= read.clat_p99_ns <= read.clat_p999_ns
+    assert (job.write.iops, job.write.clat_p99_ns) == (0, None)
+    assert result.worst_clat_p99_ns == read.clat_p99_ns
+
+
+def test_gtod_reduce_leaves_percentiles_unavailable_not_zero() -> None:
+    result = parse_made_here("randread_gtod_reduce.json")
+    (job,) = result.jobs
+    assert job.read.iops > 0
+    assert (job.read.clat_p50_ns, job.read.clat_p99_ns, job.read.clat_p999_ns) == (None, None, None)
+    assert result.worst_clat_p99_ns is None
+    assert result.to_dict()["totals"]["worst_clat_p99_ns"] is None
+
+
+def test_jobs_without_group_reporting_are_kept_apart_and_summed() -> None:
+    result = parse_made_here("randread_numjobs2.json")
+    assert [job.name for job in result.jobs] == ["randread-two-jobs", "randread-two-jobs"]
+    assert result.iops == pytest.approx(sum(job.read.iops for job in result.jobs))
+    assert result.total_ios == sum(job.read.total_ios for job in result.jobs)
+    assert result.worst_clat_p99_ns == max(job.read.clat_p99_ns for job in result.jobs)
+
+
+def test_error_lines_before_the_json_become_notes_and_the_job_error_fails_the_soak() -> None:
+    result = parse_made_here("missing_file_readonly.json")
+    assert [job.error for job in result.jobs] == [2]
+    assert any(note.startswith("fio: refusing extend") for note in result.notes)
+    verdict = evaluate_file_text(made_here("missing_file_readonly.json"), "missing.json").verdict
+    assert not verdict.passed
+    assert any("error 2 (No such file or directory)" in reason for reason in verdict.reasons)
+    assert "fio completed no I/O" in verdict.reasons
+
+
+def test_verify_failure_is_a_job_error() -> None:
+    result = parse_made_here("verify_failure.json")
+    assert [job.error for job in result.jobs] == [84]
+    assert result.read_iops > 0
+
+
+def test_thrash_profile_output_made_from_to_args() -> None:
+    result = parse_made_here("thrash_profile.json")
+    (job,) = result.jobs  # group_reporting folds the eight jobs into one entry
+    assert (job.name, job.rw, job.error) == ("thrash", "randread", 0)
+
+
+# --- finding the JSON, and bad input --------------------------------------------------------------------
+
+
+def test_warning_without_newline_before_the_brace() -> None:
+    text = "note: both iodepth >= 1 and synchronous I/O engine are selected" + made_here(
+        "randread_libaio.json"
+    )
+    result = parse_fio_json(text, "glued.json")
+    assert result.jobs[0].name == "randread-libaio"
+    assert result.notes == ("note: both iodepth >= 1 and synchronous I/O engine are selected",)
+
+
+def test_status_interval_reports_use_the_last() -> None:
+    text = made_here("randread_gtod_reduce.json") + made_here("randread_libaio.json")
+    assert parse_fio_json(text, "status.json").jobs[0].name == "randread-libaio"
+
+
+def test_truncated_json_names_file_line_and_column() -> None:
+    text = made_here("randread_libaio.json")
+    cut = text[: len(text) // 2]
+    with pytest.raises(InputError) as caught:
+        parse_fio_json(cut, "/var/tmp/soak/db01.json")
+    message = str(caught.value)
+    assert message.startswith("/var/tmp/soak/db01.json: invalid JSON at line ")
+    assert f"line {cut.count(chr(10)) + 1} column" in message
+
+
+def test_no_json_at_all_quotes_what_fio_said() -> None:
+    with pytest.raises(
+        InputError, match=r"no fio JSON report found .*fio said: fio: failed parsing rw=bogus"
+    ):
+        parse_fio_json("fio: failed parsing rw=bogus\n", "out.json")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ('"iops" : ', '"iops" : "many", "x" : ', "jobs[0].read.iops"),
+        ('"jobname" : ', '"jobname" : 7, "x" : ', "jobs[0].jobname"),
+        ('"error" : 0', '"error" : "none"', "jobs[0].error"),
+        ('"read" : {', '"read" : 1, "unused" : {', "jobs[0].read"),
+    ],
+)
+def test_bad_fields_are_named(old: str, new: str, field: str) -> None:
+    text = made_here("randread_libaio.json").replace(old, new, 1)
+    with pytest.raises(InputError) as caught:
+        parse_fio_json(text, "bad.json")
+    assert str(caught.value).startswith(f"bad.json: {field}: ")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from('{}[]":,0123456789.eE-+ \nabjostfrinu\\\x00é')))
+def test_any_text_gives_a_result_or_input_error(text: str) -> None:
+    with contextlib.suppress(InputError):
+        parse_fio_json(text, "fuzz.json")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["jobs", "read", "clat_ns", "percentile", "iops", "error", "99.000000"]), json_values)
+def test_any_value_in_a_real_output_gives_a_result_or_input_error(key: str, value: object) -> None:
+    text = made_here("randread_libaio.json").replace(
+        f'"{key}" : ', f'"{key}" : {json.dumps(value)}, "z" : ', 1
+    )
+    with contextlib.suppress(InputError):
+        parse_fio_json(text, "fuzz.json")
+
+
+# --- profiles ---------------------------------------------------------------------------------------------
+
+
+def test_thrash_profile_is_the_issue_default_and_read_only() -> None:
+    args = BUILTIN_PROFILES["thrash"].to_args(["/dev/sdb", "/dev/sdc"], 600, "/var/tmp/soak.json")
+    issue_default = "--rw=randread --bs=4k --iodepth=64 --numjobs=8 --direct=1 --ioengine=libaio --time_based"
+    assert set(issue_default.split()) <= set(args)
+    assert {"--runtime=600", "--group_reporting", "--readonly"} <= set(args)
+    assert {"--output-format=json", "--output=/var/tmp/soak.json"} <= set(args)
+    assert "--filename=/dev/sdb:/dev/sdc" in args
+
+
+def test_write_profile_is_destructive_and_not_readonly() -> None:
+    profile = BUILTIN_PROFILES["randwrite"]
+    assert profile.destructive
+    assert "--readonly" not in profile.to_args(["/dev/sdb"], 10, "out.json")
+    assert not any(p.destructive for name, p in BUILTIN_PROFILES.items() if name != "randwrite")
+
+
+def test_colons_in_device_paths_are_escaped() -> None:
+    args = BUILTIN_PROFILES["qd1"].to_args(["/dev/disk/by-path/pci-0000:03:00.0-sas-0"], 5, "o.json")
+    assert "--filename=/dev/disk/by-path/pci-0000\\:03\\:00.0-sas-0" in args
+
+
+@pytest.mark.parametrize(
+    ("devices", "runtime"), [([], 10), (["/dev/sdb"], 0), (["/dev/sdb"], "60"), ([""], 5)]
+)
+def test_bad_devices_or_runtime(devices: list[str], runtime: object) -> None:
+    with pytest.raises(InputError):
+        BUILTIN_PROFILES["qd1"].to_args(devices, runtime, "o.json")  # type: ignore[arg-type]
+
+
+needs_fio = pytest.mark.skipif(shutil.which("fio") is None, reason="fio is not installed")
+
+
+@needs_fio
+@pytest.mark.parametrize("name", sorted(BUILTIN_PROFILES))
+def test_real_fio_accepts_every_builtin_profile(name: str, tmp_path: Path) -> None:
+    args = BUILTIN_PROFILES[name].to_args([str(tmp_path / "disk.img")], 5, str(tmp_path / "out.json"))
+    done = subprocess.run(["fio", "--parse-only", *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+@needs_fio
+def test_real_fio_run_of_a_profile_on_a_path_with_a_colon(tmp_path: Path) -> None:
+    disk = tmp_path / "pci-0000:03:00.0.img"
+    with disk.open("wb") as handle:
+        handle.truncate(16 * 1024 * 1024)
+    output = tmp_path / "out.json"
+    args = BUILTIN_PROFILES["qd1"].to_args([str(disk)], 1, str(output))
+    subprocess.run(["fio", *args], capture_output=True, check=True, timeout=60)
+    result = parse_fio_json(output.read_text(), str(output))
+    assert result.jobs[0].error == 0 and result.read_iops > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", disk.name]  # no stray "pci-0000" file
+
+
+PROFILE_FILE = """
+profiles:
+  nightly-backup:
+    description: what the 01:00 backup does
+    rw: read
+    bs: 1M
+    iodepth: 16
+    numjobs: 2
+  wipe-test:
+    rw: randrw
+    bs: 8k
+    iodepth: 4
+    numjobs: 1
+    ioengine: io_uring
+    direct: false
+"""
+
+
+def test_profiles_load_from_yaml() -> None:
+    profiles = load_profiles(PROFILE_FILE, "profiles.yaml")
+    assert profiles["nightly-backup"] == FioProfile("nightly-backup", "read", "1M", 16, 2, "libaio", True,
+                                                    "what the 01:00 backup does")  # fmt: skip
+    assert profiles["wipe-test"].destructive
+    assert select_profile("nightly-backup", profiles) is profiles["nightly-backup"]
+    assert select_profile("thrash", profiles) is BUILTIN_PROFILES["thrash"]
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "message"),
+    [
+        ("rw: read", "rw: randomread", r"profiles\.nightly-backup\.rw: unknown fio rw 'randomread'"),
+        ("bs: 1M", "bs: big", r"profiles\.nightly-backup\.bs: not a block size"),
+        ("iodepth: 16", "iodepth: 0", r"profiles\.nightly-backup\.iodepth: expected a whole number"),
+        ("numjobs: 2", "numjobs: two", r"profiles\.nightly-backup\.numjobs: expected a whole number"),
+        ("numjobs: 2", "numjobs: 2\n    verify: md5", r"profiles\.nightly-backup: unknown field 'verify'"),
+        ("iodepth: 16", "", r"profiles\.nightly-backup\.iodepth: missing"),
+        ("direct: false", "direct: maybe", r"profiles\.wipe-test\.direct: expected true or false"),
+        ("ioengine: io_uring", "ioengine: psync", r"profiles\.wipe-test: psync ignores iodepth 4"),
+        ("nightly-backup:", "nightly backup:", r"profiles\.nightly backup: a profile name is"),
+        ("    rw: read", "  rw: [read", r"^profiles\.yaml:\d+: "),
+        ("profiles:", "profile:", r"profiles: expected a non-empty mapping"),
+    ],
+)
+def test_bad_profile_files(replace: str, by: str, message: str) -> None:
+    with pytest.raises(InputError, match=message) as caught:
+        load_profiles(PROFILE_FILE.replace(replace, by, 1), "profiles.yaml")
+    assert str(caught.value).startswith("profiles.yaml")
+
+
+def test_unknown_profile_lists_known_ones() -> None:
+    with pytest.raises(
+        InputError, match=r"unknown profile 'fast'; known: backup-seqread, qd1, randwrite, thrash"
+    ):
+        select_profile("fast")
+
+
+# --- the destructive guard -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    partitions: tuple[str, ...] = ()
+    holders: tuple[str, ...] = ()
+    fstype: str | None = None
+    boot_disk: bool = False
+
+
+@pytest.mark.parametrize(
+    ("device", "holds"),
+    [
+        (Device("sdb", partitions=("sdb1", "sdb2")), "partitions sdb1, sdb2"),
+        (Device("sdc", fstype="xfs"), "a xfs filesystem"),
+        (Device("sdd", holders=("dm-0",)), "holders dm-0"),
+    ],
+)
+def test_write_profile_refused_on_devices_holding_data(device: Device, holds: str) -> None:
+    write = BUILTIN_PROFILES["randwrite"]
+    with pytest.raises(FleetfixError, match=f"on {device.name}: it holds {holds} .*--destructive"):
+        refuse_destructive(write, [Device("sda"), device], destructive=False)
+    refuse_destructive(write, [device], destructive=True)
+    refuse_destructive(BUILTIN_PROFILES["thrash"], [device], destructive=False)
+
+
+def test_write_profile_never_on_the_boot_disk() -> None:
+    with pytest.raises(FleetfixError, match="sda: it is the boot disk"):
+        refuse_destructive(BUILTIN_PROFILES["randwrite"], [Device("sda", boot_disk=True)], destructive=True)
+
+
+def test_write_profile_allowed_on_blank_device() -> None:
+    refuse_destructive(BUILTIN_PROFILES["randwrite"], [Device("sdb")], destructive=False)
+
+
+# --- the verdict ------------------------------------------------------------------------------------------
+
+
+def corpus_fault_lines(corpus: Path) -> list[str]:
+    lines = []
+    for path in sorted((corpus / "oopses").glob("*.log")):
+        lines.extend(strip_provenance(path.read_text()).splitlines())
+    return lines
+
+
+def test_fault_markers_on_real_oopses(corpus_dir: Path) -> None:
+    for path in sorted((corpus_dir / "oopses").glob("*.log")):
+        kinds = {kernel_fault_kind(line) for line in strip_provenance(path.read_text()).splitlines()}
+        assert kinds - {None}, path.name
+    assert kernel_fault_kind("[  12.3] mpt3sas_cm0: log_info(0x31120303): originator(PL)") is None
+    assert kernel_fault_kind("Kernel panic - not syncing: Fatal exception") == "panic"
+    assert kernel_fault_kind("general protection fault, probably for non-canonical address") == "gpf"
+
+
+def test_soak_passes_when_everything_holds() -> None:
+    result = parse_made_here("randread_libaio.json")
+    verdict = judge_soak(result, "b1", "b1", ["sd 0:0:0:0: [sdb] Synchronizing SCSI cache"],
+                         IopsFloor.relative(0.8, result.iops))  # fmt: skip
+    assert verdict.passed and verdict.reasons == ()
+    assert verdict.figures["iops"] == result.iops
+    assert verdict.figures["iops_floor"] == pytest.approx(0.8 * result.iops)
+
+
+def test_soak_fails_for_each_broken_condition(corpus_dir: Path) -> None:
+    result = parse_made_here("randread_libaio.json")
+    floor = IopsFloor.absolute(result.iops * 2)
+    verdict = judge_soak(result, "b1", "b2", corpus_fault_lines(corpus_dir), floor)
+    assert not verdict.passed
+    assert len(verdict.reasons) == 3
+    assert "host rebooted during the soak (boot id b1 -> b2)" in verdict.reasons
+    assert any(r.startswith("kernel logged ") and "WARNING: CPU:" in r for r in verdict.reasons)
+    assert any(r.startswith(f"IOPS {result.iops:.0f} below the floor") for r in verdict.reasons)
+    assert verdict.figures["kernel_fault_lines"] >= 3
+
+
+def test_unknown_boot_id_fails_the_soak() -> None:
+    result = parse_made_here("randread_libaio.json")
+    verdict = judge_soak(result, None, "b1", [], IopsFloor.absolute(0))
+    assert verdict.reasons == (
+        "boot id not known before and after the soak: cannot tell whether the host rebooted",
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "baseline", "iops"), [("5000", None, 5000.0), ("80%", 10000.0, 8000.0), (" 50% ", 300.0, 150.0)]
+)
+def test_iops_floor_specs(spec: str, baseline: float | None, iops: float) -> None:
+    assert parse_iops_floor(spec, baseline).iops == pytest.approx(iops)
+
+
+@pytest.mark.parametrize(("spec", "baseline"), [("80%", None), ("fast", None), ("150%", 100.0), ("-5", None)])
+def test_bad_iops_floor_specs(spec: str, baseline: float | None) -> None:
+    with pytest.raises(InputError, match=r"^--iops-floor: "):
+        parse_iops_floor(spec, baseline)
+
+
+def test_evaluation_is_json_ready() -> None:
+    evaluation = evaluate_file_text(
+        made_here("randread_gtod_reduce.json"), "gtod.json", IopsFloor.absolute(1)
+    )
+    document = json.loads(json.dumps(evaluation.to_dict()))
+    assert document["verdict"]["passed"] is True
+    assert document["jobs"][0]["read"]["clat_p99_ns"] is None
+    assert document["totals"]["iops"] == evaluation.result.iops
