@@ -158,7 +158,7 @@ def test_line_numbers_count_skipped_lines() -> None:
 
 def test_netconsole_receiver_prefix_gives_utc_wallclock() -> None:
     text = (
-        "2026-11-25T01:12:03.123456+00:00 [  812.3] BUG: kernel NULL pointer dereference, address: 0000000000000010\n"
+        "2026-11-25T01:12:03.123456+00:00 [  812.3] BUG: kernel NULL pointer dereference, address: 0010\n"
         "2026-11-25T01:12:03.123460+00:00 [  812.3] RIP: 0010:_scsih_io_done+0x1c/0x330 [mpt3sas]\n"
     )
     [oops] = parse_oopses(text)
