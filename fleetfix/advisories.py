@@ -1,0 +1,433 @@
+"""The known-bad database: advisories about storage drivers, loaded from YAML and matched against hosts.
+
+An advisory names a module and what identifies an affected build of it, in any of three ways:
+driver version ranges (``/sys/module/<m>/version``), exact ``srcversion`` builds, or kernel release ranges
+for in-tree drivers whose fixes reach stable kernels without a driver version bump. A host's module is
+affected when any of them matches. The file format is documented in docs/advisories.md.
+
+Loading reads the YAML node tree rather than plain Python values, so every schema error names the file,
+the line and the field, and version fields keep their exact text (``8.50`` stays ``8.50``, not a float).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from fleetfix.errors import InputError
+from fleetfix.versions import DriverVersion, kernel_version, parse_version
+
+FAULT_KINDS = frozenset(
+    {
+        "race",
+        "panic",
+        "oops",
+        "null_deref",
+        "hang",
+        "deadlock",
+        "data_corruption",
+        "queue_depth",
+        "use_after_free",
+        "double_free",
+        "out_of_bounds",
+        "memory_leak",
+        "warning_call_trace",
+        "io_error",
+        "firmware_fault",
+        "device_loss",
+        "boot_failure",
+    }
+)
+SEVERITIES = ("low", "medium", "high", "critical")
+RW_PATTERNS = frozenset(
+    {"read", "write", "randread", "randwrite", "rw", "readwrite", "randrw", "trim", "randtrim"}
+)
+INFERABLE_FIELDS = frozenset({"affected", "fixed_in", "fault", "trigger", "severity"})
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+_MODULE = re.compile(r"[a-z0-9_]+")
+_SRCVERSION = re.compile(r"[0-9A-Fa-f]{8,40}")
+_URL = re.compile(r"https?://\S+")
+_NULL_TAG = "tag:yaml.org,2002:null"
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRange:
+    """``introduced <= v < fixed``; either bound may be absent, never both (``below: Y`` has no lower)."""
+
+    introduced: DriverVersion | None = None
+    fixed: DriverVersion | None = None
+
+    def contains(self, version: DriverVersion) -> bool:
+        return (self.introduced is None or version >= self.introduced) and (
+            self.fixed is None or version < self.fixed
+        )
+
+    def explain(self, what: str, shown: str) -> str:
+        if self.introduced is None:
+            return f"{what} {shown} < fixed {self.fixed}"
+        if self.fixed is None:
+            return f"{what} {shown} >= introduced {self.introduced}, no fixed release known"
+        return f"{what} {shown} in affected range [{self.introduced}, {self.fixed})"
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSet:
+    """An explicit list of affected versions."""
+
+    versions: frozenset[DriverVersion]
+
+    def contains(self, version: DriverVersion) -> bool:
+        return version in self.versions
+
+    def explain(self, what: str, shown: str) -> str:
+        return f"{what} {shown} is a listed affected version"
+
+
+VersionSpec = VersionRange | VersionSet
+
+
+@dataclass(frozen=True, slots=True)
+class Affected:
+    driver: tuple[VersionSpec, ...] = ()
+    srcversions: frozenset[str] = frozenset()  # upper-case hex, as /sys/module/<m>/srcversion shows it
+    kernel: tuple[VersionSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """The workload that provokes the fault: free text, plus hints a soak profile can use."""
+
+    description: str
+    rw: tuple[str, ...] = ()
+    min_iodepth: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Advisory:
+    id: str
+    module: str
+    vendor: str
+    title: str
+    affected: Affected
+    fixed_in: DriverVersion | None  # first driver version with the fix; None when only kernels carry it
+    fault: tuple[str, ...]
+    trigger: Trigger
+    severity: str
+    references: tuple[str, ...]
+    notes: str = ""
+    inferred: tuple[str, ...] = ()  # fields the source implies rather than states
+    source: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    advisory: Advisory
+    why: str
+
+
+class AdvisoryDB:
+    """Advisories indexed by module, with matching cached per (module, version, srcversion, kernel).
+
+    A fleet repeats the same few builds on thousands of hosts, so after the first host each question is one
+    dictionary lookup; modules without advisories never reach the cache.
+    """
+
+    def __init__(self, advisories: Iterable[Advisory]) -> None:
+        self.advisories = tuple(advisories)
+        index: dict[str, list[Advisory]] = {}
+        for advisory in self.advisories:
+            index.setdefault(advisory.module, []).append(advisory)
+        self._by_module = {module: tuple(entries) for module, entries in index.items()}
+        self._uses_srcversion = {
+            m: any(a.affected.srcversions for a in e) for m, e in self._by_module.items()
+        }
+        self._uses_kernel = {m: any(a.affected.kernel for a in e) for m, e in self._by_module.items()}
+        self._cached = lru_cache(maxsize=1 << 16)(self._evaluate)
+
+    def __len__(self) -> int:
+        return len(self.advisories)
+
+    def for_module(self, module: str) -> tuple[Advisory, ...]:
+        return self._by_module.get(module, ())
+
+    def match(
+        self, module: str, version: str | None, srcversion: str | None = None, kernel: str | None = None
+    ) -> list[Match]:
+        """Advisories hitting this module build, each with the reason.
+
+        Pass ``kernel`` only for the in-tree driver: its version string does not move when a fix is backported
+        to a stable kernel, so an advisory's kernel ranges, when it has any, decide for an in-tree build and
+        its driver ranges are not consulted. An out-of-tree build (taint ``O``) is judged by its version.
+        """
+        if module not in self._by_module:
+            return []
+        if not self._uses_srcversion[module]:
+            srcversion = None
+        if not self._uses_kernel[module]:
+            kernel = None
+        return list(self._cached(module, version or None, srcversion or None, kernel or None))
+
+    def _evaluate(
+        self, module: str, version: str | None, srcversion: str | None, kernel: str | None
+    ) -> tuple[Match, ...]:
+        driver = DriverVersion(version) if version else None
+        build = srcversion.upper() if srcversion else None
+        running = kernel_version(kernel) if kernel else None
+        matches = []
+        for advisory in self._by_module[module]:
+            affected = advisory.affected
+            if running is not None and affected.kernel:
+                reasons = [
+                    spec.explain("kernel", kernel) for spec in affected.kernel if spec.contains(running)
+                ]
+            elif driver is not None:
+                reasons = [
+                    spec.explain("version", version) for spec in affected.driver if spec.contains(driver)
+                ]
+            else:
+                reasons = []
+            if build is not None and build in affected.srcversions:
+                reasons.append(f"srcversion {srcversion} is a known-bad build")
+            if reasons:
+                matches.append(Match(advisory, "; ".join(reasons)))
+        return tuple(matches)
+
+    def lowest_fix(self, module: str) -> DriverVersion | None:
+        """The lowest driver version that leaves every advisory on ``module`` behind, or None.
+
+        Ranges may differ (a fix on two branches, a regression fixed later), so the lowest version that is
+        merely unaffected could sit below a known-bad range some hosts are already in: upgrading them to it
+        would be a downgrade. The target is therefore the highest of all fix bounds (every range's ``fixed``
+        or ``below`` and every ``fixed_in``), and only if that version is itself unaffected and newer than
+        every explicitly listed bad version. Kernel-only advisories have no driver version to offer.
+        """
+        advisories = self._by_module.get(module, ())
+        bounds = [a.fixed_in for a in advisories if a.fixed_in is not None]
+        bounds += [
+            s.fixed for a in advisories for s in a.affected.driver if isinstance(s, VersionRange) and s.fixed
+        ]
+        if not bounds:
+            return None
+        target = max(bounds)
+        for advisory in advisories:
+            for spec in advisory.affected.driver:
+                if spec.contains(target):
+                    return None
+                if isinstance(spec, VersionSet) and any(target < bad for bad in spec.versions):
+                    return None
+        return target
+
+
+def load_advisories(dirs: Iterable[Path]) -> AdvisoryDB:
+    """Every ``*.yaml``/``*.yml`` file in ``dirs``, schema-checked; advisory ids are unique across all."""
+    advisories: list[Advisory] = []
+    first_seen: dict[str, Advisory] = {}
+    for directory in dirs:
+        for path in _advisory_files(Path(directory)):
+            for advisory in load_file(path):
+                earlier = first_seen.setdefault(advisory.id, advisory)
+                if earlier is not advisory:
+                    first = f"{earlier.source}:{earlier.line}"
+                    message = f"duplicate advisory id {advisory.id!r}, first defined at {first}"
+                    raise InputError(advisory.source, message, line=advisory.line, field="id")
+                advisories.append(advisory)
+    return AdvisoryDB(advisories)
+
+
+def load_file(path: Path) -> list[Advisory]:
+    """The advisories of one YAML file: a list of advisory mappings."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            source, f"cannot read advisory file: {getattr(exc, 'strerror', None) or exc}"
+        ) from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise InputError(source, f"invalid YAML: {problem}", line=mark.line + 1 if mark else None) from exc
+    except yaml.YAMLError as exc:
+        raise InputError(source, f"invalid YAML: {exc}") from exc
+    if root is None:
+        raise InputError(source, "no advisories: expected a list of advisory entries")
+    if not isinstance(root, yaml.SequenceNode):
+        raise InputError(source, "expected a list of advisory entries", line=_line(root))
+    return [_Reader(source).advisory(node, index) for index, node in enumerate(root.value)]
+
+
+def _advisory_files(directory: Path) -> Iterator[Path]:
+    try:
+        entries = sorted(directory.iterdir())
+    except FileNotFoundError:
+        raise InputError(str(directory), "advisories directory does not exist") from None
+    except NotADirectoryError:
+        raise InputError(str(directory), "advisories path is not a directory") from None
+    except OSError as exc:
+        raise InputError(str(directory), f"cannot read advisories directory: {exc.strerror or exc}") from None
+    yield from (p for p in entries if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+class _Reader:
+    """Turns one file's YAML nodes into advisories; every error carries file, line and field path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, node: yaml.Node, field: str, message: str) -> InputError:
+        return InputError(self.source, message, line=_line(node), field=field)
+
+    def mapping(
+        self, node: yaml.Node, field: str, allowed: frozenset[str], required: frozenset[str] = frozenset()
+    ) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, field, "expected a mapping")
+        fields: dict[str, yaml.Node] = {}
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            path = f"{field}.{name}".lstrip(".")
+            if name not in allowed:
+                raise self.fail(key, path, f"unknown field (allowed: {', '.join(sorted(allowed))})")
+            if name in fields:
+                raise self.fail(key, path, "field given twice")
+            fields[name] = value
+        missing = sorted(required - fields.keys())
+        if missing:
+            raise self.fail(node, f"{field}.{missing[0]}".lstrip("."), "required field missing")
+        return fields
+
+    def text(self, node: yaml.Node, field: str) -> str:
+        if not isinstance(node, yaml.ScalarNode) or node.tag == _NULL_TAG or not node.value.strip():
+            raise self.fail(node, field, "expected non-empty text")
+        return node.value.strip()
+
+    def matching(self, node: yaml.Node, field: str, pattern: re.Pattern[str], what: str) -> str:
+        value = self.text(node, field)
+        if not pattern.fullmatch(value):
+            raise self.fail(node, field, f"{value!r} is not {what}")
+        return value
+
+    def choice(self, node: yaml.Node, field: str, allowed: Iterable[str]) -> str:
+        value = self.text(node, field)
+        if value not in allowed:
+            raise self.fail(node, field, f"{value!r} is not one of: {', '.join(sorted(allowed))}")
+        return value
+
+    def sequence(self, node: yaml.Node, field: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            raise self.fail(node, field, "expected a non-empty list")
+        return node.value
+
+    def choices(self, node: yaml.Node, field: str, allowed: Iterable[str]) -> tuple[str, ...]:
+        values = [self.choice(item, field, allowed) for item in self.sequence(node, field)]
+        if len(set(values)) != len(values):
+            raise self.fail(node, field, "duplicate entries")
+        return tuple(values)
+
+    def version(self, node: yaml.Node, field: str) -> DriverVersion:
+        return parse_version(self.text(node, field), self.source, line=_line(node), field=field)
+
+    def advisory(self, node: yaml.Node, index: int) -> Advisory:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, f"entry {index + 1}", "expected an advisory mapping")
+        required = frozenset(
+            {"id", "module", "vendor", "title", "affected", "fault", "trigger", "severity", "references"}
+        )
+        f = self.mapping(node, "", required | {"fixed_in", "notes", "inferred"}, required)
+        ident = self.matching(f["id"], "id", _ID, "a valid id (letters, digits, '.', '_', ':', '-')")
+        affected = self.affected(f["affected"], "affected")
+        fixed_in = self.version(f["fixed_in"], "fixed_in") if "fixed_in" in f else None
+        if fixed_in is not None and any(spec.contains(fixed_in) for spec in affected.driver):
+            raise self.fail(
+                f["fixed_in"], "fixed_in", f"{fixed_in} is itself inside the affected driver versions"
+            )
+        return Advisory(
+            id=ident,
+            module=self.matching(f["module"], "module", _MODULE, "a kernel module name (a-z, 0-9, '_')"),
+            vendor=self.text(f["vendor"], "vendor"),
+            title=self.text(f["title"], "title"),
+            affected=affected,
+            fixed_in=fixed_in,
+            fault=self.choices(f["fault"], "fault", FAULT_KINDS),
+            trigger=self.trigger(f["trigger"], "trigger"),
+            severity=self.choice(f["severity"], "severity", SEVERITIES),
+            references=tuple(
+                self.matching(item, "references", _URL, "an http(s) URL")
+                for item in self.sequence(f["references"], "references")
+            ),
+            notes=self.text(f["notes"], "notes") if "notes" in f else "",
+            inferred=self.choices(f["inferred"], "inferred", INFERABLE_FIELDS) if "inferred" in f else (),
+            source=self.source,
+            line=_line(node),
+        )
+
+    def affected(self, node: yaml.Node, field: str) -> Affected:
+        f = self.mapping(node, field, frozenset({"driver", "srcversions", "kernel"}))
+        if not f:
+            raise self.fail(node, field, "give at least one of driver, srcversions, kernel")
+        return Affected(
+            driver=self.specs(f["driver"], f"{field}.driver") if "driver" in f else (),
+            srcversions=self.srcversions(f["srcversions"], f"{field}.srcversions")
+            if "srcversions" in f
+            else frozenset(),
+            kernel=self.specs(f["kernel"], f"{field}.kernel") if "kernel" in f else (),
+        )
+
+    def srcversions(self, node: yaml.Node, field: str) -> frozenset[str]:
+        return frozenset(
+            self.matching(item, field, _SRCVERSION, "a srcversion (hex digits)").upper()
+            for item in self.sequence(node, field)
+        )
+
+    def specs(self, node: yaml.Node, field: str) -> tuple[VersionSpec, ...]:
+        return tuple(self.spec(item, f"{field}[{i}]") for i, item in enumerate(self.sequence(node, field)))
+
+    def spec(self, node: yaml.Node, field: str) -> VersionSpec:
+        f = self.mapping(node, field, frozenset({"introduced", "fixed", "below", "versions"}))
+        keys = frozenset(f)
+        if keys == {"versions"}:
+            items = self.sequence(f["versions"], f"{field}.versions")
+            return VersionSet(frozenset(self.version(item, f"{field}.versions") for item in items))
+        if keys == {"below"}:
+            return VersionRange(fixed=self.version(f["below"], f"{field}.below"))
+        if keys in ({"introduced"}, {"introduced", "fixed"}):
+            introduced = self.version(f["introduced"], f"{field}.introduced")
+            fixed = self.version(f["fixed"], f"{field}.fixed") if "fixed" in f else None
+            if fixed is not None and not introduced < fixed:
+                raise self.fail(
+                    f["fixed"], f"{field}.fixed", f"{fixed} is not newer than introduced {introduced}"
+                )
+            return VersionRange(introduced, fixed)
+        raise self.fail(node, field, "expected {introduced, fixed}, {introduced}, {below} or {versions}")
+
+    def trigger(self, node: yaml.Node, field: str) -> Trigger:
+        if isinstance(node, yaml.ScalarNode):
+            return Trigger(self.text(node, field))
+        f = self.mapping(
+            node, field, frozenset({"description", "rw", "min_iodepth"}), frozenset({"description"})
+        )
+        depth = None
+        if "min_iodepth" in f:
+            value = f["min_iodepth"]
+            if not (isinstance(value, yaml.ScalarNode) and value.tag == _INT_TAG and value.value.isdigit()):
+                raise self.fail(value, f"{field}.min_iodepth", "expected a whole number")
+            depth = int(value.value)
+        return Trigger(
+            description=self.text(f["description"], f"{field}.description"),
+            rw=self.choices(f["rw"], f"{field}.rw", RW_PATTERNS) if "rw" in f else (),
+            min_iodepth=depth,
+        )
