@@ -146,10 +146,11 @@ class AdvisoryDB:
         for advisory in self.advisories:
             index.setdefault(advisory.module, []).append(advisory)
         self._by_module = {module: tuple(entries) for module, entries in index.items()}
-        self._uses_srcversion = {
-            m: any(a.affected.srcversions for a in e) for m, e in self._by_module.items()
+        # Per module: do its advisories read srcversion, the kernel? If not, those stay out of the cache key.
+        self._keys_used = {
+            module: (any(a.affected.srcversions for a in entries), any(a.affected.kernel for a in entries))
+            for module, entries in self._by_module.items()
         }
-        self._uses_kernel = {m: any(a.affected.kernel for a in e) for m, e in self._by_module.items()}
         self._cached = lru_cache(maxsize=1 << 16)(self._evaluate)
 
     def __len__(self) -> int:
@@ -167,13 +168,18 @@ class AdvisoryDB:
         to a stable kernel, so an advisory's kernel ranges, when it has any, decide for an in-tree build and
         its driver ranges are not consulted. An out-of-tree build (taint ``O``) is judged by its version.
         """
-        if module not in self._by_module:
+        keys_used = self._keys_used.get(module)
+        if keys_used is None:
             return []
-        if not self._uses_srcversion[module]:
-            srcversion = None
-        if not self._uses_kernel[module]:
-            kernel = None
-        return list(self._cached(module, version or None, srcversion or None, kernel or None))
+        uses_srcversion, uses_kernel = keys_used
+        return list(
+            self._cached(
+                module,
+                version or None,
+                (srcversion or None) if uses_srcversion else None,
+                (kernel or None) if uses_kernel else None,
+            )
+        )
 
     def _evaluate(
         self, module: str, version: str | None, srcversion: str | None, kernel: str | None
@@ -210,9 +216,12 @@ class AdvisoryDB:
         every explicitly listed bad version. Kernel-only advisories have no driver version to offer.
         """
         advisories = self._by_module.get(module, ())
-        bounds = [a.fixed_in for a in advisories if a.fixed_in is not None]
+        bounds = [advisory.fixed_in for advisory in advisories if advisory.fixed_in is not None]
         bounds += [
-            s.fixed for a in advisories for s in a.affected.driver if isinstance(s, VersionRange) and s.fixed
+            spec.fixed
+            for advisory in advisories
+            for spec in advisory.affected.driver
+            if isinstance(spec, VersionRange) and spec.fixed is not None
         ]
         if not bounds:
             return None

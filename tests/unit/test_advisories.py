@@ -285,3 +285,12 @@ def test_schema_errors(tmp_path: Path, text: str, line: int | None, expected: st
         load_file(path)
     where = str(path) if line is None else f"{path}:{line}"
     assert str(caught.value).startswith(f"{where}: {expected}")
+
+
+def test_documented_example_loads(tmp_path: Path) -> None:
+    doc = (REPO / "docs" / "advisories.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (advisory,) = load_file(write_entries(tmp_path, "example.yaml", example))
+    db = AdvisoryDB([advisory])
+    assert db.match("mpt3sas", "34.100.00.00")[0].why == "version 34.100.00.00 < fixed 35.100.00.00"
+    assert db.match("mpt3sas", "36.100.00.00", kernel="5.10.100")[0].why.startswith("kernel 5.10.100 in")
