@@ -96,61 +96,77 @@ class AuditReport:
         return ExitStatus.FINDINGS if any(h.at_risk for h in self.hosts) else ExitStatus.OK
 
 
-def _findings(module: LoadedModule, kernel: str | None, db: AdvisoryDB) -> list[Finding]:
-    return [
-        Finding(
-            advisory=match.advisory.id,
-            module=module.name,
-            version=module.version,
-            fixed_in=str(match.advisory.fixed_in) if match.advisory.fixed_in else None,
-            severity=match.advisory.severity,
-            fault=tuple(match.advisory.fault),
-            trigger=match.advisory.trigger_text,
-            why=match.reason,
-            references=tuple(match.advisory.references),
-        )
-        for match in db.match(module.name, module.version, module.srcversion, kernel)
-    ]
+class Auditor:
+    """Judges hosts against one advisory database, building each distinct finding once.
 
+    A fleet runs a handful of builds of each driver, so findings are memoised per (module, version,
+    srcversion, kernel): 10,000 hosts cost a few dictionary lookups each.
+    """
 
-def audit_host(host: str, facts: HostFacts, db: AdvisoryDB) -> HostAudit:
-    disks: dict[str, list[str]] = {}
-    for device in facts.block_devices:
-        if device.driver:
-            disks.setdefault(device.driver, []).append(device.name)
-    kernel = facts.kernel.release
-    drivers: list[DriverView] = []
-    findings: list[Finding] = []
-    for module in facts.modules:
-        advised = db.covers(module.name)
-        if advised:
-            findings.extend(_findings(module, kernel, db))
-        if advised or module.name in STORAGE_DRIVERS or module.name in disks:
-            drivers.append(
-                DriverView(
+    def __init__(self, db: AdvisoryDB) -> None:
+        self._db = db
+        self._memo: dict[tuple[str, str | None, str | None, str | None], tuple[Finding, ...]] = {}
+
+    def findings(self, module: LoadedModule, kernel: str | None) -> tuple[Finding, ...]:
+        # Kernel-range advisories describe the in-tree driver; an out-of-tree build loaded in its place is
+        # judged by its own version and srcversion only.
+        key = (module.name, module.version, module.srcversion, None if module.out_of_tree else kernel)
+        cached = self._memo.get(key)
+        if cached is None:
+            cached = self._memo[key] = tuple(
+                Finding(
+                    advisory=match.advisory.id,
+                    module=module.name,
+                    version=module.version,
+                    fixed_in=str(match.advisory.fixed_in) if match.advisory.fixed_in else None,
+                    severity=match.advisory.severity,
+                    fault=tuple(match.advisory.fault),
+                    trigger=match.advisory.trigger.description,
+                    why=match.why,
+                    references=tuple(match.advisory.references),
+                )
+                for match in self._db.match(*key)
+            )
+        return cached
+
+    def host(self, host: str, facts: HostFacts) -> HostAudit:
+        disks: dict[str, list[str]] = {}
+        for device in facts.block_devices:
+            if device.driver_module:
+                disks.setdefault(device.driver_module, []).append(device.name)
+        kernel = facts.kernel.release
+        drivers: list[DriverView] = []
+        findings: list[Finding] = []
+        for module in facts.modules:
+            advised = bool(self._db.for_module(module.name))
+            if advised:
+                findings.extend(self.findings(module, kernel))
+            if advised or module.name in STORAGE_DRIVERS or module.name in disks:
+                view = DriverView(
                     module.name,
                     module.version,
                     module.srcversion,
-                    tuple(module.taint),
+                    module.taint,
                     tuple(disks.get(module.name, ())),
                 )
-            )
-    return HostAudit(
-        host=host,
-        status="ok",
-        message="" if facts.module_support else "no loadable module support: no storage drivers to check",
-        kernel=kernel,
-        module_support=facts.module_support,
-        drivers=tuple(drivers),
-        capture=readiness(facts.crash_capture),
-        findings=tuple(findings),
-    )
+                drivers.append(view)
+        return HostAudit(
+            host=host,
+            status="ok",
+            message="" if facts.module_support else "no loadable module support: no storage drivers to check",
+            kernel=kernel,
+            module_support=facts.module_support,
+            drivers=tuple(drivers),
+            capture=readiness(facts.crash_capture),
+            findings=tuple(findings),
+        )
 
 
 def audit_results(
     results: Mapping[str, HostResult], db: AdvisoryDB, now: datetime, source: str = "facts"
 ) -> AuditReport:
     """Judge every host of a facts run; unreachable and failed hosts stay in the report with their reason."""
+    auditor = Auditor(db)
     hosts: list[HostAudit] = []
     for name, result in sorted(results.items()):
         raw = result.facts.get("fleetfix")
@@ -160,5 +176,5 @@ def audit_results(
             hosts.append(HostAudit(name, status, message, None, None, (), None, ()))
             continue
         facts = HostFacts.from_dict(raw, source=f"{source}:{name}")
-        hosts.append(audit_host(name, facts, db))
+        hosts.append(auditor.host(name, facts))
     return AuditReport(hosts=tuple(hosts), generated_at=now)

@@ -1,4 +1,4 @@
-"""The audit command's work: load advisories, run the facts play (or read one back), judge, keep the report."""
+"""The audit command's work: load advisories, run the facts play (or read one back), judge, keep it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from fleetfix.run import RunObserver, RunRequest, run_playbook
 
 
 def load_db(extra_dirs: Sequence[Path]) -> AdvisoryDB:
-    """The shipped advisories plus the user's own; loaded before any host is touched so bad files fail fast."""
+    """The shipped advisories plus the user's own, loaded before any host is touched: bad files fail fast."""
     return load_advisories([paths.shipped_advisories(), *extra_dirs])
 
 

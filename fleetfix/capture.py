@@ -10,12 +10,25 @@ from dataclasses import dataclass
 
 from fleetfix.facts import CrashCapture
 
+_LABELS = {
+    "kdump.crash_memory": "crash memory",
+    "kdump.loaded": "capture kernel",
+    "kdump.service": "kdump service",
+    "kdump.target": "dump target",
+    "netconsole.target": "netconsole",
+    "netconsole.persistent": "netconsole at boot",
+}
+
 
 @dataclass(frozen=True)
 class CaptureCheck:
     name: str
     ok: bool
     detail: str
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self.name]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ inventory_option = click.option(
     "inventories",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Inventory file or directory; repeat to merge several. Default: localhost over the local connection.",
+    help="Inventory file or directory; repeat to merge. Default: localhost over the local connection.",
 )
 limit_option = click.option("-l", "--limit", help="Ansible host pattern limiting the run.")
 advisories_option = click.option(

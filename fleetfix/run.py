@@ -6,6 +6,7 @@ artifacts (job events included), so any run can be re-evaluated with ``--from-ar
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -69,7 +70,9 @@ def ansible_executable(name: str) -> str:
 
 def _ansible_env() -> dict[str, str]:
     content = paths.content_dir()
+    ansible_bin = str(Path(ansible_executable("ansible-playbook")).parent)
     return {
+        "PATH": os.pathsep.join([ansible_bin, os.environ.get("PATH", "")]),
         "ANSIBLE_CONFIG": str(content / "ansible.cfg"),
         "ANSIBLE_ROLES_PATH": str(content / "roles"),
         "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
@@ -144,7 +147,6 @@ def run_playbook(request: RunRequest, observer: RunObserver | None = None, kind:
     runner = ansible_runner.run(
         private_data_dir=str(run_dir),
         playbook=str(playbook),
-        binary=ansible_executable("ansible-playbook"),
         inventory=sources,
         limit=request.limit,
         extravars=dict(request.extravars),

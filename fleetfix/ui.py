@@ -16,6 +16,8 @@ from fleetfix.audit import AuditReport
 from fleetfix.files import write_atomic
 
 stdout = Console(highlight=False, soft_wrap=False)
+if not stdout.is_terminal:
+    stdout.width = 140  # a piped or redirected table is read later, often wider than 80 columns
 stderr = Console(stderr=True, highlight=False)
 
 
@@ -70,9 +72,8 @@ def audit_table(report: AuditReport, console: Console = stdout) -> None:
             for d in host.drivers
         )
         capture = host.capture
-        capture_text = (
-            "[green]ready[/]" if capture and capture.ready else "\n".join(capture.missing if capture else ())
-        )
+        missing = ", ".join(check.label for check in (capture.checks if capture else ()) if not check.ok)
+        capture_text = f"[yellow]missing:[/] {missing}" if missing else "[green]ready[/]"
         findings = "\n".join(f"[red]{f.advisory}[/] {f.why}" for f in host.findings) or "[green]none[/]"
         table.add_row(host.host, "ok", host.kernel or "", drivers or host.message, capture_text, findings)
     console.print(table)
@@ -105,3 +106,36 @@ def emit_audit(report: AuditReport, fmt: str, output: Path | None) -> None:
         sys.stdout.write(text)
     else:
         write_atomic(output, text)
+
+
+_CAPTURE_STYLES = {
+    "failed": "red",
+    "unreachable": "red",
+    "not ready": "yellow",
+    "reboot-needed": "yellow",
+    "changed": "cyan",
+    "would-change": "cyan",
+    "rebooted": "cyan",
+    "ready": "green",
+    "unchanged": "green",
+}
+
+
+def capture_table(title: str, rows: list[dict[str, str]], diffs: dict[str, str] | None = None) -> None:
+    """A per-host table of `fleetfix capture` (rows from capture_run), then any check-mode diffs."""
+    table = Table(title=title, show_lines=False)
+    columns = list(rows[0]) if rows else ["host"]
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column, "")
+            style = _CAPTURE_STYLES.get(value) if column in ("status", "kdump", "netconsole") else None
+            cells.append(f"[{style}]{value}[/]" if style else value)
+        table.add_row(*cells)
+    stdout.print(table)
+    for host, diff in (diffs or {}).items():
+        if diff:
+            stdout.print(f"[bold]--- {host}[/]")
+            stdout.print(diff, markup=False, highlight=False, end="")
