@@ -1,0 +1,984 @@
+#!/usr/bin/python
+"""Read every host surface a fleetfix audit needs, in one module call (docs/facts.md is the contract).
+
+Runs on the target's Python 3 (3.8 or later) with the standard library only. Pure ``parse_*`` functions
+turn each surface's text into data; the ``read_*`` functions around them only fetch text through ``Host``,
+which prefixes every path with ``root`` and turns a failed read into an ``errors`` entry.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import struct
+from datetime import datetime
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+module: fleetfix_facts
+short_description: Read kernel, driver, crash-capture, disk and schedule facts in one call
+description:
+  - Reads /proc/modules with taint letters, /sys/module/*/version and srcversion, the kernel command line,
+    kexec crash memory, the kdump service and its dump target, netconsole targets and their persistent
+    configuration, block devices with the driver behind each, cron jobs and systemd timers, and crash dumps.
+  - Never changes the host. A surface that cannot be read is listed in C(errors); it never fails the module.
+  - The returned dictionary is described in docs/facts.md of fleetfix.
+options:
+  crash_dir:
+    description:
+      - Directory holding kdump crash dumps.
+      - Default is the local dump directory of the kdump configuration, else /var/crash.
+    type: path
+  max_crash_dumps:
+    description: Newest crash dumps to list; C(crash_dumps_total) counts them all.
+    type: int
+    default: 20
+  root:
+    description:
+      - Prefix for every path read, for testing against a captured directory tree.
+      - When not C(/), os.uname() is not used, systemctl is asked with C(--root) for is-enabled and
+        never for is-active, and block device images are read from C(ROOT/dev).
+    type: path
+    default: /
+attributes:
+  check_mode:
+    support: full
+author: fleetfix
+"""
+
+EXAMPLES = r"""
+- name: Read every surface the audit needs
+  fleetfix_facts:
+
+- name: Read a captured tree instead of the live host
+  fleetfix_facts:
+    root: /srv/captures/db01
+"""
+
+RETURN = r"""
+fleetfix:
+  description: The host facts (also returned as ansible_facts.fleetfix); see docs/facts.md.
+  returned: always
+  type: dict
+"""
+
+SCHEMA = 1
+
+# Documentation/admin-guide/tainted-kernels.rst: bit n of /proc/sys/kernel/tainted -> letter.
+TAINT_LETTERS = "PFSRMBUDAWCIOELKXTNJ"
+
+UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
+MODPROBE_DIRS = (
+    "/etc/modprobe.d",
+    "/run/modprobe.d",
+    "/usr/local/lib/modprobe.d",
+    "/lib/modprobe.d",
+    "/usr/lib/modprobe.d",
+)
+MODULES_LOAD_DIRS = (
+    "/etc/modules-load.d",
+    "/run/modules-load.d",
+    "/usr/local/lib/modules-load.d",
+    "/lib/modules-load.d",
+    "/usr/lib/modules-load.d",
+)
+KDUMP_SERVICES = (("kdump-tools", "/etc/default/kdump-tools"), ("kdump", "/etc/kdump.conf"))
+NETCONSOLE_ATTRS = (
+    "enabled",
+    "extended",
+    "release",
+    "dev_name",
+    "local_ip",
+    "local_port",
+    "remote_ip",
+    "remote_port",
+    "remote_mac",
+)
+
+# Drivers bound to the disk itself (SCSI upper-level drivers, MMC block): the host adapter sits above them.
+UPPER_LEVEL_DRIVERS = frozenset({"sd", "sr", "st", "ses", "ch", "osst", "mmcblk"})
+VIRTUAL_DISK_PREFIXES = ("loop", "ram", "zram", "dm-", "md", "sr", "nbd")
+
+CRON_SPECIALS = frozenset(
+    {"@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+)
+CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-]+$")
+ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*=")
+SKIPPED_CRON_FILE = re.compile(r"^\.|~$|\.(dpkg-[a-z]+|rpmsave|rpmnew|rpmorig|swp)$")
+TIMER_MONOTONIC = ("OnActiveSec", "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec")
+
+DEBIAN_DUMP_STAMP = re.compile(r"(?:^|-)(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})$")
+EL_DUMP_STAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})-(\d{2}):(\d{2}):(\d{2})$")
+
+SIGNATURE_HEAD = 8192
+SIGNATURE_FULL = 0x10048  # up to the btrfs magic at 64 KiB + 0x40
+
+
+# --- pure parsers ------------------------------------------------------------------------------------------
+
+
+def decode_taint(value):
+    """Letters of the set taint bits, in bit order; bits beyond the documented table are left out."""
+    return [letter for bit, letter in enumerate(TAINT_LETTERS) if value >> bit & 1]
+
+
+def parse_proc_modules(text):
+    """/proc/modules: ``name size refcount deps state address [(taint)]`` (kernel/module/procfs.c).
+
+    Without CONFIG_MODULE_UNLOAD refcount and deps are both ``-``; deps end with a comma; a module that can
+    never be unloaded lists ``[permanent],``; the taint field may carry ``+``/``-`` for loading/unloading.
+    """
+    modules = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 5 or not fields[1].isdigit():
+            continue
+        name, size, refcount, deps, state = fields[:5]
+        marker = next((f for f in fields[5:] if f.startswith("(") and f.endswith(")")), "")
+        used_by = [d for d in deps.split(",") if d and d != "-"]
+        modules.append(
+            {
+                "name": name,
+                "size": int(size),
+                "refcount": int(refcount) if refcount.isdigit() else None,
+                "used_by": [d for d in used_by if not d.startswith("[")],
+                "permanent": "[permanent]" in used_by,
+                "state": state,
+                "taint": [c for c in marker if c.isalpha()],
+            }
+        )
+    return modules
+
+
+def split_kernel_args(text):
+    """Kernel-style arguments (/proc/cmdline, modprobe options): ``key[=value]``, double quotes group."""
+    args, current, quoted, started = [], [], False, False
+    for char in text:
+        if char == '"':
+            quoted, started = not quoted, True
+        elif char.isspace() and not quoted:
+            if started:
+                args.append("".join(current))
+            current, started = [], False
+        else:
+            current.append(char)
+            started = True
+    if started:
+        args.append("".join(current))
+    return [(arg.partition("=")[0], arg.partition("=")[2] if "=" in arg else None) for arg in args]
+
+
+def kernel_arg_values(text, key):
+    return [value for name, value in split_kernel_args(text) if name == key and value is not None]
+
+
+def parse_netconsole_param(value, name):
+    """``[+][r][src-port]@[src-ip]/[<dev>],[tgt-port]@<tgt-ip>/[tgt-macaddr]``, several joined by ``;``.
+
+    Defaults documented in Documentation/networking/netconsole.rst are applied: ports 6665 and 6666,
+    broadcast remote MAC. Raises ValueError on a target the kernel would reject.
+    """
+    targets = []
+    for spec in (s.strip() for s in value.split(";")):
+        if not spec:
+            continue
+        flags = re.match(r"[+r]*", spec).group(0)
+        local, comma, remote = spec[len(flags) :].partition(",")
+        local_port, at_local, local_rest = local.partition("@")
+        remote_port, at_remote, remote_rest = remote.partition("@")
+        ports_ok = all(p.isdigit() for p in (local_port, remote_port) if p)
+        if not (comma and at_local and at_remote and ports_ok):
+            raise ValueError(f"not a netconsole target: {spec!r}")
+        local_ip, _, dev = local_rest.partition("/")
+        remote_ip, _slash, mac = remote_rest.rpartition("/") if "/" in remote_rest else (remote_rest, "", "")
+        if not remote_ip:
+            raise ValueError(f"netconsole target without a remote IP: {spec!r}")
+        targets.append(
+            {
+                "name": name,
+                "enabled": None,
+                "extended": "+" in flags,
+                "release": "r" in flags,
+                "dev_name": dev or None,
+                "local_ip": local_ip or None,
+                "local_port": int(local_port) if local_port else 6665,
+                "remote_ip": remote_ip,
+                "remote_port": int(remote_port) if remote_port else 6666,
+                "remote_mac": mac.lower() if mac else "ff:ff:ff:ff:ff:ff",
+            }
+        )
+    return targets
+
+
+def logical_lines(text, comment_chars="#"):
+    """Lines with comments and blanks dropped and backslash continuations joined (modprobe.d, kdump.conf)."""
+    lines, pending = [], ""
+    for raw in text.splitlines():
+        line = pending + raw.lstrip() if pending else raw
+        if line.endswith("\\"):
+            pending = line[:-1].rstrip() + " "
+            continue
+        pending = ""
+        stripped = line.strip()
+        if stripped and stripped[0] not in comment_chars:
+            lines.append(stripped)
+    return lines
+
+
+def parse_modprobe_options(text, module):
+    """The option strings of ``options <module> ...`` lines of a modprobe.d file."""
+    found = []
+    for line in logical_lines(text):
+        words = line.split(None, 2)
+        if len(words) >= 2 and words[0] == "options" and words[1].replace("-", "_") == module:
+            found.append(words[2] if len(words) == 3 else "")
+    return found
+
+
+def parse_module_list(text):
+    """modules-load.d / /etc/modules: one module per line (Debian's /etc/modules may add arguments)."""
+    return [([*line.split(None, 1), ""])[:2] for line in logical_lines(text, "#;")]
+
+
+def parse_shell_assignments(text):
+    """``NAME=value`` lines of a sourced shell file, unquoted; expansions are kept as written."""
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        if not ENV_ASSIGNMENT.match(line):
+            continue
+        name, _, rest = line.partition("=")
+        try:
+            words = shlex.split(rest, comments=True)
+        except ValueError:
+            continue
+        values[name.strip()] = words[0] if words else ""
+    return values
+
+
+def parse_kdump_tools(text, path):
+    """Debian/Ubuntu kdump-tools defaults: USE_KDUMP, KDUMP_COREDIR (default /var/crash), SSH, NFS, FTP."""
+    values = parse_shell_assignments(text)
+    directory = values.get("KDUMP_COREDIR") or "/var/crash"
+    use = values.get("USE_KDUMP")
+    kind, target = "local", directory
+    for key, remote_kind in (("SSH", "ssh"), ("NFS", "nfs"), ("FTP", "ftp")):
+        if values.get(key):
+            kind, target = remote_kind, values[key]
+            break
+    return {
+        "path": path,
+        "kind": kind,
+        "target": target,
+        "directory": directory,
+        "enabled": None if use is None else use.strip() == "1",
+    }
+
+
+KDUMP_CONF_FILESYSTEMS = ("ext2", "ext3", "ext4", "xfs", "btrfs", "minix", "virtiofs")
+
+
+def parse_kdump_conf(text, path):
+    """EL kdump.conf: one dump target (raw, nfs, ssh or ``<fs type> <device>``) and ``path`` (/var/crash)."""
+    directives = {}
+    for line in logical_lines(text):
+        key, _, value = line.partition(" ")
+        directives.setdefault(key, value.split("#", 1)[0].strip())
+    directory = directives.get("path") or "/var/crash"
+    kind, target = "local", directory
+    for key in ("ssh", "nfs", "raw", *KDUMP_CONF_FILESYSTEMS):
+        if directives.get(key):
+            kind = key if key in ("ssh", "nfs", "raw") else "local"
+            target = directives[key]
+            break
+    return {"path": path, "kind": kind, "target": target, "directory": directory, "enabled": None}
+
+
+def parse_crontab(text, source, has_user_field):
+    """Jobs of one crontab. System crontabs carry a user field; a user crontab's user is its file name."""
+    jobs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or ENV_ASSIGNMENT.match(line):
+            continue
+        width = 1 if line.startswith("@") else 5
+        parts = line.split(None, width + (1 if has_user_field else 0))
+        if len(parts) < width + (2 if has_user_field else 1):
+            continue
+        schedule = parts[:width]
+        valid = schedule[0] in CRON_SPECIALS if width == 1 else all(CRON_FIELD.match(f) for f in schedule)
+        if not valid:
+            continue
+        user = parts[width] if has_user_field else None
+        jobs.append(
+            {
+                "kind": "cron",
+                "source": source,
+                "user": user,
+                "command": parts[-1],
+                "schedule": " ".join(schedule),
+                "unit": None,
+                "on_calendar": [],
+                "monotonic": [],
+                "enabled": None,
+            }
+        )
+    return jobs
+
+
+def parse_unit_file(text):
+    """systemd unit file: {section: [(key, value), ...]} in file order, continuations joined."""
+    sections, current = {}, None
+    for line in logical_lines(text, "#;"):
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], [])
+        elif current is not None and "=" in line:
+            key, _, value = line.partition("=")
+            current.append((key.strip(), value.strip()))
+    return sections
+
+
+def parse_timer_unit(text):
+    """[Timer] of a .timer (drop-ins appended): Unit=, OnCalendar= list, monotonic triggers.
+
+    An empty assignment resets a list setting, as systemd does for drop-ins.
+    """
+    unit, calendar, monotonic = None, [], []
+    for key, value in parse_unit_file(text).get("Timer", []):
+        if key == "Unit":
+            unit = value or None
+        elif key == "OnCalendar":
+            calendar = [*calendar, value] if value else []
+        elif key in TIMER_MONOTONIC:
+            monotonic = [m for m in monotonic if not m.startswith(key + "=")] + (
+                [f"{key}={value}"] if value else []
+            )
+    return {"unit": unit, "on_calendar": calendar, "monotonic": monotonic}
+
+
+def parse_service_unit(text):
+    """[Service] ExecStart= commands (prefixes like ``-`` and ``+`` dropped) and User= (default root)."""
+    commands, user = [], None
+    for key, value in parse_unit_file(text).get("Service", []):
+        if key == "ExecStart":
+            commands = [*commands, value.lstrip("-@:+!")] if value else []
+        elif key == "User":
+            user = value or None
+    return {"command": " ; ".join(commands) or None, "user": user or "root"}
+
+
+def parse_mountinfo_root(text):
+    """(major:minor, source) of the mount on ``/`` from /proc/self/mountinfo; the last one wins."""
+    found = (None, None)
+    for line in text.splitlines():
+        head, sep, tail = line.partition(" - ")
+        fields = head.split()
+        if sep and len(fields) >= 5 and fields[4] == "/":
+            tail_fields = tail.split()
+            found = (fields[2], tail_fields[1] if len(tail_fields) > 1 else None)
+    return found
+
+
+def _ext_flavour(data):
+    compat, incompat = struct.unpack_from("<II", data, 1024 + 0x5C)
+    if incompat & 0x40:  # EXT4_FEATURE_INCOMPAT_EXTENTS
+        return "ext4"
+    return "ext3" if compat & 0x4 else "ext2"  # EXT3_FEATURE_COMPAT_HAS_JOURNAL
+
+
+def detect_signature(data):
+    """(partition_table, fstype) from a disk's first bytes: only what fits in ``data`` is checked.
+
+    Partition tables: GPT's "EFI PART" header at LBA 1 (512 or 4096-byte sectors), else an MBR's 0x55AA.
+    Signatures: xfs, LUKS, ext2/3/4, LVM2 label, md 1.1/1.2 superblock, swap (4-64 KiB pages), btrfs.
+    """
+
+    def at(offset, magic):
+        return data[offset : offset + len(magic)] == magic
+
+    fstype = None
+    if at(0, b"XFSB"):
+        fstype = "xfs"
+    elif at(0, b"LUKS\xba\xbe"):
+        fstype = "crypto_LUKS"
+    elif at(1080, b"\x53\xef") and len(data) >= 1024 + 0x64:
+        fstype = _ext_flavour(data)
+    elif any(at(s * 512, b"LABELONE") and at(s * 512 + 24, b"LVM2 001") for s in range(4)):
+        fstype = "LVM2_member"
+    elif at(0, b"\xfc\x4e\x2b\xa9") or at(4096, b"\xfc\x4e\x2b\xa9"):
+        fstype = "linux_raid_member"
+    elif any(
+        at(page - 10, b"SWAPSPACE2") or at(page - 10, b"SWAP-SPACE") for page in (4096, 8192, 16384, 65536)
+    ):
+        fstype = "swap"
+    elif at(0x10040, b"_BHRfS_M"):
+        fstype = "btrfs"
+    if at(512, b"EFI PART") or at(4096, b"EFI PART"):
+        table = "gpt"
+    elif at(510, b"\x55\xaa"):
+        table = "dos"
+    else:
+        table = None
+    return table, fstype
+
+
+def parse_os_release(text):
+    values = parse_shell_assignments(text)
+    os_id = values.get("ID") or None
+    ids = [os_id or "", *values.get("ID_LIKE", "").split()]
+    family = os_id
+    for name, members in (
+        ("debian", ("debian", "ubuntu")),
+        ("redhat", ("rhel", "fedora", "centos")),
+        ("suse", ("suse", "sles", "opensuse")),
+    ):
+        if any(i in members for i in ids):
+            family = name
+            break
+    return {"id": os_id, "version_id": values.get("VERSION_ID") or None, "family": family}
+
+
+def crash_dir_time(name):
+    """Local time encoded in a dump directory name: kdump-tools' YYYYMMDDHHMM (after an optional host tag)
+    or EL's ``<host>-YYYY-MM-DD-HH:MM:SS``; None when the name has neither."""
+    for pattern in (EL_DUMP_STAMP, DEBIAN_DUMP_STAMP):
+        match = pattern.search(name)
+        if match:
+            try:
+                return datetime(*(int(g) for g in match.groups()))
+            except ValueError:
+                return None
+    return None
+
+
+def is_dmesg_file(name):
+    return name.startswith("dmesg.") or name == "vmcore-dmesg.txt"
+
+
+def systemctl_enabled(state):
+    """``systemctl is-enabled`` output -> True/False, None when it is not a state this module knows."""
+    if state in ("enabled", "enabled-runtime", "alias", "generated"):
+        return True
+    if state in (
+        "disabled",
+        "masked",
+        "masked-runtime",
+        "linked",
+        "linked-runtime",
+        "indirect",
+        "static",
+        "not-found",
+        "bad",
+    ):
+        return False
+    return None
+
+
+def systemctl_active(state):
+    if state in ("active", "reloading", "activating", "refreshing"):
+        return True
+    if state in ("inactive", "failed", "deactivating", "maintenance"):
+        return False
+    return None
+
+
+# --- reading through the root prefix ----------------------------------------------------------------------
+
+
+class Host:
+    """The target's files seen under ``root``: absent files are normal (None, []), other failures errors."""
+
+    def __init__(self, root):
+        self.root = os.path.abspath(root)
+        self.errors = []
+
+    def real(self, path):
+        return path if self.root == "/" else self.root + path
+
+    def target(self, real_path):
+        """The target's own view of a path found under root."""
+        if self.root == "/":
+            return real_path
+        return real_path[len(self.root) :] or "/"
+
+    def fail(self, surface, error):
+        self.errors.append({"surface": surface, "error": getattr(error, "strerror", None) or str(error)})
+
+    def text(self, path):
+        try:
+            with open(self.real(path), encoding="utf-8", errors="replace") as handle:
+                return handle.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as error:
+            self.fail(path, error)
+            return None
+
+    def value(self, path):
+        text = self.text(path)
+        return None if text is None else text.strip()
+
+    def integer(self, path):
+        value = self.value(path)
+        try:
+            return None if value is None else int(value)
+        except ValueError as error:
+            self.fail(path, error)
+            return None
+
+    def listdir(self, path):
+        try:
+            return sorted(os.listdir(self.real(path)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as error:
+            self.fail(path, error)
+            return []
+
+    def exists(self, path):
+        return os.path.exists(self.real(path))
+
+    def lexists(self, path):
+        return os.path.lexists(self.real(path))
+
+    def isdir(self, path):
+        return os.path.isdir(self.real(path))
+
+    def read_bytes(self, path, size, offset=0):
+        """Read-only look at a device's first bytes; never writes, never keeps the descriptor."""
+        fd = os.open(self.real(path), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            return os.pread(fd, size, offset)
+        finally:
+            os.close(fd)
+
+
+# --- surfaces ----------------------------------------------------------------------------------------------
+
+
+def read_identity(host):
+    release = host.value("/proc/sys/kernel/osrelease")
+    version = host.value("/proc/sys/kernel/version")
+    hostname = host.value("/proc/sys/kernel/hostname")
+    machine = None
+    if host.root == "/":
+        uname = os.uname()
+        release, version = release or uname.release, version or uname.version
+        hostname, machine = hostname or uname.nodename, uname.machine
+    os_release = host.text("/etc/os-release") or host.text("/usr/lib/os-release")
+    uptime = (host.value("/proc/uptime") or "").split()
+    tainted = host.integer("/proc/sys/kernel/tainted")
+    return {
+        "hostname": hostname,
+        "kernel": {"release": release, "version": version, "machine": machine},
+        "os": parse_os_release(os_release or ""),
+        "boot_id": host.value("/proc/sys/kernel/random/boot_id"),
+        "uptime_seconds": float(uptime[0]) if uptime and re.match(r"^\d+(\.\d+)?$", uptime[0]) else None,
+        "tainted": None if tainted is None else {"value": tainted, "letters": decode_taint(tainted)},
+    }
+
+
+def read_modules(host):
+    text = host.text("/proc/modules")
+    if text is None:
+        return [], host.lexists("/proc/modules")
+    modules = parse_proc_modules(text)
+    for module in modules:
+        base = "/sys/module/" + module["name"]
+        module["version"] = host.value(base + "/version")
+        module["srcversion"] = host.value(base + "/srcversion")
+        module["holds_boot_disk"] = False
+    return modules, True
+
+
+def _walk_to_adapter(host, device_path):
+    """From a disk's sysfs device up to the first ancestor bound to a driver other than the disk's own."""
+    devices_root = host.real("/sys/devices")
+    path, scsi_host = device_path, None
+    while path.startswith(devices_root + "/"):
+        base = os.path.basename(path)
+        if scsi_host is None and re.match(r"^host\d+$", base):
+            scsi_host = base
+        link = os.path.join(path, "driver")
+        if os.path.islink(link):
+            driver = os.path.basename(os.readlink(link))
+            if driver not in UPPER_LEVEL_DRIVERS:
+                module_link = os.path.join(link, "module")
+                module = (
+                    os.path.basename(os.path.realpath(module_link)) if os.path.exists(module_link) else None
+                )
+                return driver, module, scsi_host
+        path = os.path.dirname(path)
+    return None, None, scsi_host
+
+
+def _adapter(host, name):
+    device = host.real(f"/sys/block/{name}/device")
+    if not os.path.exists(device):
+        return None, None, None
+    driver, module, scsi_host = _walk_to_adapter(host, os.path.realpath(device))
+    if driver is None:
+        # NVMe native multipath: the namespace head hangs off a subsystem that links its controllers.
+        for entry in host.listdir(f"/sys/block/{name}/device/"):
+            if re.match(r"^nvme\d+$", entry):
+                return _walk_to_adapter(host, os.path.realpath(os.path.join(device, entry)))
+    return driver, module, scsi_host
+
+
+def _disk_data(host, name, partitions):
+    node = "/dev/" + name.replace("!", "/")
+    try:
+        data = host.read_bytes(node, SIGNATURE_HEAD)
+        table, fstype = detect_signature(data)
+        if table is None and fstype is None and len(data) == SIGNATURE_HEAD:
+            data += host.read_bytes(node, SIGNATURE_FULL - SIGNATURE_HEAD, SIGNATURE_HEAD)
+            table, fstype = detect_signature(data)
+    except FileNotFoundError:
+        return None, None, True if partitions else None
+    except OSError as error:
+        host.fail(node, error)
+        return None, None, True if partitions else None
+    return table, fstype, bool(table or fstype or partitions)
+
+
+def read_block_devices(host):
+    """Disks under /sys/block with their adapter driver, partitions, holders, data, and the boot disk."""
+    names = host.listdir("/sys/block")
+    owner, slaves, disks = {}, {}, []
+    for name in names:
+        base = "/sys/block/" + name
+        owner[name] = name
+        owner[host.value(base + "/dev")] = name
+        slaves[name] = host.listdir(base + "/slaves")
+        partitions = [p for p in host.listdir(base) if host.exists(f"{base}/{p}/partition")]
+        holders = set(host.listdir(base + "/holders"))
+        for part in partitions:
+            owner[part] = name
+            owner[host.value(f"{base}/{part}/dev")] = name
+            holders.update(host.listdir(f"{base}/{part}/holders"))
+        driver, module, scsi_host = _adapter(host, name)
+        if driver is None and (name.startswith(VIRTUAL_DISK_PREFIXES) or not host.exists(base + "/device")):
+            continue
+        size = host.integer(base + "/size")
+        rotational = host.value(base + "/queue/rotational")
+        table, fstype, has_data = _disk_data(host, name, partitions)
+        disks.append(
+            {
+                "name": name,
+                "driver": driver,
+                "module": module,
+                "scsi_host": scsi_host,
+                "proc_name": host.value(f"/sys/class/scsi_host/{scsi_host}/proc_name") if scsi_host else None,
+                "size_bytes": None if size is None else size * 512,
+                "rotational": None if rotational is None else rotational == "1",
+                "partitions": partitions,
+                "holders": sorted(holders),
+                "partition_table": table,
+                "fstype": fstype,
+                "has_data": has_data,
+                "boot_disk": False,
+            }
+        )
+    boot = _boot_disks(host, owner, slaves)
+    for disk in disks:
+        disk["boot_disk"] = disk["name"] in boot
+    return disks
+
+
+def _boot_disks(host, owner, slaves):
+    """Physical disks under the root filesystem: through partitions, device-mapper and md slaves."""
+    mountinfo = host.text("/proc/self/mountinfo") or ""
+    devnum, source = parse_mountinfo_root(mountinfo)
+    start = owner.get(devnum)
+    if start is None and source and source.startswith("/dev/"):
+        start = owner.get(os.path.basename(os.path.realpath(host.real(source))))
+    found, pending, seen = set(), [start] if start else [], set()
+    while pending:
+        name = owner.get(pending.pop(), None)
+        if name is None or name in seen:
+            continue
+        seen.add(name)
+        if slaves.get(name):
+            pending.extend(slaves[name])
+        else:
+            found.add(name)
+    return found
+
+
+def _systemctl(module, host, verb, unit):
+    """One ``systemctl is-enabled|is-active`` answer, or None with an errors entry."""
+    binary = module.get_bin_path("systemctl")
+    if binary is None:
+        host.fail("systemctl", "systemctl not found")
+        return None
+    args = [binary] + ([] if host.root == "/" else ["--root=" + host.root]) + [verb, unit]
+    _, out, err = module.run_command(args)
+    state = out.strip() or None
+    if state is None:
+        host.fail(f"systemctl {verb} {unit}", err.strip() or "no answer")
+    return state
+
+
+def _service_installed(host, name):
+    unit = name + ".service"
+    return any(host.lexists(d + "/" + unit) for d in UNIT_DIRS) or host.exists("/etc/init.d/" + name)
+
+
+def read_kdump(module, host):
+    """The installed kdump service (kdump-tools, else kdump) and the dump target of its configuration.
+
+    With no service installed, whichever configuration file exists still tells where dumps would go.
+    """
+    installed = [entry for entry in KDUMP_SERVICES if _service_installed(host, entry[0])]
+    service = None
+    if installed:
+        name = installed[0][0]
+        enabled_state = _systemctl(module, host, "is-enabled", name + ".service")
+        active_state = _systemctl(module, host, "is-active", name + ".service") if host.root == "/" else None
+        service = {
+            "name": name,
+            "installed": True,
+            "enabled": systemctl_enabled(enabled_state),
+            "active": systemctl_active(active_state),
+            "enabled_state": enabled_state,
+            "active_state": active_state,
+        }
+    for name, config_path in installed[:1] or KDUMP_SERVICES:
+        text = host.text(config_path)
+        if text is not None:
+            parse = parse_kdump_tools if name == "kdump-tools" else parse_kdump_conf
+            return service, parse(text, config_path)
+    return service, None
+
+
+def read_netconsole(host, modules, cmdline):
+    targets = []
+    for name in host.listdir("/sys/kernel/config/netconsole"):
+        base = "/sys/kernel/config/netconsole/" + name
+        if not host.isdir(base):
+            continue
+        attrs = {attr: host.value(base + "/" + attr) for attr in NETCONSOLE_ATTRS}
+        target = {"name": name}
+        for attr, value in attrs.items():
+            if attr in ("enabled", "extended", "release"):
+                target[attr] = None if value is None else value == "1"
+            elif attr in ("local_port", "remote_port"):
+                target[attr] = int(value) if value and value.isdigit() else None
+            else:
+                target[attr] = value or None
+        targets.append(target)
+
+    persistent_targets, modprobe, modprobe_file = [], None, None
+
+    def add(value, origin, surface):
+        try:
+            persistent_targets.extend(parse_netconsole_param(value, origin))
+        except ValueError as error:
+            host.fail(surface, error)
+
+    for directory in MODPROBE_DIRS:
+        for filename in (f for f in host.listdir(directory) if f.endswith(".conf")):
+            path = directory + "/" + filename
+            for options in parse_modprobe_options(host.text(path) or "", "netconsole"):
+                if modprobe is None:
+                    modprobe, modprobe_file = "options netconsole " + options, path
+                    for value in kernel_arg_values(options, "netconsole"):
+                        add(value, "modprobe", path)
+    listed = False
+    load_files = [d + "/" + f for d in MODULES_LOAD_DIRS for f in host.listdir(d) if f.endswith(".conf")]
+    for path in [*load_files, "/etc/modules"]:
+        for name, args in parse_module_list(host.text(path) or ""):
+            if name.replace("-", "_") == "netconsole":
+                listed = True
+                for value in kernel_arg_values(args, "netconsole"):
+                    add(value, "modules", path)
+    on_cmdline = kernel_arg_values(cmdline or "", "netconsole")
+    for value in on_cmdline:
+        add(value, "cmdline", "/proc/cmdline")
+    return {
+        "module_loaded": any(m["name"] == "netconsole" for m in modules)
+        or host.isdir("/sys/module/netconsole"),
+        "targets": targets,
+        "persistent": {
+            "modprobe": modprobe,
+            "modprobe_file": modprobe_file,
+            "cmdline": ";".join(on_cmdline) or None,
+            "modules_load": listed,
+            "targets": persistent_targets,
+        },
+    }
+
+
+def read_crash_capture(module, host, modules):
+    cmdline = host.value("/proc/cmdline")
+    loaded = host.value("/sys/kernel/kexec_crash_loaded")
+    service, config = read_kdump(module, host)
+    return {
+        "cmdline": cmdline,
+        "crashkernel": " ".join(kernel_arg_values(cmdline or "", "crashkernel")) or None,
+        "kexec_crash_size": host.integer("/sys/kernel/kexec_crash_size"),
+        "kexec_crash_loaded": None if loaded is None else loaded == "1",
+        "kdump_service": service,
+        "kdump_config": config,
+        "netconsole": read_netconsole(host, modules, cmdline),
+    }
+
+
+def _unit_path(host, filename):
+    """First unit directory holding ``filename`` (systemd's precedence); None if absent or masked."""
+    for directory in UNIT_DIRS:
+        path = directory + "/" + filename
+        if host.lexists(path):
+            real = host.real(path)
+            if os.path.islink(real) and os.readlink(real) == "/dev/null":
+                return None
+            return path
+    return None
+
+
+def _unit_text(host, filename):
+    path = _unit_path(host, filename)
+    if path is None:
+        return None, None
+    dropins = {}
+    for directory in UNIT_DIRS:
+        for conf in host.listdir(f"{directory}/{filename}.d"):
+            if conf.endswith(".conf"):
+                dropins.setdefault(conf, f"{directory}/{filename}.d/{conf}")
+    texts = [host.text(path) or ""] + [host.text(dropins[c]) or "" for c in sorted(dropins)]
+    return path, "\n".join(texts)
+
+
+def read_timers(host):
+    names = sorted({f for d in UNIT_DIRS for f in host.listdir(d) if f.endswith(".timer") and "@." not in f})
+    jobs = []
+    for name in names:
+        path, text = _unit_text(host, name)
+        if path is None:
+            continue
+        timer = parse_timer_unit(text)
+        unit = timer["unit"] or name[: -len(".timer")] + ".service"
+        _, service_text = _unit_text(host, unit)
+        service = parse_service_unit(service_text or "")
+        jobs.append(
+            {
+                "kind": "timer",
+                "source": path,
+                "user": service["user"],
+                "command": service["command"],
+                "schedule": None,
+                "unit": unit,
+                "on_calendar": timer["on_calendar"],
+                "monotonic": timer["monotonic"],
+                "enabled": any(host.lexists(f"{d}/timers.target.wants/{name}") for d in UNIT_DIRS),
+            }
+        )
+    return jobs
+
+
+def read_scheduled_jobs(host):
+    jobs = parse_crontab(host.text("/etc/crontab") or "", "/etc/crontab", True)
+    for filename in host.listdir("/etc/cron.d"):
+        if not SKIPPED_CRON_FILE.search(filename):
+            path = "/etc/cron.d/" + filename
+            jobs.extend(parse_crontab(host.text(path) or "", path, True))
+    for directory in ("/var/spool/cron/crontabs", "/var/spool/cron"):
+        for user in host.listdir(directory):
+            path = directory + "/" + user
+            if host.isdir(path) or SKIPPED_CRON_FILE.search(user):
+                continue
+            for job in parse_crontab(host.text(path) or "", path, False):
+                job["user"] = user
+                jobs.append(job)
+    return jobs + read_timers(host)
+
+
+def local_dump_directory(config):
+    if config and config["kind"] == "local" and config["target"] == config["directory"]:
+        return config["directory"]
+    return None
+
+
+def read_crash_dumps(host, crash_dir, limit):
+    dumps = []
+    for name in host.listdir(crash_dir):
+        path = crash_dir.rstrip("/") + "/" + name
+        if not host.isdir(path):
+            continue
+        stamp, source = crash_dir_time(name), "name"
+        if stamp is None:
+            try:
+                stamp, source = datetime.fromtimestamp(os.stat(host.real(path)).st_mtime), "mtime"
+            except OSError as error:
+                host.fail(path, error)
+                continue
+        files = host.listdir(path)
+        dmesg = next((f for f in files if is_dmesg_file(f)), None)
+        dumps.append(
+            {
+                "path": path,
+                "time": stamp.astimezone().isoformat(),
+                "time_source": source,
+                "has_dmesg": dmesg is not None,
+                "dmesg_file": path + "/" + dmesg if dmesg else None,
+                "files": files,
+            }
+        )
+    dumps.sort(key=lambda d: datetime.fromisoformat(d["time"]), reverse=True)
+    return dumps[:limit], len(dumps)
+
+
+def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
+    """Every surface, in one dict; ``module`` runs systemctl (the only subprocesses)."""
+    host = Host(root)
+    facts = {"schema": SCHEMA}
+    facts.update(read_identity(host))
+    modules, support = read_modules(host)
+    disks = read_block_devices(host)
+    boot_modules = set()
+    for disk in disks:
+        if disk["boot_disk"]:
+            boot_modules.update(
+                n.replace("-", "_") for n in (disk["module"], disk["driver"], disk["proc_name"]) if n
+            )
+    for entry in modules:
+        entry["holds_boot_disk"] = entry["name"] in boot_modules
+    capture = read_crash_capture(module, host, modules)
+    dumps, total = read_crash_dumps(
+        host, crash_dir or local_dump_directory(capture["kdump_config"]) or "/var/crash", max_crash_dumps
+    )
+    facts.update(
+        {
+            "module_support": support,
+            "modules": modules,
+            "crash_capture": capture,
+            "block_devices": disks,
+            "scheduled_jobs": read_scheduled_jobs(host),
+            "crash_dumps": dumps,
+            "crash_dumps_total": total,
+            "errors": host.errors,
+        }
+    )
+    return facts
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "crash_dir": {"type": "path"},
+            "max_crash_dumps": {"type": "int", "default": 20},
+            "root": {"type": "path", "default": "/"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    facts = gather(module, params["root"], params["crash_dir"], params["max_crash_dumps"])
+    module.exit_json(changed=False, ansible_facts={"fleetfix": facts}, fleetfix=facts)
+
+
+if __name__ == "__main__":
+    main()
