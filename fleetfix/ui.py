@@ -138,4 +138,4 @@ def capture_table(title: str, rows: list[dict[str, str]], diffs: dict[str, str] 
     for host, diff in (diffs or {}).items():
         if diff:
             stdout.print(f"[bold]--- {host}[/]")
-            stdout.print(diff, markup=False, highlight=False, end="")
+            stdout.print(diff, markup=False, highlight=False, end="", soft_wrap=True)
