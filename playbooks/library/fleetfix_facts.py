@@ -8,6 +8,7 @@ which prefixes every path with ``root`` and turns a failed read into an ``errors
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shlex
@@ -637,10 +638,9 @@ def _disk_data(host, name, partitions):
         if table is None and fstype is None and len(data) == SIGNATURE_HEAD:
             data += host.read_bytes(node, SIGNATURE_FULL - SIGNATURE_HEAD, SIGNATURE_HEAD)
             table, fstype = detect_signature(data)
-    except FileNotFoundError:
-        return None, None, True if partitions else None
     except OSError as error:
-        host.fail(node, error)
+        if not isinstance(error, FileNotFoundError) and error.errno != errno.ENOMEDIUM:  # empty optical drive
+            host.fail(node, error)
         return None, None, True if partitions else None
     return table, fstype, bool(table or fstype or partitions)
 
