@@ -67,9 +67,13 @@ def _service(capture: CrashCapture) -> CaptureCheck:
     service = capture.kdump_service
     if service is None or not service.installed:
         return CaptureCheck("kdump.service", False, "kdump service not installed (kdump-tools / kdump)")
-    states = [word for word, on in (("enabled", service.enabled), ("active", service.active)) if not on]
+    states = [word for word, on in (("enabled", service.enabled), ("active", service.active)) if on is False]
     if states:
         return CaptureCheck("kdump.service", False, f"{service.name} is not {' and not '.join(states)}")
+    unknown = [word for word, on in (("enabled", service.enabled), ("active", service.active)) if on is None]
+    if unknown:
+        detail = f"{service.name}: cannot tell whether {' or '.join(unknown)}"
+        return CaptureCheck("kdump.service", False, detail)
     return CaptureCheck("kdump.service", True, f"{service.name} enabled and active")
 
 
