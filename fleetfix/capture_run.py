@@ -48,6 +48,8 @@ class CaptureOptions:
             "fleetfix_capture_crash_size": self.crash_size,
             **(self.dump_target or {}),
         }
+        if self.crash_size is not None:
+            values["fleetfix_capture_crash_size_keep_existing"] = False  # an explicit size wins everywhere
         if reboot:
             values["fleetfix_capture_reboot_ok"] = True
         return {key: value for key, value in values.items() if value is not None}
@@ -131,7 +133,9 @@ def _diffs(result: HostResult) -> str:
     chunks: list[str] = []
     for task in result.tasks:
         raw = task.result.get("diff")
-        where = task.result.get("dest") or task.result.get("path")
+        invocation = task.result.get("invocation") or {}
+        args = invocation.get("module_args") or invocation if isinstance(invocation, Mapping) else {}
+        where = task.result.get("dest") or task.result.get("path") or args.get("dest") or args.get("path")
         for diff in raw if isinstance(raw, list) else [raw] if raw else []:
             before, after = (
                 (diff.get(k) for k in ("before", "after")) if isinstance(diff, Mapping) else (0, 0)
@@ -143,7 +147,7 @@ def _diffs(result: HostResult) -> str:
                     before.splitlines(keepends=True),
                     after.splitlines(keepends=True),
                     str(where or diff.get("before_header") or task.task),
-                    str(where or diff.get("after_header") or task.task),
+                    str(where or diff.get("before_header") or task.task),
                 )
             )
     return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)

@@ -37,6 +37,7 @@ def test_only_given_options_become_extra_vars() -> None:
         "fleetfix_capture_netconsole_log_host": "10.0.0.1",
         "fleetfix_capture_netconsole_log_port": 514,
         "fleetfix_capture_crash_size": "512M",
+        "fleetfix_capture_crash_size_keep_existing": False,
         "fleetfix_capture_kdump_target": "local",
         "fleetfix_capture_kdump_path": "/srv/crash",
         "fleetfix_capture_reboot_ok": True,

@@ -130,8 +130,8 @@ def main():
     result = {"changed": changed, "extended_supported": extended_supported, "before": before, "after": after}
     if module._diff:
         result["diff"] = {
-            "before_header": f"{path} (before)",
-            "after_header": f"{path} (after)",
+            "before_header": path,
+            "after_header": path,
             "before": render(before),
             "after": render(after),
         }
