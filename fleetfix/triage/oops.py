@@ -20,8 +20,9 @@ Lines may carry a syslog or journald prefix (``Jul 30 15:28:52 host kernel:``, n
 ``reference_year``), an ISO-8601 prefix (rsyslog, ``journalctl -o short-iso``, or the netconsole receiver's
 ``2026-11-25T01:12:03.123456+00:00 [  812.3] ...``), a ``[ seconds]`` stamp, or nothing. Lines of other
 messages interleaved inside a report are skipped. The input may be one string or any iterable of text
-pieces (lines, or chunks of any size), so a 1 GB file streams through in bounded memory: ordinary lines are
-skipped by one regular-expression search per chunk, and only reports are parsed line by line.
+or bytes pieces (lines, or chunks of any size), so a 1 GB file streams through in bounded memory: ordinary
+lines are skipped by a few fixed-string searches per block, and only reports are parsed line by line. A
+report is found through its call trace, its panic line or its ``crash`` bt header (see ``ANCHORS``).
 """
 
 from __future__ import annotations
@@ -31,11 +32,29 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-# Anywhere in a line: cheap to search for in bulk. A hit is then checked against the anchored rules below.
-_MARKERS = re.compile(
-    r"cut here \]|BUG: |BUG at |Kernel panic - not syncing|general protection fault|invalid opcode: "
-    r"|WARNING: |Oops: |Unable to handle kernel| blocked for more than | TASK: "
+# Finding reports in bulk. Every report carries an anchor: a call trace, a panic line, or the header of
+# the crash tool's bt. Fixed strings found by str.find scan a large log far faster than one regular
+# expression, and four anchors far faster than every marker; the text up to _LOOKBACK before an anchor is
+# then searched for the marker that opened its report, and each hit is checked against the anchored rules
+# below. So a report is a report because it has a trace: a lone "BUG:" line with nothing after it is not.
+ANCHORS = ("Call Trace:", "Call trace:", "Kernel panic - not syncing", 'COMMAND: "')
+MARKERS = (
+    "cut here ]",
+    "BUG: ",
+    "BUG at ",
+    "WARNING: ",
+    "general protection fault",
+    "invalid opcode: ",
+    "Oops: ",
+    "Kernel panic - not syncing",
+    "Unable to handle kernel",
+    "blocked for more than",
+    'COMMAND: "',
 )
+_ANCHOR_BYTES = tuple(anchor.encode() for anchor in ANCHORS)
+_MARKER_BYTES = tuple(marker.encode() for marker in MARKERS)
+_LOOKBACK = 1 << 15  # a report's opening line comes at most this far before its anchor
+_BLOCK = 1 << 20  # small pieces (lines) are gathered into blocks of this size before scanning
 _CUT_HERE = re.compile(r"-+\[ cut here \]-+")
 _WARNING = re.compile(r"WARNING: (?:CPU: (\d+) PID: (\d+) )?at (\S+)(?: (\S+)\+(0x[0-9a-f]+/0x[0-9a-f]+))?")
 _KERNEL_BUG = re.compile(r"kernel BUG at (\S+?)!?$")
@@ -204,40 +223,112 @@ class Oops:
     implicated_module: str | None
 
 
-def parse_oopses(log: str | Iterable[str], *, reference_year: int | None = None) -> list[Oops]:
+def parse_oopses(
+    log: str | bytes | Iterable[str] | Iterable[bytes], *, reference_year: int | None = None
+) -> list[Oops]:
     """Every report in ``log``, in input order."""
     return list(iter_oopses(log, reference_year=reference_year))
 
 
-def iter_oopses(log: str | Iterable[str], *, reference_year: int | None = None) -> Iterator[Oops]:
-    """Stream the reports of ``log`` (a string, or lines or chunks of text) as each one ends."""
-    scanner = _Scanner(reference_year)
-    carry, line_no = "", 0
-    for piece in (log,) if isinstance(log, str) else log:
-        buf = carry + piece if carry else piece
-        pos, size = 0, len(buf)
+def iter_oopses(
+    log: str | bytes | Iterable[str] | Iterable[bytes], *, reference_year: int | None = None
+) -> Iterator[Oops]:
+    """Stream the reports of ``log``, each one once the block of input holding its end is read.
+
+    ``log`` is text, or an iterable of text pieces all of one type: lines, or chunks of any size. Pieces
+    may be ``bytes`` (decoded as UTF-8, bad bytes replaced), which spares decoding lines that hold no report.
+    """
+    reader = _BlockReader(_Scanner(reference_year))
+    for block in _blocks(log):
+        yield from reader.read(block)
+    if reader.carry:  # the last line has no newline
+        yield from reader.read(reader.carry[:0] + ("\n" if isinstance(reader.carry, str) else b"\n"))
+    yield from reader.scanner.finish()
+
+
+class _BlockReader:
+    """Finds the reports in successive blocks of a log; keeps what a report may need of the last block."""
+
+    def __init__(self, scanner: _Scanner) -> None:
+        self.scanner = scanner
+        self.carry: str | bytes = ""
+        self.searched = 0  # in carry, the anchors were already looked for before this index
+        self.line_no = 0  # lines before carry
+
+    def read(self, block: str | bytes) -> Iterator[Oops]:
+        buf = self.carry + block if self.carry else block
+        text = isinstance(buf, str)
+        newline, markers, anchors = (
+            ("\n", MARKERS, ANCHORS) if text else (b"\n", _MARKER_BYTES, _ANCHOR_BYTES)
+        )
+        pos, size, cache, searched = 0, len(buf), [-2] * len(anchors), self.searched
         while pos < size:
-            if scanner.draft is None:
-                hit = _MARKERS.search(buf, pos)
-                if hit is None:
-                    last = buf.rfind("\n", pos)
-                    if last >= 0:
-                        line_no += buf.count("\n", pos, last + 1)
-                        pos = last + 1
+            if self.scanner.draft is None:
+                hit = _next_start(buf, pos, max(pos, searched), markers, anchors, cache, newline)
+                if hit < 0:  # keep a look-back's worth of whole lines for an anchor in the next block
+                    partial = buf.rfind(newline, pos) + 1 or pos
+                    keep = max(pos, partial - _LOOKBACK)
+                    keep = buf.find(newline, keep - 1) + 1 if keep > pos else pos
+                    self.line_no += buf.count(newline, pos, keep)
+                    pos, searched = keep, partial - keep
                     break
-                start = buf.rfind("\n", pos, hit.start()) + 1 or pos
-                line_no += buf.count("\n", pos, start)
+                start = buf.rfind(newline, pos, hit) + 1 or pos
+                self.line_no += buf.count(newline, pos, start)
                 pos = start
-            end = buf.find("\n", pos)
+            end = buf.find(newline, pos)
             if end < 0:
+                searched = 0
                 break
-            line_no += 1
-            yield from scanner.feed(buf[pos:end], line_no)
+            self.line_no += 1
+            line = buf[pos:end]
+            yield from self.scanner.feed(line if text else line.decode("utf-8", "replace"), self.line_no)
             pos = end + 1
-        carry = buf[pos:]
-    if carry:
-        yield from scanner.feed(carry, line_no + 1)
-    yield from scanner.finish()
+        else:
+            searched = 0
+        self.carry, self.searched = buf[pos:], searched
+
+
+def _blocks(log: str | bytes | Iterable[str] | Iterable[bytes]) -> Iterator:
+    if isinstance(log, str | bytes):
+        yield log
+        return
+    parts: list = []
+    size = 0
+    for piece in log:
+        parts.append(piece)
+        size += len(piece)
+        if size >= _BLOCK:
+            yield parts[0] if len(parts) == 1 else parts[0][:0].join(parts)
+            parts, size = [], 0
+    if parts:
+        yield parts[0][:0].join(parts)
+
+
+def _next_start(buf, pos: int, fresh: int, markers: tuple, anchors: tuple, cache: list[int], newline) -> int:
+    """Where the first line that may open a report starts, looking back from the next anchor; or -1."""
+    anchor = _next_marker(buf, fresh, anchors, cache)
+    if anchor < 0:
+        return -1
+    end = buf.find(newline, anchor)
+    end = len(buf) if end < 0 else end
+    low, best = max(pos, anchor - _LOOKBACK), anchor
+    for marker in markers:
+        at = buf.find(marker, low, end)
+        if 0 <= at < best:
+            best = at
+    return best
+
+
+def _next_marker(buf, pos: int, markers: tuple, hits: list[int]) -> int:
+    """Where the next of ``markers`` at or after ``pos`` starts, or -1; ``hits`` caches each one's place."""
+    nearest = -1
+    for index, marker in enumerate(markers):
+        at = hits[index]
+        if at == -2 or 0 <= at < pos:
+            at = hits[index] = buf.find(marker, pos)
+        if at >= 0 and (nearest < 0 or at < nearest):
+            nearest = at
+    return nearest
 
 
 _SIGNATURE_NOISE = frozenset(

@@ -10,6 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fleetfix.triage import oops as oops_module
 from fleetfix.triage.oops import Oops, iter_oopses, parse_oopses, signature, split_prefix
 from tests.conftest import strip_provenance
 
@@ -150,16 +151,38 @@ def test_streamed_in_small_chunks_or_lines_gives_the_same_reports(corpus_dir: Pa
     assert by_chunks == whole
 
 
+@pytest.mark.parametrize("block, lookback", [(50, 1 << 15), (300, 8000), (1, 6000)])
+def test_block_boundaries_change_nothing(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, block: int, lookback: int
+) -> None:
+    text = "".join(
+        "[ 8.0] ordinary line\n" * 90 + strip_provenance(p.read_text())
+        for p in sorted((corpus_dir / "oopses").glob("*.log")) + sorted(DATA.glob("1[1-4]*"))
+    )
+    whole = parse_oopses(text, reference_year=2020)
+    monkeypatch.setattr(oops_module, "_BLOCK", block)
+    monkeypatch.setattr(oops_module, "_LOOKBACK", lookback)
+    pieces = [text[i : i + 97] for i in range(0, len(text), 97)]
+    assert parse_oopses(pieces, reference_year=2020) == whole
+    assert parse_oopses([p.encode() for p in pieces], reference_year=2020) == whole
+    assert len(whole) == 8
+
+
 def test_line_numbers_count_skipped_lines() -> None:
     text = "[ 1.0] boot\n" * 5 + "[ 2.0] BUG: kernel NULL pointer dereference, address: 0000000000000008\n"
-    [oops] = list(iter_oopses(text))
+    [oops] = list(iter_oopses(text + "[ 2.1] Call Trace:\n"))
     assert oops.line == 6
+
+
+def test_a_report_needs_a_trace_a_panic_or_a_crash_bt_header() -> None:
+    assert parse_oopses("[ 2.0] BUG: kernel NULL pointer dereference, address: 0000000000000008\n") == []
 
 
 def test_netconsole_receiver_prefix_gives_utc_wallclock() -> None:
     text = (
         "2026-11-25T01:12:03.123456+00:00 [  812.3] BUG: kernel NULL pointer dereference, address: 0010\n"
         "2026-11-25T01:12:03.123460+00:00 [  812.3] RIP: 0010:_scsih_io_done+0x1c/0x330 [mpt3sas]\n"
+        "2026-11-25T01:12:03.123470+00:00 [  812.3] Call Trace:\n"
     )
     [oops] = parse_oopses(text)
     assert oops.wallclock == datetime(2026, 11, 25, 1, 12, 3, 123456, tzinfo=UTC)
@@ -182,6 +205,7 @@ def test_new_kernels_oops_prefix_and_user_space_rip() -> None:
         "CPU: 3 UID: 0 PID: 42 Comm: kworker/3:1 Not tainted 6.12.0 #1\n"
         "RIP: 0033:0x7fd16c45cc0b\n"
         "RIP: 0010:megasas_isr_fusion+0x2d/0x60 [megaraid_sas]\n"
+        "Call Trace:\n"
     )
     [oops] = parse_oopses(text)
     assert oops.kind == "general_protection_fault"
@@ -196,6 +220,7 @@ def test_panic_after_an_oops_joins_it() -> None:
         "[ 5.2] ---[ end trace 0000000000000000 ]---\n"
         "[ 5.3] Kernel panic - not syncing: Fatal exception in interrupt\n"
         "[ 5.4] BUG: kernel NULL pointer dereference, address: 0000000000000001\n"
+        "[ 5.5] Call Trace:\n"
     )
     first, second = parse_oopses(text)
     assert (first.oops_code, first.panic_message) == ("0000 [#1]", "Fatal exception in interrupt")
