@@ -69,6 +69,46 @@ def audit(
     sys.exit(report.exit_status())
 
 
+@main.group()
+def advisories() -> None:
+    """The known-bad driver database: check it, list it, import vendor changelogs into it."""
+
+
+@advisories.command("list")
+@advisories_option
+@click.option("--module", help="Only this module's advisories.")
+def advisories_list(advisory_dirs: tuple[Path, ...], module: str | None) -> None:
+    """Load and validate every advisory (shipped and yours) and list them."""
+    from fleetfix.audit_run import load_db
+
+    ui.advisories_table(load_db(advisory_dirs), module)
+
+
+@advisories.command("import-changelog")
+@click.argument("changelog", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--module", required=True, help="The driver the changelog describes, e.g. smartpqi.")
+@click.option("--vendor", help="Vendor name; default from a table of known drivers.")
+@click.option("--reference", "references", multiple=True, help="URL of the changelog; repeatable.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the YAML here (default stdout).")
+def import_changelog(
+    changelog: Path, module: str, vendor: str | None, references: tuple[str, ...], output: Path | None
+) -> None:
+    """Turn a vendor changelog into advisory YAML for a person to review."""
+    from fleetfix.changelog_import import import_file
+
+    import_file(changelog, module, vendor, references, output)
+
+
+def _attach_command_groups() -> None:
+    """Command groups defined beside their own package."""
+    from fleetfix.capture_cli import capture
+
+    main.add_command(capture)
+
+
+_attach_command_groups()
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and turn every expected failure into one line on stderr and a documented exit code."""
     try:

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fleetfix import report as report_formats
+from fleetfix.advisories import AdvisoryDB
 from fleetfix.audit import AuditReport
 from fleetfix.files import write_atomic
 
@@ -139,3 +140,17 @@ def capture_table(title: str, rows: list[dict[str, str]], diffs: dict[str, str] 
         if diff:
             stdout.print(f"[bold]--- {host}[/]")
             stdout.print(diff, markup=False, highlight=False, end="", soft_wrap=True)
+
+
+def advisories_table(db: AdvisoryDB, module: str | None) -> None:
+    table = Table(title=f"fleetfix advisories ({len(db)} loaded)")
+    for column in ("id", "module", "fixed in", "fault", "severity", "source"):
+        table.add_column(column, overflow="fold")
+    for advisory in db.advisories:
+        if module and advisory.module != module:
+            continue
+        fixed = str(advisory.fixed_in) if advisory.fixed_in else "kernel ranges"
+        source = f"{Path(advisory.source).name}:{advisory.line}"
+        faults = ", ".join(advisory.fault)
+        table.add_row(advisory.id, advisory.module, fixed, faults, advisory.severity, source)
+    stdout.print(table)
