@@ -81,7 +81,7 @@ class Group:
     state: str  # "up", or "down": address and namespaces exist but no sshd answers
     kernel: str
     kernel_version: str  # `uname -v`
-    cmdline: str  # boot command line without crashkernel=
+    cmdline: str  # extra kernel arguments (GRUB_CMDLINE_LINUX_DEFAULT); root=, ro, crashkernel= are added
     crash_capture: CrashCapture
     modules: tuple[Module, ...]
     cron: tuple[CronJob, ...]

@@ -194,7 +194,7 @@ def _group(node: Node) -> sc.Group:
         state=state,
         kernel=kernel,
         kernel_version=_text(fields, "kernel_version", node, "#1 SMP PREEMPT_DYNAMIC Debian"),
-        cmdline=_text(fields, "cmdline", node, f"BOOT_IMAGE=/boot/vmlinuz-{kernel} ro quiet"),
+        cmdline=_text(fields, "cmdline", node, "quiet"),
         crash_capture=_crash_capture(fields.get("crash_capture")),
         modules=tuple(_module(n) for n in _list(fields, "modules")),
         cron=tuple(_cron(n) for n in _list(fields, "cron")),
@@ -213,8 +213,10 @@ def _group(node: Node) -> sc.Group:
     disks = [d.name for m in group.modules for d in m.disks]
     if len(disks) != len(set(disks)):
         raise fields["modules"].fail("a disk name is used twice")
-    if "crashkernel" in group.cmdline:
-        raise fields["cmdline"].fail("give crashkernel= as crash_capture.crashkernel")
+    if "crashkernel" in group.cmdline or "BOOT_IMAGE" in group.cmdline or "root=" in group.cmdline:
+        raise fields["cmdline"].fail(
+            "give only extra arguments: BOOT_IMAGE, root= and crashkernel= come from the lab"
+        )
     return group
 
 

@@ -1,0 +1,49 @@
+"""Entry point of every lab host tool: picks the command by the name it was run as.
+
+On Debian, shutdown/reboot/poweroff/halt are symlinks to systemctl and modprobe/rmmod/... to kmod; the lab
+replaces only systemctl and kmod, so those links keep working as they do on a real host.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import grub_cli, kdump_cli, kmod_cli, power, systemctl_cli
+
+COMMANDS = {
+    "systemctl": systemctl_cli.main,
+    "shutdown": power.shutdown_main,
+    "reboot": power.reboot_main,
+    "poweroff": power.poweroff_main,
+    "halt": power.poweroff_main,
+    "modprobe": kmod_cli.modprobe_main,
+    "rmmod": kmod_cli.rmmod_main,
+    "insmod": kmod_cli.insmod_main,
+    "lsmod": kmod_cli.lsmod_main,
+    "modinfo": kmod_cli.modinfo_main,
+    "depmod": kmod_cli.depmod_main,
+    "update-grub": grub_cli.update_grub_main,
+    "grubby": grub_cli.grubby_main,
+    "kdump-config": kdump_cli.main,
+}
+# Where each stand-in is installed in a host's /usr; the other names reach these through Debian's links.
+INSTALLED = {"usr/bin/systemctl", "usr/bin/kmod", "usr/sbin/update-grub", "usr/sbin/grubby"}
+
+
+def main() -> int:
+    name = os.path.basename(sys.argv[0])
+    args = sys.argv[1:]
+    if name == "kmod":
+        if not args or args[0] not in ("list", "static-nodes"):
+            print("kmod: missing command\nUsage: kmod [options] command [command_options]", file=sys.stderr)
+            return 1
+        return kmod_cli.lsmod_main(args[1:])
+    command = COMMANDS.get(name)
+    if command is None:
+        print(f"{name}: not available in this lab host", file=sys.stderr)
+        return 127
+    try:
+        return command(args)
+    except BrokenPipeError:
+        return 0

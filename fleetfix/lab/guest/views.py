@@ -1,0 +1,90 @@
+"""The kernel surfaces a lab host sees: /proc and /sys as tmpfs trees of fakes beside links to the real ones.
+
+The real procfs (of the host's own PID namespace) and sysfs (of its network namespace) are mounted at
+``/proc/.kernel`` and ``/sys/.kernel``; every entry the lab does not fake is a symlink into them. Numbered
+process entries are links made for every possible PID, which is why the namespace's pid_max is set low
+first. Faked sysctl files are bind mounts over the real ones.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import nscalls
+
+PID_MAX = 1024
+_PROC_FAKES = {"modules", "cmdline", "version"}
+_SYSCTL_FAKES = (
+    "sys/kernel/tainted",
+    "sys/kernel/osrelease",
+    "sys/kernel/version",
+    "sys/kernel/random/boot_id",
+)
+
+
+def mirror(real: Path, fake: Path, link_prefix: str, skip: set[str]) -> None:
+    """Fill ``fake`` with a symlink ``link_prefix/<name>`` per entry of ``real`` not in ``skip``."""
+    fake.mkdir(parents=True, exist_ok=True)
+    names = os.listdir(real) if real.is_dir() else []
+    for name in names:
+        if name not in skip and not (fake / name).exists():
+            os.symlink(f"{link_prefix}/{name}", fake / name)
+
+
+def build_proc(files: dict[str, str]) -> None:
+    """tmpfs /proc: links into the real procfs, fake modules/cmdline/version, bind-mounted sysctl fakes."""
+    nscalls.mount("tmpfs", "/proc", "tmpfs", nscalls.MS_NOSUID | nscalls.MS_NODEV, "mode=555")
+    real = Path("/proc/.kernel")
+    real.mkdir()
+    nscalls.mount("proc", str(real), "proc", nscalls.MS_NOSUID | nscalls.MS_NODEV | nscalls.MS_NOEXEC)
+    (real / "sys/kernel/pid_max").write_text(f"{PID_MAX}\n")
+    mirror(real, Path("/proc"), ".kernel", _PROC_FAKES | {n for n in os.listdir(real) if n.isdigit()})
+    for pid in range(1, PID_MAX + 1):
+        os.symlink(f".kernel/{pid}", f"/proc/{pid}")
+    for name in _PROC_FAKES:
+        Path("/proc", name).write_text(files.get(name, ""))
+    store = Path("/run/fleetfix-lab/sysctl")
+    store.mkdir(parents=True, exist_ok=True)
+    for rel in _SYSCTL_FAKES:
+        source = store / rel.replace("/", "_")
+        source.write_text(files[rel])
+        nscalls.mount(str(source), str(real / rel), None, nscalls.MS_BIND)
+
+
+def build_sys(hba_tree: dict[str, str | None], kernel_files: dict[str, str]) -> None:
+    """tmpfs /sys: links into the real sysfs; fake module/, block/, kernel/ files and the HBA device tree.
+
+    ``hba_tree`` maps paths under /sys to file content, or to None for a directory, or to "->target"
+    for a symlink; the lab's module loader fills /sys/module afterwards.
+    """
+    nscalls.mount("tmpfs", "/sys", "tmpfs", nscalls.MS_NOSUID | nscalls.MS_NODEV, "mode=755")
+    real = Path("/sys/.kernel")
+    real.mkdir()
+    nscalls.mount("sysfs", str(real), "sysfs", nscalls.MS_NOSUID | nscalls.MS_NODEV | nscalls.MS_NOEXEC)
+    composed = {"module", "block", "kernel", "class", "bus", "devices"}
+    mirror(real, Path("/sys"), ".kernel", composed)
+    Path("/sys/module").mkdir()
+    Path("/sys/block").mkdir()
+    mirror(real / "kernel", Path("/sys/kernel"), "../.kernel/kernel", {"config", *kernel_files})
+    Path("/sys/kernel/config").mkdir()
+    for name, content in kernel_files.items():
+        Path("/sys/kernel", name).write_text(content)
+    mirror(real / "class", Path("/sys/class"), "../.kernel/class", {"block", "scsi_host"})
+    Path("/sys/class/block").mkdir()
+    Path("/sys/class/scsi_host").mkdir()
+    mirror(real / "bus", Path("/sys/bus"), "../.kernel/bus", {"pci", "scsi"})
+    mirror(real / "bus/pci", Path("/sys/bus/pci"), "../../.kernel/bus/pci", {"drivers", "devices"})
+    mirror(real / "bus/pci/drivers", Path("/sys/bus/pci/drivers"), "../../../.kernel/bus/pci/drivers", set())
+    mirror(real / "bus/pci/devices", Path("/sys/bus/pci/devices"), "../../../.kernel/bus/pci/devices", set())
+    mirror(real / "devices", Path("/sys/devices"), "../.kernel/devices", set())
+    for rel, content in sorted(hba_tree.items()):
+        path = Path("/sys", rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if content is None:
+            path.mkdir(exist_ok=True)
+        elif content.startswith("->"):
+            if not path.is_symlink():
+                os.symlink(content[2:], path)
+        else:
+            path.write_text(content)

@@ -1,0 +1,78 @@
+"""The lab's network: one bridge, a veth per host into its named netns, and nothing that leaves the machine.
+
+All links are made in one ``ip -batch`` run. The lab subnet gets a blackhole route (behind the bridge's own
+route), so with the bridge gone its addresses still go nowhere; hosts get no default route at all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+
+from fleetfix.errors import EnvironmentProblem
+
+SUPERNET = ipaddress.ip_network("10.231.0.0/16")
+_BLACKHOLE_METRIC = 4000
+
+
+def _ip(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(["ip", *args], input=stdin, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise EnvironmentProblem(f"ip {' '.join(args[:3])}: {result.stderr.strip()}")
+    return result
+
+
+def pick_subnet(lab_id: str, taken: set[str]) -> ipaddress.IPv4Network:
+    """A free /24 inside SUPERNET: the one the lab id hashes to, or the next free one."""
+    routes = json.loads(_ip("-j", "route", "show", "table", "all").stdout or "[]")
+    used = {ipaddress.ip_network(r["dst"], strict=False) for r in routes if r.get("dst", "").count(".") == 3}
+    subnets = list(SUPERNET.subnets(new_prefix=24))
+    start = int(lab_id, 16) % len(subnets)
+    for offset in range(len(subnets)):
+        candidate = subnets[(start + offset) % len(subnets)]
+        if str(candidate) not in taken and not any(candidate.overlaps(u) for u in used):
+            return candidate
+    raise EnvironmentProblem(f"fleetfix lab: no free /24 left in {SUPERNET}")
+
+
+def create(bridge: str, subnet: ipaddress.IPv4Network, hosts: list[tuple[str, str, str]]) -> None:
+    """Bridge with the controller address, and for each (netns, veth, address) a host link as eth0."""
+    gateway = next(subnet.hosts())
+    lines = [
+        f"link add {bridge} type bridge",
+        f"addr add {gateway}/{subnet.prefixlen} dev {bridge}",
+        f"link set {bridge} up",
+        f"route add blackhole {subnet} metric {_BLACKHOLE_METRIC}",
+    ]
+    for netns, _veth, _address in hosts:
+        lines.append(f"netns add {netns}")
+    for netns, veth, _address in hosts:
+        lines += [
+            f"link add {veth} type veth peer name eth0 netns {netns}",
+            f"link set {veth} master {bridge} up",
+        ]
+    _ip("-batch", "-", stdin="\n".join(lines) + "\n")
+    for netns, _veth, address in hosts:
+        inner = [
+            "link set lo up",
+            f"addr add {address}/{subnet.prefixlen} dev eth0",
+            "link set eth0 up",
+        ]
+        _ip("-n", netns, "-batch", "-", stdin="\n".join(inner) + "\n")
+
+
+def destroy(bridge: str, subnet: str | None, netns_names: list[str], veths: list[str]) -> None:
+    """Remove whatever of the lab's network exists; missing pieces are fine (a half-made or crashed lab)."""
+    existing_ns = set(_ip("netns", "list", check=False).stdout.split())
+    lines = [f"netns delete {n}" for n in netns_names if n in existing_ns]
+    links = {entry["ifname"] for entry in json.loads(_ip("-j", "link", "show", check=False).stdout or "[]")}
+    lines += [f"link delete {v}" for v in veths if v in links]
+    if bridge in links:
+        lines.append(f"link delete {bridge}")
+    if subnet:
+        routes = _ip("route", "show", "table", "main", "type", "blackhole", check=False).stdout
+        if subnet in routes:
+            lines.append(f"route delete blackhole {subnet} metric {_BLACKHOLE_METRIC}")
+    if lines:
+        _ip("-force", "-batch", "-", stdin="\n".join(lines) + "\n", check=False)

@@ -1,0 +1,237 @@
+"""A host's first state, written straight into its copy-on-write upper layers before it ever boots.
+
+Everything here is what the host would carry on its disks: /etc (identity, sshd, grub defaults, cron,
+timers, apt sources), /usr (module files, lab tools), /var (dpkg database for preinstalled lab packages,
+crash history) and /boot (grub.cfg with the current command line, kernel config).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from fleetfix.lab import guest_files, hba, oopstext, repo
+from fleetfix.lab.guest.elfmodinfo import write_ko
+from fleetfix.lab.guest.grub_cli import render
+from fleetfix.lab.scenario import Group, HostSpec
+
+LAYERS = ("etc", "usr", "var", "boot")
+NETCONSOLE_PORTS = (6665, 6666)
+
+
+@dataclass(frozen=True)
+class Controller:
+    """One HBA as the host's /sys shows it, with its disks' loop device numbers."""
+
+    driver: str
+    boot_disk: bool
+    pci: str
+    host_no: int
+    disks: tuple[dict, ...]  # {name, size_bytes, rotational, major, minor}
+
+
+def _write(root: Path, rel: str, content: str | bytes, mode: int = 0o644) -> None:
+    target = root / rel.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_symlink() or target.exists():
+        target.unlink()
+    target.write_bytes(content.encode() if isinstance(content, str) else content)
+    target.chmod(mode)
+
+
+def _whiteout(root: Path, rel: str) -> None:
+    """Hide a file of the machine's own layer from the host (an overlayfs whiteout)."""
+    target = root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        os.mknod(target, 0o600 | 0o020000, os.makedev(0, 0))
+
+
+def _sshd_config(address: str) -> str:
+    return (
+        f"ListenAddress {address}\nHostKey /etc/ssh/ssh_host_ed25519_key\n"
+        "PermitRootLogin prohibit-password\nPubkeyAuthentication yes\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nUsePAM no\nUseDNS no\nPrintMotd no\nPrintLastLog no\n"
+        "PidFile /run/sshd.pid\nMaxStartups 200:30:400\nMaxSessions 50\nAcceptEnv LANG LC_*\n"
+        "Subsystem sftp /usr/lib/openssh/sftp-server\n"
+    )
+
+
+def _etc(etc: Path, host: HostSpec, address: str, gateway: str, gateway_mac: str, host_key: Path) -> None:
+    group = host.group
+    _write(etc, "hostname", f"{host.name}\n")
+    _write(etc, "hosts", f"127.0.0.1\tlocalhost\n{address}\t{host.name}\n{gateway}\tfleetfix-controller\n")
+    _write(etc, "machine-id", uuid.uuid4().hex + "\n", 0o444)
+    _write(etc, "ssh/sshd_config", _sshd_config(address))
+    _write(etc, "ssh/ssh_host_ed25519_key", host_key.read_bytes(), 0o600)
+    _write(etc, "ssh/ssh_host_ed25519_key.pub", host_key.with_suffix(".pub").read_bytes())
+    for rel in ("ssh/ssh_host_rsa_key", "ssh/ssh_host_ecdsa_key", "apt/sources.list.d/debian.sources"):
+        _whiteout(etc, rel)
+    _write(etc, "ld.so.preload", f"/{guest_files.PRELOAD}\n")
+    _write(etc, "apt/sources.list", "")
+    _write(etc, "apt/sources.list.d/fleetfix-lab.list", f"deb [trusted=yes] file:{repo.MOUNT_POINT} ./\n")
+    crash = group.crash_capture
+    grub = (
+        "GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\nGRUB_DISTRIBUTOR=`lsb_release -i -s 2> /dev/null || echo Debian`\n"
+        f'GRUB_CMDLINE_LINUX_DEFAULT="{group.cmdline}"\n'
+        f'GRUB_CMDLINE_LINUX="{f"crashkernel={crash.crashkernel}" if crash.crashkernel else ""}"\n'
+    )
+    _write(etc, "default/grub", grub)
+    systemd = etc / "systemd/system"
+    systemd.mkdir(parents=True, exist_ok=True)
+    os.setxattr(systemd, "trusted.overlay.opaque", b"y")  # start from no enabled units of the machine's own
+    for job in group.cron:
+        _write(
+            etc, f"cron.d/{job.name}", f"# /etc/cron.d/{job.name}\n{job.schedule} {job.user} {job.command}\n"
+        )
+    for timer in group.timers:
+        _write(
+            etc,
+            f"systemd/system/{timer.name}.timer",
+            f"[Unit]\nDescription={timer.name} timer\n\n[Timer]\nOnCalendar={timer.on_calendar}\n"
+            "Persistent=true\n\n[Install]\nWantedBy=timers.target\n",
+        )
+        _write(
+            etc,
+            f"systemd/system/{timer.name}.service",
+            f"[Unit]\nDescription={timer.name}\n\n[Service]\nType=oneshot\nExecStart={timer.command}\n",
+        )
+        if timer.enabled:
+            link = systemd / "timers.target.wants" / f"{timer.name}.timer"
+            link.parent.mkdir(exist_ok=True)
+            os.symlink(f"/etc/systemd/system/{timer.name}.timer", link)
+    if crash.netconsole:
+        params = f"{NETCONSOLE_PORTS[0]}@{address}/eth0,{NETCONSOLE_PORTS[1]}@{gateway}/{gateway_mac}"
+        _write(etc, "modprobe.d/netconsole.conf", f"options netconsole netconsole={params}\n")
+        _write(etc, "modules-load.d/netconsole.conf", "netconsole\n")
+    if crash.kdump.enabled:
+        link = systemd / "multi-user.target.wants/kdump-tools.service"
+        link.parent.mkdir(exist_ok=True)
+        os.symlink("/usr/lib/systemd/system/kdump-tools.service", link)
+
+
+def _modules(usr: Path, group: Group) -> None:
+    base = usr / "lib/modules" / group.kernel
+    for module in group.modules:
+        info = repo.driver_modinfo(module.name, module.version, module.srcversion, module.taint)
+        info = [(k, ",".join(module.deps)) if k == "depends" else (k, v) for k, v in info]
+        rel = (
+            f"updates/{module.name}.ko" if "O" in module.taint else f"kernel/{hba.in_tree_path(module.name)}"
+        )
+        write_ko(base / rel, [*info, ("vermagic", f"{group.kernel} SMP preempt mod_unload modversions ")])
+    in_tree = {d for m in group.modules for d in m.deps} | {"netconsole"}
+    for name in sorted(in_tree):
+        info = [("license", "GPL"), ("srcversion", uuid.uuid5(uuid.NAMESPACE_DNS, name).hex[:23].upper())]
+        info += [("depends", ""), ("intree", "Y"), ("name", name), ("signer", "Debian Secure Boot CA")]
+        write_ko(base / "kernel" / hba.in_tree_path(name), info)
+
+
+def _preinstall(upper: Path, package: repo.Built) -> None:
+    """Install ``package`` as dpkg would have: its files, and its record in the dpkg database."""
+    for rel, (content, mode) in package.files.items():
+        _write(upper, rel, content, mode)
+    status = upper / "var/lib/dpkg/status"
+    if not status.exists():
+        status.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile("/var/lib/dpkg/status", status)
+    fields = repo.control_fields(package, max(1, sum(len(c) for c, _ in package.files.values()) // 1024))
+    fields = {"Package": fields.pop("Package"), "Status": "install ok installed", **fields}
+    if package.conffiles:
+        fields["Conffiles"] = "\n" + "\n".join(
+            f" {c} {_md5(upper / c.lstrip('/'))}" for c in package.conffiles
+        )
+    with status.open("a") as handle:
+        handle.write("".join(f"{k}: {v}\n" for k, v in fields.items()) + "\n")
+    dirs = {"/" + "/".join(rel.split("/")[:i]) for rel in package.files for i in range(1, rel.count("/") + 1)}
+    listing = sorted(dirs | {"/" + rel for rel in package.files})
+    info = "var/lib/dpkg/info"
+    _write(upper, f"{info}/{package.name}.list", "/.\n" + "".join(f"{p}\n" for p in listing))
+    sums = "".join(f"{_md5(upper / rel)}  {rel}\n" for rel in package.files if not rel.startswith("etc/"))
+    _write(upper, f"{info}/{package.name}.md5sums", sums)
+    if package.conffiles:
+        _write(upper, f"{info}/{package.name}.conffiles", "".join(f"{c}\n" for c in package.conffiles))
+    for name, text in package.scripts.items():
+        _write(upper, f"{info}/{package.name}.{name}", text, 0o755)
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def _crash_history(var: Path, host: HostSpec) -> None:
+    loaded = tuple((m.name, m.taint) for m in host.group.modules)
+    tainted = sum(1 << oopstext.TAINT_BITS[letter] for m in host.group.modules for letter in set(m.taint))
+    for index, crash in enumerate(host.group.crash_history):
+        stamp = crash.time.strftime("%Y%m%d%H%M")
+        ctx = oopstext.OopsContext(
+            module=crash.module,
+            kind="null_deref",
+            release=host.group.kernel,
+            kernel_version=host.group.kernel_version,
+            tainted=tainted,
+            loaded=loaded,
+            comm="fio",
+            pid=4000 + 97 * index,
+            uptime=86400.0 * (index + 1) + 3923.5,
+            kdump_loaded=True,
+        )
+        text = "\n".join(oopstext.render(ctx, seed=hash((host.name, stamp)) & 0xFFFF)) + "\n"
+        _write(var, f"crash/{stamp}/dmesg.{stamp}", text)
+        _write(var, f"crash/{stamp}/dump.{stamp}", b"KDUMP   \x00" + bytes(64))
+        mtime = crash.time.timestamp()
+        os.utime(var / f"crash/{stamp}/dmesg.{stamp}", (mtime, mtime))
+
+
+def _boot(boot: Path, group: Group) -> None:
+    crash = group.crash_capture
+    args = f"{f'crashkernel={crash.crashkernel} ' if crash.crashkernel else ''}{group.cmdline}".strip()
+    _write(boot, "grub/grub.cfg", render(group.kernel, str(uuid.uuid4()), args))
+    for name in (f"vmlinuz-{group.kernel}", f"initrd.img-{group.kernel}", f"System.map-{group.kernel}"):
+        _write(boot, name, b"")
+    config = "CONFIG_KEXEC=y\nCONFIG_KEXEC_FILE=y\nCONFIG_CRASH_DUMP=y\nCONFIG_NETCONSOLE=m\n"
+    config += "CONFIG_NETCONSOLE_DYNAMIC=y\nCONFIG_CONFIGFS_FS=y\nCONFIG_MODULES=y\nCONFIG_MODULE_SIG=y\n"
+    _write(boot, f"config-{group.kernel}", config)
+
+
+def provision(
+    host_dir: Path,
+    host: HostSpec,
+    address: str,
+    gateway: str,
+    gateway_mac: str,
+    host_key: Path,
+    preload: Path,
+    kdump_tools: repo.Built,
+    controllers: list[Controller],
+    boot_spec: dict,
+) -> None:
+    """Write the host's upper layers and its boot.json (what its PID 1 reads at every boot)."""
+    upper = host_dir / "upper"
+    for name in LAYERS:
+        (upper / name).mkdir(parents=True, exist_ok=True)
+        (host_dir / "work" / name).mkdir(parents=True, exist_ok=True)
+    _etc(upper / "etc", host, address, gateway, gateway_mac, host_key)
+    guest_files.install(upper, preload)
+    _modules(upper / "usr", host.group)
+    hardware = {"controllers": [c.__dict__ for c in controllers]}
+    _write(upper, "usr/lib/fleetfix-lab/hardware.json", json.dumps(hardware, indent=1))
+    for spec_file in host.group.files:
+        _write(upper, spec_file.path, spec_file.content, spec_file.mode)
+    if host.group.crash_capture.kdump.installed:
+        _preinstall(upper, kdump_tools)
+    (upper / "var/lib/fleetfix-lab/repo").mkdir(parents=True, exist_ok=True)
+    _crash_history(upper / "var", host)
+    _boot(upper / "boot", host.group)
+    (host_dir / "boot.json").write_text(json.dumps(boot_spec, indent=1, default=_json_default))
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
