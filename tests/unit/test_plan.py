@@ -1,0 +1,326 @@
+"""The remediation plan: targets, target version, batches by count and percent, estimates, bad input."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from fleetfix.advisories import AdvisoryDB, load_file
+from fleetfix.audit import DriverView, Finding, HostAudit
+from fleetfix.errors import InputError
+from fleetfix.plan import Count, Plan, StepTimes, build_plan, describe, duration_text, parse_count
+
+ADVISORIES = """
+- id: T-mpt3sas-reply-race
+  module: mpt3sas
+  vendor: Broadcom
+  title: reply queue race under deep random reads
+  affected:
+    driver:
+      - {introduced: "40.00.00.00", fixed: "46.00.00.00"}
+  fixed_in: "46.00.00.00"
+  fault: [race, null_deref]
+  trigger: {description: deep random reads, rw: [randread], min_iodepth: 32}
+  severity: critical
+  references: [https://example.org/mpt3sas-race]
+- id: T-mpt3sas-bad-build
+  module: mpt3sas
+  vendor: Broadcom
+  title: a vendor rebuild that kept its version string
+  affected:
+    srcversions: [7A0C2E4F6B8D1A3C5E7F9B2]
+  fault: [panic]
+  trigger: any I/O
+  severity: high
+  references: [https://example.org/mpt3sas-build]
+- id: T-qla-listed
+  module: qla2xxx
+  vendor: Marvell
+  title: listed bad release
+  affected:
+    driver:
+      - {versions: ["10.02.08.200-k"]}
+  fixed_in: "10.02.09.100-k"
+  fault: [hang]
+  trigger: fabric logout storm
+  severity: high
+  references: [https://example.org/qla]
+- id: T-lpfc-kernel
+  module: lpfc
+  vendor: Broadcom
+  title: fixed in stable kernels only
+  affected:
+    kernel:
+      - {introduced: "6.1.0", fixed: "6.1.90"}
+  fault: [oops]
+  trigger: link bounce
+  severity: medium
+  references: [https://example.org/lpfc]
+"""
+
+QUICK = StepTimes(
+    precheck=timedelta(minutes=1),
+    upgrade=timedelta(minutes=4),
+    reload=timedelta(minutes=1),
+    reboot=timedelta(minutes=8),
+    verify=timedelta(minutes=1),
+    soak_runtime=timedelta(minutes=5),
+    soak_margin=timedelta(minutes=1),
+)
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> AdvisoryDB:
+    path = tmp_path / "test.yaml"
+    path.write_text(ADVISORIES)
+    return AdvisoryDB(load_file(path))
+
+
+def host(
+    db: AdvisoryDB,
+    name: str,
+    version: str | None = "43.00.00.00",
+    module: str = "mpt3sas",
+    disks: tuple[str, ...] = (),
+    srcversion: str | None = None,
+    kernel: str = "6.1.0-18-amd64",
+    taint: tuple[str, ...] = ("O", "E"),
+) -> HostAudit:
+    """A host as the audit reports it: the findings come from the same database, as audit.py does."""
+    findings = tuple(
+        Finding(
+            advisory=m.advisory.id,
+            module=module,
+            version=version,
+            fixed_in=str(m.advisory.fixed_in) if m.advisory.fixed_in else None,
+            severity=m.advisory.severity,
+            fault=m.advisory.fault,
+            trigger=m.advisory.trigger.description,
+            why=m.why,
+            references=m.advisory.references,
+        )
+        for m in db.match(module, version, srcversion, None if "O" in taint else kernel)
+    )
+    driver = DriverView(module, version, srcversion, taint, disks)
+    return HostAudit(name, "ok", "", kernel, True, (driver,), None, findings)
+
+
+def down(name: str) -> HostAudit:
+    return HostAudit(
+        name, "unreachable", "ssh: connect to host port 22: No route to host", None, None, (), None, ()
+    )
+
+
+def bad_fleet(db: AdvisoryDB, count: int) -> list[HostAudit]:
+    return [host(db, f"db{n:02d}") for n in range(1, count + 1)]
+
+
+def sizes(plan: Plan) -> list[int]:
+    return [len(b.hosts) for b in plan.batches]
+
+
+def test_batches_by_count(db: AdvisoryDB) -> None:
+    plan = build_plan(bad_fleet(db, 5), "mpt3sas", db, batch=parse_count("2", "--batch"))
+    assert sizes(plan) == [2, 2, 1]
+    assert [b.names for b in plan.batches] == [("db01", "db02"), ("db03", "db04"), ("db05",)]
+    assert plan.target == "46.00.00.00"
+
+
+@pytest.mark.parametrize(
+    ("hosts", "spec", "expected"),
+    [(10, "30%", [3, 3, 3, 1]), (7, "30%", [2, 2, 2, 1]), (5, "1%", [1] * 5), (4, "100%", [4])],
+)
+def test_batches_by_percent_round_down_but_never_to_zero(
+    db: AdvisoryDB, hosts: int, spec: str, expected: list[int]
+) -> None:
+    plan = build_plan(bad_fleet(db, hosts), "mpt3sas", db, batch=parse_count(spec, "--batch"))
+    assert sizes(plan) == expected
+
+
+def test_failure_budget_from_count_or_percent(db: AdvisoryDB) -> None:
+    fleet = bad_fleet(db, 10)
+    assert (
+        build_plan(fleet, "mpt3sas", db, max_failures=parse_count("3", "--max-failures")).failure_budget == 3
+    )
+    assert (
+        build_plan(fleet, "mpt3sas", db, max_failures=parse_count("25%", "--max-failures")).failure_budget
+        == 2
+    )
+    assert (
+        build_plan(fleet, "mpt3sas", db, max_failures=parse_count("5%", "--max-failures")).failure_budget == 1
+    )
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "abc", "2.5", "0%", "101%", ""])
+def test_bad_counts(text: str) -> None:
+    with pytest.raises(InputError, match=r"^--batch: "):
+        parse_count(text, "--batch")
+
+
+def test_targets_skips_and_unreachable_are_data(db: AdvisoryDB) -> None:
+    fleet = [
+        host(db, "app01", version="46.00.00.00", disks=("sda",)),
+        host(db, "db01"),
+        host(db, "db02", version="39.00.00.00"),  # older than the affected range: not flagged
+        down("db07"),
+        host(db, "store01", module="qla2xxx", version="10.02.08.200-k"),
+    ]
+    plan = build_plan(fleet, "mpt3sas", db, reboot_allowed=True)
+    assert plan.hosts == ("db01",)
+    assert [(e.host, e.reason) for e in plan.skipped] == [
+        ("app01", "already at 46.00.00.00"),
+        ("db02", "mpt3sas 39.00.00.00 matches no advisory"),
+    ]
+    assert [(e.host, e.reason) for e in plan.unreachable] == [
+        ("db07", "ssh: connect to host port 22: No route to host")
+    ]
+
+
+def test_host_at_target_with_a_bad_build_is_skipped_with_the_reason(db: AdvisoryDB) -> None:
+    fleet = [host(db, "db01"), host(db, "db02", version="46.00.00.00", srcversion="7A0C2E4F6B8D1A3C5E7F9B2")]
+    plan = build_plan(fleet, "mpt3sas", db, to="46.00.00.00")
+    assert plan.hosts == ("db01",)
+    assert plan.skipped[0].reason == (
+        "already at 46.00.00.00 but still matches T-mpt3sas-bad-build: a newer version is needed"
+    )
+
+
+def test_reload_hosts_come_before_reboot_hosts(db: AdvisoryDB) -> None:
+    fleet = [
+        host(db, "db01", disks=("sdb", "sdc")),
+        host(db, "db02"),
+        host(db, "db03", disks=("sdb",)),
+        host(db, "db04"),
+    ]
+    plan = build_plan(fleet, "mpt3sas", db, batch=Count(2, False), reboot_allowed=True, times=QUICK)
+    assert [b.names for b in plan.batches] == [("db02", "db04"), ("db01", "db03")]
+    assert [plan.host(h).activation for h in plan.hosts] == ["reload", "reload", "reboot", "reboot"]
+    activate = plan.host("db01").steps[2]
+    assert activate.step == "activate" and activate.action.startswith("reboot: sdb, sdc behind mpt3sas")
+
+
+def test_reboot_needs_permission(db: AdvisoryDB) -> None:
+    fleet = [host(db, "db01", disks=("sdb",)), host(db, "db02"), host(db, "db03", disks=("sdc",))]
+    plan = build_plan(fleet, "mpt3sas", db, reboot_ok_hosts=frozenset({"db03"}))
+    assert plan.hosts == ("db02", "db03")
+    assert plan.skipped[0].host == "db01"
+    assert (
+        "needs a reboot (sdb behind mpt3sas); pass --reboot or set fleetfix_hba_reboot_ok"
+        in plan.skipped[0].reason
+    )
+    with pytest.raises(InputError, match="no host with a known-bad mpt3sas can be remediated"):
+        build_plan([fleet[0]], "mpt3sas", db)
+
+
+def test_estimates_per_step_batch_and_total(db: AdvisoryDB) -> None:
+    fleet = [host(db, "db01"), host(db, "db02", disks=("sdb",)), host(db, "db03", disks=("sdb",))]
+    plan = build_plan(fleet, "mpt3sas", db, batch=Count(2, False), reboot_allowed=True, times=QUICK)
+    reload_host = plan.host("db01")
+    reboot_host = plan.host("db02")
+    # No disk behind the HBA: nothing to soak. precheck 1 + upgrade 4 + reload 1 + verify 1.
+    assert reload_host.estimate == timedelta(minutes=7)
+    # precheck 1 + upgrade 4 + reboot 8 + verify 1 + soak 5+1.
+    assert reboot_host.estimate == timedelta(minutes=20)
+    assert [b.estimate for b in plan.batches] == [timedelta(minutes=20), timedelta(minutes=20)]
+    assert plan.estimate == timedelta(minutes=40)
+    assert [s.step for s in reboot_host.steps] == ["precheck", "upgrade", "activate", "verify", "soak"]
+    assert reboot_host.steps[4].action == "fio randread 300s on sdb, read-only"
+
+
+def test_default_target_is_the_lowest_version_fixing_every_advisory(db: AdvisoryDB) -> None:
+    plan = build_plan(bad_fleet(db, 1), "mpt3sas", db)
+    assert plan.target == "46.00.00.00"
+    assert "T-mpt3sas-reply-race" in plan.target_reason
+
+
+def test_explicit_target(db: AdvisoryDB) -> None:
+    plan = build_plan(bad_fleet(db, 2), "mpt3sas", db, to="47.00.00.00")
+    assert (plan.target, plan.target_reason) == ("47.00.00.00", "--to 47.00.00.00")
+    assert "install mpt3sas 47.00.00.00" in plan.host("db01").steps[1].action
+
+
+@pytest.mark.parametrize(
+    ("module", "version", "to", "message"),
+    [
+        (
+            "mpt3sas",
+            "43.00.00.00",
+            "44.00.00.00",
+            "--to: 44.00.00.00 is itself affected by T-mpt3sas-reply-race",
+        ),
+        ("mpt3sas", "43.00.00.00", "4 6", "--to: version '4 6' contains whitespace"),
+        ("mpt3sas", "43.00.00.00", "", "--to: empty version"),
+        (
+            "qla2xxx",
+            "10.02.08.200-k",
+            "10.02.08.300-k",
+            "--to: 10.02.08.300-k is below 10.02.09.100-k, the fix for T-qla-listed",
+        ),
+    ],
+)
+def test_bad_target_versions(db: AdvisoryDB, module: str, version: str, to: str, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        build_plan([host(db, "h1", module=module, version=version)], module, db, to=to)
+    assert str(caught.value) == message
+
+
+def test_kernel_only_fix_needs_an_explicit_target(db: AdvisoryDB) -> None:
+    fleet = [host(db, "store01", module="lpfc", version="14.2.0.5", taint=(), kernel="6.1.0-18-amd64")]
+    with pytest.raises(InputError, match="no single driver version fixes every advisory on lpfc"):
+        build_plan(fleet, "lpfc", db)
+    assert build_plan(fleet, "lpfc", db, to="14.4.0.1").hosts == ("store01",)
+
+
+def test_unknown_module_and_no_bad_hosts(db: AdvisoryDB) -> None:
+    fleet = [host(db, "db01", version="46.00.00.00"), down("db02")]
+    with pytest.raises(InputError) as caught:
+        build_plan(fleet, "megaraid_sas", db)
+    assert str(caught.value) == "--module: 'megaraid_sas' is not loaded on any reachable host"
+    with pytest.raises(InputError) as caught:
+        build_plan(fleet, "mpt3sas", db)
+    assert str(caught.value) == "--module: no host runs a known-bad mpt3sas build (1 load it: 46.00.00.00)"
+
+
+def test_plan_round_trips_through_its_dict(db: AdvisoryDB) -> None:
+    fleet = [
+        host(db, "db01", disks=("sdb",)),
+        host(db, "db02"),
+        host(db, "app01", version="46.00.00.00"),
+        down("x"),
+    ]
+    plan = build_plan(
+        fleet, "mpt3sas", db, batch=parse_count("50%", "--batch"), reboot_allowed=True, times=QUICK
+    )
+    again = Plan.from_dict(plan.to_dict())
+    assert again == plan
+    assert again.hosts == plan.hosts and again.batch_of("db01").number == 2
+
+
+def test_describe_lists_batches_steps_and_exclusions(db: AdvisoryDB) -> None:
+    fleet = [
+        host(db, "db01", disks=("sdb",)),
+        host(db, "db02"),
+        host(db, "app01", version="46.00.00.00"),
+        down("db07"),
+    ]
+    plan = build_plan(fleet, "mpt3sas", db, reboot_allowed=True, max_failures=Count(2, False), times=QUICK)
+    lines = describe(plan)
+    assert lines[0].startswith("Upgrade mpt3sas to 46.00.00.00 on 2 hosts (lowest version fixing")
+    assert lines[1] == "Batches of 1 (--batch 1); the run stops when 2 hosts have failed (--max-failures 2)"
+    assert lines[2] == "Estimated time: 27m in 2 batches"
+    assert "Batch 1 (~7m): db02" in lines and "Batch 2 (~20m): db01" in lines
+    assert "    activate  ~8m     reboot: sdb behind mpt3sas (a reload needs them idle)" in lines
+    assert lines[-2:] == [
+        "Skipped: app01: already at 46.00.00.00",
+        f"Unreachable: db07: {down('db07').message}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(40, "40s"), (60, "1m"), (61, "2m"), (3600, "1h00m"), (3900, "1h05m"), (7199, "2h00m")],
+)
+def test_duration_text_rounds_up_to_minutes(seconds: int, text: str) -> None:
+    assert duration_text(timedelta(seconds=seconds)) == text
