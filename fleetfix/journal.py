@@ -253,7 +253,10 @@ class Journal:
 
     def listing(self) -> list[dict[str, Any]]:
         """``fleetfix runs``: every run, newest first, with its hosts counted by status."""
-        return [{**r.summary(), "hosts": self.progress(r.id).counts()} for r in self.runs()]
+        return [
+            {**r.summary(), "hosts": run_progress(r.plan.hosts, self.steps(r.id)).counts()}
+            for r in self.runs()
+        ]
 
     def show(self, run_id: int) -> dict[str, Any]:
         """``fleetfix runs show RUN``: the run, its plan, and each host's steps, soak figures and outcome."""
