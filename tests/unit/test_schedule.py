@@ -223,3 +223,10 @@ def test_plan_whose_batch_can_never_fit_the_window_is_refused(db: AdvisoryDB) ->
     )
     with pytest.raises(InputError, match="is over"):
         check_window_fits(plan, parse_window("2026-11-27T02:00Z/PT2H"), SATURDAY)
+
+
+def test_budget_for_a_resumed_run_starts_from_the_journal_failures(db: AdvisoryDB) -> None:
+    plan = reboot_plan(db, count=3, batch=1, budget=2)
+    records = [StepRecord("db02", "upgrade", "failed", {}, SATURDAY, SATURDAY)]
+    budget = Budget.for_run(plan, run_progress(plan.hosts, records))
+    assert (budget.limit, budget.failed, budget.left) == (2, frozenset({"db02"}), 1)
