@@ -24,6 +24,10 @@ class DriverView:
     srcversion: str | None
     taint: tuple[str, ...]
     disks: tuple[str, ...]
+    refcount: int | None = None  # None: the kernel cannot unload modules, or the facts did not say
+    used_by: tuple[str, ...] = ()
+    holds_boot_disk: bool = False
+    permanent: bool = False
 
     @property
     def out_of_tree(self) -> bool:

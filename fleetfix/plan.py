@@ -295,11 +295,18 @@ def _target(
 def _reboot_why(driver: DriverView) -> str | None:
     """Why activating a new build of this driver takes a reboot, or None when a module reload will do.
 
-    Any disk behind the driver counts: the boot disk's HBA can never be unloaded, and a mounted or
-    device-mapped disk holds the module. ``DriverView`` carries the disks but not the refcount, so an HBA
-    whose disks are all idle is still rebooted: slower, never wrong.
+    The boot disk's HBA can never be unloaded; neither can a module in use (an open or mounted disk holds a
+    reference) or one built without unload support (refcount unknown, or permanent).
     """
-    return f"{', '.join(driver.disks)} behind {driver.name}" if driver.disks else None
+    if driver.holds_boot_disk:
+        return f"{driver.name} drives the boot disk"
+    if driver.permanent or driver.refcount is None:
+        return f"{driver.name} cannot be unloaded on this kernel"
+    if driver.used_by:
+        return f"{driver.name} is used by {', '.join(driver.used_by)}"
+    if driver.refcount > 0:
+        return f"{driver.name} is in use (refcount {driver.refcount})"
+    return None
 
 
 def _host_plan(host: HostAudit, driver: DriverView, module: str, target: str, times: StepTimes) -> HostPlan:
@@ -308,7 +315,7 @@ def _host_plan(host: HostAudit, driver: DriverView, module: str, target: str, ti
         build += f" (srcversion {driver.srcversion})"
     reboot = _reboot_why(driver)
     if reboot:
-        activate = StepPlan("activate", f"reboot: {reboot} (a reload needs them idle)", times.reboot)
+        activate = StepPlan("activate", f"reboot: {reboot}", times.reboot)
     else:
         activate = StepPlan("activate", f"reload {module}: no disk behind it", times.reload)
     if driver.disks:

@@ -26,6 +26,9 @@ def host_dict(host: HostAudit) -> dict[str, Any]:
                 "out_of_tree": d.out_of_tree,
                 "unsigned": d.unsigned,
                 "disks": list(d.disks),
+                "refcount": d.refcount,
+                "used_by": list(d.used_by),
+                "holds_boot_disk": d.holds_boot_disk,
             }
             for d in host.drivers
         ],

@@ -103,7 +103,8 @@ def host(
         )
         for m in db.match(module, version, srcversion, None if "O" in taint else kernel)
     )
-    driver = DriverView(module, version, srcversion, taint, disks)
+    # Each disk given is open (mounted or in use), so it holds a reference on the driver.
+    driver = DriverView(module, version, srcversion, taint, disks, refcount=len(disks))
     return HostAudit(name, "ok", "", kernel, True, (driver,), None, findings)
 
 
@@ -198,7 +199,7 @@ def test_reload_hosts_come_before_reboot_hosts(db: AdvisoryDB) -> None:
     assert [b.names for b in plan.batches] == [("db02", "db04"), ("db01", "db03")]
     assert [plan.host(h).activation for h in plan.hosts] == ["reload", "reload", "reboot", "reboot"]
     activate = plan.host("db01").steps[2]
-    assert activate.step == "activate" and activate.action.startswith("reboot: sdb, sdc behind mpt3sas")
+    assert activate.step == "activate" and activate.action == "reboot: mpt3sas is in use (refcount 2)"
 
 
 def test_reboot_needs_permission(db: AdvisoryDB) -> None:
@@ -207,7 +208,7 @@ def test_reboot_needs_permission(db: AdvisoryDB) -> None:
     assert plan.hosts == ("db02", "db03")
     assert plan.skipped[0].host == "db01"
     assert (
-        "needs a reboot (sdb behind mpt3sas); pass --reboot or set fleetfix_hba_reboot_ok"
+        "needs a reboot (mpt3sas is in use (refcount 1)); pass --reboot or set fleetfix_hba_reboot_ok"
         in plan.skipped[0].reason
     )
     with pytest.raises(InputError, match="no host with a known-bad mpt3sas can be remediated"):
@@ -311,7 +312,7 @@ def test_describe_lists_batches_steps_and_exclusions(db: AdvisoryDB) -> None:
     assert lines[1] == "Batches of 1 (--batch 1); the run stops when 2 hosts have failed (--max-failures 2)"
     assert lines[2] == "Estimated time: 27m in 2 batches"
     assert "Batch 1 (~7m): db02" in lines and "Batch 2 (~20m): db01" in lines
-    assert "    activate  ~8m     reboot: sdb behind mpt3sas (a reload needs them idle)" in lines
+    assert "    activate  ~8m     reboot: mpt3sas is in use (refcount 1)" in lines
     assert lines[-2:] == [
         "Skipped: app01: already at 46.00.00.00",
         f"Unreachable: db07: {down('db07').message}",
