@@ -28,16 +28,8 @@ from fleetfix.errors import InputError
 MIN_YEAR, MAX_YEAR = 1970, 2199
 USEC = 1_000_000
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_WEEKDAY_NUMBERS = {
-    **{name.lower(): n for n, name in enumerate(WEEKDAYS)},
-    "monday": 0,
-    "tuesday": 1,
-    "wednesday": 2,
-    "thursday": 3,
-    "friday": 4,
-    "saturday": 5,
-    "sunday": 6,
-}
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_NUMBERS = {name: n for n, day in enumerate(_DAY_NAMES) for name in (day, day[:3])}
 _SHORTHANDS = {
     "minutely": "*-*-* *:*:00",
     "hourly": "*-*-* *:00:00",
@@ -301,8 +293,9 @@ class _Parser:
             return self.timestamp(tokens[0][1:], weekdays)
         if len(tokens) == 2 and ":" in tokens[0]:
             raise _Invalid("expected DATE TIME")
-        date_token = tokens[0] if tokens and ":" not in tokens[0] else None
-        time_token = tokens[-1] if tokens and tokens[-1] is not date_token else None
+        date_token, time_token = (tokens[0], tokens[1]) if len(tokens) == 2 else (None, None)
+        if len(tokens) == 1:
+            date_token, time_token = (None, tokens[0]) if ":" in tokens[0] else (tokens[0], None)
         years, months, days, end_of_month = self.date(date_token) if date_token else (None, None, None, False)
         midnight = ((Component(0),), (Component(0),), (Component(0),))
         hours, minutes, seconds = self.time(time_token) if time_token else midnight

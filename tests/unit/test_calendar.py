@@ -288,3 +288,27 @@ def test_text_that_is_not_systemd_analyze_output() -> None:
         parse_analyze_calendar("Failed to parse calendar specification 'x': Invalid argument\n", "out")
     with pytest.raises(InputError, match="out:1"):
         parse_analyze_calendar("    Next elapse: Thu 2026-11-26 00:00:00 UTC\n", "out")
+
+
+ANALYZE_LINES = [
+    "  Original form: daily",
+    "Normalized form: *-*-* 00:00:00",
+    "    Next elapse: never",
+    "    Next elapse: Thu 2026-11-26 00:00:00 UTC",
+    "       Iter. #2: Fri 2026-11-27 00:00:00 CET",
+    "       (in UTC): Thu 2026-11-26 23:00:00 UTC",
+    "       (in UTC): garbage",
+    "       From now: 5h left",
+    "    Next elapse: Mon 2026-02-30 00:00:00 UTC",
+    "",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=200), st.lists(st.sampled_from(ANALYZE_LINES), max_size=10).map("\n".join)))
+def test_no_text_makes_the_systemd_analyze_reader_raise_anything_but_input_error(text: str) -> None:
+    try:
+        blocks = parse_analyze_calendar(text, "out")
+    except InputError:
+        return
+    assert all(e.tzinfo is UTC for block in blocks for e in block.elapses)
