@@ -267,7 +267,7 @@ def suggest_repro(command: str) -> Repro:
     for vocabulary, profiles, pattern in _RULES:
         matched = sorted(words & vocabulary)
         if matched:
-            return Repro(profiles, f"{pattern} ({matched[0]})")
+            return Repro(profiles, f"{pattern}, by the word {matched[0]!r}")
     return Repro((), "no known storage access pattern")
 
 

@@ -4,9 +4,10 @@ Layout::
 
     <store>/<host>/crash/<dump dir>/dmesg.*     kdump's kernel log of one crash (vmcore-dmesg.txt on EL)
     <store>/<host>/jobs.json                    the host's schedule (below)
-    <store>/netconsole/<source>.log             the receiver's files: "<ISO-8601 UTC receive time> <line>"
-    <store>/netconsole/events.jsonl             the receiver's flagged lines: an index of what the .log
-                                                files hold in full, so triage reads the .log files
+    <store>/netconsole/<address>_<port>.log     the receiver's files: "<ISO-8601 UTC receive time> <line>"
+    <store>/netconsole/events.jsonl             the receiver's flagged lines; triage reads the reports in
+                                                full from the .log files, and takes from the events which
+                                                address each .log file belongs to
 
 ``jobs.json`` is ``{"timezone": "Europe/Berlin", "addresses": ["10.0.0.5"], "scheduled_jobs": [...],
 "systemd_analyze": "..."}``: the host's IANA zone (UTC when absent), the source addresses its netconsole
@@ -86,8 +87,9 @@ def read_store(store: Path) -> Collected:
                 crashes += read_log(log, name, host.zone, dump_time(dump.name, host.zone))
     addresses = {a: h.host for h in hosts.values() for a in h.addresses}
     netconsole = store / "netconsole"
+    senders = _senders(netconsole / "events.jsonl")
     for log in sorted(netconsole.glob("*.log")) if netconsole.is_dir() else ():
-        name = source_host(log.stem, addresses)
+        name = source_host(log, senders, addresses)
         crashes += read_log(log, name, hosts[name].zone if name in hosts else UTC)
     return Collected(deduplicate(crashes), hosts)
 
@@ -111,12 +113,38 @@ def _kernel_logs(dump: Path) -> list[Path]:
         raise InputError(str(dump), f"cannot read directory: {exc.strerror or exc}") from None
 
 
-def source_host(source: str, addresses: dict[str, str]) -> str:
-    """The host a netconsole file belongs to: by its source address, else the file's own name."""
-    for address, host in addresses.items():
-        if source == address or source.startswith((f"{address}_", f"{address}-", f"{address}:")):
-            return host
-    return source
+def _senders(events: Path) -> dict[str, str]:
+    """Log file name -> sender address (without the port), from the receiver's ``events.jsonl``.
+
+    The events only index what the logs hold, so a line that is not a readable event (the receiver may have
+    been stopped mid-write) is passed over rather than failing the triage.
+    """
+    senders: dict[str, str] = {}
+    try:
+        with events.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if (
+                    isinstance(event, dict)
+                    and isinstance(event.get("log"), str)
+                    and isinstance(event.get("source"), str)
+                ):
+                    senders[event["log"]] = event["source"].rpartition(":")[0] or event["source"]
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise InputError(str(events), f"cannot read: {exc.strerror or exc}") from None
+    return senders
+
+
+def source_host(log: Path, senders: dict[str, str], addresses: dict[str, str]) -> str:
+    """The host a netconsole log belongs to: its sender's address among the hosts' ``addresses``, else the
+    address itself (from ``events.jsonl``, else the file name ``<address>_<port>.log``)."""
+    sender = senders.get(log.name) or re.sub(r"_\d+$", "", log.stem)
+    return addresses.get(sender, sender)
 
 
 def dump_time(name: str, zone: tzinfo) -> datetime | None:

@@ -14,9 +14,10 @@ import pytest
 
 from fleetfix.advisories import Advisory, AdvisoryDB, Affected, Trigger, VersionRange
 from fleetfix.errors import InputError
+from fleetfix.listen import ListenEvent, log_name
 from fleetfix.triage.group import group_crashes
 from fleetfix.triage.report import COLUMNS, group_rows, to_dict, to_json, to_markdown
-from fleetfix.triage.store import dump_time, read_jobs, read_paths
+from fleetfix.triage.store import dump_time, read_jobs, read_paths, source_host
 from fleetfix.versions import DriverVersion
 from tests.conftest import strip_provenance
 
@@ -61,11 +62,14 @@ def store(tmp_path: Path, corpus_dir: Path) -> Path:
     )  # fmt: skip
     netconsole = root / "netconsole"
     netconsole.mkdir()
-    (netconsole / "10.0.0.5.log").write_text(
+    log = log_name("10.0.0.5", 6665)
+    (netconsole / log).write_text(
         prefixed(mpt3sas, "2026-11-25T00:11:05.250000+00:00 ")
         + prefixed(restamped(mpt3sas, 260000.0), "2026-11-28T01:30:00.000000+00:00 ")
     )
-    (netconsole / "events.jsonl").write_text("")
+    first = mpt3sas.splitlines()[2]
+    event = ListenEvent("2026-11-25T00:11:05.250000+00:00", "10.0.0.5:6665", first, "warning", log)
+    (netconsole / "events.jsonl").write_text(event.to_json() + '\n{"time": "2026-11-28T01:3')  # cut mid-write
     clone = restamped(mpt3sas, 3556.0).replace("_scsih_host_reset+", "_scsih_host_reset.isra.12+")
     el_dump = root / "db02" / "crash" / "127.0.0.1-2026-11-26-01:47:10"
     el_dump.mkdir(parents=True)
@@ -222,7 +226,7 @@ def test_the_triage_document(store: Path, plain_logs: list[Path]) -> None:
         "module": "mpt3sas",
         "reliable": True,
     }
-    assert first["source"].endswith("10.0.0.5.log")
+    assert first["source"].endswith("10.0.0.5_6665.log")
     correlation = document["groups"][0]["correlations"][0]
     assert correlation["sentence"].startswith(
         "2 of 4 crashes fell inside the run of /usr/local/bin/backup.sh"
@@ -259,3 +263,11 @@ def test_an_audit_report_of_the_wrong_shape_is_an_input_error(store: Path) -> No
     crashes = read_paths([store]).crashes
     with pytest.raises(InputError, match=r"audit report: hosts\[0\]"):
         group_crashes(crashes, audit={"hosts": [{"name": "db01"}]})
+
+
+def test_a_netconsole_log_is_given_to_its_host_by_sender_address() -> None:
+    addresses = {"10.0.0.5": "db01", "fe80::1": "db09"}
+    ipv6 = Path(log_name("fe80::1", 6665))
+    assert source_host(ipv6, {ipv6.name: "fe80::1"}, addresses) == "db09"
+    assert source_host(Path(log_name("10.0.0.5", 6665)), {}, addresses) == "db01"  # no events: the file name
+    assert source_host(Path(log_name("10.0.0.7", 6665)), {}, addresses) == "10.0.0.7"
