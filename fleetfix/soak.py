@@ -471,8 +471,18 @@ _FAULT_MARKERS = (
 )
 
 
+# One cheap search rules out almost every line before the precise patterns run (the receiver calls this
+# on every line it gets).
+_FAULT_HINT = re.compile(
+    r"Kernel panic - not syncing|BUG: |BUG at |general protection fault|Oops: |Unable to handle kernel"
+    r"|WARNING: "
+)
+
+
 def kernel_fault_kind(line: str) -> str | None:
     """The fault a kernel log line announces (panic, bug, gpf, oops, warning), or None."""
+    if not _FAULT_HINT.search(line):
+        return None
     for kind, pattern in _FAULT_MARKERS:
         if pattern.search(line):
             return kind

@@ -1,0 +1,395 @@
+"""The netconsole receiver: one log file per sending host, fault lines flagged into ``events.jsonl``.
+
+Each written line is ``<receive time, ISO-8601 UTC> <kernel line>``: the netconsole receiver prefix that
+``fleetfix.triage.oops.split_prefix`` strips. Extended netconsole records
+(``[release,]<level>,<seq>,<timestamp_us>,<flags>[,ncfrag=<offset>/<total>];<text>``, kernel
+Documentation/networking/netconsole.rst) are reassembled from their fragments and written dmesg-style as
+``[seconds.micros] text``; their dictionary lines (userdata such as ``taskname=``) are not logged. Plain
+netconsole lines may be split across datagrams, so each source keeps its unfinished line.
+
+Memory is bounded whatever arrives: datagrams are cut at ``max_datagram`` bytes, unfinished lines at
+``max_line``, pending fragmented records per source at ``max_pending`` and their size at ``max_message``, and
+only ``max_sources`` sources keep state and an open file (least recently heard is closed first). Bytes that
+are not printable UTF-8 are escaped as ``\\xNN`` so no content can split or forge a log line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import selectors
+import socket
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from fleetfix.errors import EnvironmentProblem, FleetfixError, InputError
+from fleetfix.soak import kernel_fault_kind
+
+_SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux; lets root exceed net.core.rmem_max
+_EXTENDED = re.compile(
+    rb"(?:[^,;\s]{1,64},)?(\d{1,3}),(\d{1,20}),(\d{1,20}),[^,;]{0,8}((?:,[^,;]{0,64}){0,8});"
+)
+_FRAGMENT = re.compile(rb",ncfrag=(\d{1,9})/(\d{1,9})")
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c != 0x09}
+_ESCAPES.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
+_UNSAFE_NAME = re.compile(r"[^0-9A-Za-z.]")
+
+
+@dataclass(frozen=True)
+class ListenEvent:
+    """A flagged line, as written to ``events.jsonl``."""
+
+    time: str
+    source: str
+    line: str
+    kind: str
+    log: str
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"time": self.time, "source": self.source, "line": self.line, "kind": self.kind, "log": self.log}
+        )
+
+
+@dataclass
+class ListenStats:
+    received: int = 0  # datagrams
+    bytes: int = 0  # as kept, after truncation
+    truncated: int = 0  # datagrams longer than max_datagram, cut
+    discarded: int = 0  # fragments that cannot belong to any message (bad offsets, too large)
+    incomplete: int = 0  # fragmented records written with pieces missing
+    lines: int = 0
+    events: int = 0
+    dropped: int = 0  # datagrams the kernel dropped: the socket buffer was full
+
+    def line(self) -> str:
+        return (
+            f"{self.received} datagrams ({self.bytes} bytes), {self.lines} lines, {self.events} events; "
+            f"dropped {self.dropped}, truncated {self.truncated}, discarded {self.discarded}, "
+            f"incomplete {self.incomplete}"
+        )
+
+
+def log_name(host: str, port: int) -> str:
+    """The log file of one sender: only its address and port, with anything but [0-9A-Za-z.] replaced."""
+    return f"{_UNSAFE_NAME.sub('-', host)[:64]}_{int(port)}.log"
+
+
+def escape(raw: bytes) -> str:
+    """Printable text from arbitrary bytes: invalid UTF-8 and control characters become ``\\xNN``."""
+    return raw.decode("utf-8", "backslashreplace").translate(_ESCAPES)
+
+
+@dataclass
+class _Record:
+    """A fragmented extended record being put back together."""
+
+    stamp: bytes
+    total: int
+    first_seen: float
+    pieces: dict[int, bytes]
+
+
+class _Source:
+    __slots__ = ("address", "file", "log", "partial", "partial_since", "records")
+
+    def __init__(self, address: str, log: str, file: TextIO) -> None:
+        self.address, self.log, self.file = address, log, file
+        self.partial = b""
+        self.partial_since = 0.0
+        self.records: OrderedDict[bytes, _Record] = OrderedDict()
+
+
+class Listener:
+    """A UDP netconsole receiver, bound at construction; ``serve_forever()`` runs until ``stop()``.
+
+    ``port`` 0 binds any free port (see ``address``). ``on_event`` is called for each flagged line, in the
+    thread running ``serve_forever``, which closes the listener when it returns.
+    """
+
+    def __init__(
+        self,
+        bind: str,
+        port: int,
+        dir: Path,
+        on_event: Callable[[ListenEvent], None] | None = None,
+        *,
+        max_datagram: int = 8192,
+        max_line: int = 8192,
+        max_message: int = 65536,
+        max_pending: int = 16,
+        max_sources: int = 256,
+        receive_buffer: int = 32 * 1024 * 1024,
+        idle_flush: float = 1.0,
+    ) -> None:
+        self.dir, self.on_event = Path(dir), on_event
+        self.max_datagram, self.max_line, self.max_message = max_datagram, max_line, max_message
+        self.max_pending, self.max_sources, self.idle_flush = max_pending, max_sources, idle_flush
+        self.stats = ListenStats()
+        self._sources: OrderedDict[tuple[str, int], _Source] = OrderedDict()
+        self._stopping = threading.Event()
+        self._stamp_second, self._stamp_text = -1, ""
+        self._prepare_dir()
+        self._events = _append(self.dir / "events.jsonl")
+        try:
+            self._sock = _bind(bind, port, receive_buffer)
+        except FleetfixError:
+            self._events.close()
+            raise
+        self._wake_read, self._wake_write = socket.socketpair()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._sock.getsockname()[:2]
+        return host, port
+
+    @property
+    def open_sources(self) -> int:
+        """Senders with state kept and a log file open (at most ``max_sources``)."""
+        return len(self._sources)
+
+    @property
+    def receive_buffer(self) -> int:
+        return self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+
+    def serve_forever(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self._sock, selectors.EVENT_READ)
+        selector.register(self._wake_read, selectors.EVENT_READ)
+        try:
+            while not self._stopping.is_set():
+                if any(key.fileobj is self._sock for key, _ in selector.select(timeout=self.idle_flush / 2)):
+                    self._drain()
+                self._flush_idle(time.time())
+                self.stats.dropped = self.kernel_drops()
+        finally:
+            selector.close()
+            self.close()
+
+    def stop(self) -> None:
+        """Ask ``serve_forever`` to return; safe from another thread or a signal handler."""
+        self._stopping.set()
+        with contextlib.suppress(OSError):  # already closed: the loop has ended
+            self._wake_write.send(b"\0")
+
+    def close(self) -> None:
+        """Write out every unfinished line and record, close the files and the socket."""
+        if self._sock.fileno() == -1:
+            return
+        self.stats.dropped = self.kernel_drops()
+        while self._sources:
+            self._retire(self._sources.popitem(last=False)[1], time.time())
+        self._events.close()
+        for sock in (self._sock, self._wake_read, self._wake_write):
+            sock.close()
+
+    def __enter__(self) -> Listener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def kernel_drops(self) -> int:
+        """Datagrams dropped for this socket (the ``drops`` column of /proc/net/udp[6])."""
+        inode = str(os.fstat(self._sock.fileno()).st_ino)
+        for table in ("/proc/net/udp", "/proc/net/udp6"):
+            try:
+                with open(table, encoding="ascii") as handle:
+                    for row in handle:
+                        fields = row.split()
+                        if len(fields) > 9 and fields[9] == inode:
+                            return int(fields[-1])
+            except OSError:
+                continue
+        return self.stats.dropped
+
+    # --- receiving ---------------------------------------------------------------------------------------
+
+    def _drain(self, batch: int = 2048) -> None:
+        """Read what is queued (at most ``batch`` datagrams, so idle flushing still happens under a flood)."""
+        limit = self.max_datagram
+        stats = self.stats
+        for _ in range(batch):
+            try:
+                data, address = self._sock.recvfrom(limit + 1)
+            except (BlockingIOError, InterruptedError):
+                break
+            if len(data) > limit:
+                stats.truncated += 1
+                data = data[:limit]
+            self._datagram(self._source(address), data, time.time())
+            stats.received += 1  # counted once handled, so a reader of the counters sees its effects
+            stats.bytes += len(data)
+        for source in self._sources.values():
+            source.file.flush()
+
+    def _datagram(self, source: _Source, data: bytes, now: float) -> None:
+        header = _EXTENDED.match(data)
+        if header is None:
+            self._plain(source, data, now)
+            return
+        micros = int(header[3])
+        stamp = b"[%5d.%06d] " % divmod(micros, 1_000_000)
+        body = data[header.end() :]
+        fragment = _FRAGMENT.search(header[4])
+        if fragment is None:
+            self._write(source, stamp + body.split(b"\n", 1)[0], now)
+            return
+        offset, total = int(fragment[1]), int(fragment[2])
+        if total > self.max_message or offset + len(body) > total or not body:
+            self.stats.discarded += 1
+            return
+        key = header[2] + b"/" + fragment[2]  # sequence number and size: one record
+        record = source.records.get(key)
+        if record is None:
+            record = source.records[key] = _Record(stamp, total, now, {})
+            if len(source.records) > self.max_pending:
+                self._write_record(source, source.records.popitem(last=False)[1], now)
+        record.pieces[offset] = body
+        whole = _assemble(record)
+        if whole is not None:
+            del source.records[key]
+            self._write(source, record.stamp + whole.split(b"\n", 1)[0], now)
+
+    def _plain(self, source: _Source, data: bytes, now: float) -> None:
+        if not source.partial:
+            source.partial_since = now
+        *lines, partial = (source.partial + data).split(b"\n")
+        for line in lines:
+            self._write(source, line.rstrip(b"\r"), now)
+        if len(partial) > self.max_line:
+            self._write(source, partial, now)
+            partial = b""
+        source.partial = partial
+
+    def _write_record(self, source: _Source, record: _Record, now: float) -> None:
+        """A record whose fragments did not all arrive: what came, in order, marked incomplete."""
+        self.stats.incomplete += 1
+        known = b" [...] ".join(record.pieces[offset] for offset in sorted(record.pieces))
+        self._write(source, record.stamp + known.split(b"\n", 1)[0] + b" [netconsole: incomplete]", now)
+
+    def _write(self, source: _Source, raw: bytes, now: float) -> None:
+        line = escape(raw)
+        stamp = self._stamp(now)
+        source.file.write(f"{stamp} {line}\n")
+        self.stats.lines += 1
+        kind = kernel_fault_kind(line)
+        if kind is not None:
+            event = ListenEvent(stamp, source.address, line, kind, source.log)
+            self._events.write(event.to_json() + "\n")
+            self._events.flush()
+            self.stats.events += 1
+            if self.on_event is not None:
+                self.on_event(event)
+
+    def _stamp(self, now: float) -> str:
+        second = int(now)
+        if second != self._stamp_second:
+            self._stamp_second = second
+            self._stamp_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._stamp_text}.{int((now - second) * 1_000_000):06d}+00:00"
+
+    # --- per-source state ----------------------------------------------------------------------------------
+
+    def _source(self, address: tuple[str, int]) -> _Source:
+        key = (address[0], address[1])
+        source = self._sources.get(key)
+        if source is not None:
+            self._sources.move_to_end(key)
+            return source
+        if len(self._sources) >= self.max_sources:
+            self._retire(self._sources.popitem(last=False)[1], time.time())
+        log = log_name(*key)
+        source = self._sources[key] = _Source(f"{key[0]}:{key[1]}", log, _append(self.dir / log))
+        return source
+
+    def _flush_idle(self, now: float) -> None:
+        """Write lines left unfinished and records left incomplete for longer than ``idle_flush`` seconds."""
+        for source in self._sources.values():
+            if source.partial and now - source.partial_since >= self.idle_flush:
+                self._write(source, source.partial, now)
+                source.partial = b""
+            while (
+                source.records and now - next(iter(source.records.values())).first_seen >= self.idle_flush * 5
+            ):
+                self._write_record(source, source.records.popitem(last=False)[1], now)
+            source.file.flush()
+
+    def _retire(self, source: _Source, now: float) -> None:
+        if source.partial:
+            self._write(source, source.partial, now)
+        while source.records:
+            self._write_record(source, source.records.popitem(last=False)[1], now)
+        source.file.close()
+
+    def _prepare_dir(self) -> None:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EnvironmentProblem(f"{self.dir}: cannot create the log directory: {exc.strerror}") from None
+        if not os.access(self.dir, os.W_OK | os.X_OK):
+            raise EnvironmentProblem(f"{self.dir}: the log directory is not writable")
+
+
+def _append(path: Path) -> TextIO:
+    try:
+        return path.open("a", encoding="utf-8", buffering=65536)
+    except OSError as exc:
+        raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _assemble(record: _Record) -> bytes | None:
+    """The whole record once its pieces cover 0..total without a gap, else None."""
+    if sum(map(len, record.pieces.values())) < record.total:
+        return None
+    whole, end = [], 0
+    for offset in sorted(record.pieces):
+        if offset > end:
+            return None
+        piece = record.pieces[offset][end - offset :]
+        whole.append(piece)
+        end += len(piece)
+    return b"".join(whole) if end == record.total else None
+
+
+def _bind(bind: str, port: int, receive_buffer: int) -> socket.socket:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise InputError("--port", f"expected a UDP port 1-65535 (0: any free port), got {port!r}")
+    try:
+        family, _, _, _, address = socket.getaddrinfo(
+            bind, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE | socket.AI_NUMERICSERV
+        )[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise InputError("--bind", f"unknown address {bind!r}: {exc}") from None
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        where = f"cannot listen on {bind} port {port}"
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise EnvironmentProblem(
+                f"{where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+            ) from None
+        if exc.errno == errno.EADDRINUSE:
+            raise EnvironmentProblem(f"{where}: address already in use (another receiver?)") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise InputError("--bind", f"{bind} is not an address of this machine") from None
+        raise EnvironmentProblem(f"{where}: {exc.strerror or exc}") from None
+    for option in (_SO_RCVBUFFORCE, socket.SO_RCVBUF):  # the first needs CAP_NET_ADMIN
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, receive_buffer)
+            break
+        except OSError:
+            continue
+    sock.setblocking(False)
+    return sock
