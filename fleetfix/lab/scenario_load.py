@@ -125,6 +125,10 @@ def _crash_capture(node: Node | None) -> sc.CrashCapture:
         kdump = sc.Kdump(_flag(kd, "installed", True), _flag(kd, "enabled", True), _flag(kd, "active", True))
         if (kdump.enabled or kdump.active) and not kdump.installed:
             raise fields["kdump"].fail("enabled or active needs installed: true")
+        if kdump.active != (kdump.enabled and crashkernel is not None):
+            raise fields["kdump"].fail(
+                "active must follow: kdump starts at boot when enabled, and loads only with crashkernel="
+            )
     return sc.CrashCapture(
         None if crashkernel is None else str(crashkernel), kdump, _flag(fields, "netconsole", False)
     )
@@ -156,8 +160,8 @@ def _timer(node: Node) -> sc.Timer:
 def _file(node: Node) -> sc.File:
     fields = node.mapping({"path", "content", "mode"})
     path = get(fields, "path", node)
-    if not path.text().startswith("/"):
-        raise path.fail("must be an absolute path")
+    if not path.text().startswith(("/etc/", "/usr/", "/var/", "/boot/")):
+        raise path.fail("must be under /etc, /usr, /var or /boot (the host's own layers)")
     mode = fields["mode"].text() if "mode" in fields else "0644"
     if not re.match(r"^0?[0-7]{3,4}$", mode):
         raise fields["mode"].fail(f"{mode!r} is not an octal file mode")

@@ -17,7 +17,7 @@ groups:
     count: 2
     kernel: 6.1.0-18-amd64
     modules:
-      - {name: mpt3sas, version: "43.00.00.00", srcversion: ABC, disks: [{name: sdb, size: 1G}]}
+      - {name: mpt3sas, version: "34.100.00.00", srcversion: ABC, disks: [{name: sdb, size: 1G}]}
 """
 
 
@@ -98,6 +98,12 @@ def test_good_minimal_file(tmp_path: Path) -> None:
             "taint",
         ),
         (GOOD_GROUP + "  - name: web\n    kernel: x\n", "groups[1]", 8, "twice"),
+        (
+            GOOD_GROUP + "    crash_capture: {kdump: {enabled: true, active: true}}\n",
+            "groups[0].crash_capture.kdump",
+            8,
+            "crashkernel",
+        ),
         (
             GOOD_GROUP.replace("count: 2", "count: 2\n    pattern: 'Web_{n}'"),
             "groups[0].pattern",
