@@ -14,6 +14,15 @@ from pathlib import Path
 from . import nscalls
 
 PID_MAX = 1024
+_OLD_KERNEL_PIDS = 32768
+
+
+def _own_pid_max() -> bool:
+    """Kernels from 6.14 keep pid_max per PID namespace; this runs before the release is faked."""
+    major, minor = (int(part) for part in os.uname().release.split(".")[:2])
+    return (major, minor) >= (6, 14)
+
+
 _PROC_FAKES = {"modules", "cmdline", "version"}
 _SYSCTL_FAKES = (
     "sys/kernel/tainted",
@@ -38,9 +47,13 @@ def build_proc(files: dict[str, str]) -> None:
     real = Path("/proc/.kernel")
     real.mkdir()
     nscalls.mount("proc", str(real), "proc", nscalls.MS_NOSUID | nscalls.MS_NODEV | nscalls.MS_NOEXEC)
-    (real / "sys/kernel/pid_max").write_text(f"{PID_MAX}\n")
+    pid_limit = PID_MAX
+    if _own_pid_max():
+        (real / "sys/kernel/pid_max").write_text(f"{PID_MAX}\n")
+    else:  # before 6.14 pid_max is machine-wide: leave it, and link what PIDs a small host plausibly uses
+        pid_limit = min(int((real / "sys/kernel/pid_max").read_text()), _OLD_KERNEL_PIDS)
     mirror(real, Path("/proc"), ".kernel", _PROC_FAKES | {n for n in os.listdir(real) if n.isdigit()})
-    for pid in range(1, PID_MAX + 1):
+    for pid in range(1, pid_limit + 1):
         os.symlink(f".kernel/{pid}", f"/proc/{pid}")
     for name in _PROC_FAKES:
         Path("/proc", name).write_text(files.get(name, ""))
