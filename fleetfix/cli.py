@@ -102,8 +102,10 @@ def import_changelog(
 def _attach_command_groups() -> None:
     """Command groups defined beside their own package."""
     from fleetfix.capture_cli import capture
+    from fleetfix.lab.commands import lab
 
     main.add_command(capture)
+    main.add_command(lab)
 
 
 _attach_command_groups()

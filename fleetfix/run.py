@@ -127,7 +127,8 @@ def run_playbook(request: RunRequest, observer: RunObserver | None = None, kind:
     sources = _inventory_args(request.inventories, run_dir)
     hosts = list_hosts(sources, request.limit, run_dir)
     if not hosts:
-        raise InputError(request.limit or "inventory", "no hosts to run against")
+        where = f"--limit {request.limit}" if request.limit else ",".join(sources)
+        raise InputError(where, "matches no host in the inventory")
     playbook = paths.playbook(request.playbook)
     fold = EventFold()
     task_hosts = len(hosts)

@@ -4,7 +4,7 @@ set -uo pipefail
 fleetfix=".venv/bin/fleetfix"
 if [ "$(id -u)" -eq 0 ] && "$fleetfix" lab --help >/dev/null 2>&1; then
     "$fleetfix" lab up --scenario seed --name demo || exit $?
-    inventory=$("$fleetfix" lab inventory --name demo --output "${TMPDIR:-/tmp}/fleetfix-demo-inventory.yml") || exit $?
+    "$fleetfix" lab inventory --name demo --output "${TMPDIR:-/tmp}/fleetfix-demo-inventory.yml" >/dev/null || exit $?
     "$fleetfix" audit -i "${TMPDIR:-/tmp}/fleetfix-demo-inventory.yml"
     status=$?
     echo "lab fleet 'demo' is still up: '$fleetfix lab down --name demo' removes it" >&2
