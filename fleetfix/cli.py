@@ -99,6 +99,21 @@ def import_changelog(
     import_file(changelog, module, vendor, references, output)
 
 
+@main.command()
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=6666, show_default=True, type=click.IntRange(1, 65535), help="UDP port.")
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), help="Log directory [default: <state>/netconsole]."
+)
+def listen(bind: str, port: int, directory: Path | None) -> None:
+    """Receive netconsole: one log per sending host, oops/panic/BUG/WARNING lines flagged live."""
+    from fleetfix.listen_run import listen as serve
+    from fleetfix.paths import netconsole_dir
+
+    stats = serve(bind, port, directory or netconsole_dir(), ui.listen_event, ui.listen_ready)
+    ui.stderr.print(stats.line())
+
+
 def _attach_command_groups() -> None:
     """Command groups defined beside their own package."""
     from fleetfix.capture_cli import capture

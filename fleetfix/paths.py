@@ -32,3 +32,13 @@ def state_dir() -> Path:
         return Path(explicit)
     xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(xdg) / "fleetfix"
+
+
+def netconsole_dir() -> Path:
+    """Where `fleetfix listen` writes per-host logs and events.jsonl, and where triage reads them."""
+    return state_dir() / "netconsole"
+
+
+def crash_store() -> Path:
+    """Where `fleetfix collect` keeps fetched crash dumps and each host's scheduled jobs."""
+    return state_dir() / "crashes"

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import io
 import sys
+from dataclasses import astuple
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from fleetfix import report as report_formats
 from fleetfix.advisories import AdvisoryDB
 from fleetfix.audit import AuditReport
 from fleetfix.files import write_atomic
+from fleetfix.listen import ListenEvent
+from fleetfix.triage import report as triage_report
+
+if TYPE_CHECKING:
+    from fleetfix.collect_run import CollectOutcome
+    from fleetfix.triage_run import TriageResult
 
 stdout = Console(highlight=False, soft_wrap=False)
 if not stdout.is_terminal:
@@ -154,3 +163,81 @@ def advisories_table(db: AdvisoryDB, module: str | None) -> None:
         faults = ", ".join(advisory.fault)
         table.add_row(advisory.id, advisory.module, fixed, faults, advisory.severity, source)
     stdout.print(table)
+
+
+def collect_table(outcome: CollectOutcome, console: Console = stdout) -> None:
+    """Per host: what `fleetfix collect` fetched and whether its schedule was written."""
+    table = Table(title=f"fleetfix collect into {outcome.store}")
+    for column in (
+        "host",
+        "status",
+        "new kernel logs",
+        "crash dumps",
+        "scheduled jobs",
+        "time zone",
+        "notes",
+    ):
+        table.add_column(column, overflow="fold")
+    for host in outcome.hosts:
+        status = "[green]ok[/]" if host.status == "ok" else f"[red]{host.status}[/]"
+        dumps = f"{host.dumps}" + (f" ({host.without_log} without a log)" if host.without_log else "")
+        jobs = "-" if host.jobs is None else str(host.jobs)
+        notes = "\n".join([host.message, *host.notes] if host.message else host.notes)
+        table.add_row(host.host, status, str(host.fetched), dumps, jobs, host.timezone or "UTC", notes)
+    console.print(table)
+    fetched = sum(h.fetched for h in outcome.hosts)
+    answered = sum(1 for h in outcome.hosts if h.jobs is not None)
+    line = f"{len(outcome.hosts)} hosts, {answered} schedules written, {fetched} new kernel logs"
+    console.print(
+        line + (f", {outcome.netconsole_files} netconsole files copied" if outcome.netconsole_files else "")
+    )
+
+
+def collect_problems(outcome: CollectOutcome, console: Console = stderr) -> None:
+    """One line per host the collection did not fully reach, for commands that go on without it."""
+    for host in outcome.hosts:
+        if host.status != "ok":
+            console.print(f"[yellow]collect:[/] {host.host}: {host.status}: {host.message}", soft_wrap=True)
+
+
+def triage_table(result: TriageResult, console: Console = stdout) -> None:
+    """The crash groups, then each group's strongest job timing and the repro it suggests."""
+    sources = (
+        ", ".join(str(s) for s in result.sources) or "the crash store (run fleetfix collect -i INVENTORY)"
+    )
+    if not result.groups:
+        console.print(f"No kernel crash reports found in {sources}.")
+        return
+    table = Table(title="fleetfix triage")
+    for column in triage_report.COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in triage_report.group_rows(result.groups):
+        table.add_row(*astuple(row))
+    console.print(table)
+    for number, group in enumerate(result.groups, 1):
+        top = group.correlations.jobs[0] if group.correlations.jobs else None
+        if top is None or not top.hits:
+            continue
+        profiles = ", ".join(top.repro.profiles) or "none known"
+        console.print(
+            f"{number}. {group.module or 'no module'} in {group.rip or '?'}: {top.sentence()}.",
+            soft_wrap=True,
+        )
+        console.print(f"   Suggested repro: fio soak with {profiles} ({top.repro.pattern}).", soft_wrap=True)
+    crashes = [c for g in result.groups for c in g.crashes]
+    untimed = sum(1 for c in crashes if c.time is None)
+    console.print(
+        f"{len(crashes)} crashes on {len({c.host for c in crashes})} hosts in {len(result.groups)} groups"
+        + (f", {untimed} without a wall-clock time" if untimed else "")
+        + ("" if result.audit else "; no audit report yet: run fleetfix audit to see the loaded builds")
+    )
+
+
+def listen_ready(address: str, port: int, directory: Path) -> None:
+    stderr.print(f"listening for netconsole on {address}:{port} (udp), logs in {directory}; Ctrl-C stops")
+
+
+def listen_event(event: ListenEvent) -> None:
+    stdout.print(
+        Text.assemble((event.kind, "bold red"), f" {event.source} ", event.line)
+    )  # no markup parsing
