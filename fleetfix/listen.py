@@ -21,6 +21,7 @@ import json
 import os
 import re
 import selectors
+import signal
 import socket
 import threading
 import time
@@ -41,6 +42,7 @@ _EXTENDED = re.compile(
 _FRAGMENT = re.compile(rb",ncfrag=(\d{1,9})/(\d{1,9})")
 _ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c != 0x09}
 _ESCAPES.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
+_NEEDS_ESCAPE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _UNSAFE_NAME = re.compile(r"[^0-9A-Za-z.]")
 
 
@@ -86,7 +88,10 @@ def log_name(host: str, port: int) -> str:
 
 def escape(raw: bytes) -> str:
     """Printable text from arbitrary bytes: invalid UTF-8 and control characters become ``\\xNN``."""
-    return raw.decode("utf-8", "backslashreplace").translate(_ESCAPES)
+    text = raw.decode("utf-8", "backslashreplace")
+    return (
+        text.translate(_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
+    )  # translate is slow; rarely needed
 
 
 @dataclass
@@ -165,12 +170,18 @@ class Listener:
         selector = selectors.DefaultSelector()
         selector.register(self._sock, selectors.EVENT_READ)
         selector.register(self._wake_read, selectors.EVENT_READ)
+        interval = self.idle_flush / 2
+        next_sweep = time.monotonic() + interval
         try:
             while not self._stopping.is_set():
-                if any(key.fileobj is self._sock for key, _ in selector.select(timeout=self.idle_flush / 2)):
+                if any(key.fileobj is self._sock for key, _ in selector.select(timeout=interval)):
                     self._drain()
-                self._flush_idle(time.time())
-                self.stats.dropped = self.kernel_drops()
+                if (
+                    time.monotonic() >= next_sweep
+                ):  # not per wake-up: under a flood that is thousands a second
+                    self._flush_idle(time.time())
+                    self.stats.dropped = self.kernel_drops()
+                    next_sweep = time.monotonic() + interval
         finally:
             selector.close()
             self.close()
@@ -338,6 +349,20 @@ class Listener:
             raise EnvironmentProblem(f"{self.dir}: cannot create the log directory: {exc.strerror}") from None
         if not os.access(self.dir, os.W_OK | os.X_OK):
             raise EnvironmentProblem(f"{self.dir}: the log directory is not writable")
+
+
+def serve_until_signal(listener: Listener) -> None:
+    """Serve in the main thread until SIGINT or SIGTERM, then stop: everything written, files closed."""
+
+    def stop(_signal: int, _frame: object) -> None:
+        listener.stop()
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        listener.serve_forever()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _append(path: Path) -> TextIO:

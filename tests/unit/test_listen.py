@@ -7,6 +7,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -326,3 +327,32 @@ def test_stop_before_serving_and_close_twice(tmp_path: Path) -> None:
     listener.serve_forever()  # returns at once: already asked to stop
     listener.close()
     listener.stop()
+
+
+SERVER = """
+import sys
+from pathlib import Path
+from fleetfix.listen import Listener, serve_until_signal
+listener = Listener("127.0.0.1", 0, Path(sys.argv[1]))
+print(listener.address[1], flush=True)
+serve_until_signal(listener)
+print(listener.stats.line(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_the_receiver_cleanly(tmp_path: Path, signal_number: int) -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    port = int(server.stdout.readline())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.sendto(b"[   9.0] sd 0:0:0:0: unfinished line", ("127.0.0.1", port))
+        log = tmp_path / log_name(*sock.getsockname())
+    Running.wait(lambda: log.exists())
+    server.send_signal(signal_number)
+    out, _ = server.communicate(timeout=10)
+    assert server.returncode == 0
+    assert out.startswith("1 datagrams")
+    assert log.read_text().endswith(" [   9.0] sd 0:0:0:0: unfinished line\n")  # written out on the way down
