@@ -21,7 +21,6 @@ import json
 import os
 import re
 import selectors
-import signal
 import socket
 import threading
 import time
@@ -349,20 +348,6 @@ class Listener:
             raise EnvironmentProblem(f"{self.dir}: cannot create the log directory: {exc.strerror}") from None
         if not os.access(self.dir, os.W_OK | os.X_OK):
             raise EnvironmentProblem(f"{self.dir}: the log directory is not writable")
-
-
-def serve_until_signal(listener: Listener) -> None:
-    """Serve in the main thread until SIGINT or SIGTERM, then stop: everything written, files closed."""
-
-    def stop(_signal: int, _frame: object) -> None:
-        listener.stop()
-
-    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        listener.serve_forever()
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def _append(path: Path) -> TextIO:

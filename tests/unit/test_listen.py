@@ -330,12 +330,14 @@ def test_stop_before_serving_and_close_twice(tmp_path: Path) -> None:
 
 
 SERVER = """
-import sys
+import signal, sys
 from pathlib import Path
-from fleetfix.listen import Listener, serve_until_signal
+from fleetfix.listen import Listener
 listener = Listener("127.0.0.1", 0, Path(sys.argv[1]))
+for number in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(number, lambda *_: listener.stop())
 print(listener.address[1], flush=True)
-serve_until_signal(listener)
+listener.serve_forever()
 print(listener.stats.line(), flush=True)
 """
 
