@@ -343,6 +343,11 @@ class ScheduledJob:
     enabled: bool | None = None
 
     @classmethod
+    def from_dict(cls, data: Any, source: str, where: str = "") -> ScheduledJob:
+        """One ``scheduled_jobs[]`` entry (docs/facts.md); ``where`` is its field path in ``source``."""
+        return cls.parse(_Fields(data, source, where))
+
+    @classmethod
     def parse(cls, f: _Fields) -> ScheduledJob:
         kind = f.text("kind", optional=False)
         if kind not in ("cron", "timer"):

@@ -38,7 +38,7 @@ from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fleetfix.errors import InputError
-from fleetfix.facts import ScheduledJob, _Fields
+from fleetfix.facts import ScheduledJob
 from fleetfix.triage.calendar import parse_analyze_calendar
 from fleetfix.triage.correlate import HostJobs
 from fleetfix.triage.group import Crash
@@ -230,12 +230,24 @@ def read_jobs(path: Path, host: str) -> StoredHost:
         raise InputError(source, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
     if isinstance(data, list):
         data = {"scheduled_jobs": data}
-    f = _Fields(data, source, "")
-    zone = _zone(f.text("timezone"), source)
-    jobs = tuple(ScheduledJob.parse(j) for j in f.subs("scheduled_jobs"))
-    text = f.text("systemd_analyze")
+    if not isinstance(data, dict):
+        raise InputError(source, f"expected an object or a list, got {type(data).__name__}")
+    zone = _zone(_optional(data, "timezone", str, "a string", source), source)
+    entries = _optional(data, "scheduled_jobs", list, "a list", source) or []
+    jobs = tuple(ScheduledJob.from_dict(j, source, f"scheduled_jobs[{i}]") for i, j in enumerate(entries))
+    text = _optional(data, "systemd_analyze", str, "a string", source)
     analyzed = parse_analyze_calendar(text, f"{source}: systemd_analyze", zone) if text else []
-    return StoredHost(host, jobs, zone, {a.original: a for a in analyzed}, f.texts("addresses"))
+    addresses = _optional(data, "addresses", list, "a list of strings", source) or []
+    if not all(isinstance(a, str) for a in addresses):
+        raise InputError(source, "expected a list of strings", field="addresses")
+    return StoredHost(host, jobs, zone, {a.original: a for a in analyzed}, tuple(addresses))
+
+
+def _optional(data: dict[str, Any], key: str, kind: type, expected: str, source: str) -> Any:
+    value = data.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise InputError(source, f"expected {expected}, got {type(value).__name__}", field=key)
+    return value
 
 
 def _zone(name: str | None, source: str) -> tzinfo:

@@ -1,0 +1,325 @@
+"""`fleetfix triage` over a crash store of real corpus oopses, and collect's pure pieces (schedule record)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from fleetfix import cli, triage_cli
+from fleetfix.collect_run import calendar_text, schedule_record, sync_netconsole, zone_name
+from fleetfix.events import HostResult
+from fleetfix.listen import ListenEvent, log_name
+from fleetfix.triage.calendar import parse_analyze_calendar
+from fleetfix.triage.store import read_jobs
+from fleetfix.triage_run import parse_duration, parse_run_lengths
+from tests.conftest import REPO, strip_provenance
+
+BACKUP = "/usr/local/sbin/nightly-backup"
+BACKUP_JOB = {"kind": "cron", "source": "/etc/cron.d/nightly-backup", "user": "root", "schedule": "0 1 * * *",
+              "command": BACKUP, "unit": None, "on_calendar": [], "monotonic": [],
+              "enabled": None}  # fmt: skip
+# kdump directory (host local time) of each crash; the last one came in the afternoon, outside the backup.
+MPT3SAS_DUMPS = {
+    "db01": ["202611180114", "202611220109"],
+    "db02": ["202611200121"],
+    "db03": ["202611240132", "202611251407"],
+}
+
+for command in (triage_cli.collect, triage_cli.triage):
+    cli.main.add_command(command)
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+def _fleetfix(argv: tuple[str, ...]) -> None:
+    sys.exit(cli.run(list(argv)))
+
+
+def fleetfix(*args: str | Path) -> Result:
+    return CliRunner().invoke(_fleetfix, [str(a) for a in args])
+
+
+def corpus(corpus_dir: Path, name: str) -> str:
+    return strip_provenance((corpus_dir / "oopses" / name).read_text())
+
+
+def restamped(text: str, offset: float) -> str:
+    return re.sub(r"\[ *(\d+\.\d+)\]", lambda m: f"[{float(m.group(1)) + offset:12.6f}]", text)
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FLEETFIX_STATE_DIR", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def store(state: Path, corpus_dir: Path) -> Path:
+    """The default store: the mpt3sas warning in five kdump logs on three hosts (db01 in Berlin), an lpfc
+    probe oops on db03, and every db host running the nightly backup at 01:00."""
+    root = state / "crashes"
+    mpt3sas = corpus(corpus_dir, "01_mpt3sas_refcount_uaf_warning.log")
+    for host, dumps in MPT3SAS_DUMPS.items():
+        for uptime, stamp in enumerate(dumps):  # each boot's crash at its own uptime
+            (root / host / "crash" / stamp).mkdir(parents=True)
+            (root / host / "crash" / stamp / f"dmesg.{stamp}").write_text(restamped(mpt3sas, 3600.0 * uptime))
+        zone = "Europe/Berlin" if host == "db01" else "Etc/UTC"
+        jobs = {"timezone": zone, "addresses": [], "scheduled_jobs": [BACKUP_JOB], "systemd_analyze": None}
+        (root / host / "jobs.json").write_text(json.dumps(jobs))
+    lpfc = root / "db03" / "crash" / "202611300415"
+    lpfc.mkdir()
+    (lpfc / "dmesg.202611300415").write_text(corpus(corpus_dir, "03_lpfc_null_deref_probe.log"))
+    return root
+
+
+def write_audit(state: Path, version: str) -> None:
+    """The last audit as `fleetfix audit` keeps it: db01 and db02 audited, db03 never."""
+    module = {"name": "mpt3sas", "version": version, "srcversion": "6E4C8C0A9F6E2B51D3A7C41",
+              "taint": ["O", "E"], "out_of_tree": True}  # fmt: skip
+    hosts = [
+        {"host": h, "status": "ok", "kernel": "6.1.0-18-amd64", "modules": [module]} for h in ("db01", "db02")
+    ]
+    (state / "audit").mkdir(parents=True)
+    (state / "audit" / "latest.json").write_text(json.dumps({"hosts": hosts}))
+
+
+def test_json_names_the_driver_groups_the_crashes_and_times_them_against_the_backup(
+    state: Path, store: Path
+) -> None:
+    write_audit(state, "34.100.00.00")
+    result = fleetfix("triage", "--format", "json", "--run-length", f"{BACKUP}=3h")
+    assert result.exit_code == 1, result.output  # crashes found
+    document = json.loads(result.stdout)
+    assert document["summary"] == {"crashes": 6, "groups": 2, "hosts": 3, "untimed": 0}
+    mpt3sas, lpfc = document["groups"]
+    assert (mpt3sas["module"], mpt3sas["rip"], mpt3sas["hosts"]) == (
+        "mpt3sas", "refcount_warn_saturate", ["db01", "db02", "db03"],
+    )  # fmt: skip
+    assert (lpfc["module"], lpfc["hosts"], len(lpfc["crashes"])) == ("lpfc", ["db03"], 1)
+    first = document["crashes"][mpt3sas["crashes"][0]]
+    assert first["host"] == "db01" and first["implicated_module"] == "mpt3sas"
+    assert first["time"].startswith("2026-11-18T00:1")  # 01:14 in Berlin
+    assert first["taint"] == ["O", "E"] and first["call_trace"][0]["module"] == "mpt3sas"
+    assert {"name": "mpt3sas", "markers": "OE"} in first["modules_linked_in"]
+    backup = mpt3sas["correlations"][0]
+    assert (backup["job"], backup["hits"], backup["crashes"]) == (BACKUP, 4, 5)
+    assert backup["run_length"] == {"seconds": 10800.0, "basis": "config", "observed_runs": 0}
+    assert backup["p_value"] < 0.01
+    assert backup["repro"]["profiles"] == ["backup-seqread", "thrash"]
+    advisory = next(a for a in mpt3sas["advisories"] if a["id"] == "mpt3sas-fw-event-reset-race")
+    assert advisory["hosts"] == ["db01", "db02"] and advisory["unaudited_hosts"] == ["db03"]
+    assert [b["version"] for b in mpt3sas["loaded"]] == ["34.100.00.00", "34.100.00.00"]
+
+
+def test_the_default_run_length_is_a_stated_guess(store: Path) -> None:
+    hour = json.loads(fleetfix("triage", "--format", "json").stdout)["groups"][0]["correlations"][0]
+    assert hour["run_length"]["basis"] == "guess"
+    assert hour["hits"] == 4  # every crash at 01:xx falls in the first hour
+    short = fleetfix("triage", "--format", "json", "--default-run-length", "10min")
+    assert json.loads(short.stdout)["groups"][0]["correlations"][0]["hits"] == 1  # only 01:09
+
+
+def test_table_and_markdown(state: Path, store: Path) -> None:
+    write_audit(state, "34.100.00.00")
+    table = fleetfix("triage", "--run-length", f"{BACKUP}=3h")
+    assert table.exit_code == 1, table.output
+    assert re.search(
+        r"^│ mpt3sas +│ refcount_warn\S* +│ warning +│ 5 +│ 3 +│ 2026-11-18 ", table.stdout, re.M
+    )
+    assert re.search(r"^│ lpfc +│ lpfc_sli4_cle\S* +│ null_pointer_ +│ 1 +│ 1 +│", table.stdout, re.M)
+    assert f"4 of 5 crashes fell inside the run of {BACKUP} (cron `0 1 * * *`, about 3 h" in table.stdout
+    assert "Suggested repro: fio soak with backup-seqread, thrash" in table.stdout
+    assert "6 crashes on 3 hosts in 2 groups" in table.stdout
+    markdown = fleetfix("triage", "--format", "markdown", "--run-length", f"{BACKUP}=3h")
+    assert markdown.exit_code == 1
+    assert "| mpt3sas | refcount_warn_saturate | warning | 5 | 3 |" in markdown.stdout
+    assert f"**Job timing:** 4 of 5 crashes fell inside the run of {BACKUP}" in markdown.stdout
+    assert "Loaded builds: db01 34.100.00.00; db02 34.100.00.00." in markdown.stdout
+
+
+def test_paths_instead_of_the_store(tmp_path: Path, state: Path, corpus_dir: Path) -> None:
+    log = tmp_path / "web01.log"
+    log.write_text(corpus(corpus_dir, "05_megaraid_sas_fortify_warning.log"))
+    result = fleetfix("triage", log, "--format", "json")
+    assert result.exit_code == 1
+    (crash,) = json.loads(result.stdout)["crashes"]
+    assert (crash["host"], crash["implicated_module"], crash["time"]) == ("web01", "megaraid_sas", None)
+
+
+def test_no_crash_is_exit_status_zero(state: Path, tmp_path: Path) -> None:
+    result = fleetfix("triage")
+    assert result.exit_code == 0, result.output
+    assert "No kernel crash reports found" in result.stdout
+    quiet = tmp_path / "quiet.log"
+    quiet.write_text("[    1.000000] sd 0:0:0:0: [sda] Attached SCSI disk\n")
+    assert json.loads(fleetfix("triage", quiet, "--format", "json").stdout)["crashes"] == []
+
+
+def received_lines(text: str, at: str) -> str:
+    return "".join(f"{at} {line}\n" for line in text.splitlines())
+
+
+def test_the_receivers_logs_are_brought_into_the_store_and_given_to_their_host(
+    tmp_path: Path, state: Path, corpus_dir: Path
+) -> None:
+    received = state / "netconsole"  # where `fleetfix listen` writes by default
+    received.mkdir(parents=True)
+    log = log_name("10.9.0.11", 6665)
+    text = corpus(corpus_dir, "01_mpt3sas_refcount_uaf_warning.log")
+    (received / log).write_text(received_lines(text, "2026-11-27T00:42:10.000000+00:00"))
+    event = ListenEvent("2026-11-27T00:42:10.000000+00:00", "10.9.0.11:6665", "refcount_t", "warning", log)
+    (received / "events.jsonl").write_text(event.to_json() + "\n")
+    host = state / "crashes" / "db04"
+    host.mkdir(parents=True)
+    (host / "jobs.json").write_text(json.dumps({"addresses": ["10.9.0.11"], "scheduled_jobs": [BACKUP_JOB]}))
+    result = fleetfix("triage", "--format", "json")
+    assert result.exit_code == 1, result.output
+    (crash,) = json.loads(result.stdout)["crashes"]
+    assert (crash["host"], crash["time"]) == ("db04", "2026-11-27T00:42:10+00:00")
+    assert crash["time_basis"] == "log prefix"
+    assert crash["source"] == str(state / "crashes" / "netconsole" / log)
+
+    with (received / log).open("a") as handle:  # the receiver appends the next boot's crash
+        handle.write(received_lines(restamped(text, 86400.0), "2026-11-28T01:05:00.000000+00:00"))
+    document = json.loads(fleetfix("triage", "--format", "json").stdout)
+    assert [c["time"] for c in document["crashes"]] == [
+        "2026-11-27T00:42:10+00:00",
+        "2026-11-28T01:05:00+00:00",
+    ]
+    assert (state / "crashes" / "netconsole" / log).read_text() == (received / log).read_text()
+    assert sync_netconsole(received, state / "crashes") == 0  # up to date: nothing copied
+
+    elsewhere = tmp_path / "loghost"
+    elsewhere.mkdir()
+    (elsewhere / log).write_text((received / log).read_text()[:100])  # rotated: shorter than the copy
+    assert sync_netconsole(elsewhere, state / "crashes") == 1
+    assert (state / "crashes" / "netconsole" / log).read_text() == (elsewhere / log).read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--run-length", "backup"], r"--run-length: expected JOB=DURATION, got 'backup'"),
+        (
+            ["--run-length", f"{BACKUP}=3 hours please"],
+            r"--run-length /usr/local/sbin/nightly-backup: expected a",
+        ),
+        (["--default-run-length", "0h"], r"--default-run-length: a run length must be longer than zero"),
+        (["missing.log"], r"missing\.log: no such file or directory"),
+    ],
+)
+def test_bad_options_and_paths_are_one_line_errors(
+    state: Path, store: Path, args: list[str], message: str
+) -> None:
+    result = fleetfix("triage", *args)
+    assert result.exit_code == 3
+    assert re.search(message, result.stderr) and len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_a_broken_jobs_file_or_audit_report_is_bad_input(state: Path, store: Path) -> None:
+    (store / "db02" / "jobs.json").write_text('{"timezone": "Etc/UTC", "scheduled_jobs": {"kind": "cron"}}')
+    result = fleetfix("triage")
+    assert result.exit_code == 3
+    assert "db02/jobs.json: scheduled_jobs: expected a list, got dict" in result.stderr
+    (store / "db02" / "jobs.json").write_text('{"timezone": "Etc/UTC", "scheduled_jobs": []}')
+    (state / "audit").mkdir()
+    (state / "audit" / "latest.json").write_text('{"hosts": [')
+    result = fleetfix("triage")
+    assert result.exit_code == 3 and "latest.json:1: invalid JSON" in result.stderr
+    (state / "audit" / "latest.json").write_text('{"hosts": [{"host": "db01"}]}')
+    assert "latest.json: hosts[0]: expected an object with host and modules" in fleetfix("triage").stderr
+
+
+def test_durations() -> None:
+    assert parse_duration("1h30m", "x") == parse_duration("90 min", "x") == timedelta(minutes=90)
+    assert parse_duration("2d", "x") == timedelta(days=2) and parse_duration("45s", "x") == timedelta(
+        seconds=45
+    )
+    assert parse_run_lengths(["/usr/bin/x --mode=full=2h"]) == {"/usr/bin/x --mode=full": timedelta(hours=2)}
+
+
+# --- collect: what a host's answer becomes in jobs.json ---------------------------------------------------
+
+# `LC_ALL=C TZ=:/usr/share/zoneinfo/Europe/Berlin systemd-analyze calendar --iterations=2
+#   --base-time=@1774828800 '*-*-* 01:00' 'Mon *-*-* 01:00:00 UTC'` (systemd 252): the second expression
+# is already in normal form, so systemd prints no "Original form:" for it.
+ANALYZE = """\
+  Original form: *-*-* 01:00
+Normalized form: *-*-* 01:00:00
+    Next elapse: Tue 2026-03-31 01:00:00 CEST
+       (in UTC): Mon 2026-03-30 23:00:00 UTC
+       From now: 7 months 26 days ago
+       Iter. #2: Wed 2026-04-01 01:00:00 CEST
+       (in UTC): Tue 2026-03-31 23:00:00 UTC
+       From now: 7 months 25 days ago
+
+Normalized form: Mon *-*-* 01:00:00 UTC
+    Next elapse: Mon 2026-03-30 03:00:00 CEST
+       (in UTC): Mon 2026-03-30 01:00:00 UTC
+       From now: 7 months 27 days ago
+       Iter. #2: Mon 2026-04-06 03:00:00 CEST
+       (in UTC): Mon 2026-04-06 01:00:00 UTC
+       From now: 7 months 20 days ago
+"""
+
+
+def test_every_calendar_block_is_headed_by_its_expression() -> None:
+    expressions = ["*-*-* 01:00", "Mon *-*-* 01:00:00 UTC"]
+    text = calendar_text(ANALYZE, expressions)
+    assert "From now" not in text
+    parsed = parse_analyze_calendar(text, "jobs.json")
+    assert [p.original for p in parsed] == expressions
+    assert [e.isoformat() for e in parsed[1].elapses] == [
+        "2026-03-30T01:00:00+00:00",
+        "2026-04-06T01:00:00+00:00",
+    ]
+    assert calendar_text(ANALYZE, expressions[:1]).count("Original form") == 1  # blocks and names disagree
+
+
+def test_the_zone_comes_from_the_localtime_link_else_etc_timezone() -> None:
+    assert zone_name("../usr/share/zoneinfo/Europe/Berlin", "") == "Europe/Berlin"
+    assert zone_name("/usr/share/zoneinfo/posix/America/New_York", "Etc/UTC") == "America/New_York"
+    assert zone_name("", "Asia/Tokyo\n") == "Asia/Tokyo"
+    assert zone_name("", "") is None
+
+
+def test_a_hosts_answer_becomes_its_jobs_file(tmp_path: Path) -> None:
+    facts = json.loads((REPO / "tests" / "data" / "facts" / "db01.json").read_text())
+    expressions = ["*-*-* 01:00", "Mon *-*-* 01:00:00 UTC"]
+    record = {
+        "localtime_link": "/usr/share/zoneinfo/Europe/Berlin",
+        "timezone_file": "",
+        "address": "10.0.0.5",
+        "calendar": ANALYZE,
+        "calendar_expressions": expressions,
+        "calendar_error": "",
+    }
+    result = HostResult("db01", "ok", "", {"fleetfix": facts, "fleetfix_collect": record}, ())
+    document, notes = schedule_record(result)
+    assert notes == ()
+    assert document["timezone"] == "Europe/Berlin" and "10.0.0.5" in document["addresses"]
+    assert document["scheduled_jobs"] == facts["scheduled_jobs"]
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps(document))
+    assert set(read_jobs(path, "db01").analyzed) == set(expressions)
+
+    broken = {
+        "localtime_link": "/usr/share/zoneinfo/Mars/Olympus",
+        "calendar": "",
+        "calendar_error": "Failed",
+    }
+    odd = HostResult("db01", "ok", "", {"fleetfix": facts, "fleetfix_collect": record | broken}, ())
+    document, notes = schedule_record(odd)
+    assert document["timezone"] is None and document["systemd_analyze"] is None
+    assert notes == (
+        "unknown time zone 'Mars/Olympus': its times are taken as UTC",
+        "systemd-analyze calendar: Failed",
+    )
