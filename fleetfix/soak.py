@@ -291,7 +291,8 @@ def _last_report(text: str, source: str) -> tuple[dict[str, Any], list[str]]:
     decoder = json.JSONDecoder()
     reports: list[dict[str, Any]] = []
     notes: list[str] = []
-    failure: tuple[int, str] | None = None  # (offset reached, message) of the most promising bad candidate
+    failure: InputError | None = None  # from the candidate that parsed furthest before failing
+    reached = -1
     position = 0
     starts = {match.end() - 1 for match in _OBJECT_START.finditer(text)}
     if "{" in text:  # a warning printed without its newline, right before the JSON
@@ -302,11 +303,14 @@ def _last_report(text: str, source: str) -> tuple[dict[str, Any], list[str]]:
         try:
             value, end = decoder.raw_decode(text, start)
         except json.JSONDecodeError as exc:
-            if failure is None or exc.pos > failure[0]:
-                failure = (exc.pos, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+            if exc.pos > reached:
+                reached = exc.pos
+                cut = " (the output ends there: cut short?)" if exc.pos >= len(text.rstrip()) else ""
+                message = f"invalid JSON at column {exc.colno}: {exc.msg}{cut}"
+                failure = InputError(source, message, line=exc.lineno)
             continue
         except (ValueError, RecursionError) as exc:  # digit-count limit, absurd nesting
-            failure = (len(text), f"unreadable JSON: {exc}")
+            reached, failure = len(text), InputError(source, f"unreadable JSON: {exc}")
             continue
         notes.extend(_lines(text[position:start]))
         position = end
@@ -316,7 +320,7 @@ def _last_report(text: str, source: str) -> tuple[dict[str, Any], list[str]]:
     if reports:
         return reports[-1], notes
     if failure is not None:
-        raise InputError(source, failure[1])
+        raise failure
     said = f"; fio said: {notes[0][:200]}" if notes else ""
     raise InputError(source, f"no fio JSON report found (expected --output-format=json output){said}")
 
