@@ -317,10 +317,10 @@ def _last_report(text: str, source: str) -> tuple[dict[str, Any], list[str]]:
         if isinstance(value, dict) and "jobs" in value:
             reports.append(value)
     notes.extend(_lines(text[position:]))
+    if failure is not None and (reached > position or not reports):
+        raise failure  # after the last good report: fio died writing its result; an earlier status is not it
     if reports:
         return reports[-1], notes
-    if failure is not None:
-        raise failure
     said = f"; fio said: {notes[0][:200]}" if notes else ""
     raise InputError(source, f"no fio JSON report found (expected --output-format=json output){said}")
 

@@ -154,6 +154,12 @@ def test_status_interval_reports_use_the_last() -> None:
     assert parse_fio_json(text, "status.json").jobs[0].name == "randread-libaio"
 
 
+def test_a_cut_short_final_report_is_not_replaced_by_an_earlier_one() -> None:
+    final = made_here("randread_libaio.json")
+    with pytest.raises(InputError, match="cut short"):
+        parse_fio_json(made_here("randread_gtod_reduce.json") + final[: len(final) // 2], "status.json")
+
+
 def test_truncated_json_names_file_line_and_column() -> None:
     text = made_here("randread_libaio.json")
     cut = text[: len(text) // 2]
