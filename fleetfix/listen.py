@@ -101,6 +101,7 @@ class _Record:
     total: int
     first_seen: float
     pieces: dict[int, bytes]
+    held: int = 0  # bytes in pieces; overlapping pieces could otherwise hold far more than ``total``
 
 
 class _Source:
@@ -264,7 +265,11 @@ class Listener:
             record = source.records[key] = _Record(stamp, total, now, {})
             if len(source.records) > self.max_pending:
                 self._write_record(source, source.records.popitem(last=False)[1], now)
-        record.pieces[offset] = body
+        held = record.held - len(record.pieces.get(offset, b"")) + len(body)
+        if held > 2 * total:
+            self.stats.discarded += 1
+            return
+        record.pieces[offset], record.held = body, held
         whole = _assemble(record)
         if whole is not None:
             del source.records[key]
@@ -359,7 +364,7 @@ def _append(path: Path) -> TextIO:
 
 def _assemble(record: _Record) -> bytes | None:
     """The whole record once its pieces cover 0..total without a gap, else None."""
-    if sum(map(len, record.pieces.values())) < record.total:
+    if record.held < record.total:
         return None
     whole, end = [], 0
     for offset in sorted(record.pieces):

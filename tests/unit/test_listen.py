@@ -157,6 +157,18 @@ def test_missing_fragments_are_written_marked_incomplete(running: Running) -> No
     assert (running.listener.stats.incomplete, running.listener.stats.discarded) == (1, 1)
 
 
+def test_overlapping_fragments_cannot_hold_more_than_twice_the_record(running: Running) -> None:
+    total = 3000
+    overlapping = [
+        b"4,77,5000000,-,ncfrag=%d/%d;" % (offset, total) + b"o" * 1000 for offset in range(0, 2000, 250)
+    ]
+    sock = running.send(*overlapping)
+    running.stop()
+    assert running.listener.stats.discarded == 2  # 6 pieces of 1000 bytes fit in 2 x 3000; the rest do not
+    kept = " [...] ".join(["o" * 1000] * 6)
+    assert running.log_lines(sock) == [f"[    5.000000] {kept} [netconsole: incomplete]"]
+
+
 def test_pending_records_per_source_are_bounded(tmp_path: Path) -> None:
     running = Running(tmp_path, max_pending=2)
     sock = running.send(*[b"6,%d,1000,-,ncfrag=0/10;part" % seq for seq in range(5)])
