@@ -7,10 +7,12 @@ Documentation/networking/netconsole.rst) are reassembled from their fragments an
 ``[seconds.micros] text``; their dictionary lines (userdata such as ``taskname=``) are not logged. Plain
 netconsole lines may be split across datagrams, so each source keeps its unfinished line.
 
-Memory is bounded whatever arrives: datagrams are cut at ``max_datagram`` bytes, unfinished lines at
-``max_line``, pending fragmented records per source at ``max_pending`` and their size at ``max_message``, and
-only ``max_sources`` sources keep state and an open file (least recently heard is closed first). Bytes that
-are not printable UTF-8 are escaped as ``\\xNN`` so no content can split or forge a log line.
+Memory is bounded: datagrams are cut at ``max_datagram`` bytes, unfinished lines at ``max_line``, pending
+fragmented records per source at ``max_pending`` and their size at ``max_message``, and only ``max_sources``
+sources keep state and an open file (least recently heard is closed first). With the defaults that is about
+70 MiB at most, whatever arrives; a kernel record is about 1 KiB of text plus a few KiB of userdata, well
+under ``max_message``. Bytes that are not printable UTF-8 are escaped as ``\\xNN`` so no content can split
+or forge a log line.
 """
 
 from __future__ import annotations
@@ -130,8 +132,8 @@ class Listener:
         *,
         max_datagram: int = 8192,
         max_line: int = 8192,
-        max_message: int = 65536,
-        max_pending: int = 16,
+        max_message: int = 16384,
+        max_pending: int = 8,
         max_sources: int = 256,
         receive_buffer: int = 32 * 1024 * 1024,
         idle_flush: float = 1.0,
@@ -357,7 +359,7 @@ class Listener:
 
 def _append(path: Path) -> TextIO:
     try:
-        return path.open("a", encoding="utf-8", buffering=65536)
+        return path.open("a", encoding="utf-8", buffering=16384)
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror or exc}") from None
 
