@@ -112,7 +112,8 @@ def main() -> None:
         rates.append(handled / elapsed)
         capacities.append(handled / cpu)
         print(
-            f"flood {run}: sent {sent:,}, handled {handled:,} in {elapsed:.2f} s = {rates[-1]:,.0f}/s, "
+            f"flood {run}: sent {sent:,} ({sent / args.flood_seconds:,.0f}/s), "
+            f"handled {handled:,} in {elapsed:.2f} s = {rates[-1]:,.0f}/s, "
             f"kernel drops {drops:,}; receiver CPU {cpu / handled * 1e6:.1f} us/datagram"
         )
     median = statistics.median(rates)
