@@ -27,8 +27,7 @@ test-fleet: $(STAMP) deps
 	$(PY) -m pytest -q -m fleet
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check fleetfix tests bench
-	$(VENV)/bin/ruff format --check fleetfix tests bench
+	$(PY) -m pytest -q tests/test_lint.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -118,9 +118,10 @@ def _attach_command_groups() -> None:
     """Command groups defined beside their own package."""
     from fleetfix.capture_cli import capture
     from fleetfix.lab.commands import lab
+    from fleetfix.triage_cli import collect, triage
 
-    main.add_command(capture)
-    main.add_command(lab)
+    for command in (capture, collect, triage, lab):
+        main.add_command(command)
 
 
 _attach_command_groups()

@@ -42,8 +42,14 @@ def test_awx_job_events_export_reads_like_runner_artifacts(tmp_path: Path) -> No
     for event in iter_events(RUNNER):
         data = dict(event.get("event_data") or {})
         host = data.pop("host", None)
-        events.append({"counter": event["counter"], "event": event["event"], "event_data": data,
-                       "host_name": host or ""})
+        events.append(
+            {
+                "counter": event["counter"],
+                "event": event["event"],
+                "event_data": data,
+                "host_name": host or "",
+            }
+        )
     export = tmp_path / "job_events.json"
     export.write_text(json.dumps({"count": len(events), "results": events}))
     results = results_from_artifacts(export)
