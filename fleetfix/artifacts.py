@@ -41,7 +41,7 @@ def _load_json(path: Path) -> Any:
 def _awx_events(path: Path) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8", errors="replace")
     stripped = text.lstrip()
-    if stripped.startswith("[") or stripped.startswith("{") and '"results"' in stripped[:2000]:
+    if stripped.startswith("[") or (stripped.startswith("{") and '"results"' in stripped[:2000]):
         data = _load_json(path)
         events = data.get("results") if isinstance(data, dict) else data
     else:
