@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from fleetfix.lab.scenario import Package
 
 
 def ssh_options(key_file: Path, known_hosts: Path) -> list[str]:
@@ -21,10 +24,28 @@ def ssh_options(key_file: Path, known_hosts: Path) -> list[str]:
     ]
 
 
+def driver_sources(packages: Iterable[Package]) -> dict[str, dict[str, Any]]:
+    """``fleetfix_hba_drivers`` for the lab repository: per module, its package and the package version
+    that installs each module version (a broken build is never chosen)."""
+    drivers: dict[str, dict[str, Any]] = {}
+    for package in packages:
+        if package.broken:
+            continue
+        entry = drivers.setdefault(package.module, {"package_name": package.name, "package_versions": {}})
+        entry["package_versions"].setdefault(package.module_version, package.version)
+    return drivers
+
+
 def build(
-    lab: str, hosts: dict[str, dict[str, Any]], key_file: Path, known_hosts: Path, controller: str
+    lab: str,
+    hosts: dict[str, dict[str, Any]],
+    key_file: Path,
+    known_hosts: Path,
+    controller: str,
+    drivers: dict[str, dict[str, Any]],
 ) -> dict:
-    """YAML-ready inventory: ``all.vars`` for the connection, one child group per scenario group."""
+    """YAML-ready inventory: ``all.vars`` for the connection and the lab repository's driver packages, one
+    child group per scenario group."""
     common = " ".join(o for o in ssh_options(key_file, known_hosts)[2:])
     groups: dict[str, dict[str, Any]] = {}
     for name, host in sorted(hosts.items(), key=lambda kv: kv[1]["index"]):
@@ -39,6 +60,7 @@ def build(
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "fleetfix_lab": lab,
                 "fleetfix_lab_controller_ip": controller,
+                "fleetfix_hba_drivers": drivers,
             },
             "children": groups,
         }

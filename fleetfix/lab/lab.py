@@ -93,6 +93,7 @@ class Lab:
             "bridge": layout.bridge,
             "gateway": str(addresses[0]),
             "faults": [asdict(f) for f in scenario_obj.faults],
+            "drivers": inventory.driver_sources(scenario_obj.packages),
             "hosts": {},
         }
         for index, host in enumerate(chosen):
@@ -328,7 +329,8 @@ class Lab:
         state = self.layout.read_state()
         if not state:
             raise EnvironmentProblem(f"lab {self.name} is not up (fleetfix lab up --name {self.name})")
-        return inventory.build(self.name, state["hosts"], self.key_file, self.known_hosts, state["gateway"])
+        drivers = state.get("drivers", {})
+        return inventory.build(self.name, state["hosts"], self.key_file, self.known_hosts, state["gateway"], drivers)
 
     def write_inventory(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
