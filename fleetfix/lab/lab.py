@@ -329,8 +329,8 @@ class Lab:
         state = self.layout.read_state()
         if not state:
             raise EnvironmentProblem(f"lab {self.name} is not up (fleetfix lab up --name {self.name})")
-        drivers = state.get("drivers", {})
-        return inventory.build(self.name, state["hosts"], self.key_file, self.known_hosts, state["gateway"], drivers)
+        hosts, drivers = state["hosts"], state.get("drivers", {})
+        return inventory.build(self.name, hosts, self.key_file, self.known_hosts, state["gateway"], drivers)
 
     def write_inventory(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
