@@ -32,7 +32,8 @@ stderr = Console(stderr=True, highlight=False)
 
 
 def error(message: str) -> None:
-    stderr.print(f"[bold red]fleetfix:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    # Text, not markup: a message may quote paths or kernel lines full of [brackets].
+    stderr.print(Text.assemble(("fleetfix:", "bold red"), " ", message), highlight=False, soft_wrap=True)
 
 
 class PlayProgress:
