@@ -151,7 +151,11 @@ class Auditor:
                     module.version,
                     module.srcversion,
                     module.taint,
-                    tuple(disks.get(module.name, ())),
+                    disks=tuple(disks.get(module.name, ())),
+                    refcount=module.refcount,
+                    used_by=module.used_by,
+                    holds_boot_disk=module.holds_boot_disk,
+                    permanent=module.permanent,
                 )
                 drivers.append(view)
         return HostAudit(

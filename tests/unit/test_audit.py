@@ -118,3 +118,17 @@ def test_malformed_facts_name_the_host_and_field(db) -> None:
     raw["modules"][0]["size"] = "big"
     with pytest.raises(InputError, match=r"run-1:db01: modules\[0\]\.size"):
         audit_results({"db01": _result("db01", raw)}, db, NOW, source="run-1")
+
+
+def test_driver_view_carries_what_decides_reload_or_reboot(db) -> None:
+    host = Auditor(db).host("db01", HostFacts.from_dict(_raw("db01"), "db01"))
+    facts = HostFacts.from_dict(_raw("db01"), "db01")
+    for view in host.drivers:
+        module = facts.module(view.name)
+        assert (view.refcount, view.used_by, view.holds_boot_disk, view.permanent) == (
+            module.refcount,
+            module.used_by,
+            module.holds_boot_disk,
+            module.permanent,
+        )
+    assert any(view.holds_boot_disk for view in host.drivers) or any(view.refcount for view in host.drivers)
