@@ -9,25 +9,9 @@ import click
 
 from fleetfix import __version__, ui
 from fleetfix.errors import ExitStatus, FleetfixError
+from fleetfix.options import advisories_option, inventory_option, limit_option
 
 _FORMATS = ("table", "json", "markdown", "junit")
-
-inventory_option = click.option(
-    "-i",
-    "--inventory",
-    "inventories",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Inventory file or directory; repeat to merge. Default: localhost over the local connection.",
-)
-limit_option = click.option("-l", "--limit", help="Ansible host pattern limiting the run.")
-advisories_option = click.option(
-    "--advisories",
-    "advisory_dirs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Directory of your own advisory YAML files, added to the shipped database; repeatable.",
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,9 +102,11 @@ def _attach_command_groups() -> None:
     """Command groups defined beside their own package."""
     from fleetfix.capture_cli import capture
     from fleetfix.lab.commands import lab
+    from fleetfix.remediate_cli import remediate, runs
+    from fleetfix.soak_cli import soak
     from fleetfix.triage_cli import collect, triage
 
-    for command in (capture, collect, triage, lab):
+    for command in (capture, remediate, soak, runs, collect, triage, lab):
         main.add_command(command)
 
 

@@ -317,7 +317,7 @@ def _host_plan(host: HostAudit, driver: DriverView, module: str, target: str, ti
     if reboot:
         activate = StepPlan("activate", f"reboot: {reboot}", times.reboot)
     else:
-        activate = StepPlan("activate", f"reload {module}: no disk behind it", times.reload)
+        activate = StepPlan("activate", f"reload {module}: nothing holds it", times.reload)
     if driver.disks:
         seconds = int(times.soak_runtime.total_seconds())
         soak = StepPlan(

@@ -6,6 +6,7 @@ artifacts (job events included), so any run can be re-evaluated with ``--from-ar
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -120,6 +121,24 @@ def list_hosts(inventories: Sequence[str], limit: str | None, run_dir: Path) -> 
         elif listing and line.strip():
             hosts.append(line.strip())
     return hosts
+
+
+def inventory_hostvars(inventories: Sequence[Path], limit: str | None) -> dict[str, dict[str, Any]]:
+    """Every host's variables as the inventories resolve them (group vars merged), after the limit."""
+    run_dir = new_run_dir("inventory")
+    sources = _inventory_args(inventories, run_dir)
+    hosts = set(list_hosts(sources, limit, run_dir))
+    out, err, rc = ansible_runner.run_command(
+        executable_cmd=ansible_executable("ansible-inventory"),
+        cmdline_args=["--list", *[a for src in sources for a in ("-i", src)]],
+        envvars=_ansible_env(),
+        quiet=True,
+        suppress_env_files=True,
+    )
+    if rc != 0:
+        raise InputError(",".join(sources), _ansible_error(err or out, "ansible-inventory failed"))
+    hostvars = json.loads(out).get("_meta", {}).get("hostvars", {})
+    return {host: dict(hostvars.get(host, {})) for host in sorted(hosts)}
 
 
 def run_playbook(request: RunRequest, observer: RunObserver | None = None, kind: str = "run") -> RunOutcome:

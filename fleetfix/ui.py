@@ -19,6 +19,7 @@ from fleetfix.advisories import AdvisoryDB
 from fleetfix.audit import AuditReport
 from fleetfix.files import write_atomic
 from fleetfix.listen import ListenEvent
+from fleetfix.remediate_run import RemediateOutcome
 from fleetfix.triage import report as triage_report
 
 if TYPE_CHECKING:
@@ -243,3 +244,59 @@ def listen_event(event: ListenEvent) -> None:
     stdout.print(
         Text.assemble((event.kind, "bold red"), f" {event.source} ", event.line)
     )  # no markup parsing
+
+
+def plan_lines(lines: list[str], window: str | None) -> None:
+    stderr.print(Text(f"Change window: {window or 'none (no time limit)'}"))
+    for line in lines:
+        stderr.print(Text(line))
+
+
+def remediate_outcome(outcome: RemediateOutcome) -> None:
+    title = f"fleetfix remediate: {outcome.plan.module} to {outcome.plan.target} ({outcome.status})"
+    table = Table(title=title)
+    for column in ("host", "status", "outcome"):
+        table.add_column(column, overflow="fold")
+    for host in outcome.hosts:
+        style = {"done": "green", "checked": "green", "failed": "red"}.get(host.get("status", ""), "yellow")
+        table.add_row(
+            host["host"], Text(str(host.get("status")), style=style), Text(str(host.get("outcome", "")))
+        )
+    stdout.print(table)
+    if outcome.run_id is not None:
+        summary = outcome.note or outcome.status
+        stdout.print(Text(f"run {outcome.run_id}: {summary} (fleetfix runs show {outcome.run_id})"))
+    else:
+        stdout.print(Text(outcome.note))
+
+
+def runs_table(listing: list[dict]) -> None:
+    table = Table(title="fleetfix runs")
+    for column in ("run", "module", "target", "status", "started", "hosts", "note"):
+        table.add_column(column, overflow="fold")
+    for run in listing:
+        counts = ", ".join(f"{n} {status}" for status, n in run["hosts"].items() if n)
+        row = (
+            str(run["id"]),
+            run["module"],
+            run["target"],
+            run["status"],
+            run["started_at"],
+            counts,
+            run["note"],
+        )
+        table.add_row(*(Text(str(cell)) for cell in row))
+    stdout.print(table)
+
+
+def run_show(shown: dict) -> None:
+    run = shown["run"]
+    table = Table(title=f"run {run['id']}: {run['module']} to {run['target']} ({run['status']})")
+    for column in ("host", "status", "outcome", "steps"):
+        table.add_column(column, overflow="fold")
+    for host in shown["hosts"]:
+        steps = ", ".join(f"{s['step']} {s['state']}" for s in host["steps"])
+        table.add_row(*(Text(str(cell)) for cell in (host["host"], host["status"], host["outcome"], steps)))
+    stdout.print(table)
+    if run.get("note"):
+        stdout.print(Text(run["note"]))

@@ -1,0 +1,24 @@
+"""Command-line options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+inventory_option = click.option(
+    "-i",
+    "--inventory",
+    "inventories",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Inventory file or directory; repeat to merge. Default: localhost over the local connection.",
+)
+limit_option = click.option("-l", "--limit", help="Ansible host pattern limiting the run.")
+advisories_option = click.option(
+    "--advisories",
+    "advisory_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Directory of your own advisory YAML files, added to the shipped database; repeatable.",
+)

@@ -1,0 +1,57 @@
+"""A remediation run's report without a terminal: JSON, Markdown and JUnit XML (`fleetfix runs show`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from xml.etree import ElementTree as ET
+
+
+def to_json(shown: dict[str, Any]) -> str:
+    return json.dumps(shown, indent=2, default=str) + "\n"
+
+
+def _soak_figures(soak: dict[str, Any] | None) -> str:
+    if not soak:
+        return "-"
+    figures = soak.get("verdict", {}).get("figures") or soak.get("figures") or {}
+    iops = figures.get("read_iops") or figures.get("iops")
+    return f"{iops:.0f} IOPS" if isinstance(iops, int | float) else soak.get("status", "-")
+
+
+def to_markdown(shown: dict[str, Any]) -> str:
+    run = shown["run"]
+    lines = [
+        f"# Remediation run {run['id']}: {run['module']} to {run['target']} ({run['status']})",
+        "",
+        f"Started {run['started_at']}, ended {run['ended_at'] or '-'}; window {run['window'] or 'none'}; "
+        f"failure budget {run['budget']}.",
+    ]
+    if run.get("note"):
+        lines += ["", run["note"]]
+    lines += ["", "| host | status | outcome | steps | soak |", "|---|---|---|---|---|"]
+    for host in shown["hosts"]:
+        steps = ", ".join(f"{s['step']} {s['state']}" for s in host["steps"]) or "-"
+        cells = (host["host"], host["status"], host["outcome"], steps, _soak_figures(host.get("soak")))
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_junit(shown: dict[str, Any]) -> str:
+    """One testcase per host: failed is a failure, anything not done (interrupted, untouched) is skipped."""
+    run = shown["run"]
+    suite = ET.Element("testsuite", name=f"fleetfix.remediate.run{run['id']}", tests=str(len(shown["hosts"])))
+    failures = skipped = 0
+    for host in shown["hosts"]:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"fleetfix.remediate.{run['module']}", name=host["host"]
+        )
+        if host["status"] == "failed":
+            failures += 1
+            ET.SubElement(case, "failure", type="remediation", message=host["outcome"])
+        elif host["status"] != "done":
+            skipped += 1
+            ET.SubElement(case, "skipped", message=host["outcome"])
+    suite.set("failures", str(failures))
+    suite.set("skipped", str(skipped))
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
