@@ -18,9 +18,9 @@ def _require_root() -> None:
 
 @pytest.fixture(scope="session")
 def seed_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """The seed scenario under lab name "pytest-seed"; ``lab.inventory_path`` is its written inventory."""
+    """The seed scenario under a lab name of this test process; ``lab.inventory_path`` is its inventory."""
     _require_root()
-    lab = Lab("pytest-seed")
+    lab = Lab(f"pytest-seed-{os.getpid()}")
     lab.up("seed")
     lab.inventory_path = lab.write_inventory(tmp_path_factory.mktemp("seed-lab") / "inventory.yml")
     try:
