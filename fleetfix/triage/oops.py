@@ -101,6 +101,10 @@ _STRUCTURE = re.compile(
     r"|\(relocation range|SMP: |\"echo 0 > |-+\[ end |\[last unloaded|[0-9a-f]{8,16}(?: [0-9a-f]{8,16})+$"
     r"|<\d> [0-9a-f]{16}|[\w/:.-]+ +[DRS] [0-9a-f]+ +\d+ +\d+ +\d+ )"
 )
+# After "---[ end trace", x86 repeats the first RIP, code and registers (an executive summary in case the
+# report scrolled away) before "Kernel panic - not syncing": those lines still belong to the report.
+_SUMMARY_REGISTERS = re.compile(r"(?:[A-Za-z][A-Za-z0-9_]{1,7}: *[0-9a-f]+(?:[:(][0-9a-f]+\)?)*(?: +|$))+")
+_AFTER_END = ("Kernel Offset:", "(relocation range", "---[ end Kernel panic", "SMP: ")
 _IDLE_LIMIT = 12  # unrecognised lines in a row that end a report with no end marker
 _NULL_DEREF = ("NULL pointer dereference",)
 _PAGE_FAULT = (
@@ -498,7 +502,7 @@ class _Scanner:
             if panic and d.panic_message is None:
                 d.panic_message = panic.group(1)
                 return True
-            return text.startswith(("Kernel Offset:", "(relocation range", "---[ end Kernel panic", "SMP: "))
+            return text.startswith(_AFTER_END) or _summary_line(d, text)
         if d.first_line is None:  # right after "[ cut here ]": the first descriptive line
             if not text:
                 return True
@@ -520,6 +524,13 @@ class _Scanner:
             d.ended = True
             return True
         return _read_fact(d, text) or bool(_STRUCTURE.match(text))
+
+
+def _summary_line(d: _Draft, text: str) -> bool:
+    """Whether ``text``, read after the end marker, repeats the RIP, code or registers before a panic."""
+    if d.panic_message is not None:
+        return False
+    return text.startswith(("RIP", "EIP", "Code: ")) or _SUMMARY_REGISTERS.fullmatch(text) is not None
 
 
 def _start_of_report(text: str, d: _Draft | None) -> tuple[str | None, str | None, bool] | None:
@@ -682,8 +693,9 @@ def _read_taint(d: _Draft, field: str) -> None:
 
 def _read_modules(d: _Draft, text: str) -> None:
     unloaded = _LAST_UNLOADED.search(text)
-    if unloaded:
+    if unloaded:  # the kernel prints it last: the list is complete
         d.last_unloaded = unloaded.group(1)
+        d.modules_open = False
         text = text[: unloaded.start()]
     for token in text.split():
         entry = _MODULE_TOKEN.fullmatch(token)

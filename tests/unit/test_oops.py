@@ -10,6 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fleetfix.lab import oopstext
 from fleetfix.triage import oops as oops_module
 from fleetfix.triage.oops import Oops, iter_oopses, parse_oopses, signature, split_prefix
 from tests.conftest import strip_provenance
@@ -52,6 +53,7 @@ CHECKS = {
     "timestamp": lambda o: o.timestamp,
     "wallclock": lambda o: o.wallclock.isoformat(sep=" ") if o.wallclock else None,
     "oops_code": lambda o: o.oops_code,
+    "panic_message": lambda o: o.panic_message,
     "rip": lambda o: o.rip,
     "rip_offset": lambda o: o.rip_offset,
     "rip_module": lambda o: o.rip_module,
@@ -225,6 +227,59 @@ def test_panic_after_an_oops_joins_it() -> None:
     first, second = parse_oopses(text)
     assert (first.oops_code, first.panic_message) == ("0000 [#1]", "Fatal exception in interrupt")
     assert second.first_line.endswith("0000000000000001")
+
+
+@pytest.mark.parametrize(
+    "kind, expected_kind",
+    [("null_deref", "null_pointer_dereference"), ("use_after_free", "general_protection_fault")],
+)
+def test_lab_oops_with_its_summary_and_panic_is_one_crash(kind: str, expected_kind: str) -> None:
+    ctx = oopstext.OopsContext(
+        module="megaraid_sas",
+        kind=kind,
+        release="5.14.0-362.8.1.el9_3.x86_64",
+        kernel_version="#1 SMP PREEMPT_DYNAMIC",
+        tainted=(1 << oopstext.TAINT_BITS["O"]) | (1 << oopstext.TAINT_BITS["E"]),
+        loaded=(("megaraid_sas", "OE"),),
+        comm="fio",
+        pid=4242,
+        uptime=86012.5,
+        kdump_loaded=True,
+    )
+    lines = oopstext.render(ctx, seed=7)
+    end = next(i for i, line in enumerate(lines) if "---[ end trace" in line)
+    assert "RIP: 0010:" in lines[end + 1]  # the tail this test is about
+    [crash] = parse_oopses("\n".join(lines) + "\n")
+    rip_function = lines[end + 1].split("RIP: 0010:", 1)[1].split("+", 1)[0]
+    assert (crash.kind, crash.panic_message) == (expected_kind, "Fatal exception in interrupt")
+    assert (crash.rip, crash.rip_module) == (rip_function, "megaraid_sas")
+    assert crash.implicated_module == "megaraid_sas"
+    assert (crash.kernel, crash.comm, crash.pid, crash.kdump_loaded) == (ctx.release, "fio", 4242, True)
+    assert crash.taint == ("O", "E")
+
+
+def test_summary_without_a_panic_ends_the_report_and_a_later_panic_stands_alone() -> None:
+    text = (
+        "[ 5.0] BUG: kernel NULL pointer dereference, address: 0000000000000008\n"
+        "[ 5.1] RIP: 0010:pqi_process_io_intr+0x3a/0x1c0 [smartpqi]\n"
+        "[ 5.2] Call Trace:\n"
+        "[ 5.3]  pqi_irq_handler+0x57/0x130 [smartpqi]\n"
+        "[ 5.4] ---[ end trace 0000000000000000 ]---\n"
+        "[ 5.5] RIP: 0010:pqi_process_io_intr+0x3a/0x1c0 [smartpqi]\n"
+        "[ 5.6] RSP: 0018:ffffb1c200003e98 EFLAGS: 00010246\n"
+        "[ 5.7] note: kworker/1:2[77] exited with irqs disabled\n"
+        "[ 9.0] Kernel panic - not syncing: hung_task: blocked tasks\n"
+        "[ 9.1] Call Trace:\n"
+        "[ 9.2]  panic+0x10a/0x2d0\n"
+    )
+    oops, panic = parse_oopses(text)
+    assert (oops.kind, oops.panic_message) == ("null_pointer_dereference", None)
+    assert oops.implicated_module == "smartpqi"
+    assert (panic.kind, panic.first_line, panic.line) == (
+        "panic",
+        "Kernel panic - not syncing: hung_task: blocked tasks",
+        9,
+    )
 
 
 def test_signature_ignores_clone_suffixes_and_unreliable_frames() -> None:
