@@ -65,24 +65,6 @@ def zone_name(localtime_link: str, timezone_file: str) -> str | None:
     return timezone_file.strip() or None
 
 
-def calendar_text(output: str, expressions: Sequence[str]) -> str:
-    """systemd-analyze's answer with an ``Original form:`` line heading every block, without ``From now:``.
-
-    systemd prints that line only when the expression differs from its normalized form; the blocks come in
-    argument order, separated by blank lines, so each gets its expression back. ``From now:`` lines tell
-    the distance from the moment of collection, which means nothing later.
-    """
-    kept = "\n".join(line for line in output.splitlines() if not line.lstrip().startswith("From now:"))
-    blocks = [b for b in kept.strip("\n").split("\n\n") if b.strip()]
-    if len(blocks) != len(expressions):
-        return kept + "\n"
-    headed = [
-        b if "Original form:" in b else f"  Original form: {expression}\n{b}"
-        for b, expression in zip(blocks, expressions, strict=True)
-    ]
-    return "\n\n".join(headed) + "\n"
-
-
 def _addresses(facts: HostFacts, address: str) -> list[str]:
     netconsole = facts.crash_capture.netconsole
     found = [t.local_ip for t in (*netconsole.targets, *netconsole.persistent.targets) if t.local_ip]
@@ -108,12 +90,11 @@ def schedule_record(result: HostResult) -> tuple[dict[str, Any], tuple[str, ...]
     calendar = str(record.get("calendar") or "")
     if not calendar and record.get("calendar_error"):
         notes.append(f"systemd-analyze calendar: {' '.join(str(record['calendar_error']).split())[:200]}")
-    expressions = [str(e) for e in record.get("calendar_expressions") or ()]
     document: dict[str, Any] = {
         "timezone": zone,
         "addresses": _addresses(facts, str(record.get("address") or "")),
         "scheduled_jobs": raw.get("scheduled_jobs") or [],
-        "systemd_analyze": calendar_text(calendar, expressions) if calendar else None,
+        "systemd_analyze": calendar or None,
     }
     return document, tuple(notes)
 

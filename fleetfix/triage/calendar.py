@@ -541,8 +541,9 @@ class AnalyzedCalendar:
     elapses: tuple[datetime, ...]
 
 
+# Older systemd labels later elapses "Iter. #2", newer "Iteration #2".
 _ANALYZE_KEY = re.compile(
-    r"\s*(Original form|Normalized form|Next elapse|\(in UTC\)|From now|Iter\. #\d+): ?(.*)"
+    r"\s*(Original form|Normalized form|Next elapse|\(in UTC\)|From now|Iter(?:\.|ation) #\d+): ?(.*)"
 )
 _ANALYZE_TIME = re.compile(r"(?:[A-Za-z]{3} )?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d+)?(?: (\S+))?")
 
@@ -550,7 +551,9 @@ _ANALYZE_TIME = re.compile(r"(?:[A-Za-z]{3} )?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?
 def parse_analyze_calendar(text: str, source: str, zone: tzinfo | None = None) -> list[AnalyzedCalendar]:
     """Each expression's block of ``systemd-analyze calendar`` output.
 
-    An elapse is printed in the host's zone, followed by a ``(in UTC):`` line unless that zone is UTC.
+    A block opens with ``Original form:`` only when the expression differs from its normalized form;
+    otherwise with ``Normalized form:``, and the expression is that form. An elapse is printed in the
+    host's zone, followed by a ``(in UTC):`` line unless that zone is UTC.
     A local time with no UTC line and no abbreviation ``UTC`` needs the host's ``zone`` to mean anything;
     run the command with ``TZ=UTC LC_ALL=C`` to make the output exact.
     """
@@ -580,17 +583,20 @@ def parse_analyze_calendar(text: str, source: str, zone: tzinfo | None = None) -
         if key == "Original form":
             close()
             original, normalized, elapses = value, None, []
-        elif original is None:
-            raise InputError(source, f"{key!r} before any 'Original form:' line", line=number)
         elif key == "Normalized form":
+            if original is None or normalized is not None:  # a block with no "Original form:" line
+                close()
+                original, elapses = value, []
             normalized = value
+        elif original is None:
+            raise InputError(source, f"{key!r} before any 'Normalized form:' line", line=number)
         elif key == "(in UTC)":
             stamp = _ANALYZE_TIME.fullmatch(value)
             if pending is None or stamp is None:
                 raise InputError(source, f"unexpected '(in UTC)' line: {value!r}", line=number)
             elapses.append(_utc(stamp.group(1), source, number))
             pending = None
-        elif key.startswith(("Next elapse", "Iter.")):
+        elif key.startswith(("Next elapse", "Iter")):
             settle()
             if value == "never":
                 continue
@@ -600,7 +606,7 @@ def parse_analyze_calendar(text: str, source: str, zone: tzinfo | None = None) -
             pending = (number, stamp.group(1), stamp.group(2))
     close()
     if not blocks:
-        raise InputError(source, "no 'Original form:' line: not systemd-analyze calendar output")
+        raise InputError(source, "no 'Normalized form:' line: not systemd-analyze calendar output")
     return blocks
 
 

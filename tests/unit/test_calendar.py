@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import islice
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleetfix.errors import InputError
 from fleetfix.triage.calendar import parse_analyze_calendar, parse_calendar
+from tests.conftest import strip_provenance
+
+ANALYZE_SAMPLES = Path(__file__).resolve().parents[1] / "data" / "systemd_analyze"
 
 # systemd.time(7), "Calendar Events": expression -> normalized form.
 MAN_PAGE_EXAMPLES = [
@@ -283,6 +288,32 @@ Normalized form: *-*-* 03:00:00
     assert block.elapses == (datetime(2026, 8, 28, 19, tzinfo=UTC), datetime(2026, 8, 29, 19, tzinfo=UTC))
 
 
+@pytest.mark.parametrize("name", sorted(yaml.safe_load((ANALYZE_SAMPLES / "expected.yaml").read_text())))
+def test_real_systemd_analyze_outputs(name: str) -> None:
+    wanted = yaml.safe_load((ANALYZE_SAMPLES / "expected.yaml").read_text())[name]
+    blocks = parse_analyze_calendar(strip_provenance((ANALYZE_SAMPLES / name).read_text()), name)
+    got = [
+        {"original": b.original, "normalized": b.normalized, "elapses": [e.isoformat() for e in b.elapses]}
+        for b in blocks
+    ]
+    assert got == wanted
+
+
+def test_every_systemd_analyze_sample_has_expectations() -> None:
+    files = {p.name for p in ANALYZE_SAMPLES.glob("*.txt")}
+    assert files == set(yaml.safe_load((ANALYZE_SAMPLES / "expected.yaml").read_text()))
+
+
+def test_our_elapses_agree_with_systemd_252_across_a_skipped_hour() -> None:
+    text = strip_provenance((ANALYZE_SAMPLES / "debian252_new_york_dst.txt").read_text())
+    base = datetime.fromtimestamp(1772924400, UTC)  # --base-time=@1772924400
+    new_york = ZoneInfo("America/New_York")
+    for block in parse_analyze_calendar(text, "out"):
+        ours = islice(parse_calendar(block.original).elapses_after(base, new_york), len(block.elapses))
+        assert [e.astimezone(UTC) for e in ours] == list(block.elapses)
+        assert parse_calendar(block.original).normalized() == block.normalized
+
+
 def test_text_that_is_not_systemd_analyze_output() -> None:
     with pytest.raises(InputError, match="not systemd-analyze calendar output"):
         parse_analyze_calendar("Failed to parse calendar specification 'x': Invalid argument\n", "out")
@@ -293,6 +324,8 @@ def test_text_that_is_not_systemd_analyze_output() -> None:
 ANALYZE_LINES = [
     "  Original form: daily",
     "Normalized form: *-*-* 00:00:00",
+    "Normalized form: Mon *-*-* 01:00:00 UTC",
+    "   Iteration #2: Sun 2025-03-30 00:00:00 GMT",
     "    Next elapse: never",
     "    Next elapse: Thu 2026-11-26 00:00:00 UTC",
     "       Iter. #2: Fri 2026-11-27 00:00:00 CET",

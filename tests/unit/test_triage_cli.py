@@ -13,10 +13,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from fleetfix import cli, triage_cli
-from fleetfix.collect_run import calendar_text, schedule_record, sync_netconsole, zone_name
+from fleetfix.collect_run import schedule_record, sync_netconsole, zone_name
 from fleetfix.events import HostResult
 from fleetfix.listen import ListenEvent, log_name
-from fleetfix.triage.calendar import parse_analyze_calendar
 from fleetfix.triage.store import read_jobs
 from fleetfix.triage_run import parse_duration, parse_run_lengths
 from tests.conftest import REPO, strip_provenance
@@ -269,19 +268,6 @@ Normalized form: Mon *-*-* 01:00:00 UTC
        (in UTC): Mon 2026-04-06 01:00:00 UTC
        From now: 7 months 20 days ago
 """
-
-
-def test_every_calendar_block_is_headed_by_its_expression() -> None:
-    expressions = ["*-*-* 01:00", "Mon *-*-* 01:00:00 UTC"]
-    text = calendar_text(ANALYZE, expressions)
-    assert "From now" not in text
-    parsed = parse_analyze_calendar(text, "jobs.json")
-    assert [p.original for p in parsed] == expressions
-    assert [e.isoformat() for e in parsed[1].elapses] == [
-        "2026-03-30T01:00:00+00:00",
-        "2026-04-06T01:00:00+00:00",
-    ]
-    assert calendar_text(ANALYZE, expressions[:1]).count("Original form") == 1  # blocks and names disagree
 
 
 def test_the_zone_comes_from_the_localtime_link_else_etc_timezone() -> None:
