@@ -18,12 +18,13 @@ from typing import Any
 from fleetfix import paths
 from fleetfix.events import HostResult
 from fleetfix.facts import HostFacts
+from fleetfix.fio_profiles import FioProfile
 from fleetfix.journal import Journal
 from fleetfix.plan import STEPS, Plan
 from fleetfix.progress import RunProgress, recheck
 from fleetfix.run import RunObserver, RunRequest, run_playbook
 from fleetfix.schedule import Budget, stop_reason
-from fleetfix.soak import FioProfile, IopsFloor
+from fleetfix.soak import IopsFloor
 from fleetfix.soak_run import SoakTarget, judge_host, plan_targets, soak_extravars
 from fleetfix.window import Window
 

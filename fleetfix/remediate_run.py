@@ -13,12 +13,13 @@ from fleetfix.audit import audit_results
 from fleetfix.audit_run import load_db
 from fleetfix.errors import ExitStatus, FleetfixError, InputError
 from fleetfix.facts import HostFacts
+from fleetfix.fio_profiles import select_profile
 from fleetfix.journal import Journal, default_path
 from fleetfix.plan import Count, Plan, StepTimes, build_plan
 from fleetfix.remediate_batch import BatchContext, run_batch
 from fleetfix.run import RunObserver, RunRequest, inventory_hostvars, run_playbook
 from fleetfix.schedule import Budget, Done, StartBatch, StopBudget, check_window_fits, next_action
-from fleetfix.soak import IopsFloor, select_profile
+from fleetfix.soak import IopsFloor
 from fleetfix.window import Window, parse_window, window_for_run
 
 ONE_HOST = Count(1, False)  # default batch and failure budget: one host at a time, stop at a failure

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
+from fleetfix import fio_profiles, fio_result, ui
 from fleetfix import soak as soak_core
-from fleetfix import ui
 from fleetfix.errors import ExitStatus, InputError
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def _floor(spec: str | None, baseline: Path | None) -> soak_core.IopsFloor | Non
         if baseline is not None:
             raise InputError("--baseline", "needs --iops-floor N% to say what share of it must be reached")
         return None
-    base = soak_core.parse_fio_json(_read(baseline), str(baseline)).iops if baseline else None
+    base = fio_result.parse_fio_json(_read(baseline), str(baseline)).iops if baseline else None
     return soak_core.parse_iops_floor(spec, base)
 
 
@@ -150,8 +150,8 @@ def soak(
         raise click.UsageError("give --module or --device (one of them)")
     from fleetfix import soak_run
 
-    custom = soak_core.load_profiles(_read(profiles_file), str(profiles_file)) if profiles_file else None
-    chosen = soak_core.select_profile(profile, custom)
+    custom = fio_profiles.load_profiles(_read(profiles_file), str(profiles_file)) if profiles_file else None
+    chosen = fio_profiles.select_profile(profile, custom)
     with ui.PlayProgress() as progress:
         results = soak_run.soak(
             inventories, limit, module, devices, chosen, runtime, destructive, progress, check, floor

@@ -20,16 +20,10 @@ from fleetfix.errors import ExitStatus, FleetfixError, InputError
 from fleetfix.events import HostResult
 from fleetfix.facts import HostFacts
 from fleetfix.files import write_atomic
+from fleetfix.fio_profiles import FioProfile, refuse_destructive
+from fleetfix.fio_result import FioResult, parse_fio_json
 from fleetfix.run import RunObserver, RunRequest, run_playbook
-from fleetfix.soak import (
-    FioProfile,
-    FioResult,
-    IopsFloor,
-    SoakVerdict,
-    judge_soak,
-    parse_fio_json,
-    refuse_destructive,
-)
+from fleetfix.soak import IopsFloor, SoakVerdict, judge_soak
 
 REMOTE_DIR = "/var/tmp/fleetfix-soak"  # on each host: <soak id>/fio.json
 

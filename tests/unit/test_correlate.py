@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from fleetfix.facts import ScheduledJob
-from fleetfix.soak import BUILTIN_PROFILES
+from fleetfix.fio_profiles import BUILTIN_PROFILES
 from fleetfix.triage.calendar import parse_analyze_calendar
 from fleetfix.triage.correlate import (
     CronSchedule,

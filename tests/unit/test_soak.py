@@ -15,19 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleetfix.errors import FleetfixError, InputError
-from fleetfix.soak import (
+from fleetfix.fio_profiles import (
     BUILTIN_PROFILES,
     FioProfile,
-    IopsFloor,
-    evaluate_file_text,
-    judge_soak,
-    kernel_fault_kind,
     load_profiles,
-    parse_fio_json,
-    parse_iops_floor,
     refuse_destructive,
     select_profile,
 )
+from fleetfix.fio_result import parse_fio_json
+from fleetfix.soak import IopsFloor, evaluate_file_text, judge_soak, kernel_fault_kind, parse_iops_floor
 from tests.conftest import REPO, strip_provenance
 
 FIO_DATA = REPO / "tests" / "data" / "fio"
