@@ -18,11 +18,12 @@ receiver's file, or the ``crash`` tool's ``bt`` output)::
 
 Lines may carry a syslog or journald prefix (``Jul 30 15:28:52 host kernel:``, no year: pass
 ``reference_year``), an ISO-8601 prefix (rsyslog, ``journalctl -o short-iso``, or the netconsole receiver's
-``2026-11-25T01:12:03.123456+00:00 [  812.3] ...``), a ``[ seconds]`` stamp, or nothing. Lines of other
-messages interleaved inside a report are skipped. The input may be one string or any iterable of text
-or bytes pieces (lines, or chunks of any size), so a 1 GB file streams through in bounded memory: ordinary
-lines are skipped by a few fixed-string searches per block, and only reports are parsed line by line. A
-report is found through its call trace, its panic line or its ``crash`` bt header (see ``ANCHORS``).
+``2026-11-25T01:12:03.123456+00:00 [  812.3] ...``), a ``[ seconds]`` stamp, or nothing:
+``fleetfix.triage.lines`` splits it off. Lines of other messages interleaved inside a report are skipped. The
+input may be one string or any iterable of text or bytes pieces (lines, or chunks of any size), so a 1 GB file
+streams through in bounded memory: ordinary lines are skipped by a few fixed-string searches per block, and
+only reports are parsed line by line. A report is found through its call trace, its panic line or its
+``crash`` bt header (see ``ANCHORS``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+
+from fleetfix.triage.lines import Line, split_prefix
 
 # Finding reports in bulk. Every report carries an anchor: a call trace, a panic line, or the header of
 # the crash tool's bt. Fixed strings found by str.find scan a large log far faster than one regular
@@ -125,58 +128,6 @@ _EXCEPTION_FRAMES = {
     "asm_exc_invalid_op": "invalid_opcode_bug",
     "do_invalid_op": "invalid_opcode_bug",
 }
-
-
-_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
-_SYSLOG_PREFIX = re.compile(
-    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))? "
-    r"\S+ kernel(?:\[\d+\])?: ?"
-)
-_ISO_PREFIX = re.compile(
-    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:?\d\d)?) "
-    r"(?:[^\s\[]\S* kernel(?:\[\d+\])?: ?)?"
-)
-_STAMP = re.compile(r"(?:<\d>)?\[ *(\d+\.\d+)\](?:\[ *[CT]\d+\])? ?")
-
-
-@dataclass(frozen=True)
-class Line:
-    """A log line split into its prefix times and the kernel's text (leading blanks kept: they matter)."""
-
-    wallclock: datetime | None
-    seconds: float | None
-    body: str
-
-
-def split_prefix(raw: str, reference_year: int | None = None) -> Line:
-    """Strip a syslog/journald, ISO-8601 or netconsole-receiver prefix and a ``[ seconds]`` stamp.
-
-    A syslog or journald prefix has no year: it is dated in ``reference_year``, or not at all when None.
-    """
-    wallclock, pos = None, 0
-    syslog = _SYSLOG_PREFIX.match(raw)
-    if syslog:
-        pos = syslog.end()
-        if reference_year is not None:
-            month, day, hh, mm, ss = _MONTHS[syslog.group(1)], *map(int, syslog.group(2, 3, 4, 5))
-            micro = int((syslog.group(6) or "0").ljust(6, "0"))
-            try:
-                wallclock = datetime(reference_year, month, day, hh, mm, ss, micro)
-            except ValueError:  # "Feb 30", or Feb 29 in a common year
-                wallclock = None
-    elif raw[:1].isdigit():
-        iso = _ISO_PREFIX.match(raw)
-        if iso:
-            pos = iso.end()
-            try:
-                wallclock = datetime.fromisoformat(iso.group(1))
-            except ValueError:
-                wallclock = None
-    stamp = _STAMP.match(raw, pos)
-    if stamp:
-        return Line(wallclock, float(stamp.group(1)), raw[stamp.end() :])
-    return Line(wallclock, None, raw[pos:])
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from fleetfix.lab import oopstext
 from fleetfix.triage import oops as oops_module
-from fleetfix.triage.oops import Oops, iter_oopses, parse_oopses, signature, split_prefix
+from fleetfix.triage.lines import split_prefix
+from fleetfix.triage.oops import Oops, iter_oopses, parse_oopses, signature
 from tests.conftest import strip_provenance
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "oopses"
