@@ -13,12 +13,12 @@
  * request in flight (queue depth 1) queue_rq never runs on two CPUs at once and the race cannot happen.
  * Build 1.0.1 claims and releases slots under the lock.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/delay.h>
 #include <linux/module.h>
+#include <linux/platform_device.h>
 #include <linux/spinlock.h>
 #include <linux/vmalloc.h>
 
@@ -50,12 +50,12 @@ struct fxhba_dev {
 	struct fxhba_slot slots[FXHBA_SLOTS];
 	u8 *data;
 	sector_t sectors;
-	int major;
 	struct blk_mq_tag_set tag_set;
 	struct gendisk *disk;
 };
 
-static struct fxhba_dev *fxhba;
+static int fxhba_major;
+static struct platform_device *fxhba_pdev;
 
 static void fxhba_table_lock(struct fxhba_dev *fx, unsigned long *flags)
 {
@@ -69,8 +69,13 @@ static void fxhba_table_unlock(struct fxhba_dev *fx, unsigned long flags)
 		spin_unlock_irqrestore(&fx->table_lock, flags);
 }
 
+/*
+ * The helpers below stay out of line so that each stage of a command shows in a call trace, as it does in
+ * a real driver.
+ */
+
 /* Take a free slot, describe the transfer in it, post it to the controller, then publish the request. */
-static int fxhba_claim_slot(struct fxhba_dev *fx, struct request *rq)
+static noinline int fxhba_claim_slot(struct fxhba_dev *fx, struct request *rq)
 {
 	unsigned long flags = 0;
 	int slot;
@@ -92,7 +97,7 @@ static int fxhba_claim_slot(struct fxhba_dev *fx, struct request *rq)
 }
 
 /* The controller moves the data the slot describes between the disk and the request's pages. */
-static void fxhba_transfer(struct fxhba_dev *fx, int slot)
+static noinline void fxhba_transfer(struct fxhba_dev *fx, int slot)
 {
 	struct request *rq = READ_ONCE(fx->slots[slot].rq);
 	struct fxhba_cmd *cmd = blk_mq_rq_to_pdu(rq);
@@ -119,7 +124,7 @@ static void fxhba_transfer(struct fxhba_dev *fx, int slot)
 }
 
 /* The controller's reply names the slot: find its request, release the slot, end the request. */
-static void fxhba_complete_slot(struct fxhba_dev *fx, int slot)
+static noinline void fxhba_complete_slot(struct fxhba_dev *fx, int slot)
 {
 	unsigned long flags = 0;
 	struct request *rq;
@@ -158,7 +163,7 @@ static const struct block_device_operations fxhba_fops = {
 	.owner = THIS_MODULE,
 };
 
-static int fxhba_add_disk(struct fxhba_dev *fx)
+static int fxhba_add_disk(struct fxhba_dev *fx, struct device *parent)
 {
 	struct gendisk *disk;
 	int err;
@@ -177,7 +182,7 @@ static int fxhba_add_disk(struct fxhba_dev *fx)
 		blk_mq_free_tag_set(&fx->tag_set);
 		return PTR_ERR(disk);
 	}
-	disk->major = fx->major;
+	disk->major = fxhba_major;
 	disk->first_minor = 0;
 	disk->minors = 16;
 	disk->fops = &fxhba_fops;
@@ -187,7 +192,7 @@ static int fxhba_add_disk(struct fxhba_dev *fx)
 	blk_queue_logical_block_size(disk->queue, SECTOR_SIZE);
 	blk_queue_physical_block_size(disk->queue, PAGE_SIZE);
 	blk_queue_max_hw_sectors(disk->queue, 256);
-	err = add_disk(disk);
+	err = device_add_disk(parent, disk, NULL);
 	if (err) {
 		put_disk(disk);
 		blk_mq_free_tag_set(&fx->tag_set);
@@ -197,53 +202,87 @@ static int fxhba_add_disk(struct fxhba_dev *fx)
 	return 0;
 }
 
-static int __init fxhba_init(void)
+/* The "adapter" is a platform device bound to this driver: the disk hangs below it in sysfs, as a real
+ * HBA's disks hang below its PCI function, so tools find the disk's driver through /sys/block/<disk>/device.
+ */
+static int fxhba_probe(struct platform_device *pdev)
 {
 	struct fxhba_dev *fx;
 	int err;
 
-	if (!size_mb)
-		return -EINVAL;
-	fx = kzalloc(sizeof(*fx), GFP_KERNEL);
+	fx = devm_kzalloc(&pdev->dev, sizeof(*fx), GFP_KERNEL);
 	if (!fx)
 		return -ENOMEM;
 	spin_lock_init(&fx->table_lock);
 	fx->sectors = (sector_t)size_mb << (20 - SECTOR_SHIFT);
 	fx->data = vzalloc((size_t)size_mb << 20);
-	err = -ENOMEM;
 	if (!fx->data)
-		goto free_dev;
-	fx->major = register_blkdev(0, "fxhba");
-	err = fx->major;
-	if (fx->major < 0)
-		goto free_data;
-	err = fxhba_add_disk(fx);
+		return -ENOMEM;
+	err = fxhba_add_disk(fx, &pdev->dev);
+	if (err) {
+		vfree(fx->data);
+		return err;
+	}
+	platform_set_drvdata(pdev, fx);
+	dev_info(&pdev->dev, "version %s: fxhba0, %u MiB, %u hardware queues\n", FXHBA_VERSION, size_mb,
+		 fx->tag_set.nr_hw_queues);
+	return 0;
+}
+
+static int fxhba_remove(struct platform_device *pdev)
+{
+	struct fxhba_dev *fx = platform_get_drvdata(pdev);
+
+	del_gendisk(fx->disk);
+	put_disk(fx->disk);
+	blk_mq_free_tag_set(&fx->tag_set);
+	vfree(fx->data);
+	return 0;
+}
+
+static struct platform_driver fxhba_driver = {
+	.probe = fxhba_probe,
+	.remove = fxhba_remove,
+	.driver = { .name = "fxhba" },
+};
+
+static int __init fxhba_init(void)
+{
+	int err;
+
+	if (!size_mb)
+		return -EINVAL;
+	fxhba_major = register_blkdev(0, "fxhba");
+	if (fxhba_major < 0)
+		return fxhba_major;
+	err = platform_driver_register(&fxhba_driver);
 	if (err)
-		goto unregister;
-	fxhba = fx;
-	pr_info("version %s: fxhba0, %u MiB, %u hardware queues\n", FXHBA_VERSION, size_mb,
-		fx->tag_set.nr_hw_queues);
+		goto unregister_blkdev;
+	fxhba_pdev = platform_device_register_simple("fxhba", 0, NULL, 0);
+	if (IS_ERR(fxhba_pdev)) {
+		err = PTR_ERR(fxhba_pdev);
+		goto unregister_driver;
+	}
+	if (!platform_get_drvdata(fxhba_pdev)) { /* probe failed: no disk */
+		err = -ENODEV;
+		goto unregister_device;
+	}
 	return 0;
 
-unregister:
-	unregister_blkdev(fx->major, "fxhba");
-free_data:
-	vfree(fx->data);
-free_dev:
-	kfree(fx);
+unregister_device:
+	platform_device_unregister(fxhba_pdev);
+unregister_driver:
+	platform_driver_unregister(&fxhba_driver);
+unregister_blkdev:
+	unregister_blkdev(fxhba_major, "fxhba");
 	return err;
 }
 
 static void __exit fxhba_exit(void)
 {
-	struct fxhba_dev *fx = fxhba;
-
-	del_gendisk(fx->disk);
-	put_disk(fx->disk);
-	blk_mq_free_tag_set(&fx->tag_set);
-	unregister_blkdev(fx->major, "fxhba");
-	vfree(fx->data);
-	kfree(fx);
+	platform_device_unregister(fxhba_pdev);
+	platform_driver_unregister(&fxhba_driver);
+	unregister_blkdev(fxhba_major, "fxhba");
 }
 
 module_init(fxhba_init);
