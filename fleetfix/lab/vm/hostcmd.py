@@ -1,4 +1,4 @@
-"""Running the host tools an image build and a VM need, with their output kept in a log and errors as one line."""
+"""Running the host tools an image build and a VM need: output kept in a log, failures as one line."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def run(
     timeout: float,
     log: Path | None = None,
     env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> str:
     """Run ``argv``; return its standard output. Output is appended to ``log`` when given.
 
@@ -34,7 +35,14 @@ def run(
     """
     try:
         done = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, env=env, check=False, errors="replace"
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=cwd,
+            check=False,
+            errors="replace",
         )
     except subprocess.TimeoutExpired:
         raise EnvironmentProblem(f"{what}: no result after {timeout:.0f} s") from None

@@ -9,7 +9,17 @@ from pathlib import Path
 from fleetfix.errors import EnvironmentProblem
 
 _APT = Path("/etc/apt")
-_DEBIAN_SUITES = {"bullseye", "bookworm", "trixie", "forky", "sid", "oldstable", "stable", "testing", "unstable"}
+_DEBIAN_SUITES = {
+    "bullseye",
+    "bookworm",
+    "trixie",
+    "forky",
+    "sid",
+    "oldstable",
+    "stable",
+    "testing",
+    "unstable",
+}
 _ONE_LINE = re.compile(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s+(.*)$")
 
 
