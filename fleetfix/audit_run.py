@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fleetfix import paths
-from fleetfix.advisories import AdvisoryDB, load_advisories
+from fleetfix.advisories import AdvisoryDB
+from fleetfix.advisory_schema import load_advisories
 from fleetfix.artifacts import results_from_artifacts
 from fleetfix.audit import AuditReport, audit_results
 from fleetfix.files import write_atomic

@@ -11,7 +11,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from fleetfix import report
-from fleetfix.advisories import load_advisories
+from fleetfix.advisory_schema import load_advisories
 from fleetfix.audit import Auditor, audit_results
 from fleetfix.errors import ExitStatus, InputError
 from fleetfix.events import HostResult

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleetfix.advisories import load_file
+from fleetfix.advisory_schema import load_file
 from fleetfix.changelog import ChangelogEntry, import_changelog, parse_releases, render_advisory_yaml
 from fleetfix.errors import InputError
 from tests.conftest import strip_provenance

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fleetfix.advisories import AdvisoryDB, load_file
+from fleetfix.advisories import AdvisoryDB
+from fleetfix.advisory_schema import load_file
 from fleetfix.errors import InputError
 from fleetfix.journal import SCHEMA_VERSION, Journal, default_path
 from fleetfix.plan import STEPS, Count, Plan, build_plan

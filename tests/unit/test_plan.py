@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fleetfix.advisories import AdvisoryDB, load_file
+from fleetfix.advisories import AdvisoryDB
+from fleetfix.advisory_schema import load_file
 from fleetfix.audit import DriverView, Finding, HostAudit
 from fleetfix.errors import InputError
 from fleetfix.plan import Count, Plan, StepTimes, build_plan, describe, duration_text, parse_count

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fleetfix.advisories import AdvisoryDB, load_file
+from fleetfix.advisories import AdvisoryDB
+from fleetfix.advisory_schema import load_file
 from fleetfix.errors import InputError
 from fleetfix.plan import STEPS, Count, Plan, build_plan
 from fleetfix.progress import StepRecord, run_progress
