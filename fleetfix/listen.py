@@ -1,7 +1,7 @@
 """The netconsole receiver: one log file per sending host, fault lines flagged into ``events.jsonl``.
 
 Each written line is ``<receive time, ISO-8601 UTC> <kernel line>``: the netconsole receiver prefix that
-``fleetfix.triage.oops.split_prefix`` strips. Extended netconsole records
+``fleetfix.triage.lines.split_prefix`` strips. Extended netconsole records
 (``[release,]<level>,<seq>,<timestamp_us>,<flags>[,ncfrag=<offset>/<total>];<text>``, kernel
 Documentation/networking/netconsole.rst) are reassembled from their fragments and written dmesg-style as
 ``[seconds.micros] text``; their dictionary lines (userdata such as ``taskname=``) are not logged. Plain
