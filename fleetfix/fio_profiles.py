@@ -146,6 +146,8 @@ class BlockDevice(Protocol):
     partitions: Sequence[str]
     holders: Sequence[str]
     fstype: str | None
+    partition_table: str | None
+    has_data: bool | None
     boot_disk: bool
 
 
@@ -168,6 +170,12 @@ def refuse_destructive(profile: FioProfile, device_facts: Iterable[BlockDevice],
             holds.append(f"a {device.fstype} filesystem")
         if device.holders:
             holds.append(f"holders {', '.join(device.holders)}")
+        if device.partition_table and not device.partitions:
+            holds.append(f"a {device.partition_table} partition table")
+        if device.has_data is None and not holds:
+            holds.append("contents that could not be read")
+        elif device.has_data and not holds:
+            holds.append("data (a signature in its first sectors)")
         if holds and not destructive:
             raise FleetfixError(
                 f"refusing write profile {profile.name!r} on {device.name}: it holds {'; '.join(holds)}"

@@ -336,6 +336,8 @@ class Device:
     partitions: tuple[str, ...] = ()
     holders: tuple[str, ...] = ()
     fstype: str | None = None
+    partition_table: str | None = None
+    has_data: bool | None = False
     boot_disk: bool = False
 
 
@@ -345,6 +347,9 @@ class Device:
         (Device("sdb", partitions=("sdb1", "sdb2")), "partitions sdb1, sdb2"),
         (Device("sdc", fstype="xfs"), "a xfs filesystem"),
         (Device("sdd", holders=("dm-0",)), "holders dm-0"),
+        (Device("sde", partition_table="gpt", has_data=True), "a gpt partition table"),
+        (Device("sdf", has_data=True), r"data \(a signature in its first sectors\)"),
+        (Device("sdg", has_data=None), "contents that could not be read"),
     ],
 )
 def test_write_profile_refused_on_devices_holding_data(device: Device, holds: str) -> None:
