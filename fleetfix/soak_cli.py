@@ -7,19 +7,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
 from fleetfix import fio_profiles, fio_result, ui
 from fleetfix import soak as soak_core
 from fleetfix.errors import ExitStatus, InputError
-
-if TYPE_CHECKING:
-    from fleetfix.soak_run import HostSoak
 
 
 def _read(path: Path) -> str:
@@ -37,53 +31,6 @@ def _floor(spec: str | None, baseline: Path | None) -> soak_core.IopsFloor | Non
         return None
     base = fio_result.parse_fio_json(_read(baseline), str(baseline)).iops if baseline else None
     return soak_core.parse_iops_floor(spec, base)
-
-
-def _ns(value: int | None) -> str:
-    return "unavailable" if value is None else f"{value / 1000:.0f} µs"
-
-
-def _evaluation_table(evaluation: soak_core.FioEvaluation) -> Table:
-    result, verdict = evaluation.result, evaluation.verdict
-    table = Table(title=f"{result.source} (fio {result.fio_version or 'version unknown'})")
-    for column in ("job", "rw", "IOPS", "bandwidth", "clat p50", "clat p99", "clat p99.9", "error"):
-        table.add_column(column, justify="right" if column not in ("job", "rw", "error") else "left")
-    for job in result.jobs:
-        for direction in (job.read, job.write):
-            if direction.total_ios or direction.iops:
-                table.add_row(
-                    job.name,
-                    job.rw or "",
-                    f"{direction.iops:,.0f}",
-                    f"{direction.bandwidth_bytes / 2**20:,.1f} MiB/s",
-                    _ns(direction.clat_p50_ns),
-                    _ns(direction.clat_p99_ns),
-                    _ns(direction.clat_p999_ns),
-                    f"{job.error} {job.error_text}" if job.error else "",
-                )
-    word = "[green]PASS[/]" if verdict.passed else "[red]FAIL[/]: " + "; ".join(verdict.reasons)
-    table.caption = f"{result.iops:,.0f} IOPS in all, {result.bandwidth_bytes / 2**20:,.1f} MiB/s - {word}"
-    return table
-
-
-def _soak_table(results: Sequence[HostSoak]) -> Table:
-    table = Table(title="fleetfix soak")
-    for column in ("host", "status", "devices", "IOPS", "worst p99", "kernel log", "why"):
-        table.add_column(column, overflow="fold")
-    colours = {"passed": "green", "failed": "red", "error": "red", "checked": "cyan", "skipped": "yellow"}
-    for r in results:
-        figures = r.verdict.figures if r.verdict else {}
-        iops = figures.get("iops")
-        table.add_row(
-            r.host,
-            f"[{colours.get(r.status, 'white')}]{r.status}[/]",
-            " ".join(r.devices),
-            f"{iops:,.0f}" if isinstance(iops, int | float) else "",
-            _ns(figures.get("worst_clat_p99_ns")) if r.verdict else "",
-            r.kernel_log or "",
-            r.message,
-        )
-    return table
 
 
 @click.command()
@@ -144,7 +91,7 @@ def soak(
         if fmt == "json":
             sys.stdout.write(json.dumps(evaluation.to_dict(), indent=1) + "\n")
         else:
-            ui.stdout.print(_evaluation_table(evaluation))
+            ui.soak_evaluation(evaluation)
         sys.exit(ExitStatus.OK if evaluation.verdict.passed else ExitStatus.FINDINGS)
     if bool(module) == bool(devices):
         raise click.UsageError("give --module or --device (one of them)")
@@ -159,5 +106,5 @@ def soak(
     if fmt == "json":
         sys.stdout.write(json.dumps([r.to_dict() for r in results], indent=1) + "\n")
     else:
-        ui.stdout.print(_soak_table(results))
+        ui.soak_table(results)
     sys.exit(soak_run.exit_status(results))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+from collections.abc import Sequence
 from dataclasses import astuple
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +21,8 @@ from fleetfix.audit import AuditReport
 from fleetfix.files import write_atomic
 from fleetfix.listen import ListenEvent
 from fleetfix.remediate_run import RemediateOutcome
+from fleetfix.soak import FioEvaluation
+from fleetfix.soak_run import HostSoak
 from fleetfix.triage import report as triage_report
 
 if TYPE_CHECKING:
@@ -300,3 +303,50 @@ def run_show(shown: dict) -> None:
     stdout.print(table)
     if run.get("note"):
         stdout.print(Text(run["note"]))
+
+
+def _ns(value: int | None) -> str:
+    return "unavailable" if value is None else f"{value / 1000:.0f} µs"
+
+
+def soak_evaluation(evaluation: FioEvaluation) -> None:
+    result, verdict = evaluation.result, evaluation.verdict
+    table = Table(title=f"{result.source} (fio {result.fio_version or 'version unknown'})")
+    for column in ("job", "rw", "IOPS", "bandwidth", "clat p50", "clat p99", "clat p99.9", "error"):
+        table.add_column(column, justify="right" if column not in ("job", "rw", "error") else "left")
+    for job in result.jobs:
+        for direction in (job.read, job.write):
+            if direction.total_ios or direction.iops:
+                table.add_row(
+                    job.name,
+                    job.rw or "",
+                    f"{direction.iops:,.0f}",
+                    f"{direction.bandwidth_bytes / 2**20:,.1f} MiB/s",
+                    _ns(direction.clat_p50_ns),
+                    _ns(direction.clat_p99_ns),
+                    _ns(direction.clat_p999_ns),
+                    f"{job.error} {job.error_text}" if job.error else "",
+                )
+    word = "[green]PASS[/]" if verdict.passed else "[red]FAIL[/]: " + "; ".join(verdict.reasons)
+    table.caption = f"{result.iops:,.0f} IOPS in all, {result.bandwidth_bytes / 2**20:,.1f} MiB/s - {word}"
+    stdout.print(table)
+
+
+def soak_table(results: Sequence[HostSoak]) -> None:
+    table = Table(title="fleetfix soak")
+    for column in ("host", "status", "devices", "IOPS", "worst p99", "kernel log", "why"):
+        table.add_column(column, overflow="fold")
+    colours = {"passed": "green", "failed": "red", "error": "red", "checked": "cyan", "skipped": "yellow"}
+    for r in results:
+        figures = r.verdict.figures if r.verdict else {}
+        iops = figures.get("iops")
+        table.add_row(
+            r.host,
+            f"[{colours.get(r.status, 'white')}]{r.status}[/]",
+            " ".join(r.devices),
+            f"{iops:,.0f}" if isinstance(iops, int | float) else "",
+            _ns(figures.get("worst_clat_p99_ns")) if r.verdict else "",
+            r.kernel_log or "",
+            r.message,
+        )
+    stdout.print(table)
