@@ -102,10 +102,12 @@ def _attach_command_groups() -> None:
     """Command groups defined beside their own package."""
     from fleetfix.capture_cli import capture
     from fleetfix.lab.commands import lab
+    from fleetfix.lab.vm.commands import vm
     from fleetfix.remediate_cli import remediate, runs
     from fleetfix.soak_cli import soak
     from fleetfix.triage_cli import collect, triage
 
+    lab.add_command(vm)
     for command in (capture, remediate, soak, runs, collect, triage, lab):
         main.add_command(command)
 
