@@ -1,9 +1,11 @@
-"""The seed incident on a real kernel: a QEMU guest whose fxhba 1.0.0 races under fio's queue depth.
+"""The seed incident end to end on a real kernel: a QEMU guest whose fxhba 1.0.0 races under a deep queue.
 
-In order, each step printing its time: image build and cached rebuild, boot to ssh, ``fleetfix audit`` of
-the guest, fio at queue depth 1 survives, the nightly "backup" cron job's fio thrash panics the guest (the
-serial console holds the oops, which the triage parser pins on fxhba), the guest reboots, then fxhba 1.0.1
-from the guest's apt repository survives the same thrash for the same time.
+In order, each step printing its time: image build and cached rebuild, boot to ssh; ``fleetfix audit``
+flags fxhba 1.0.0 and shows crash capture as it is; fio at queue depth 1 survives; ``fleetfix capture
+enable --reboot`` sets up kdump and netconsole to ``fleetfix listen``; the nightly "backup" cron job's fio
+thrash panics the guest for real, the receiver and kdump both get the oops, the guest reboots; ``fleetfix
+collect`` and ``fleetfix triage`` pin the crash on fxhba and on the backup job; ``fleetfix remediate``
+upgrades to 1.0.1 from the guest's apt repository and its soak (the same thrash, as long) passes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fleetfix.lab.vm import image
+from fleetfix.lab.vm import image, rootfs
 from fleetfix.lab.vm.machine import Vm
 from fleetfix.triage.oops import Oops, parse_oopses
 
@@ -29,14 +33,15 @@ pytestmark = pytest.mark.vm
 
 REPO = Path(__file__).resolve().parents[2]
 LAB_ADVISORIES = REPO / "fleetfix/lab/vm/advisories"
-THRASH_SECONDS = 60  # the race must fire within this; 1.0.1 must survive it
+THRASH_SECONDS = 60  # the race must fire within this; 1.0.1 must survive as long
 FIO = (
     "fio --name={tag} --filename=/dev/fxhba0 --rw=randread --bs=4k --iodepth={depth} --numjobs={jobs} "
     "--direct=1 --ioengine=libaio --time_based --runtime={seconds} --group_reporting "
     "--output-format=json --output=/root/fio-{tag}.json"
 )
-CRON_WAIT = 150.0  # the backup's minute comes, then the race fires
-RETURN_WAIT = 900.0  # panic to ssh again: kernel.panic's 10 s, then a TCG boot on a loaded machine
+CRON_WAIT = 180.0  # the backup's minute comes, then the race fires
+RETURN_WAIT = 900.0  # panic to ssh again: kdump's capture boot and dump, or kernel.panic's 10 s, then a boot
+COMMAND_TIMEOUT = 2400.0  # one fleetfix command against a TCG guest on a loaded two-core machine
 
 
 class Steps:
@@ -68,6 +73,19 @@ def steps(request: pytest.FixtureRequest) -> Iterator[Steps]:
 
 
 @pytest.fixture(scope="module")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Everything fleetfix keeps (runs, journal, VM state) goes to a directory of this test's own."""
+    previous = os.environ.get("FLEETFIX_STATE_DIR")
+    state = tmp_path_factory.mktemp("state")
+    os.environ["FLEETFIX_STATE_DIR"] = str(state)
+    yield state
+    if previous is None:
+        os.environ.pop("FLEETFIX_STATE_DIR", None)
+    else:
+        os.environ["FLEETFIX_STATE_DIR"] = previous
+
+
+@pytest.fixture(scope="module")
 def built(steps: Steps) -> image.ImageFiles:
     if os.geteuid() != 0:
         pytest.skip("the VM lab needs root")
@@ -87,9 +105,7 @@ def built(steps: Steps) -> image.ImageFiles:
 
 
 @pytest.fixture(scope="module")
-def guest(built: image.ImageFiles, steps: Steps, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vm]:
-    previous = os.environ.get("FLEETFIX_STATE_DIR")
-    os.environ["FLEETFIX_STATE_DIR"] = str(tmp_path_factory.mktemp("state"))
+def guest(built: image.ImageFiles, steps: Steps, state_dir: Path) -> Iterator[Vm]:
     vm = Vm("e2e")
     try:
         started = time.monotonic()
@@ -98,10 +114,44 @@ def guest(built: image.ImageFiles, steps: Steps, tmp_path_factory: pytest.TempPa
         yield vm
     finally:
         vm.down()
-        if previous is None:
-            os.environ.pop("FLEETFIX_STATE_DIR", None)
-        else:
-            os.environ["FLEETFIX_STATE_DIR"] = previous
+
+
+@pytest.fixture(scope="module")
+def inventory(guest: Vm, state_dir: Path) -> Path:
+    path = state_dir / "inventory.yml"
+    path.write_text(yaml.safe_dump(guest.inventory(), sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def receiver(state_dir: Path) -> Iterator[tuple[int, Path]]:
+    """``fleetfix listen`` on a free loopback UDP port: the guest reaches it as 10.0.2.2."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    directory = state_dir / "netconsole"
+    argv = [*_FLEETFIX, "listen", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory)]
+    log = (state_dir / "listen.log").open("w")
+    listener = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    try:
+        yield port, directory
+    finally:
+        listener.send_signal(signal.SIGINT)
+        try:
+            listener.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            listener.kill()
+            listener.wait()
+        log.close()
+
+
+_FLEETFIX = [sys.executable, "-c", "from fleetfix.cli import entry; entry()"]
+
+
+def _fleetfix(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_FLEETFIX, *args], capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False, cwd=REPO
+    )
 
 
 def _ok(vm: Vm, command: str, timeout: float = 180) -> str:
@@ -114,18 +164,11 @@ def _boot_id(vm: Vm) -> str:
     return _ok(vm, "cat /proc/sys/kernel/random/boot_id")
 
 
-def _fleetfix(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-c", "from fleetfix.cli import entry; entry()", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, cwd=REPO)
-
-
 def _console_oopses(vm: Vm, since: int) -> list[Oops]:
     return parse_oopses(vm.files.console.read_bytes()[since:])
 
 
-def test_audit_flags_fxhba_and_the_real_capture_state(guest: Vm, steps: Steps, tmp_path: Path) -> None:
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text(yaml.safe_dump(guest.inventory()))
+def test_audit_flags_fxhba_and_the_real_capture_state(guest: Vm, inventory: Path, steps: Steps) -> None:
     started = time.monotonic()
     done = _fleetfix("audit", "-i", str(inventory), "--advisories", str(LAB_ADVISORIES), "--format", "json")
     steps.record("fleetfix audit", started)
@@ -159,7 +202,29 @@ def test_queue_depth_one_never_races(guest: Vm, steps: Steps) -> None:
     assert json.loads(_ok(guest, "cat /root/fio-qd1.json"))["jobs"][0]["error"] == 0
 
 
-def test_backup_cron_thrash_panics_fxhba_1_0_0(guest: Vm, steps: Steps) -> None:
+def test_capture_enable_sets_up_kdump_and_netconsole(
+    guest: Vm, inventory: Path, receiver: tuple[int, Path], steps: Steps
+) -> None:
+    port, _ = receiver
+    started = time.monotonic()
+    done = _fleetfix(
+        "capture", "enable", "-i", str(inventory), "--log-host", rootfs.HOST_FROM_GUEST,
+        "--log-port", str(port), "--reboot", "--format", "json",
+    )  # fmt: skip
+    steps.record("fleetfix capture enable --reboot", started)
+    assert done.returncode == 0, done.stderr
+    host = json.loads(done.stdout)["hosts"][0]
+    assert host["status"] in ("changed", "ok"), host
+    steps.say(f"capture: changed {host['changed']}, reboot needed: {host['reboot_needed']}")
+    assert _ok(guest, "cat /sys/kernel/kexec_crash_loaded") == "1"
+    assert _ok(guest, "cat /sys/kernel/config/netconsole/*/enabled").split() == ["1"]
+    assert _ok(guest, "cat /sys/kernel/config/netconsole/*/remote_ip") == rootfs.HOST_FROM_GUEST
+
+
+def test_backup_cron_thrash_panics_and_both_captures_get_the_oops(
+    guest: Vm, receiver: tuple[int, Path], steps: Steps
+) -> None:
+    _, received = receiver
     assert _ok(guest, "cat /sys/module/fxhba/version") == "1.0.0"
     boot = _boot_id(guest)
     script = FIO.format(tag="backup", depth=64, jobs=8, seconds=THRASH_SECONDS)
@@ -178,34 +243,84 @@ def test_backup_cron_thrash_panics_fxhba_1_0_0(guest: Vm, steps: Steps) -> None:
     assert oopses, (
         f"no oops on the console {CRON_WAIT:.0f} s after scheduling the backup: {guest.console_tail()}"
     )
-    steps.record(f"backup scheduled for {hour}:{minute} to oops", started)
+    steps.record(f"backup scheduled at {hour}:{minute}, to the oops", started)
     first = oopses[0]
     assert first.implicated_module == "fxhba" and first.rip_module == "fxhba"
-    assert first.rip.startswith("fxhba_")
+    assert first.rip is not None and first.rip.startswith("fxhba_")
     assert any(m.name == "fxhba" and m.markers == "OE" for m in first.modules_linked_in)
     assert first.comm == "fio"
     started = time.monotonic()
     guest.wait_for_ssh(RETURN_WAIT)
-    steps.record("panic to ssh again (reboot)", started)
+    steps.record("panic, kdump, reboot, to ssh again", started)
     assert _boot_id(guest) != boot
     assert _ok(guest, "cat /sys/module/fxhba/version") == "1.0.0"  # the bad build loads again at boot
+    dumps = _ok(guest, "ls /var/crash/*/dmesg.*").split()
+    assert len(dumps) == 1
+    kdump_oopses = parse_oopses(_ok(guest, f"cat {dumps[0]}"))
+    assert [o.implicated_module for o in kdump_oopses if o.implicated_module][:1] == ["fxhba"]
+    netconsole = [parse_oopses(path.read_text(errors="replace")) for path in received.glob("*.log")]
+    assert any(o.implicated_module == "fxhba" for found in netconsole for o in found)
 
 
-def test_fxhba_1_0_1_survives_the_same_thrash(guest: Vm, steps: Steps) -> None:
+def test_collect_and_triage_pin_the_crash_on_fxhba_and_the_backup(
+    inventory: Path, receiver: tuple[int, Path], state_dir: Path, steps: Steps
+) -> None:
+    _, received = receiver
+    store = state_dir / "crashes"
     started = time.monotonic()
-    upgrade = "apt-get install -y -q fxhba-driver=1.0.1-1 && modprobe -r fxhba && modprobe fxhba"
-    _ok(guest, upgrade, timeout=600)
-    steps.record("upgrade to 1.0.1 from the guest's repository, reload", started)
-    assert _ok(guest, "cat /sys/module/fxhba/version") == "1.0.1"
+    collected = _fleetfix(
+        "collect",
+        "-i",
+        str(inventory),
+        "--netconsole",
+        str(received),
+        "--store",
+        str(store),
+        "--format",
+        "json",
+    )
+    steps.record("fleetfix collect", started)
+    assert collected.returncode == 0, collected.stderr
+    host = json.loads(collected.stdout)["hosts"][0]
+    assert host["status"] == "ok" and host["fetched"] >= 1
+    started = time.monotonic()
+    triaged = _fleetfix(
+        "triage", "--store", str(store), "--advisories", str(LAB_ADVISORIES), "--format", "json"
+    )
+    steps.record("fleetfix triage", started)
+    assert triaged.returncode == 1, triaged.stderr  # crashes found
+    report = json.loads(triaged.stdout)
+    assert report["summary"]["crashes"] == 1  # kdump's dmesg and the netconsole log are one crash
+    group = report["groups"][0]
+    assert group["module"] == "fxhba" and group["rip"].startswith("fxhba_")
+    assert [a["id"] for a in group["advisories"]] == ["fxhba-slot-claim-race"]
+    backup = group["correlations"][0]
+    steps.say(f"triage: {backup['sentence']}")
+    assert backup["job"] == "/usr/local/sbin/nightly-backup"
+    assert all(run["inside"] for run in backup["runs"])
+
+
+def test_remediate_upgrades_to_1_0_1_and_the_same_thrash_passes(
+    guest: Vm, inventory: Path, steps: Steps
+) -> None:
     boot = _boot_id(guest)
     since = guest.files.console.stat().st_size
     started = time.monotonic()
-    _ok(
-        guest, FIO.format(tag="fixed", depth=64, jobs=8, seconds=THRASH_SECONDS), timeout=THRASH_SECONDS + 300
-    )
-    steps.record(f"fio thrash on 1.0.1 ({THRASH_SECONDS} s)", started)
+    done = _fleetfix(
+        "remediate", "--module", "fxhba", "--yes", "-i", str(inventory), "--advisories", str(LAB_ADVISORIES),
+        "--soak-runtime", str(THRASH_SECONDS), "--profile", "thrash", "--format", "json",
+    )  # fmt: skip
+    steps.record(f"fleetfix remediate (upgrade, reload, verify, {THRASH_SECONDS} s thrash soak)", started)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["plan"]["target"] == "1.0.1"
+    host = report["hosts"][0]
+    assert host["status"] == "done", host
+    soak = host["soak"]
+    assert soak["status"] == "passed" and soak["boot_id_before"] == soak["boot_id_after"]
+    assert soak["fio"]["totals"]["failed_jobs"] == 0 and soak["fio"]["totals"]["total_ios"] > 0
+    steps.say(f"1.0.1 under the thrash: {soak['fio']['totals']['iops']:.0f} IOPS, no oops, same boot")
+    assert _ok(guest, "cat /sys/module/fxhba/version") == "1.0.1"
+    assert _ok(guest, "dpkg-query -W -f='${Version}' fxhba-driver") == "1.0.1-1"
     assert _boot_id(guest) == boot
     assert _console_oopses(guest, since) == []
-    job = json.loads(_ok(guest, "cat /root/fio-fixed.json"))["jobs"][0]
-    assert job["error"] == 0 and job["read"]["io_bytes"] > 0
-    steps.say(f"1.0.1 under the thrash: {job['read']['iops']:.0f} IOPS, no oops, same boot")

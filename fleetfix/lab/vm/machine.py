@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetfix.errors import EnvironmentProblem
-from fleetfix.lab.vm import hostcmd, image, qemu, rootfs
+from fleetfix.lab.vm import driver, hostcmd, image, qemu, rootfs
 from fleetfix.lab.vm.layout import ImageFiles, VmFiles
 
 BOOT_TIMEOUT = 600.0  # boot to ssh takes 30-120 s under TCG; a loaded machine can triple that
@@ -46,6 +46,16 @@ def _ssh_options(key: Path, known_hosts: Path) -> list[str]:
         "-o",
         "ServerAliveCountMax=3",
     ]
+
+
+def _remediation_source() -> dict[str, Any]:
+    """The hba_driver role's settings for fxhba: packages from the guest's repository, one package version
+    per module version."""
+    return {
+        "source": "package",
+        "package_name": driver.PACKAGE,
+        "package_versions": {b.version: b.package_version for b in driver.BUILDS},
+    }
 
 
 class Vm:
@@ -175,7 +185,9 @@ class Vm:
                     "fxhba_hosts": {
                         "hosts": {
                             rootfs.HOSTNAME: {"ansible_host": "127.0.0.1", "ansible_port": state["ssh_port"]}
-                        }
+                        },
+                        # How fleetfix remediate finds each fxhba build: the guest's own apt repository.
+                        "vars": {"fleetfix_hba_drivers": {driver.MODULE: _remediation_source()}},
                     }
                 },
             }

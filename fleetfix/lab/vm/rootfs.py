@@ -30,6 +30,8 @@ PACKAGES = (
     "kmod",
     "iproute2",
     "procps",
+    "python3-apt",  # Ansible's apt module runs on it
+    "grub2-common",  # update-grub, which the crash capture role runs after editing the grub defaults
 )
 HOSTNAME = "fxvm01"
 GUEST_ADDRESS = "10.0.2.15"
@@ -64,6 +66,12 @@ _FILES = {
     "etc/initramfs-tools/conf.d/fleetfix-lab": "MODULES=list\n",
     "etc/initramfs-tools/modules": "".join(f"{m}\n" for m in INITRD_MODULES),
     "etc/apt/sources.list": f"deb [trusted=yes] file:{REPO_DIR} ./\n",
+    # QEMU boots the guest's kernel directly with the same arguments (qemu.KERNEL_ARGS); update-grub still
+    # works here, as on any Debian host, for tools that edit the boot loader's defaults.
+    "etc/default/grub": (
+        'GRUB_DEFAULT=0\nGRUB_TIMEOUT=0\nGRUB_DISTRIBUTOR="Debian"\n'
+        'GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0"\nGRUB_CMDLINE_LINUX="crashkernel=256M"\n'
+    ),
 }
 
 
@@ -114,7 +122,8 @@ def configure(root: Path, authorized_key: str, host_key: Path, release: str, log
         old.unlink()
     _write(root, "etc/ssh/ssh_host_ed25519_key", host_key.read_text(), 0o600)
     _write(root, "etc/ssh/ssh_host_ed25519_key.pub", host_key.with_suffix(".pub").read_text())
-    (root / "var/log/journal").mkdir(parents=True, exist_ok=True)
+    for directory in ("var/log/journal", "boot/grub"):
+        (root / directory).mkdir(parents=True, exist_ok=True)
     with chroot.mounted(root):
         chroot.run(root, ["systemctl", "enable", "systemd-networkd.service"], "enable networkd", 60, log)
         chroot.run(root, ["systemctl", "mask", "systemd-networkd-wait-online.service"], "mask", 60, log)
