@@ -723,6 +723,23 @@ def _systemctl(module, host, verb, unit):
     return state
 
 
+def _unit_states(module, host, unit):
+    """(is-enabled word, is-active word) of ``unit``: one ``systemctl show`` on a live host, which costs one
+    process instead of two; on a captured tree (``root``) only ``--root is-enabled`` can answer."""
+    if host.root != "/":
+        return _systemctl(module, host, "is-enabled", unit), None
+    binary = module.get_bin_path("systemctl")
+    if binary is None:
+        host.fail("systemctl", "systemctl not found")
+        return None, None
+    _, out, err = module.run_command([binary, "show", "--property=UnitFileState,ActiveState", unit])
+    states = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    enabled, active = states.get("UnitFileState") or None, states.get("ActiveState") or None
+    if enabled is None or active is None:
+        host.fail(f"systemctl show {unit}", err.strip() or "no UnitFileState/ActiveState")
+    return enabled, active
+
+
 def _service_installed(host, name):
     unit = name + ".service"
     return any(host.lexists(d + "/" + unit) for d in UNIT_DIRS) or host.exists("/etc/init.d/" + name)
@@ -737,8 +754,7 @@ def read_kdump(module, host):
     service = None
     if installed:
         name = installed[0][0]
-        enabled_state = _systemctl(module, host, "is-enabled", name + ".service")
-        active_state = _systemctl(module, host, "is-active", name + ".service") if host.root == "/" else None
+        enabled_state, active_state = _unit_states(module, host, name + ".service")
         service = {
             "name": name,
             "installed": True,
