@@ -34,6 +34,7 @@ pytestmark = pytest.mark.vm
 REPO = Path(__file__).resolve().parents[2]
 LAB_ADVISORIES = REPO / "fleetfix/lab/vm/advisories"
 THRASH_SECONDS = 60  # the race must fire within this; 1.0.1 must survive as long
+BACKUP_JOB = "/usr/local/sbin/nightly-backup"  # the "nightly backup": a cron job running the seed's thrash
 FIO = (
     "fio --name={tag} --filename=/dev/fxhba0 --rw=randread --bs=4k --iodepth={depth} --numjobs={jobs} "
     "--direct=1 --ioengine=libaio --time_based --runtime={seconds} --group_reporting "
@@ -228,11 +229,10 @@ def test_backup_cron_thrash_panics_and_both_captures_get_the_oops(
     assert _ok(guest, "cat /sys/module/fxhba/version") == "1.0.0"
     boot = _boot_id(guest)
     script = FIO.format(tag="backup", depth=64, jobs=8, seconds=THRASH_SECONDS)
-    _ok(guest, f"printf '#!/bin/sh\\nexec {script}\\n' > /usr/local/sbin/nightly-backup")
-    _ok(guest, "chmod 755 /usr/local/sbin/nightly-backup")
+    _ok(guest, f"printf '#!/bin/sh\\nexec {script}\\n' > {BACKUP_JOB} && chmod 755 {BACKUP_JOB}")
     # The next minute at least 15 s away on the guest's own clock.
     minute, hour = _ok(guest, "date -d '+75 seconds' '+%M %H'").split()
-    entry = f"{int(minute)} {int(hour)} * * * root /usr/local/sbin/nightly-backup"
+    entry = f"{int(minute)} {int(hour)} * * * root {BACKUP_JOB}"
     _ok(guest, f"echo '{entry}' > /etc/cron.d/nightly-backup")
     since = guest.files.console.stat().st_size
     started = time.monotonic()
@@ -285,8 +285,9 @@ def test_collect_and_triage_pin_the_crash_on_fxhba_and_the_backup(
     assert host["status"] == "ok" and host["fetched"] >= 1
     started = time.monotonic()
     triaged = _fleetfix(
-        "triage", "--store", str(store), "--advisories", str(LAB_ADVISORIES), "--format", "json"
-    )
+        "triage", "--store", str(store), "--advisories", str(LAB_ADVISORIES), "--format", "json",
+        "--run-length", f"{BACKUP_JOB}={THRASH_SECONDS * 2}s",
+    )  # fmt: skip
     steps.record("fleetfix triage", started)
     assert triaged.returncode == 1, triaged.stderr  # crashes found
     report = json.loads(triaged.stdout)
@@ -294,10 +295,11 @@ def test_collect_and_triage_pin_the_crash_on_fxhba_and_the_backup(
     group = report["groups"][0]
     assert group["module"] == "fxhba" and group["rip"].startswith("fxhba_")
     assert [a["id"] for a in group["advisories"]] == ["fxhba-slot-claim-race"]
-    backup = group["correlations"][0]
+    correlations = {c["job"]: c for c in group["correlations"]}
+    backup = correlations[BACKUP_JOB]
     steps.say(f"triage: {backup['sentence']}")
-    assert backup["job"] == "/usr/local/sbin/nightly-backup"
-    assert all(run["inside"] for run in backup["runs"])
+    assert backup["hits"] == 1 and all(run["inside"] for run in backup["runs"])
+    assert min(correlations.values(), key=lambda c: c["p_value"]) is backup
 
 
 def test_remediate_upgrades_to_1_0_1_and_the_same_thrash_passes(

@@ -88,15 +88,22 @@ def _package(ko: Path, kernel: GuestKernel, build: Build, out_dir: Path, work: P
     return deb
 
 
-def _write_index(repo: Path, log: Path) -> None:
-    """A flat repository: Packages listing every version, and a Release carrying its hash."""
-    argv = ["dpkg-scanpackages", "--multiversion", "."]
-    packages = hostcmd.run(argv, "dpkg-scanpackages", 120, log=log, cwd=repo)
-    (repo / "Packages").write_text(packages)
-    data = packages.encode()
+def _write_index(repo: Path, debs: list[Path], log: Path) -> None:
+    """A flat repository: Packages listing every version (each .deb's control file, where and what it is),
+    and a Release carrying the index's hash."""
+    stanzas = []
+    for deb in debs:
+        control = hostcmd.run(["dpkg-deb", "--field", str(deb)], f"dpkg-deb --field {deb.name}", 60, log=log)
+        data = deb.read_bytes()
+        stanzas.append(
+            control.rstrip("\n") + f"\nFilename: ./{deb.name}\nSize: {len(data)}\n"
+            f"MD5sum: {hashlib.md5(data).hexdigest()}\nSHA256: {hashlib.sha256(data).hexdigest()}\n"
+        )
+    index = "\n".join(stanzas).encode()
+    (repo / "Packages").write_bytes(index)
     release = (
         "Origin: fleetfix-lab\nLabel: fxhba\nSuite: lab\nCodename: lab\nArchitectures: amd64\n"
-        f"SHA256:\n {hashlib.sha256(data).hexdigest()} {len(data)} Packages\n"
+        f"SHA256:\n {hashlib.sha256(index).hexdigest()} {len(index)} Packages\n"
     )
     (repo / "Release").write_text(release)
 
@@ -111,5 +118,5 @@ def build_repository(root: Path, kernel: GuestKernel, repo: Path, work: Path, lo
         for build in BUILDS:
             ko = _compile(build_root, kernel, build, log)
             debs.append(_package(ko, kernel, build, repo, work, log))
-    _write_index(repo, log)
+    _write_index(repo, debs, log)
     return debs

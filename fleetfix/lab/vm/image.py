@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -22,7 +23,6 @@ BUILD_TOOLS = {
     "debootstrap": "debootstrap",
     "mkfs.ext4": "e2fsprogs",
     "dpkg-deb": "dpkg",
-    "dpkg-scanpackages": "dpkg-dev",
     "ssh-keygen": "openssh-client",
     "chroot": "coreutils",
 }
@@ -113,8 +113,23 @@ def build(progress: Progress, force: bool = False) -> ImageFiles:
     return image
 
 
+def _in_use(image_root: Path) -> bool:
+    """Whether a running process (a QEMU booted from it) names this image on its command line."""
+    needle = f"{image_root}/".encode()  # QEMU's -kernel, -initrd and backing disk live inside it
+    own = f"/proc/{os.getpid()}/cmdline"
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        if str(cmdline) == own:
+            continue
+        try:
+            if needle in cmdline.read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def _prune(keep: Path) -> None:
-    """Older images (other keys) are dead weight: a recipe change made them unreachable."""
+    """Older images (other keys) are dead weight once no VM runs from them: a recipe change replaced them."""
     for entry in cache_root().iterdir():
-        if entry != keep and entry.is_dir():
+        if entry != keep and entry.is_dir() and not _in_use(entry):
             shutil.rmtree(entry, ignore_errors=True)
