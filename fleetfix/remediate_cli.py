@@ -28,7 +28,12 @@ from fleetfix.options import advisories_option, inventory_option, limit_option
 @click.option(
     "--max-failures", default="1", show_default=True, metavar="N|N%", help="Failure budget, whole run."
 )
-@click.option("--soak-runtime", default=300, show_default=True, type=click.IntRange(5), metavar="SECONDS")
+@click.option(
+    "--soak-runtime",
+    type=click.IntRange(5),
+    metavar="SECONDS",
+    help="fio runtime per host [default: 300; on --resume: the run's own].",
+)
 @click.option("--profile", default="thrash", show_default=True, help="fio profile of the post-check soak.")
 @click.option(
     "--iops-floor", default=0.0, show_default=True, type=click.FloatRange(0), help="Soak IOPS floor."

@@ -20,6 +20,7 @@ from fleetfix.remediate_batch import BatchContext, run_batch
 from fleetfix.run import RunObserver, RunRequest, inventory_hostvars, run_playbook
 from fleetfix.schedule import Budget, Done, StartBatch, StopBudget, check_window_fits, next_action
 from fleetfix.soak import IopsFloor
+from fleetfix.versions import parse_version
 from fleetfix.window import Window, parse_window, window_for_run
 
 ONE_HOST = Count(1, False)  # default batch and failure budget: one host at a time, stop at a failure
@@ -35,7 +36,7 @@ class RemediateRequest:
     tz: str | None = None
     batch: Count = ONE_HOST
     max_failures: Count = ONE_HOST
-    soak_runtime: int = 300
+    soak_runtime: int | None = None  # seconds; None: 300 for a new run, the run's own on --resume
     profile: str = "thrash"
     iops_floor: float = 0.0
     reboot: bool = False
@@ -74,6 +75,8 @@ def _facts(inventories: Sequence[Path], limit: str | None, observer: RunObserver
 
 
 def _times(request: RemediateRequest) -> StepTimes:
+    if request.soak_runtime is None:
+        return StepTimes()
     return StepTimes(soak_runtime=timedelta(seconds=request.soak_runtime))
 
 
@@ -100,7 +103,11 @@ def _context(
         inventories=request.inventories,
         window=window,
         profile=select_profile(request.profile),
-        soak_runtime=request.soak_runtime,
+        # A resume soaks as long as the plan it continues says (its estimates and window fit assume it),
+        # unless --soak-runtime is given again.
+        soak_runtime=int(plan.times.soak_runtime.total_seconds())
+        if request.soak_runtime is None
+        else request.soak_runtime,
         iops_floor=IopsFloor.absolute(request.iops_floor),
         driver_vars=_driver_vars(request),
         observer=observer,
@@ -126,8 +133,10 @@ def _drive(ctx: BatchContext, journal: Journal, facts: dict[str, HostFacts]) -> 
             status, note = "stopped-budget", f"failure budget spent: {', '.join(action.failed)} failed"
         else:
             status, note = "stopped-window", getattr(action, "reason", "the change window is closed")
-        if status != "done":
+        if status == "stopped-window":
             note += f"; left for the next window: {', '.join(progress.pending) or 'nothing'}"
+        elif status == "stopped-budget":  # a resume stops at once too: these wait for a human
+            note += f"; not remediated: {', '.join(progress.pending) or 'nothing'}"
         journal.end_run(ctx.run_id, status, note)
         return RemediateOutcome(ctx.plan, ctx.run_id, status, note, journal.show(ctx.run_id)["hosts"])
 
@@ -136,6 +145,11 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
     """Fresh facts, the advisories and the inventory's vars -> the plan and its window."""
     if not request.module:
         raise InputError("--module", "name the driver module to remediate, e.g. --module mpt3sas")
+    # Bad option values, and a start outside the given window, are refused before any host is contacted.
+    if request.to is not None:
+        parse_version(request.to, "--to")
+    if request.window is not None:
+        _refuse_outside(parse_window(request.window, request.tz), request.clock())
     db = load_db(request.advisory_dirs)
     outcome, facts = _facts(request.inventories, request.limit, observer)
     report = audit_results(outcome.hosts, db, request.clock(), source=str(outcome.run_dir))
