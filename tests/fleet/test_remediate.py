@@ -1,0 +1,448 @@
+"""`fleetfix remediate` and `fleetfix runs` on lab hosts, through the installed command: the rolling upgrade
+of the seed's bad mpt3sas build, the failure budget, the change window, a controller killed mid-batch, and
+bad input. Every run keeps its journal in the test's own state directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fleetfix.errors import ExitStatus
+from fleetfix.lab import Lab
+from fleetfix.plan import StepTimes, duration_text
+from fleetfix.window import parse_window
+
+pytestmark = pytest.mark.fleet
+
+FLEETFIX = str(Path(sys.executable).parent / "fleetfix")
+SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "scenarios"
+BAD_REBUILD = SCENARIOS / "seed_bad_rebuild.yaml"
+TARGET = "46.00.00.00"
+GOOD_BUILD = "1B9E3F2A7C5D8E0F4A6B2C9"  # mpt3sas-driver 46.00.00.00-1
+REBUILD = "3D5F7A9C1E3B5D7F9A1C3E5"  # mpt3sas-driver 46.00.00.00-3 in seed_bad_rebuild.yaml: panics
+SOAK = "5"  # seconds of fio per host; the command's floor
+# What a remediation changes on a host, read over ssh: an untouched host shows the same text afterwards.
+HOST_STATE = (
+    "dpkg-query -W mpt3sas-driver 2>&1; cat /sys/module/mpt3sas/version /sys/module/mpt3sas/srcversion "
+    "/proc/sys/kernel/random/boot_id"
+)
+# dpkg.log's record of a finished installation of the fixed package: one per real install.
+INSTALLED = r"status installed mpt3sas-driver(:[a-z0-9]+)? 46\.00\.00\.00-1$"
+
+
+def fleetfix(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [FLEETFIX, *args], capture_output=True, text=True, env=_env(state), timeout=600, check=False
+    )
+
+
+def _env(state: Path) -> dict[str, str]:
+    return {**os.environ, "FLEETFIX_STATE_DIR": str(state)}
+
+
+def remediate_args(inventories: list[Path], *extra: str) -> list[str]:
+    sources = [a for path in inventories for a in ("-i", str(path))]
+    return ["remediate", *sources, "--module", "mpt3sas", "--to", TARGET, "--yes", "--format", "json", *extra]
+
+
+Outcome = tuple[int, dict[str, Any], dict[str, dict[str, Any]]]
+
+
+def outcome(result: subprocess.CompletedProcess[str]) -> Outcome:
+    """The exit status, the run's JSON report and its hosts by name."""
+    assert result.stdout, result.stderr
+    report = json.loads(result.stdout)
+    return result.returncode, report, {h["host"]: h for h in report["hosts"]}
+
+
+def remediate(state: Path, inventories: list[Path], *extra: str) -> Outcome:
+    return outcome(fleetfix(state, *remediate_args(inventories, *extra)))
+
+
+def start_remediate(state: Path, inventories: list[Path], *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [FLEETFIX, *remediate_args(inventories, *extra)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(state),
+    )
+
+
+def finish(proc: subprocess.Popen[str]) -> Outcome:
+    stdout, stderr = proc.communicate(timeout=600)
+    return outcome(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr))
+
+
+def host_state(lab: Lab, hosts: list[str]) -> dict[str, str]:
+    return {host: lab.ssh(host, HOST_STATE).stdout for host in hosts}
+
+
+def loaded(lab: Lab, host: str) -> tuple[str, str]:
+    version, srcversion = lab.ssh(
+        host, "cat /sys/module/mpt3sas/version /sys/module/mpt3sas/srcversion"
+    ).stdout.split()
+    return version, srcversion
+
+
+def installs(lab: Lab, host: str) -> int:
+    log = lab.ssh(host, "cat /var/log/dpkg.log").stdout
+    return len(re.findall(INSTALLED, log, re.MULTILINE))
+
+
+def journal_steps(state: Path) -> list[tuple[str, str, str, str | None]]:
+    """(host, step, state, ended_at) of every journal row so far; empty before the journal exists."""
+    path = state / "journal.sqlite"
+    if not path.exists():
+        return []
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+            return db.execute("SELECT host, step, state, ended_at FROM host_steps ORDER BY id").fetchall()
+    except sqlite3.Error:  # created but no schema yet
+        return []
+
+
+def wait_for(
+    what: str, ready: Callable[[], object], proc: subprocess.Popen[str], timeout: float = 300
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, f"fleetfix ended before {what}: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"no {what} within {timeout}s"
+        time.sleep(0.1)
+
+
+def runs(state: Path) -> list[dict[str, Any]]:
+    result = fleetfix(state, "runs", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def steps_of(host: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(s["step"], s["state"]) for s in host["steps"]]
+
+
+def window(start: datetime, end: datetime | str) -> str:
+    """An ISO 8601 interval in UTC; ``end`` may be a duration such as PT1H."""
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    return f"{start:{stamp}}/{end if isinstance(end, str) else format(end, stamp)}"
+
+
+ALL_OK = [("precheck", "ok"), ("upgrade", "ok"), ("activate", "ok"), ("verify", "ok"), ("soak", "ok")]
+
+
+def test_bad_builds_are_upgraded_verified_and_soaked_and_the_rest_untouched(make_lab, tmp_path: Path) -> None:
+    lab = make_lab("seed", hosts=["db01", "db02", "app01", "store01"])
+    others = ["app01", "store01"]  # mpt3sas already at the fixed version; another HBA
+    before = host_state(lab, others)
+
+    rc, report, hosts = remediate(tmp_path, [lab.inventory_path], "--batch", "2", "--soak-runtime", SOAK)
+
+    assert rc == ExitStatus.OK, report
+    assert report["status"] == "done"
+    assert set(hosts) == {"db01", "db02"}
+    assert [b["number"] for b in report["plan"]["batches"]] == [1]  # both in one batch, side by side
+    assert {e["host"]: e["reason"] for e in report["plan"]["skipped"]} == {"app01": f"already at {TARGET}"}
+    for name in ("db01", "db02"):
+        host = hosts[name]
+        assert host["status"] == "done", host["outcome"]
+        assert steps_of(host) == ALL_OK
+        soak = host["soak"]
+        assert soak["status"] == "passed" and soak["boot_id_after"] == soak["boot_id_before"]
+        assert (
+            soak["verdict"]["figures"]["iops"] > 0 and soak["verdict"]["figures"]["kernel_fault_lines"] == 0
+        )
+        assert loaded(lab, name) == (TARGET, GOOD_BUILD)
+        assert installs(lab, name) == 1
+    assert host_state(lab, others) == before
+
+    listing = runs(tmp_path)
+    assert [(r["id"], r["status"], r["hosts"]["done"]) for r in listing] == [(1, "done", 2)]
+    table = fleetfix(tmp_path, "runs")
+    assert table.returncode == 0 and "done" in table.stdout
+    shown = fleetfix(tmp_path, "runs", "show", "1", "--format", "json")
+    assert shown.returncode == 0
+    shown_hosts = {h["host"]: h for h in json.loads(shown.stdout)["hosts"]}
+    assert {n: (h["status"], h["soak"]["status"]) for n, h in shown_hosts.items()} == {
+        "db01": ("done", "passed"),
+        "db02": ("done", "passed"),
+    }
+    junit = fleetfix(tmp_path, "runs", "show", "1", "--format", "junit", "-o", str(tmp_path / "run1.xml"))
+    assert junit.returncode == 0, junit.stderr
+    suite = ET.parse(tmp_path / "run1.xml").getroot()
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("2", "0", "0")
+    assert sorted(case.get("name") for case in suite.iter("testcase")) == ["db01", "db02"]
+
+
+def test_failure_budget_counts_every_failure_and_stops_at_its_count(make_lab, tmp_path: Path) -> None:
+    lab = make_lab(str(BAD_REBUILD))
+    # db01 is pointed at the broken package (its post-installation script fails), db03 at the rebuild that
+    # loads as the fixed version and panics under the soak; db02 goes away once the run has started.
+    overrides = tmp_path / "overrides.yml"
+    overrides.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "hosts": {
+                        host: {
+                            "fleetfix_hba_drivers": {
+                                "mpt3sas": {
+                                    "package_name": "mpt3sas-driver",
+                                    "package_versions": {TARGET: package},
+                                }
+                            }
+                        }
+                        for host, package in (("db01", "46.00.00.00-2"), ("db03", "46.00.00.00-3"))
+                    }
+                }
+            }
+        )
+    )
+    inventories = [lab.inventory_path, overrides]
+    before = host_state(lab, ["db03", "db04"])
+
+    proc = start_remediate(tmp_path, inventories, "--max-failures", "2", "--soak-runtime", "8")
+    try:
+        wait_for("db01's first step", lambda: any(r[0] == "db01" for r in journal_steps(tmp_path)), proc)
+        lab.ssh("db02", "poweroff")  # its batch starts after db01's: it is planned, then unreachable
+        wait_for("db02 powered off", lambda: lab.host("db02").state == "off", proc)
+        rc, report, hosts = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    assert rc == ExitStatus.INCOMPLETE, report
+    assert report["status"] == "stopped-budget"
+    assert report["note"] == "failure budget spent: db01, db02 failed; not remediated: db03, db04"
+    upgrade = hosts["db01"]
+    assert upgrade["status"] == "failed" and steps_of(upgrade) == [("precheck", "ok"), ("upgrade", "failed")]
+    assert "46.00.00.00-2" in upgrade["outcome"] and "post-installation script" in upgrade["outcome"]
+    gone = hosts["db02"]
+    assert gone["status"] == "failed" and steps_of(gone) == [("precheck", "failed")]
+    assert re.search(r"unreachable|could not be sent|connect", gone["outcome"], re.IGNORECASE), gone[
+        "outcome"
+    ]
+    assert [(h["host"], h["status"], h["steps"]) for h in (hosts["db03"], hosts["db04"])] == [
+        ("db03", "untouched", []),
+        ("db04", "untouched", []),
+    ]
+    assert host_state(lab, ["db03", "db04"]) == before
+    junit = fleetfix(tmp_path, "runs", "show", "1", "--format", "junit")
+    suite = ET.fromstring(junit.stdout)
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "2", "2")
+
+    # A run of its own for the soak failure, with the default budget of one host: db04 is never started.
+    rc, report, hosts = remediate(tmp_path, inventories, "--limit", "db03,db04", "--soak-runtime", "8")
+
+    assert rc == ExitStatus.INCOMPLETE, report
+    assert report["status"] == "stopped-budget"
+    assert report["note"] == "failure budget spent: db03 failed; not remediated: db04"
+    soaked = hosts["db03"]
+    assert soaked["status"] == "failed" and soaked["outcome"].startswith("failed at soak")
+    assert steps_of(soaked) == [*ALL_OK[:4], ("soak", "failed")]
+    verified = soaked["steps"][3]["detail"]
+    assert (verified["loaded_version"], verified["loaded_srcversion"]) == (TARGET, REBUILD)
+    soak = soaked["soak"]
+    assert soak["boot_id_after"] != soak["boot_id_before"]  # the rebuild panicked its host
+    assert soak["verdict"]["figures"]["kernel_fault_lines"] > 0
+    assert hosts["db04"]["status"] == "untouched"
+    assert host_state(lab, ["db04"]) == {"db04": before["db04"]}
+    assert [(r["id"], r["status"], r["hosts"]["failed"]) for r in runs(tmp_path)] == [
+        (2, "stopped-budget", 1),
+        (1, "stopped-budget", 2),
+    ]
+
+
+def test_a_batch_the_window_cannot_fit_waits_for_the_next_window(make_lab, tmp_path: Path) -> None:
+    lab = make_lab("seed", hosts=["db01", "db02"])
+    inventories = [lab.inventory_path]
+    before = host_state(lab, ["db01", "db02"])
+    now = datetime.now(UTC)
+
+    refused = fleetfix(
+        tmp_path, *remediate_args(inventories, "--window", window(now + timedelta(days=1), "PT2H"))
+    )
+    assert refused.returncode == ExitStatus.INCOMPLETE
+    assert (
+        refused.stderr.startswith("fleetfix: outside the change window") and refused.stderr.count("\n") == 1
+    )
+    assert runs(tmp_path) == [] and host_state(lab, ["db01", "db02"]) == before
+
+    # One host per batch; the window ends 30 s after batch 1's estimate: batch 1 starts (planning takes
+    # less than that), and after it has run (its soak alone takes 20 s, its five plays more than 10 s)
+    # batch 2 no longer fits.
+    runtime = 20
+    times = StepTimes(soak_runtime=timedelta(seconds=runtime))
+    estimate = (
+        times.precheck + times.upgrade + times.reload + times.verify + times.soak_runtime + times.soak_margin
+    )
+    now = datetime.now(UTC)
+    short = window(now - timedelta(minutes=1), now + estimate + timedelta(seconds=30))
+
+    rc, report, hosts = remediate(tmp_path, inventories, "--window", short, "--soak-runtime", str(runtime))
+
+    assert [b["estimate_seconds"] for b in report["plan"]["batches"]] == [estimate.total_seconds()] * 2
+    assert rc == ExitStatus.INCOMPLETE, report
+    assert report["status"] == "stopped-window"
+    assert report["note"].startswith(f"batch 2 needs about {duration_text(estimate)}, the window has")
+    assert report["note"].endswith("left for the next window: db02")
+    assert hosts["db01"]["status"] == "done" and steps_of(hosts["db01"]) == ALL_OK
+    assert hosts["db02"]["status"] == "untouched" and hosts["db02"]["steps"] == []
+    assert host_state(lab, ["db02"]) == {"db02": before["db02"]}
+
+    resumed_at = datetime.now(UTC)
+    next_window = window(resumed_at - timedelta(minutes=1), "PT1H")
+    result = fleetfix(
+        tmp_path,
+        "remediate",
+        "-i",
+        str(lab.inventory_path),
+        "--resume",
+        "--window",
+        next_window,
+        "--format",
+        "json",
+    )
+    rc, report, hosts = outcome(result)
+
+    assert rc == ExitStatus.OK, report
+    assert report["run"] == 1 and report["status"] == "done"
+    assert steps_of(hosts["db01"]) == ALL_OK  # left alone: no step of it since the first run
+    assert all(datetime.fromisoformat(s["started_at"]) < resumed_at for s in hosts["db01"]["steps"])
+    assert hosts["db02"]["status"] == "done" and steps_of(hosts["db02"]) == ALL_OK
+    fio = Path(hosts["db02"]["soak"]["report"]).read_text()
+    job = json.loads(fio[fio.index("{") :])["jobs"][0]
+    assert job["job options"]["runtime"] == str(runtime)  # the run's own runtime, not the 300 s default
+    for host in ("db01", "db02"):
+        assert loaded(lab, host) == (TARGET, GOOD_BUILD)
+        assert installs(lab, host) == 1
+    journal_window = parse_window(next_window).spec  # the resume's window replaces the run's
+    assert [(r["id"], r["status"], r["window"]) for r in runs(tmp_path)] == [(1, "done", journal_window)]
+
+
+def _descendants(pid: int) -> list[int]:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [p for child in map(int, children) for p in (child, *_descendants(child))]
+
+
+def _playbooks(pids: list[int]) -> list[int]:
+    """The ansible-playbook processes among ``pids`` that still run (not ssh connection masters)."""
+    alive = []
+    for pid in pids:
+        try:
+            if b"ansible-playbook" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                alive.append(pid)
+        except OSError:
+            continue
+    return alive
+
+
+def test_kill_9_mid_batch_then_resume_upgrades_each_host_once(make_lab, tmp_path: Path) -> None:
+    lab = make_lab("seed", hosts=["db01", "db02"])
+    inventories = [lab.inventory_path]
+
+    proc = start_remediate(tmp_path, inventories, "--batch", "2", "--soak-runtime", SOAK)
+    try:
+        wait_for(
+            "the upgrade step", lambda: ("db01", "upgrade", "started", None) in journal_steps(tmp_path), proc
+        )
+        # The worst moment: the package is on db01 but the controller has not recorded the step's end.
+        waited = lab.ssh(
+            "db01", f"until grep -Eq '{INSTALLED}' /var/log/dpkg.log; do sleep 0.05; done", timeout=300
+        )
+        assert waited.returncode == 0, waited.stderr
+        orphans = _descendants(proc.pid)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert ("db01", "upgrade", "started", None) in journal_steps(tmp_path)  # killed inside the step
+    assert [(r["id"], r["status"]) for r in runs(tmp_path)] == [(1, "running")]
+    # The playbook the controller was running loses its terminal and ends; let it go before resuming.
+    deadline = time.monotonic() + 60
+    while _playbooks(orphans) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in _playbooks(orphans):
+        os.kill(pid, signal.SIGKILL)
+
+    result = fleetfix(tmp_path, "remediate", "-i", str(lab.inventory_path), "--resume", "--format", "json")
+    rc, report, hosts = outcome(result)
+
+    assert rc == ExitStatus.OK, report
+    assert report["status"] == "done"
+    for name in ("db01", "db02"):
+        host = hosts[name]
+        assert host["status"] == "done", host["outcome"]
+        latest = {s["step"]: s["state"] for s in host["steps"]}
+        assert latest == dict(ALL_OK)
+        assert loaded(lab, name) == (TARGET, GOOD_BUILD)
+        assert installs(lab, name) == 1, name
+    upgrades = [s["detail"].get("status") for s in hosts["db01"]["steps"] if s["step"] == "upgrade"]
+    assert upgrades == [None, "ok"]  # the killed step, then the resume finding the package already there
+    assert [(r["id"], r["status"], r["hosts"]["done"]) for r in runs(tmp_path)] == [(1, "done", 2)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--module", "nosuch"], "fleetfix: --module: 'nosuch' is not loaded on any reachable host"),
+        (
+            ["--module", "mpt3sas", "--limit", "app01"],
+            "fleetfix: --module: no host runs a known-bad mpt3sas build",
+        ),
+        (
+            ["--module", "mpt3sas", "--window", "Sat 25:00-04:00 UTC"],
+            "fleetfix: --window: 'Sat 25:00-04:00 UTC'",
+        ),
+        (
+            ["--module", "mpt3sas", "--to", "46.00 00"],
+            "fleetfix: --to: version '46.00 00' contains whitespace",
+        ),
+        (["--resume"], "fleetfix: --resume: no unfinished remediation run"),
+    ],
+    ids=["unknown-module", "no-bad-hosts", "bad-window", "invalid-version", "nothing-to-resume"],
+)
+def test_bad_input_is_one_line_and_exit_3(
+    seed_pair: tuple[Lab, dict[str, str]], tmp_path: Path, args: list[str], message: str
+) -> None:
+    lab, before = seed_pair
+    result = fleetfix(tmp_path, "remediate", "-i", str(lab.inventory_path), "--yes", *args)
+    assert result.returncode == ExitStatus.BAD_INPUT, result.stderr
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+    assert result.stdout == ""
+    assert runs(tmp_path) == []
+    assert host_state(lab, list(before)) == before
+
+
+@pytest.fixture(scope="module")
+def seed_pair(tmp_path_factory: pytest.TempPathFactory):
+    """A bad-build host and a fixed-build one, shared by the bad-input cases (none of them changes a host)."""
+    if os.geteuid() != 0:
+        pytest.skip("the lab fleet needs root (network namespaces, mounts, loop devices)")
+    lab = Lab(f"pytest-remediate-{os.getpid()}")
+    try:
+        lab.up("seed", ["db01", "app01"])
+        lab.inventory_path = lab.write_inventory(tmp_path_factory.mktemp("remediate") / "inventory.yml")
+        yield lab, host_state(lab, ["db01", "app01"])
+    finally:
+        lab.down()
