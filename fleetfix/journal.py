@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS runs (
     target TEXT NOT NULL,
     plan TEXT NOT NULL,
     window TEXT,
+    options TEXT NOT NULL DEFAULT '{{}}',
     budget INTEGER NOT NULL,
     status TEXT NOT NULL CHECK (status IN ({_STATUS_LIST})),
     note TEXT NOT NULL DEFAULT '',
@@ -68,6 +69,7 @@ class RunRecord:
     target: str
     plan: Plan
     window: str | None
+    options: dict[str, Any]  # the run's own settings (soak profile, reboot permission...), kept for --resume
     budget: int
     status: str
     note: str
@@ -81,6 +83,7 @@ class RunRecord:
             "module": self.module,
             "target": self.target,
             "window": self.window,
+            "options": self.options,
             "budget": self.budget,
             "status": self.status,
             "note": self.note,
@@ -146,16 +149,19 @@ class Journal:
 
     # Writes: one statement each, committed at once (autocommit).
 
-    def start_run(self, command: str, plan: Plan, window: str | None) -> int:
+    def start_run(
+        self, command: str, plan: Plan, window: str | None, options: Mapping[str, Any] | None = None
+    ) -> int:
         cursor = self._db.execute(
-            "INSERT INTO runs (command, module, target, plan, window, budget, status, started_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+            "INSERT INTO runs (command, module, target, plan, window, options, budget, status, started_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)",
             (
                 command,
                 plan.module,
                 plan.target,
                 json.dumps(plan.to_dict()),
                 window,
+                _json(options or {}),
                 plan.failure_budget,
                 self._now(),
             ),
@@ -265,11 +271,13 @@ class Journal:
         return {"run": record.summary(), "plan": record.plan.to_dict(), **progress.to_dict()}
 
 
-_RUN_COLUMNS = "id, command, module, target, plan, window, budget, status, note, started_at, ended_at"
+_RUN_COLUMNS = (
+    "id, command, module, target, plan, window, options, budget, status, note, started_at, ended_at"
+)
 
 
 def _run(row: tuple[Any, ...]) -> RunRecord:
-    run_id, command, module, target, plan, window, budget, status, note, started, ended = row
+    run_id, command, module, target, plan, window, options, budget, status, note, started, ended = row
     return RunRecord(
         run_id,
         command,
@@ -277,6 +285,7 @@ def _run(row: tuple[Any, ...]) -> RunRecord:
         target,
         Plan.from_dict(json.loads(plan)),
         window,
+        json.loads(options),
         budget,
         status,
         note,

@@ -34,9 +34,11 @@ from fleetfix.options import advisories_option, inventory_option, limit_option
     metavar="SECONDS",
     help="fio runtime per host [default: 300; on --resume: the run's own].",
 )
-@click.option("--profile", default="thrash", show_default=True, help="fio profile of the post-check soak.")
 @click.option(
-    "--iops-floor", default=0.0, show_default=True, type=click.FloatRange(0), help="Soak IOPS floor."
+    "--profile", help="fio profile of the post-check soak [default: thrash; on --resume the run's]."
+)
+@click.option(
+    "--iops-floor", type=click.FloatRange(0), help="Soak IOPS floor [default: 0; on --resume the run's]."
 )
 @click.option("--reboot", is_flag=True, help="Allow reboots where a reload cannot activate the new build.")
 @click.option("--require-capture", is_flag=True, help="Stop a host whose crash capture is not ready.")

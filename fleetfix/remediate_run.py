@@ -4,7 +4,7 @@ failure budget is spent; `--resume` continues a run from its journal; `--check` 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,9 @@ class RemediateRequest:
     batch: Count = ONE_HOST
     max_failures: Count = ONE_HOST
     soak_runtime: int | None = None  # seconds; None: 300 for a new run, the run's own on --resume
-    profile: str = "thrash"
-    iops_floor: float = 0.0
-    reboot: bool = False
+    profile: str | None = None  # None: "thrash" for a new run, the run's own on --resume
+    iops_floor: float | None = None  # None: 0 for a new run, the run's own on --resume
+    reboot: bool = False  # on --resume, granted if the run or this command grants it
     require_capture: bool = False
     check: bool = False
     advisory_dirs: tuple[Path, ...] = ()
@@ -102,13 +102,13 @@ def _context(
         plan=plan,
         inventories=request.inventories,
         window=window,
-        profile=select_profile(request.profile),
+        profile=select_profile(request.profile or "thrash"),
         # A resume soaks as long as the plan it continues says (its estimates and window fit assume it),
         # unless --soak-runtime is given again.
         soak_runtime=int(plan.times.soak_runtime.total_seconds())
         if request.soak_runtime is None
         else request.soak_runtime,
-        iops_floor=IopsFloor.absolute(request.iops_floor),
+        iops_floor=IopsFloor.absolute(request.iops_floor or 0.0),
         driver_vars=_driver_vars(request),
         observer=observer,
         clock=request.clock,
@@ -197,11 +197,32 @@ def check(request: RemediateRequest, plan: Plan, facts: dict, observer) -> Remed
     return RemediateOutcome(plan, None, "checked", "check mode: nothing was changed", hosts)
 
 
+def _options(request: RemediateRequest) -> dict[str, Any]:
+    """The settings a resume must keep, with their defaults filled in."""
+    return {
+        "profile": request.profile or "thrash",
+        "iops_floor": request.iops_floor or 0.0,
+        "reboot": request.reboot,
+        "require_capture": request.require_capture,
+    }
+
+
+def _resumed(request: RemediateRequest, stored: dict[str, Any]) -> RemediateRequest:
+    """The run's stored settings, overridden by those given again; permissions are granted by either."""
+    return replace(
+        request,
+        profile=request.profile or stored.get("profile"),
+        iops_floor=stored.get("iops_floor") if request.iops_floor is None else request.iops_floor,
+        reboot=request.reboot or bool(stored.get("reboot")),
+        require_capture=request.require_capture or bool(stored.get("require_capture")),
+    )
+
+
 def start(
     request: RemediateRequest, plan: Plan, window: Window | None, facts: dict, command: str, observer
 ) -> RemediateOutcome:
     with Journal(default_path()) as journal:
-        run_id = journal.start_run(command, plan, window.spec if window else None)
+        run_id = journal.start_run(command, plan, window.spec if window else None, _options(request))
         return _drive(_context(request, run_id, plan, window, observer), journal, facts)
 
 
@@ -219,6 +240,7 @@ def resume(request: RemediateRequest, observer: RunObserver | None) -> Remediate
         pending = journal.progress(record.id).pending
         facts = _facts(request.inventories, ",".join(pending), observer)[1] if pending else {}
         journal.resume_run(record.id, window.spec if window else None)
+        request = _resumed(request, record.options)
         return _drive(_context(request, record.id, record.plan, window, observer), journal, facts)
 
 

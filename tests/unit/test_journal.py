@@ -255,3 +255,24 @@ def test_newer_schema_and_foreign_files_are_refused(tmp_path: Path) -> None:
 def test_default_path_is_under_the_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLEETFIX_STATE_DIR", str(tmp_path / "state"))
     assert default_path() == tmp_path / "state" / "journal.sqlite"
+
+
+def test_a_run_keeps_its_settings_for_resume(tmp_path: Path, plan: Plan) -> None:
+    from fleetfix.remediate_run import RemediateRequest, _options, _resumed
+
+    started = RemediateRequest((), None, profile="qd1", iops_floor=500.0, reboot=True)
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        run_id = journal.start_run("fleetfix remediate", plan, None, _options(started))
+        stored = journal.run(run_id).options
+    assert stored == {"profile": "qd1", "iops_floor": 500.0, "reboot": True, "require_capture": False}
+    resumed = _resumed(RemediateRequest((), None, resume=run_id), stored)
+    assert (resumed.profile, resumed.iops_floor, resumed.reboot) == ("qd1", 500.0, True)
+    again = _resumed(
+        RemediateRequest((), None, profile="thrash", iops_floor=0.0, require_capture=True), stored
+    )
+    assert (again.profile, again.iops_floor, again.reboot, again.require_capture) == (
+        "thrash",
+        0.0,
+        True,
+        True,
+    )
