@@ -118,8 +118,9 @@ class FixedWindow(Window):
 
     @property
     def spec(self) -> str:
+        precision = "minutes" if all(t.second == 0 for t in (self.start, self.end)) else "seconds"
         text = "/".join(
-            t.astimezone(self.shown).isoformat(timespec="minutes") for t in (self.start, self.end)
+            t.astimezone(self.shown).isoformat(timespec=precision) for t in (self.start, self.end)
         )
         return f"{text} {self.shown.key}" if isinstance(self.shown, ZoneInfo) else text
 

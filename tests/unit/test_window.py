@@ -225,3 +225,9 @@ def test_bad_group_var_window_names_the_host_and_variable() -> None:
     assert str(caught.value) == f"db07: {WINDOW_VAR}: 'Sta 02:00-04:00 UTC': unknown day 'Sta'"
     with pytest.raises(InputError, match=f"db07: {WINDOW_VAR}: expected a window spec"):
         window_for_run(None, None, {"db07": {WINDOW_VAR: 42}})
+
+
+def test_an_interval_with_seconds_keeps_them_in_its_spec() -> None:
+    window = parse_window("2026-11-28T02:00:30+00:00/2026-11-28T02:10:45+00:00")
+    assert parse_window(window.spec) == window
+    assert window.spec.startswith("2026-11-28T02:00:30")
