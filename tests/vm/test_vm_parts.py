@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from fleetfix.advisory_schema import load_advisories
 from fleetfix.errors import EnvironmentProblem
 from fleetfix.lab.vm import driver, image, mirror, qemu
+from fleetfix.lab.vm.commands import vm
 from fleetfix.lab.vm.layout import ImageFiles, VmFiles
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,3 +89,15 @@ def test_lab_advisory_flags_1_0_0_and_not_1_0_1() -> None:
     db = load_advisories([REPO / "advisories", REPO / "fleetfix/lab/vm/advisories"])
     assert [m.advisory.id for m in db.match("fxhba", "1.0.0")] == ["fxhba-slot-claim-race"]
     assert db.match("fxhba", "1.0.1") == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the vm commands need root")
+def test_commands_on_a_vm_that_is_not_running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEETFIX_STATE_DIR", str(tmp_path))
+    shown = CliRunner().invoke(vm, ["status", "--name", "absent"])
+    assert (shown.exit_code, shown.output) == (0, "absent: not running\n")
+    asked = CliRunner().invoke(vm, ["inventory", "--name", "absent"])
+    assert isinstance(asked.exception, EnvironmentProblem)
+    assert "vm absent is not running" in str(asked.exception)
+    stopped = CliRunner().invoke(vm, ["down", "--name", "absent"])
+    assert stopped.exit_code == 0 and "was not running" in stopped.output
