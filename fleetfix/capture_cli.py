@@ -8,16 +8,8 @@ from pathlib import Path
 import click
 
 from fleetfix import ui
+from fleetfix.options import inventory_option, limit_option
 
-_inventory = click.option(
-    "-i",
-    "--inventory",
-    "inventories",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Inventory file or directory; repeat to merge several. Default: localhost (local connection).",
-)
-_limit = click.option("-l", "--limit", help="Ansible host pattern limiting the run.")
 _format = click.option(
     "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
 )
@@ -29,8 +21,8 @@ def capture() -> None:
 
 
 @capture.command()
-@_inventory
-@_limit
+@inventory_option
+@limit_option
 @click.option(
     "--log-host",
     metavar="IP",
@@ -74,8 +66,8 @@ def enable(
 
 
 @capture.command()
-@_inventory
-@_limit
+@inventory_option
+@limit_option
 @_format
 def status(inventories: tuple[Path, ...], limit: str | None, fmt: str) -> None:
     """Crash-capture readiness per host (the audit's crash capture view)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -23,3 +24,11 @@ def write_atomic(path: Path, text: str) -> None:
             raise
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def emit(text: str, output: Path | None) -> None:
+    """A report on stdout, or written whole to ``output``."""
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(output, text)

@@ -143,7 +143,7 @@ def runs(ctx: click.Context, fmt: str) -> None:
 def show(run_id: int, fmt: str, output: Path | None) -> None:
     """Each host's steps, soak figures and verdict for one run."""
     from fleetfix import run_report
-    from fleetfix.files import write_atomic
+    from fleetfix.files import emit
     from fleetfix.journal import Journal, default_path
 
     with Journal(default_path()) as journal:
@@ -157,7 +157,4 @@ def show(run_id: int, fmt: str, output: Path | None) -> None:
         "junit": run_report.to_junit,
         "table": run_report.to_markdown,
     }[fmt](shown)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        write_atomic(output, text)
+    emit(text, output)

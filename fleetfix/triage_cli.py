@@ -8,16 +8,8 @@ from pathlib import Path
 import click
 
 from fleetfix import ui
+from fleetfix.options import inventory_option, limit_option
 
-_inventory = click.option(
-    "-i",
-    "--inventory",
-    "inventories",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Inventory file or directory; repeat to merge several.",
-)
-_limit = click.option("-l", "--limit", help="Ansible host pattern limiting the run.")
 _store = click.option(
     "--store",
     type=click.Path(path_type=Path, file_okay=False),
@@ -33,8 +25,8 @@ _netconsole = click.option(
 
 
 @click.command()
-@_inventory
-@_limit
+@inventory_option
+@limit_option
 @_store
 @_netconsole
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
@@ -59,8 +51,8 @@ def collect(
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@_inventory
-@_limit
+@inventory_option
+@limit_option
 @_store
 @_netconsole
 @click.option(

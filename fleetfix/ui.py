@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Sequence
 from dataclasses import astuple
 from pathlib import Path
@@ -18,7 +17,7 @@ from rich.text import Text
 from fleetfix import report as report_formats
 from fleetfix.advisories import AdvisoryDB
 from fleetfix.audit import AuditReport
-from fleetfix.files import write_atomic
+from fleetfix.files import emit
 from fleetfix.listen import ListenEvent
 from fleetfix.remediate_run import RemediateOutcome
 from fleetfix.soak import FioEvaluation
@@ -117,10 +116,7 @@ def emit_audit(report: AuditReport, fmt: str, output: Path | None) -> None:
             "markdown": report_formats.to_markdown,
             "junit": report_formats.to_junit,
         }[fmt](report)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        write_atomic(output, text)
+    emit(text, output)
 
 
 _CAPTURE_STYLES = {
