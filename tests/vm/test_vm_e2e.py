@@ -40,7 +40,7 @@ FIO = (
     "--direct=1 --ioengine=libaio --time_based --runtime={seconds} --group_reporting "
     "--output-format=json --output=/root/fio-{tag}.json"
 )
-CRON_WAIT = 180.0  # the backup's minute comes, then the race fires
+CRON_WAIT = 300.0  # the backup's minute comes (75-135 s), fio starts under TCG, then the race fires
 RETURN_WAIT = 900.0  # panic to ssh again: kdump's capture boot and dump, or kernel.panic's 10 s, then a boot
 COMMAND_TIMEOUT = 2400.0  # one fleetfix command against a TCG guest on a loaded two-core machine
 
@@ -233,7 +233,8 @@ def test_backup_cron_thrash_panics_and_both_captures_get_the_oops(
     # The next minute at least 15 s away on the guest's own clock.
     minute, hour = _ok(guest, "date -d '+75 seconds' '+%M %H'").split()
     entry = f"{int(minute)} {int(hour)} * * * root {BACKUP_JOB}"
-    _ok(guest, f"echo '{entry}' > /etc/cron.d/nightly-backup")
+    # On disk before the crash, as a long-standing job is: the reboot must not lose it.
+    _ok(guest, f"echo '{entry}' > /etc/cron.d/nightly-backup && sync")
     since = guest.files.console.stat().st_size
     started = time.monotonic()
     oopses: list[Oops] = []
@@ -254,6 +255,15 @@ def test_backup_cron_thrash_panics_and_both_captures_get_the_oops(
     steps.record("panic, kdump, reboot, to ssh again", started)
     assert _boot_id(guest) != boot
     assert _ok(guest, "cat /sys/module/fxhba/version") == "1.0.0"  # the bad build loads again at boot
+    # Crash capture came back with the boot: kdump-tools reloads the capture kernel, netconsole loads.
+    waited = _ok(
+        guest,
+        "for i in $(seq 120); do grep -q 1 /sys/kernel/kexec_crash_loaded && break; sleep 1; done; echo $i",
+    )
+    assert _ok(guest, "cat /sys/kernel/kexec_crash_loaded") == "1", (
+        f"capture kernel not loaded after {waited} s"
+    )
+    assert _ok(guest, "test -d /sys/module/netconsole && echo loaded") == "loaded"
     dumps = _ok(guest, "ls /var/crash/*/dmesg.*").split()
     assert len(dumps) == 1
     kdump_oopses = parse_oopses(_ok(guest, f"cat {dumps[0]}"))
