@@ -255,7 +255,7 @@ def test_backup_cron_thrash_panics_and_both_captures_get_the_oops(
     steps.record("panic, kdump, reboot, to ssh again", started)
     assert _boot_id(guest) != boot
     assert _ok(guest, "cat /sys/module/fxhba/version") == "1.0.0"  # the bad build loads again at boot
-    # Crash capture came back with the boot: kdump-tools reloads the capture kernel, netconsole loads.
+    # kdump came back with the boot: kdump-tools reloads the capture kernel.
     waited = _ok(
         guest,
         "for i in $(seq 120); do grep -q 1 /sys/kernel/kexec_crash_loaded && break; sleep 1; done; echo $i",
@@ -263,13 +263,22 @@ def test_backup_cron_thrash_panics_and_both_captures_get_the_oops(
     assert _ok(guest, "cat /sys/kernel/kexec_crash_loaded") == "1", (
         f"capture kernel not loaded after {waited} s"
     )
-    assert _ok(guest, "test -d /sys/module/netconsole && echo loaded") == "loaded"
     dumps = _ok(guest, "ls /var/crash/*/dmesg.*").split()
     assert len(dumps) == 1
     kdump_oopses = parse_oopses(_ok(guest, f"cat {dumps[0]}"))
     assert [o.implicated_module for o in kdump_oopses if o.implicated_module][:1] == ["fxhba"]
     netconsole = [parse_oopses(path.read_text(errors="replace")) for path in received.glob("*.log")]
     assert any(o.implicated_module == "fxhba" for found in netconsole for o in found)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="crash_capture's persistent netconsole (modules-load.d) loads before udev renames the NIC: "
+    "'netpoll: netconsole: ens2 doesn't exist, aborting'",
+)
+def test_netconsole_comes_back_after_the_reboot(guest: Vm) -> None:
+    assert guest.run("cat /sys/module/netconsole/initstate").stdout.strip() == "live"
+    assert "netconsole: network logging started" in _ok(guest, "dmesg")
 
 
 def test_collect_and_triage_pin_the_crash_on_fxhba_and_the_backup(
