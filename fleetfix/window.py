@@ -236,13 +236,19 @@ def _days(text: str, fail: _Fail) -> frozenset[int]:
     return frozenset(days)
 
 
-def _days_text(days: frozenset[int]) -> str:
+def consecutive_runs(values: frozenset[int]) -> list[list[int]]:
+    """Sorted values grouped into runs of consecutive numbers: {0, 1, 2, 5} -> [[0, 1, 2], [5]]."""
     runs: list[list[int]] = []
-    for day in sorted(days):
-        if runs and runs[-1][-1] == day - 1:
-            runs[-1].append(day)
+    for value in sorted(values):
+        if runs and runs[-1][-1] == value - 1:
+            runs[-1].append(value)
         else:
-            runs.append([day])
+            runs.append([value])
+    return runs
+
+
+def _days_text(days: frozenset[int]) -> str:
+    runs = consecutive_runs(days)
     return ",".join(DAY_NAMES[r[0]] if len(r) == 1 else f"{DAY_NAMES[r[0]]}-{DAY_NAMES[r[-1]]}" for r in runs)
 
 

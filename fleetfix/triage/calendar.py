@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, time, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fleetfix.errors import InputError
+from fleetfix.window import consecutive_runs
 
 MIN_YEAR, MAX_YEAR = 1970, 2199
 USEC = 1_000_000
@@ -480,14 +481,8 @@ def _check(spec: CalendarSpec) -> None:
 
 
 def _format_weekdays(days: frozenset[int]) -> str:
-    runs: list[list[int]] = []
-    for day in sorted(days):
-        if runs and runs[-1][-1] == day - 1:
-            runs[-1].append(day)
-        else:
-            runs.append([day])
     shown = []
-    for run in runs:
+    for run in consecutive_runs(days):
         if len(run) >= 3:
             shown.append(f"{WEEKDAYS[run[0]]}..{WEEKDAYS[run[-1]]}")
         else:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetfix.errors import EnvironmentProblem
+from fleetfix.lab import inventory
 from fleetfix.lab.vm import driver, hostcmd, image, qemu, rootfs
 from fleetfix.lab.vm.layout import ImageFiles, VmFiles
 
@@ -28,24 +29,10 @@ def require_root() -> None:
 
 
 def _ssh_options(key: Path, known_hosts: Path) -> list[str]:
-    return [
-        "-i",
-        str(key),
-        "-o",
-        f"UserKnownHostsFile={known_hosts}",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "LogLevel=ERROR",
-        "-o",
-        "ServerAliveInterval=5",  # a session to a guest that panicked ends in seconds, not at TCP's pace
-        "-o",
-        "ServerAliveCountMax=3",
-    ]
+    """The lab's ssh options, plus keep-alives: a session to a guest that panicked ends in seconds, not at
+    TCP's pace."""
+    keepalive = ["-o", "LogLevel=ERROR", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
+    return [*inventory.ssh_options(key, known_hosts), *keepalive]
 
 
 def _remediation_source() -> dict[str, Any]:
