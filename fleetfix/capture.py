@@ -104,7 +104,7 @@ def _netconsole_live(capture: CrashCapture) -> CaptureCheck:
 
 def _netconsole_persistent(capture: CrashCapture) -> CaptureCheck:
     persistent = capture.netconsole.persistent
-    if persistent.cmdline or (persistent.modprobe and persistent.modules_load):
+    if persistent.cmdline or (persistent.modprobe and persistent.load_at_boot):
         return CaptureCheck("netconsole.persistent", True, "netconsole configured for the next boot")
     return CaptureCheck("netconsole.persistent", False, "netconsole not configured to survive a reboot")
 

@@ -236,7 +236,7 @@ class NetconsolePersistent:
     modprobe: str | None
     modprobe_file: str | None
     cmdline: str | None
-    modules_load: bool
+    load_at_boot: str | None  # the modules-load.d file or enabled unit that loads netconsole at boot
     targets: tuple[NetconsoleTarget, ...]
 
     @classmethod
@@ -245,7 +245,7 @@ class NetconsolePersistent:
             f.text("modprobe"),
             f.text("modprobe_file"),
             f.text("cmdline"),
-            bool(f.flag("modules_load")),
+            f.text("load_at_boot"),
             tuple(NetconsoleTarget.parse(t) for t in f.subs("targets")),
         )
 

@@ -372,6 +372,18 @@ def parse_service_unit(text):
     return {"command": " ; ".join(commands) or None, "user": user or "root"}
 
 
+def modprobes_at_start(text, module):
+    """True if a service unit's ExecStart= runs ``modprobe <module>`` (``modprobe -r`` does not count)."""
+    for key, value in parse_unit_file(text).get("Service", []):
+        words = value.lstrip("-@:+!").split() if key == "ExecStart" else []
+        if not words or os.path.basename(words[0]) != "modprobe" or {"-r", "--remove"} & set(words):
+            continue
+        names = [w for w in words[1:] if not w.startswith("-")]
+        if names and names[0].replace("-", "_") == module:
+            return True
+    return False
+
+
 def parse_mountinfo_root(text):
     """(major:minor, source) of the mount on ``/`` from /proc/self/mountinfo; the last one wins."""
     found = (None, None)
@@ -804,14 +816,18 @@ def read_netconsole(host, modules, cmdline):
                     modprobe, modprobe_file = "options netconsole " + options, path
                     for value in kernel_arg_values(options, "netconsole"):
                         add(value, "modprobe", path)
-    listed = False
+    load_at_boot = None
     load_files = [d + "/" + f for d in MODULES_LOAD_DIRS for f in host.listdir(d) if f.endswith(".conf")]
     for path in [*load_files, "/etc/modules"]:
         for name, args in parse_module_list(host.text(path) or ""):
             if name.replace("-", "_") == "netconsole":
-                listed = True
+                load_at_boot = load_at_boot or path
                 for value in kernel_arg_values(args, "netconsole"):
                     add(value, "modules", path)
+    for unit in _services_enabled_at_boot(host):
+        path, text = _unit_text(host, unit)
+        if load_at_boot is None and path and modprobes_at_start(text, "netconsole"):
+            load_at_boot = path
     on_cmdline = kernel_arg_values(cmdline or "", "netconsole")
     for value in on_cmdline:
         add(value, "cmdline", "/proc/cmdline")
@@ -823,7 +839,7 @@ def read_netconsole(host, modules, cmdline):
             "modprobe": modprobe,
             "modprobe_file": modprobe_file,
             "cmdline": ";".join(on_cmdline) or None,
-            "modules_load": listed,
+            "load_at_boot": load_at_boot,
             "targets": persistent_targets,
         },
     }
@@ -854,6 +870,15 @@ def _unit_path(host, filename):
                 return None
             return path
     return None
+
+
+def _services_enabled_at_boot(host):
+    """Service units some target wants (the ``*.wants/`` links ``systemctl enable`` makes)."""
+    names = set()
+    for directory in UNIT_DIRS:
+        for wants in (w for w in host.listdir(directory) if w.endswith(".wants")):
+            names.update(n for n in host.listdir(f"{directory}/{wants}") if n.endswith(".service"))
+    return sorted(names)
 
 
 def _unit_text(host, filename):

@@ -145,6 +145,19 @@ def test_fio_runs_and_the_fault_panics_the_host(make_lab) -> None:
     assert lab.ssh("app01", "cat /proc/sys/kernel/random/boot_id").returncode == 0
 
 
+def _command_lines() -> list[str]:
+    """``pid args`` of every process, from /proc: ``ps`` cuts long command lines to the terminal width."""
+    lines = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:  # the process ended while being read
+            continue
+        if args:
+            lines.append(f"{cmdline.parent.name} {args}")
+    return lines
+
+
 def _traces(lab: Lab) -> dict[str, list[str]]:
     """Every netns, link, loop device, mount and process on the machine that belongs to ``lab``."""
 
@@ -162,7 +175,7 @@ def _traces(lab: Lab) -> dict[str, list[str]]:
         "links": out("ip", "-o", "link"),
         "loops": out("losetup", "-a"),
         "mounts": Path("/proc/self/mountinfo").read_text().splitlines(),
-        "processes": out("ps", "-eo", "pid,args"),
+        "processes": _command_lines(),
     }
     return {kind: [line for line in lines if any(m in line for m in marks)] for kind, lines in found.items()}
 

@@ -277,6 +277,47 @@ def test_service_command_and_user() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("exec_start", "loads"),
+    [
+        ("/sbin/modprobe netconsole", True),
+        ("-/usr/sbin/modprobe -q netconsole netconsole=6665@10.0.0.5/eth0,6666@10.0.0.1/", True),
+        ("/sbin/modprobe -r netconsole", False),
+        ("/sbin/modprobe netconsole_extra", False),
+        ("/bin/sh -c 'modprobe netconsole'", False),
+    ],
+)
+def test_units_that_load_netconsole_at_start(exec_start: str, loads: bool) -> None:
+    assert (
+        ff.modprobes_at_start(f"[Unit]\nDescription=x\n[Service]\nExecStart={exec_start}\n", "netconsole")
+        is loads
+    )
+
+
+def test_netconsole_loaded_by_an_enabled_unit(tmp_path: Path) -> None:
+    """The crash_capture role's unit: it loads netconsole once udev has named the interface."""
+    units = tmp_path / "etc/systemd/system"
+    (units / "multi-user.target.wants").mkdir(parents=True)
+    (units / "fleetfix-netconsole.service").write_text(
+        "[Unit]\nBindsTo=sys-subsystem-net-devices-ens2.device\n[Service]\nType=oneshot\n"
+        "ExecStart=/sbin/modprobe netconsole\n[Install]\nWantedBy=multi-user.target\n"
+    )
+    (tmp_path / "etc/modprobe.d").mkdir()
+    (tmp_path / "etc/modprobe.d/netconsole.conf").write_text(
+        "options netconsole netconsole=6665@10.0.2.15/ens2,6666@10.0.2.2/52:55:0a:00:02:02\n"
+    )
+    host = ff.Host(str(tmp_path))
+    persistent = ff.read_netconsole(host, [], "")["persistent"]
+    assert persistent["load_at_boot"] is None  # written, not enabled
+    os.symlink(
+        "/etc/systemd/system/fleetfix-netconsole.service",
+        units / "multi-user.target.wants/fleetfix-netconsole.service",
+    )
+    persistent = ff.read_netconsole(host, [], "")["persistent"]
+    assert persistent["load_at_boot"] == "/etc/systemd/system/fleetfix-netconsole.service"
+    assert [t["dev_name"] for t in persistent["targets"]] == ["ens2"]
+
+
 # --- disks, identity, dumps ---------------------------------------------------------------------------
 
 
@@ -488,7 +529,8 @@ def test_captured_debian_host(tmp_path: Path) -> None:
         6666,
     )
     persistent = netconsole["persistent"]
-    assert persistent["modprobe_file"] == "/etc/modprobe.d/netconsole.conf" and persistent["modules_load"]
+    assert persistent["modprobe_file"] == "/etc/modprobe.d/netconsole.conf"
+    assert persistent["load_at_boot"] == "/etc/modules-load.d/netconsole.conf"
     assert [t["name"] for t in persistent["targets"]] == ["modprobe", "cmdline"]
     assert all(
         {k: t[k] for k in ("remote_ip", "remote_port", "remote_mac")}

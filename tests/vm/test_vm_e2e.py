@@ -271,12 +271,9 @@ def test_backup_cron_thrash_panics_and_both_captures_get_the_oops(
     assert any(o.implicated_module == "fxhba" for found in netconsole for o in found)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="crash_capture's persistent netconsole (modules-load.d) loads before udev renames the NIC: "
-    "'netpoll: netconsole: ens2 doesn't exist, aborting'",
-)
 def test_netconsole_comes_back_after_the_reboot(guest: Vm) -> None:
+    """The role's unit loads netconsole once udev has named the NIC (modules-load.d would be too early)."""
+    assert guest.run("systemctl is-active fleetfix-netconsole.service").stdout.strip() == "active"
     assert guest.run("cat /sys/module/netconsole/initstate").stdout.strip() == "live"
     assert "netconsole: network logging started" in _ok(guest, "dmesg")
 
