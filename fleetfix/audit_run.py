@@ -12,6 +12,7 @@ from fleetfix.advisory_schema import load_advisories
 from fleetfix.artifacts import results_from_artifacts
 from fleetfix.audit import AuditReport, audit_results
 from fleetfix.files import write_atomic
+from fleetfix.nodes import ExecutionNodes
 from fleetfix.report import to_json
 from fleetfix.run import RunObserver, RunRequest, run_playbook
 
@@ -37,9 +38,11 @@ def run_audit(
     limit: str | None,
     advisory_dirs: Sequence[Path],
     observer: RunObserver | None = None,
+    nodes: ExecutionNodes | None = None,
 ) -> AuditReport:
     db = load_db(advisory_dirs)
-    outcome = run_playbook(RunRequest("audit.yml", tuple(inventories), limit), observer, kind="audit")
+    request = RunRequest("audit.yml", tuple(inventories), limit, nodes=nodes)
+    outcome = run_playbook(request, observer, kind="audit")
     report = audit_results(outcome.hosts, db, datetime.now(UTC), source=str(outcome.run_dir))
     _keep(report, outcome.run_dir)
     return report

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from fleetfix import ui
-from fleetfix.options import inventory_option, limit_option
+from fleetfix.nodes import ExecutionNodes
+from fleetfix.options import execution_nodes_option, inventory_option, limit_option
 
 _format = click.option(
     "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
@@ -23,6 +24,7 @@ def capture() -> None:
 @capture.command()
 @inventory_option
 @limit_option
+@execution_nodes_option
 @click.option(
     "--log-host",
     metavar="IP",
@@ -42,6 +44,7 @@ def capture() -> None:
 def enable(
     inventories: tuple[Path, ...],
     limit: str | None,
+    nodes: ExecutionNodes | None,
     log_host: str | None,
     log_port: str | None,
     interface: str | None,
@@ -56,7 +59,7 @@ def enable(
 
     options = capture_run.parse_options(log_host, log_port, interface, crash_size, dump_target)
     with ui.PlayProgress() as progress:
-        outcome = capture_run.enable(inventories, limit, check, reboot, options, progress)
+        outcome = capture_run.enable(inventories, limit, check, reboot, options, progress, nodes)
     if fmt == "json":
         sys.stdout.write(capture_run.outcome_json(outcome))
     else:
@@ -68,13 +71,14 @@ def enable(
 @capture.command()
 @inventory_option
 @limit_option
+@execution_nodes_option
 @_format
-def status(inventories: tuple[Path, ...], limit: str | None, fmt: str) -> None:
+def status(inventories: tuple[Path, ...], limit: str | None, nodes: ExecutionNodes | None, fmt: str) -> None:
     """Crash-capture readiness per host (the audit's crash capture view)."""
     from fleetfix import capture_run
 
     with ui.PlayProgress() as progress:
-        report = capture_run.status(inventories, limit, progress)
+        report = capture_run.status(inventories, limit, progress, nodes)
     if fmt == "json":
         sys.stdout.write(capture_run.status_json(report))
     else:

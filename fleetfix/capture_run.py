@@ -21,6 +21,7 @@ from fleetfix.audit import AuditReport
 from fleetfix.audit_run import run_audit
 from fleetfix.errors import ExitStatus, InputError
 from fleetfix.events import HostResult
+from fleetfix.nodes import ExecutionNodes
 from fleetfix.run import RunObserver, RunRequest, run_playbook
 
 # The role's task that stops a host whose crash memory needs a reboot nobody allowed.
@@ -193,17 +194,22 @@ def enable(
     reboot: bool,
     options: CaptureOptions,
     observer: RunObserver | None = None,
+    nodes: ExecutionNodes | None = None,
 ) -> CaptureOutcome:
-    request = RunRequest("capture.yml", tuple(inventories), limit, options.extravars(reboot), check, check)
+    extravars = options.extravars(reboot)
+    request = RunRequest("capture.yml", tuple(inventories), limit, extravars, check, check, nodes)
     outcome = run_playbook(request, observer, kind="capture")
     return outcome_from_results(outcome.hosts, check, outcome.run_dir)
 
 
 def status(
-    inventories: Sequence[Path], limit: str | None, observer: RunObserver | None = None
+    inventories: Sequence[Path],
+    limit: str | None,
+    observer: RunObserver | None = None,
+    nodes: ExecutionNodes | None = None,
 ) -> AuditReport:
     """The audit, run as `fleetfix audit` runs it; the capture view is its per-host ``capture`` field."""
-    return run_audit(inventories, limit, (), observer)
+    return run_audit(inventories, limit, (), observer, nodes)
 
 
 def outcome_rows(outcome: CaptureOutcome) -> list[dict[str, str]]:

@@ -9,7 +9,8 @@ import click
 
 from fleetfix import __version__, ui
 from fleetfix.errors import ExitStatus, FleetfixError
-from fleetfix.options import advisories_option, inventory_option, limit_option
+from fleetfix.nodes import ExecutionNodes
+from fleetfix.options import advisories_option, execution_nodes_option, inventory_option, limit_option
 
 _FORMATS = ("table", "json", "markdown", "junit")
 
@@ -23,6 +24,7 @@ def main() -> None:
 @main.command()
 @inventory_option
 @limit_option
+@execution_nodes_option
 @advisories_option
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
 @click.option(
@@ -36,6 +38,7 @@ def main() -> None:
 def audit(
     inventories: tuple[Path, ...],
     limit: str | None,
+    nodes: ExecutionNodes | None,
     advisory_dirs: tuple[Path, ...],
     fmt: str,
     output: Path | None,
@@ -48,7 +51,7 @@ def audit(
         report = audit_artifacts(from_artifacts, advisory_dirs)
     else:
         with ui.PlayProgress() as progress:
-            report = run_audit(inventories, limit, advisory_dirs, progress)
+            report = run_audit(inventories, limit, advisory_dirs, progress, nodes)
     ui.emit_audit(report, fmt, output)
     sys.exit(report.exit_status())
 

@@ -27,6 +27,7 @@ from fleetfix.errors import EnvironmentProblem, ExitStatus, InputError
 from fleetfix.events import HostResult
 from fleetfix.facts import HostFacts
 from fleetfix.files import write_atomic
+from fleetfix.nodes import ExecutionNodes
 from fleetfix.run import RunObserver, RunRequest, run_playbook
 
 _FETCH_ACTIONS = ("ansible.builtin.fetch", "fetch")
@@ -177,14 +178,16 @@ def collect(
     store_dir: Path | None = None,
     observer: RunObserver | None = None,
     netconsole_dir: Path | None = None,
+    nodes: ExecutionNodes | None = None,
 ) -> CollectOutcome:
     """Fetch new kdump kernel logs and every host's schedule into the store (default ``<state>/crashes``),
     and bring the netconsole receiver's files there from ``netconsole_dir`` (``fleetfix listen --dir``)."""
     store = (store_dir or paths.crash_store()).absolute()
     extravars = {"fleetfix_collect_store": str(store)}
-    outcome = run_playbook(
-        RunRequest("collect.yml", tuple(inventories), limit, extravars), observer, "collect"
+    request = RunRequest(
+        "collect.yml", tuple(inventories), limit, extravars, nodes=nodes, fetch_var="fleetfix_collect_store"
     )
+    outcome = run_playbook(request, observer, "collect")
     hosts = tuple(host_collected(outcome.hosts[name], store) for name in sorted(outcome.hosts))
     copied = sync_netconsole(netconsole_dir, store) if netconsole_dir is not None else 0
     return CollectOutcome(store, hosts, copied)

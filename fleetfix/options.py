@@ -22,3 +22,19 @@ advisories_option = click.option(
     type=click.Path(path_type=Path),
     help="Directory of your own advisory YAML files, added to the shipped database; repeatable.",
 )
+
+
+def _execution_nodes(_ctx: click.Context, _param: click.Parameter, value: str | None) -> object:
+    from fleetfix.nodes import load
+
+    return load(value)
+
+
+execution_nodes_option = click.option(
+    "--execution-nodes",
+    "nodes",
+    metavar="NODE,...",
+    callback=_execution_nodes,
+    help="Cut the run into slices, one per node, each run by `ansible-runner worker` over ssh. "
+    "Default: execution_nodes in the config file ($FLEETFIX_CONFIG, ~/.config/fleetfix/config.yml).",
+)

@@ -16,24 +16,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import ansible_runner
 
-from fleetfix import paths
+from fleetfix import paths, slices
 from fleetfix.errors import EnvironmentProblem, ExitStatus, FleetfixError, InputError
 from fleetfix.events import EventFold, HostResult
+from fleetfix.nodes import ExecutionNodes
+from fleetfix.run_observer import RunObserver, answer_status
+from fleetfix.slice_progress import MergedProgress
+from fleetfix.slice_run import SliceJob, run_slices
+
+__all__ = ["RunObserver", "RunOutcome", "RunRequest", "inventory_hostvars", "list_hosts", "run_playbook"]
 
 MAX_FORKS = 100
 _LIST_HOSTS = re.compile(r"^\s+hosts \((\d+)\):\s*$")
-
-
-class RunObserver(Protocol):
-    """What a progress display needs to know while a play runs."""
-
-    def task_started(self, name: str, hosts: int) -> None: ...
-
-    def host_answered(self, host: str, status: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -44,6 +42,8 @@ class RunRequest:
     extravars: Mapping[str, Any] = field(default_factory=dict)
     check: bool = False
     diff: bool = False
+    nodes: ExecutionNodes | None = None  # run in slices on these execution nodes instead of here
+    fetch_var: str | None = None  # the extra var naming the local directory the play fetches into
 
 
 @dataclass(frozen=True)
@@ -123,11 +123,8 @@ def list_hosts(inventories: Sequence[str], limit: str | None, run_dir: Path) -> 
     return hosts
 
 
-def inventory_hostvars(inventories: Sequence[Path], limit: str | None) -> dict[str, dict[str, Any]]:
-    """Every host's variables as the inventories resolve them (group vars merged), after the limit."""
-    run_dir = new_run_dir("inventory")
-    sources = _inventory_args(inventories, run_dir)
-    hosts = set(list_hosts(sources, limit, run_dir))
+def _inventory_list(sources: Sequence[str]) -> dict[str, Any]:
+    """``ansible-inventory --list``: every group with its hosts and children, and ``_meta.hostvars``."""
     out, err, rc = ansible_runner.run_command(
         executable_cmd=ansible_executable("ansible-inventory"),
         cmdline_args=["--list", *[a for src in sources for a in ("-i", src)]],
@@ -137,7 +134,15 @@ def inventory_hostvars(inventories: Sequence[Path], limit: str | None) -> dict[s
     )
     if rc != 0:
         raise InputError(",".join(sources), _ansible_error(err or out, "ansible-inventory failed"))
-    hostvars = json.loads(out).get("_meta", {}).get("hostvars", {})
+    return json.loads(out)
+
+
+def inventory_hostvars(inventories: Sequence[Path], limit: str | None) -> dict[str, dict[str, Any]]:
+    """Every host's variables as the inventories resolve them (group vars merged), after the limit."""
+    run_dir = new_run_dir("inventory")
+    sources = _inventory_args(inventories, run_dir)
+    hosts = set(list_hosts(sources, limit, run_dir))
+    hostvars = _inventory_list(sources).get("_meta", {}).get("hostvars", {})
     return {host: dict(hostvars.get(host, {})) for host in sorted(hosts)}
 
 
@@ -149,21 +154,41 @@ def run_playbook(request: RunRequest, observer: RunObserver | None = None, kind:
         where = f"--limit {request.limit}" if request.limit else ",".join(sources)
         raise InputError(where, "matches no host in the inventory")
     playbook = paths.playbook(request.playbook)
+    cmdline = " ".join(flag for flag, on in (("--check", request.check), ("--diff", request.diff)) if on)
+    if request.nodes is not None:
+        results, rc, output = _run_sliced(request, request.nodes, sources, hosts, run_dir, cmdline, observer)
+    else:
+        results, rc, output = _run_here(request, playbook, sources, hosts, run_dir, cmdline, observer)
+    if rc not in (0, 2, 4) and all(r.status == "skipped" or not r.tasks for r in results.values()):
+        raise FleetfixError(
+            f"{playbook.name}: {_ansible_error(output, f'ansible-playbook exited {rc}')}",
+            ExitStatus.BAD_INPUT,
+        )
+    return RunOutcome(run_dir=run_dir, hosts=results, rc=rc)
+
+
+def _run_here(
+    request: RunRequest,
+    playbook: Path,
+    sources: list[str],
+    hosts: list[str],
+    run_dir: Path,
+    cmdline: str,
+    observer: RunObserver | None,
+) -> tuple[dict[str, HostResult], int, str]:
     fold = EventFold()
-    task_hosts = len(hosts)
 
     def on_event(event: dict[str, Any]) -> bool:
         fold.add(event)
         if observer is not None:
-            kind_ = event.get("event", "")
             data = event.get("event_data") or {}
-            if kind_ == "playbook_on_task_start":
-                observer.task_started(str(data.get("task", "")), task_hosts)
-            elif kind_.startswith("runner_on_") and data.get("host"):
-                observer.host_answered(data["host"], kind_.removeprefix("runner_on_"))
+            answer = answer_status(event)
+            if event.get("event") == "playbook_on_task_start":
+                observer.task_started(str(data.get("task", "")), len(hosts))
+            elif answer:
+                observer.host_answered(data["host"], answer)
         return True
 
-    cmdline = " ".join(flag for flag, on in (("--check", request.check), ("--diff", request.diff)) if on)
     runner = ansible_runner.run(
         private_data_dir=str(run_dir),
         playbook=str(playbook),
@@ -178,11 +203,29 @@ def run_playbook(request: RunRequest, observer: RunObserver | None = None, kind:
         ident="ansible",
         event_handler=on_event,
     )
-    results = fold.results(hosts)
-    if runner.rc not in (0, 2, 4) and all(r.status == "skipped" or not r.tasks for r in results.values()):
-        stdout = runner.stdout.read() if runner.stdout else ""
-        raise FleetfixError(
-            f"{playbook.name}: {_ansible_error(stdout, f'ansible-playbook exited {runner.rc}')}",
-            ExitStatus.BAD_INPUT,
-        )
-    return RunOutcome(run_dir=run_dir, hosts=results, rc=runner.rc)
+    output = runner.stdout.read() if runner.stdout and runner.rc not in (0, 2, 4) else ""
+    return fold.results(hosts), runner.rc, output
+
+
+def _run_sliced(
+    request: RunRequest,
+    nodes: ExecutionNodes,
+    sources: list[str],
+    hosts: list[str],
+    run_dir: Path,
+    cmdline: str,
+    observer: RunObserver | None,
+) -> tuple[dict[str, HostResult], int, str]:
+    """The run cut into slices over ``nodes``; each host's result comes from its slice's finished attempt."""
+    listing = _inventory_list(sources)
+    if nodes.slice_by == "group":
+        groups = {g: v.get("hosts", []) for g, v in listing.items() if g not in ("_meta", "all", "ungrouped")}
+        pieces = slices.by_group(hosts, groups, len(nodes.nodes))
+    else:
+        pieces = slices.by_count(hosts, len(nodes.nodes))
+    progress = MergedProgress(observer, len(hosts))
+    job = SliceJob(request.playbook, dict(request.extravars), cmdline or None, request.fetch_var)
+    done = run_slices(nodes, run_dir, pieces, listing, job, progress.feed)
+    results = {host: done[p.index].results[host] for p in pieces for host in p.hosts}
+    output = "\n".join(a.output for a in done.values())
+    return {h: results[h] for h in hosts}, slices.merged_rc([a.rc for a in done.values()]), output

@@ -14,6 +14,8 @@ import click
 from fleetfix import fio_profiles, fio_result, ui
 from fleetfix import soak as soak_core
 from fleetfix.errors import ExitStatus, InputError
+from fleetfix.nodes import ExecutionNodes
+from fleetfix.options import execution_nodes_option
 
 
 def _read(path: Path) -> str:
@@ -43,6 +45,7 @@ def _floor(spec: str | None, baseline: Path | None) -> soak_core.IopsFloor | Non
     help="Inventory file or directory; repeat to merge. Default: localhost over the local connection.",
 )
 @click.option("-l", "--limit", help="Ansible host pattern limiting the run.")
+@execution_nodes_option
 @click.option("-m", "--module", help="Soak every disk behind this driver module (e.g. mpt3sas).")
 @click.option("-d", "--device", "devices", multiple=True, help="Soak this device (/dev/sdb); repeatable.")
 @click.option("--profile", default="thrash", show_default=True, help="fio profile: thrash, qd1, ...")
@@ -69,6 +72,7 @@ def _floor(spec: str | None, baseline: Path | None) -> soak_core.IopsFloor | Non
 def soak(
     inventories: tuple[Path, ...],
     limit: str | None,
+    nodes: ExecutionNodes | None,
     module: str | None,
     devices: tuple[str, ...],
     profile: str,
@@ -101,7 +105,7 @@ def soak(
     chosen = fio_profiles.select_profile(profile, custom)
     with ui.PlayProgress() as progress:
         results = soak_run.soak(
-            inventories, limit, module, devices, chosen, runtime, destructive, progress, check, floor
+            inventories, limit, module, devices, chosen, runtime, destructive, progress, check, floor, nodes
         )
     if fmt == "json":
         sys.stdout.write(json.dumps([r.to_dict() for r in results], indent=1) + "\n")

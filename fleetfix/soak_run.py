@@ -22,6 +22,7 @@ from fleetfix.facts import HostFacts
 from fleetfix.files import write_atomic
 from fleetfix.fio_profiles import FioProfile, refuse_destructive
 from fleetfix.fio_result import FioResult, parse_fio_json
+from fleetfix.nodes import ExecutionNodes
 from fleetfix.run import RunObserver, RunRequest, run_playbook
 from fleetfix.soak import IopsFloor, SoakVerdict, judge_soak
 
@@ -208,9 +209,11 @@ def soak(
     observer: RunObserver | None = None,
     check: bool = False,
     iops_floor: IopsFloor | None = None,
+    nodes: ExecutionNodes | None = None,
 ) -> list[HostSoak]:
     """Soak the disks behind ``module`` (or ``devices``) on every host of the inventories and limit."""
-    found = run_playbook(RunRequest("audit.yml", tuple(inventories), limit), observer, kind="soak-facts")
+    facts_request = RunRequest("audit.yml", tuple(inventories), limit, nodes=nodes)
+    found = run_playbook(facts_request, observer, kind="soak-facts")
     facts, results = _facts(found.hosts)
     soak_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     targets, left_out = plan_targets(facts, module, devices, profile, runtime, destructive, soak_id)
@@ -224,6 +227,8 @@ def soak(
             soak_extravars(targets, module, destructive, fetch_dir),
             check=check,
             diff=check,
+            nodes=nodes,
+            fetch_var="fleetfix_soak_fetch_dir",
         )
         played = run_playbook(request, observer, kind="soak")
         floor = iops_floor or IopsFloor.absolute(0)

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from fleetfix import ui
-from fleetfix.options import inventory_option, limit_option
+from fleetfix.nodes import ExecutionNodes
+from fleetfix.options import execution_nodes_option, inventory_option, limit_option
 
 _store = click.option(
     "--store",
@@ -27,12 +28,14 @@ _netconsole = click.option(
 @click.command()
 @inventory_option
 @limit_option
+@execution_nodes_option
 @_store
 @_netconsole
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
 def collect(
     inventories: tuple[Path, ...],
     limit: str | None,
+    nodes: ExecutionNodes | None,
     store: Path | None,
     netconsole_dir: Path | None,
     fmt: str,
@@ -41,7 +44,7 @@ def collect(
     from fleetfix import collect_run
 
     with ui.PlayProgress() as progress:
-        outcome = collect_run.collect(inventories, limit, store, progress, netconsole_dir)
+        outcome = collect_run.collect(inventories, limit, store, progress, netconsole_dir, nodes)
     if fmt == "json":
         sys.stdout.write(collect_run.outcome_json(outcome))
     else:

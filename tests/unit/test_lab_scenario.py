@@ -58,8 +58,9 @@ def test_seed_tells_the_incident() -> None:
     assert any(c.schedule == "0 1 * * *" for h in affected for c in h.group.cron)
 
 
-def test_large_has_a_hundred_hosts() -> None:
-    assert len(load_scenario("large").hosts()) == 100
+def test_large_has_a_hundred_targets_then_three_execution_nodes() -> None:
+    hosts = load_scenario("large").hosts()
+    assert len(hosts) == 103 and [h.name for h in hosts[100:]] == ["runner01", "runner02", "runner03"]
 
 
 def test_good_minimal_file(tmp_path: Path) -> None:
