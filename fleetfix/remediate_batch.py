@@ -20,6 +20,7 @@ from fleetfix.events import HostResult
 from fleetfix.facts import HostFacts
 from fleetfix.fio_profiles import FioProfile
 from fleetfix.journal import Journal
+from fleetfix.nodes import ExecutionNodes
 from fleetfix.plan import STEPS, Plan
 from fleetfix.progress import RunProgress, recheck
 from fleetfix.run import RunObserver, RunRequest, run_playbook
@@ -43,6 +44,7 @@ class BatchContext:
     driver_vars: Mapping[str, Any]  # reboot permission, capture requirement
     observer: RunObserver | None
     clock: Callable[[], datetime]
+    nodes: ExecutionNodes | None = None
 
 
 def _steps_for(
@@ -135,7 +137,15 @@ def run_batch(
             extravars |= soak_extravars(targets, ctx.plan.module, False, fetch_dir)
         for host in active:
             journal.step_started(ctx.run_id, host, step)
-        request = RunRequest("remediate.yml", ctx.inventories, ",".join(active), extravars)
+        fetch_var = "fleetfix_soak_fetch_dir" if step == "soak" else None
+        request = RunRequest(
+            "remediate.yml",
+            ctx.inventories,
+            ",".join(active),
+            extravars,
+            nodes=ctx.nodes,
+            fetch_var=fetch_var,
+        )
         played = run_playbook(request, ctx.observer, kind=f"remediate-{step}")
         for host in active:
             if step == "soak":

@@ -11,12 +11,13 @@ import click
 
 from fleetfix import ui
 from fleetfix.errors import ExitStatus, FleetfixError
-from fleetfix.options import advisories_option, inventory_option, limit_option
+from fleetfix.options import advisories_option, execution_nodes_option, inventory_option, limit_option
 
 
 @click.command()
 @inventory_option
 @limit_option
+@execution_nodes_option
 @advisories_option
 @click.option("-m", "--module", help="The driver module to upgrade where an advisory marks it bad.")
 @click.option(
@@ -77,6 +78,7 @@ def remediate(**options: object) -> None:
         check=o["check"],
         advisory_dirs=tuple(o["advisory_dirs"]),
         resume=None if o["resume"] is None else _run_id(o["resume"]),
+        nodes=o["nodes"],  # type: ignore[arg-type]
     )
     if request.resume is not None:
         with ui.PlayProgress() as progress:

@@ -15,6 +15,7 @@ from fleetfix.errors import ExitStatus, FleetfixError, InputError
 from fleetfix.facts import HostFacts
 from fleetfix.fio_profiles import select_profile
 from fleetfix.journal import Journal, default_path
+from fleetfix.nodes import ExecutionNodes
 from fleetfix.plan import Count, Plan, StepTimes, build_plan
 from fleetfix.remediate_batch import BatchContext, run_batch
 from fleetfix.run import RunObserver, RunRequest, inventory_hostvars, run_playbook
@@ -44,6 +45,7 @@ class RemediateRequest:
     check: bool = False
     advisory_dirs: tuple[Path, ...] = ()
     resume: int | None = None  # a run id; 0 means the newest unfinished run
+    nodes: ExecutionNodes | None = None  # step plays run in slices there; window and budget stay here
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), compare=False)
 
 
@@ -62,10 +64,11 @@ class RemediateOutcome:
         return ExitStatus.HOSTS_FAILED if failed else ExitStatus.OK
 
 
-def _facts(inventories: Sequence[Path], limit: str | None, observer: RunObserver | None):
-    outcome = run_playbook(
-        RunRequest("audit.yml", tuple(inventories), limit), observer, kind="remediate-facts"
-    )
+def _facts(
+    inventories: Sequence[Path], limit: str | None, observer: RunObserver | None, nodes: ExecutionNodes | None
+):
+    request = RunRequest("audit.yml", tuple(inventories), limit, nodes=nodes)
+    outcome = run_playbook(request, observer, kind="remediate-facts")
     facts = {
         host: HostFacts.from_dict(result.facts["fleetfix"], f"{outcome.run_dir}:{host}")
         for host, result in outcome.hosts.items()
@@ -112,6 +115,7 @@ def _context(
         driver_vars=_driver_vars(request),
         observer=observer,
         clock=request.clock,
+        nodes=request.nodes,
     )
 
 
@@ -151,7 +155,7 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
     if request.window is not None:
         _refuse_outside(parse_window(request.window, request.tz), request.clock())
     db = load_db(request.advisory_dirs)
-    outcome, facts = _facts(request.inventories, request.limit, observer)
+    outcome, facts = _facts(request.inventories, request.limit, observer, request.nodes)
     report = audit_results(outcome.hosts, db, request.clock(), source=str(outcome.run_dir))
     hostvars = inventory_hostvars(request.inventories, request.limit)
     loaded = {h.host for h in report.hosts if any(d.name == request.module for d in h.drivers)}
@@ -182,7 +186,8 @@ def check(request: RemediateRequest, plan: Plan, facts: dict, observer) -> Remed
         "fleetfix_remediate_steps": ["precheck", "upgrade", "activate", "verify"],
         **_driver_vars(request),
     }
-    request_ = RunRequest("remediate.yml", request.inventories, ",".join(plan.hosts), variables, True, True)
+    targets = ",".join(plan.hosts)
+    request_ = RunRequest("remediate.yml", request.inventories, targets, variables, True, True, request.nodes)
     played = run_playbook(request_, observer, kind="remediate-check")
     hosts = [
         {
@@ -238,7 +243,7 @@ def resume(request: RemediateRequest, observer: RunObserver | None) -> Remediate
         window = parse_window(spec, request.tz) if spec else None
         _refuse_outside(window, request.clock())
         pending = journal.progress(record.id).pending
-        facts = _facts(request.inventories, ",".join(pending), observer)[1] if pending else {}
+        facts = _facts(request.inventories, ",".join(pending), observer, request.nodes)[1] if pending else {}
         journal.resume_run(record.id, window.spec if window else None)
         request = _resumed(request, record.options)
         return _drive(_context(request, record.id, record.plan, window, observer), journal, facts)

@@ -1,4 +1,5 @@
-"""The only place that drives Ansible: resolve the inventories, run a playbook, fold its events.
+"""Where Ansible is driven: resolve the inventories, run a playbook here or in slices on execution nodes
+(``slice_run``), fold its events into per-host results.
 
 Every run gets a fresh private data directory under the state directory, kept afterwards with the runner's
 artifacts (job events included), so any run can be re-evaluated with ``--from-artifacts``.
@@ -25,8 +26,9 @@ from fleetfix.errors import EnvironmentProblem, ExitStatus, FleetfixError, Input
 from fleetfix.events import EventFold, HostResult
 from fleetfix.nodes import ExecutionNodes
 from fleetfix.run_observer import RunObserver, answer_status
+from fleetfix.slice_prepare import SliceJob
 from fleetfix.slice_progress import MergedProgress
-from fleetfix.slice_run import SliceJob, run_slices
+from fleetfix.slice_run import run_slices
 
 __all__ = ["RunObserver", "RunOutcome", "RunRequest", "inventory_hostvars", "list_hosts", "run_playbook"]
 

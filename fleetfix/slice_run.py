@@ -22,47 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
-import yaml
 
-from fleetfix import paths
 from fleetfix.events import EventFold, HostResult
 from fleetfix.nodes import ExecutionNodes
+from fleetfix.slice_prepare import NODE_IDENT, SliceJob, prepare
 from fleetfix.slice_schedule import schedule
 from fleetfix.slices import Slice
 
-_ENV = {
-    "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
-    "ANSIBLE_HOST_PATTERN_MISMATCH": "error",
-    "ANSIBLE_NOCOLOR": "True",
-}
 _FINISHED = ("successful", "failed")  # the worker ran the play; anything else is the node's failure
-_NODE_IDENT = "ansible"  # the artifacts directory's name on the node
-_NODE_FETCH_DIR = "{{ lookup('ansible.builtin.env', 'AWX_ISOLATED_DATA_DIR') }}/fetched"
-
-
-@dataclass(frozen=True)
-class SliceJob:
-    """What every slice runs: the same playbook, variables and mode.
-
-    ``fetch_var`` names the extra var holding this machine's directory the play fetches files into. On a
-    node that directory does not exist, so the play fetches into the runner's artifacts directory there
-    instead (which the worker streams back at the end); the files then move to the real directory and the
-    paths in the events are rewritten to match.
-    """
-
-    playbook: str
-    extravars: Mapping[str, Any]
-    cmdline: str | None
-    fetch_var: str | None = None
-
-    def node_extravars(self) -> dict[str, Any]:
-        if self.fetch_var is None:
-            return dict(self.extravars)
-        return {**self.extravars, self.fetch_var: _NODE_FETCH_DIR}
-
-    @property
-    def fetch_dir(self) -> Path | None:
-        return Path(self.extravars[self.fetch_var]) if self.fetch_var else None
 
 
 @dataclass(frozen=True)
@@ -72,61 +39,6 @@ class Attempt:
     rc: int
     error: str = ""
     output: str = ""
-
-
-def slice_inventory(hosts: Sequence[str], inventory: Mapping[str, Any]) -> dict[str, Any]:
-    """A static YAML inventory of ``hosts`` from ``ansible-inventory --list`` output: every host with its
-    resolved variables, every group with its direct members among them and its child groups."""
-    wanted = set(hosts)
-    hostvars = inventory.get("_meta", {}).get("hostvars", {})
-    groups: dict[str, Any] = {}
-    for name, group in inventory.items():
-        if name in ("_meta", "all") or not isinstance(group, dict):
-            continue
-        entry: dict[str, Any] = {}
-        members = [h for h in group.get("hosts", []) if h in wanted]
-        if members:
-            entry["hosts"] = dict.fromkeys(members)
-        if group.get("children"):
-            entry["children"] = dict.fromkeys(group["children"])
-        groups[name] = entry
-    return {"all": {"hosts": {h: dict(hostvars.get(h, {})) for h in hosts}, "children": groups}}
-
-
-def _project(target: Path) -> None:
-    content = paths.content_dir()
-    skip = shutil.ignore_patterns("molecule", "__pycache__", "*.pyc")
-    for name in ("playbooks", "roles"):
-        shutil.copytree(content / name, target / name, ignore=skip)
-    shutil.copy2(content / "ansible.cfg", target / "ansible.cfg")
-
-
-def _transmit(slice_dir: Path, job: SliceJob, forks: int) -> None:
-    stream = slice_dir.with_name(f"{slice_dir.name}.stream")
-    with stream.open("wb") as output:  # the transmitter needs a named file, not a memory buffer
-        ansible_runner.run(
-            private_data_dir=str(slice_dir),
-            playbook=str(slice_dir / "project" / "playbooks" / job.playbook),
-            inventory=str(slice_dir / "inventory" / "hosts.yml"),
-            extravars=job.node_extravars(),
-            cmdline=job.cmdline,
-            forks=forks,
-            envvars=dict(_ENV),
-            ident=_NODE_IDENT,
-            streamer="transmit",
-            _output=output,
-        )
-
-
-def prepare(run_dir: Path, piece: Slice, inventory: Mapping[str, Any], job: SliceJob) -> None:
-    """The slice's transmit stream (``slices/<index>.stream``), built once and sent unchanged to whichever
-    node runs it."""
-    slice_dir = run_dir / "slices" / str(piece.index)
-    _project(slice_dir / "project")
-    (slice_dir / "inventory").mkdir(parents=True)
-    listing = yaml.safe_dump(slice_inventory(piece.hosts, inventory), sort_keys=False)
-    (slice_dir / "inventory" / "hosts.yml").write_text(listing)
-    _transmit(slice_dir, job, forks=max(1, min(len(piece.hosts), 100)))
 
 
 def _feed(stream: bytes, pipe: Any) -> None:
@@ -166,6 +78,24 @@ def _bring_home(fetched: Path, fetch_dir: Path) -> None:
     shutil.rmtree(fetched)
 
 
+def _launch(nodes: ExecutionNodes, node: str, stderr: Path) -> subprocess.Popen[bytes]:
+    """``ssh NODE ansible-runner worker``; a node that stops answering is dropped within a minute."""
+    command = [
+        "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=15",
+        "-o", "ServerAliveCountMax=4", *nodes.ssh_options, node, *nodes.worker_command(),
+    ]  # fmt: skip
+    with stderr.open("wb") as errors:  # a file: a pipe left unread could stall the node's stream
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors)
+
+
+def _set_aside(run_dir: Path, ident: str) -> None:
+    """A failed attempt's events, kept for a post-mortem but out of the run's artifacts."""
+    attempt_dir = run_dir / "artifacts" / ident
+    if attempt_dir.exists():
+        (run_dir / "failed-attempts").mkdir(exist_ok=True)
+        attempt_dir.rename(run_dir / "failed-attempts" / ident)
+
+
 def attempt(
     nodes: ExecutionNodes,
     node: str,
@@ -177,12 +107,12 @@ def attempt(
 ) -> Attempt:
     """Run one slice on one node; events reach ``on_event`` as they arrive."""
     ident = f"slice-{piece.index}-try-{try_number}"
+    stderr = run_dir / "slices" / f"{ident}.stderr"
+    proc = _launch(nodes, node, stderr)
     stream = (run_dir / "slices" / f"{piece.index}.stream").read_bytes()
-    node_paths = re.compile(r"[^\s'\"]*/artifacts/" + _NODE_IDENT + "/fetched")
-    command = ["ssh", "-o", "BatchMode=yes", *nodes.ssh_options, node, *nodes.worker_command()]
-    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     feeder = threading.Thread(target=_feed, args=(stream, proc.stdin), daemon=True)
     feeder.start()
+    node_paths = re.compile(r"[^\s'\"]*/artifacts/" + NODE_IDENT + "/fetched")
     fold, statuses, output = EventFold(), [], []
 
     def event(data: dict[str, Any]) -> bool:
@@ -206,25 +136,19 @@ def attempt(
         event_handler=event,
         status_handler=status,
     )
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     proc.wait()
     feeder.join(timeout=5)
     final = statuses[-1] if statuses else {}
     state = str(final.get("status", "no status"))
-    results = fold.results(piece.hosts)
     if state in _FINISHED:
         if job.fetch_dir is not None:
             _bring_home(run_dir / "artifacts" / ident / "fetched", job.fetch_dir)
+        results = fold.results(piece.hosts)
         return Attempt(True, results, _rc(state, results), output="\n".join(output))
-    attempt_dir = run_dir / "artifacts" / ident
-    if attempt_dir.exists():  # keep it for a post-mortem, out of the run's artifacts
-        (run_dir / "failed-attempts").mkdir(exist_ok=True)
-        attempt_dir.rename(run_dir / "failed-attempts" / ident)
-    why = final.get("job_explanation") or state
-    detail = " ".join(stderr.split())[-300:]
-    return Attempt(
-        False, {}, 1, error=f"{node}: {why}{'; ' + detail if detail else ''} (ssh exit {proc.returncode})"
-    )
+    _set_aside(run_dir, ident)
+    detail = " ".join(stderr.read_text(errors="replace").split())[-300:]
+    why = f"{node}: {final.get('job_explanation') or state}{'; ' + detail if detail else ''}"
+    return Attempt(False, {}, 1, error=f"{why} (ssh exit {proc.returncode})")
 
 
 def run_slices(

@@ -79,49 +79,6 @@ def test_three_slices_give_the_single_runs_report(
     assert sorted(p.name for p in (run_dir / "artifacts").iterdir()) == [f"slice-{i}-try-1" for i in range(3)]
 
 
-def _fleetfix(config: Path, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, FLEETFIX_STATE_DIR=str(state), FLEETFIX_CONFIG=str(config))
-    return subprocess.run(
-        [FLEETFIX, *args], env=env, capture_output=True, text=True, timeout=600, check=False
-    )
-
-
-def test_soak_on_nodes_brings_fios_reports_here(fleet: tuple[Lab, Path, Path], tmp_path: Path) -> None:
-    _, inventory, config = fleet
-    hosts = "app001:app002:app003:app004"
-    done = _fleetfix(
-        config, tmp_path, "soak", "-i", str(inventory), "-l", hosts, "-m", "mpt3sas", "--runtime", "3",
-        "--format", "json",
-    )  # fmt: skip
-    results = json.loads(done.stdout)
-    assert [r["status"] for r in results] == ["passed"] * 4, done.stderr
-    for result in results:
-        report = Path(result["report"])
-        assert report.is_relative_to(tmp_path / "soak") and json.loads(report.read_text())["jobs"]
-
-
-def test_collect_on_nodes_fetches_kernel_logs_into_the_store(
-    fleet: tuple[Lab, Path, Path], tmp_path: Path
-) -> None:
-    lab, inventory, config = fleet
-    oops = "[ 3.0] BUG: unable to handle page fault for address: 0000000000000008\n[ 3.1] Kernel panic\n"
-    for host in ("db001", "store002"):
-        dump = "/var/crash/202611250104"
-        made = lab.ssh(host, f"mkdir -p {dump} && printf '{oops}' > {dump}/dmesg.202611250104")
-        assert made.returncode == 0, made.stderr
-    store = tmp_path / "crashes"
-    done = _fleetfix(
-        config, tmp_path, "collect", "-i", str(inventory), "-l", "db001:db002:store002",
-        "--store", str(store), "--format", "json",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    fetched = {h["host"]: h["fetched"] for h in json.loads(done.stdout)["hosts"]}
-    assert fetched == {"db001": 1, "db002": 0, "store002": 1}
-    for host in ("db001", "store002"):
-        assert (store / host / "crash/202611250104/dmesg.202611250104").read_text() == oops
-    assert (store / "db001" / "jobs.json").is_file()
-
-
 def _node_pids(lab: Lab, node: str) -> list[int]:
     namespace = lab.layout.netns(node)
     listed = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True, check=False)
@@ -160,3 +117,74 @@ def test_a_node_killed_mid_run_changes_nothing_in_the_report(
     assert [p.name for p in (run_dir / "failed-attempts").iterdir()] == [
         next(n for n in kept if n.endswith("-try-2")).replace("-try-2", "-try-1")
     ]
+
+
+def _alive(lab: Lab) -> str:
+    """The nodes the kill test left."""
+    return ",".join(f"root@{lab.host(n).ip}" for n in ("runner01", "runner03"))
+
+
+def _fleetfix(config: Path, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, FLEETFIX_STATE_DIR=str(state), FLEETFIX_CONFIG=str(config))
+    return subprocess.run(
+        [FLEETFIX, *args], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def test_soak_on_nodes_brings_fios_reports_here(fleet: tuple[Lab, Path, Path], tmp_path: Path) -> None:
+    lab, inventory, config = fleet
+    hosts = "app001:app002:app003:app004"
+    done = _fleetfix(
+        config, tmp_path, "soak", "-i", str(inventory), "-l", hosts, "-m", "mpt3sas", "--runtime", "3",
+        "--execution-nodes", _alive(lab),
+        "--format", "json",
+    )  # fmt: skip
+    results = json.loads(done.stdout)
+    assert [r["status"] for r in results] == ["passed"] * 4, done.stderr
+    for result in results:
+        report = Path(result["report"])
+        assert report.is_relative_to(tmp_path / "soak") and json.loads(report.read_text())["jobs"]
+
+
+def test_collect_on_nodes_fetches_kernel_logs_into_the_store(
+    fleet: tuple[Lab, Path, Path], tmp_path: Path
+) -> None:
+    lab, inventory, config = fleet
+    oops = "[ 3.0] BUG: unable to handle page fault for address: 0000000000000008\n[ 3.1] Kernel panic\n"
+    for host in ("db001", "store002"):
+        dump = "/var/crash/202611250104"
+        made = lab.ssh(host, f"mkdir -p {dump} && printf '{oops}' > {dump}/dmesg.202611250104")
+        assert made.returncode == 0, made.stderr
+    store = tmp_path / "crashes"
+    done = _fleetfix(
+        config, tmp_path, "collect", "-i", str(inventory), "-l", "db001:db002:store002",
+        "--execution-nodes", _alive(lab),
+        "--store", str(store), "--format", "json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    fetched = {h["host"]: h["fetched"] for h in json.loads(done.stdout)["hosts"]}
+    assert fetched == {"db001": 1, "db002": 0, "store002": 1}
+    for host in ("db001", "store002"):
+        assert (store / host / "crash/202611250104/dmesg.202611250104").read_text() == oops
+    assert (store / "db001" / "jobs.json").is_file()
+
+
+def test_remediate_on_nodes_upgrades_verifies_and_soaks(
+    fleet: tuple[Lab, Path, Path], tmp_path: Path
+) -> None:
+    """The window and the failure budget stay here; each step play runs in slices on the nodes. Last: it
+    upgrades hosts the audits above compare."""
+    lab, inventory, config = fleet
+    done = _fleetfix(
+        config, tmp_path, "remediate", "-i", str(inventory), "-l", "db010:db011:db012", "--module", "mpt3sas",
+        "--execution-nodes", _alive(lab),
+        "--to", "46.00.00.00", "--batch", "3", "--soak-runtime", "5", "--yes", "--format", "json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == "done"
+    for host in report["hosts"]:
+        assert host["status"] == "done", host
+        steps = {s["step"]: s["state"] for s in host["steps"]}
+        assert steps == dict.fromkeys(("precheck", "upgrade", "activate", "verify", "soak"), "ok")
+        assert lab.ssh(host["host"], "cat /sys/module/mpt3sas/version").stdout.strip() == "46.00.00.00"

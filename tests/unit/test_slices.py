@@ -12,8 +12,8 @@ import yaml
 from fleetfix.errors import EnvironmentProblem, InputError
 from fleetfix.nodes import ExecutionNodes, load
 from fleetfix.run_observer import answer_status
+from fleetfix.slice_prepare import SliceJob, slice_inventory
 from fleetfix.slice_progress import MergedProgress
-from fleetfix.slice_run import SliceJob, slice_inventory
 from fleetfix.slice_schedule import schedule
 from fleetfix.slices import Slice, by_count, by_group, merged_rc
 
