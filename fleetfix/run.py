@@ -157,7 +157,7 @@ def run_playbook(request: RunRequest, observer: RunObserver | None = None, kind:
         raise InputError(where, "matches no host in the inventory")
     playbook = paths.playbook(request.playbook)
     cmdline = " ".join(flag for flag, on in (("--check", request.check), ("--diff", request.diff)) if on)
-    if request.nodes is not None:
+    if request.nodes is not None and request.inventories:  # localhost alone is not sliced
         results, rc, output = _run_sliced(request, request.nodes, sources, hosts, run_dir, cmdline, observer)
     else:
         results, rc, output = _run_here(request, playbook, sources, hosts, run_dir, cmdline, observer)

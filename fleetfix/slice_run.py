@@ -146,9 +146,9 @@ def attempt(
         results = fold.results(piece.hosts)
         return Attempt(True, results, _rc(state, results), output="\n".join(output))
     _set_aside(run_dir, ident)
-    detail = " ".join(stderr.read_text(errors="replace").split())[-300:]
-    why = f"{node}: {final.get('job_explanation') or state}{'; ' + detail if detail else ''}"
-    return Attempt(False, {}, 1, error=f"{why} (ssh exit {proc.returncode})")
+    detail = " ".join(stderr.read_text(errors="replace").split())[-300:]  # ssh's or the worker's own words
+    why = detail or final.get("job_explanation") or state
+    return Attempt(False, {}, 1, error=f"{node}: {why} (ssh exit {proc.returncode})")
 
 
 def run_slices(
