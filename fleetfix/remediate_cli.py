@@ -121,9 +121,10 @@ def runs(ctx: click.Context, fmt: str) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from fleetfix.journal import Journal, default_path
+    from fleetfix.remediate_lock import as_seen_now
 
     with Journal(default_path()) as journal:
-        listing = journal.listing()
+        listing = [as_seen_now(run) for run in journal.listing()]
     if fmt == "json":
         sys.stdout.write(json.dumps(listing, indent=2) + "\n")
     else:
@@ -147,9 +148,11 @@ def show(run_id: int, fmt: str, output: Path | None) -> None:
     from fleetfix import run_report
     from fleetfix.files import emit
     from fleetfix.journal import Journal, default_path
+    from fleetfix.remediate_lock import as_seen_now
 
     with Journal(default_path()) as journal:
         shown = journal.show(run_id)
+    shown["run"] = as_seen_now(shown["run"])
     if fmt == "table" and output is None:
         ui.run_show(shown)
         return

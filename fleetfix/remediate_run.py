@@ -18,6 +18,8 @@ from fleetfix.journal import Journal, default_path
 from fleetfix.nodes import ExecutionNodes
 from fleetfix.plan import Count, Plan, StepTimes, build_plan
 from fleetfix.remediate_batch import BatchContext, run_batch
+from fleetfix.remediate_lock import RemediationLock
+from fleetfix.remediate_lock import default_path as lock_path
 from fleetfix.run import RunObserver, RunRequest, inventory_hostvars, run_playbook
 from fleetfix.schedule import Budget, Done, StartBatch, StopBudget, check_window_fits, next_action
 from fleetfix.soak import IopsFloor
@@ -226,14 +228,14 @@ def _resumed(request: RemediateRequest, stored: dict[str, Any]) -> RemediateRequ
 def start(
     request: RemediateRequest, plan: Plan, window: Window | None, facts: dict, command: str, observer
 ) -> RemediateOutcome:
-    with Journal(default_path()) as journal:
+    with RemediationLock(lock_path(), f"a new {plan.module} run"), Journal(default_path()) as journal:
         run_id = journal.start_run(command, plan, window.spec if window else None, _options(request))
         return _drive(_context(request, run_id, plan, window, observer), journal, facts)
 
 
 def resume(request: RemediateRequest, observer: RunObserver | None) -> RemediateOutcome:
     """Continue a stopped or interrupted run: hosts done are left, the rest re-checked from facts first."""
-    with Journal(default_path()) as journal:
+    with RemediationLock(lock_path(), "a resumed run"), Journal(default_path()) as journal:
         record = journal.run(request.resume) if request.resume else journal.latest_unfinished()
         if record is None:
             raise InputError("--resume", "no unfinished remediation run (fleetfix runs lists them)")
