@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleetfix.lab import oopstext
-from fleetfix.triage import oops as oops_module
+from fleetfix.triage import oops_find
 from fleetfix.triage.lines import split_prefix
 from fleetfix.triage.oops import Oops, iter_oopses, parse_oopses, signature
 from tests.conftest import strip_provenance
@@ -163,8 +163,8 @@ def test_block_boundaries_change_nothing(
         for p in sorted((corpus_dir / "oopses").glob("*.log")) + sorted(DATA.glob("1[1-4]*"))
     )
     whole = parse_oopses(text, reference_year=2020)
-    monkeypatch.setattr(oops_module, "_BLOCK", block)
-    monkeypatch.setattr(oops_module, "_LOOKBACK", lookback)
+    monkeypatch.setattr(oops_find, "_BLOCK", block)
+    monkeypatch.setattr(oops_find, "_LOOKBACK", lookback)
     pieces = [text[i : i + 97] for i in range(0, len(text), 97)]
     assert parse_oopses(pieces, reference_year=2020) == whole
     assert parse_oopses([p.encode() for p in pieces], reference_year=2020) == whole
