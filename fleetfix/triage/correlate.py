@@ -33,7 +33,9 @@ from croniter import CroniterBadDateError, croniter
 
 from fleetfix.errors import InputError
 from fleetfix.facts import ScheduledJob
-from fleetfix.triage.calendar import AnalyzedCalendar, CalendarSpec, parse_calendar
+from fleetfix.triage.calendar import CalendarSpec
+from fleetfix.triage.calendar_analyze import AnalyzedCalendar
+from fleetfix.triage.calendar_parse import parse_calendar
 
 DEFAULT_RUN_LENGTH = timedelta(hours=1)
 # Coverage is measured over whole weeks (at least four) ending at the last crash: over a whole number of

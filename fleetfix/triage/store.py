@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fleetfix.errors import InputError
 from fleetfix.facts import ScheduledJob
-from fleetfix.triage.calendar import parse_analyze_calendar
+from fleetfix.triage.calendar_analyze import parse_analyze_calendar
 from fleetfix.triage.correlate import HostJobs
 from fleetfix.triage.group import Crash
 from fleetfix.triage.oops import Oops, iter_oopses, signature

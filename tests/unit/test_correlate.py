@@ -10,7 +10,7 @@ import pytest
 
 from fleetfix.facts import ScheduledJob
 from fleetfix.fio_profiles import BUILTIN_PROFILES
-from fleetfix.triage.calendar import parse_analyze_calendar
+from fleetfix.triage.calendar_analyze import parse_analyze_calendar
 from fleetfix.triage.correlate import (
     CronSchedule,
     HostJobs,
