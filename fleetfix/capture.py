@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fleetfix.facts import CrashCapture
+from fleetfix.facts_capture import CrashCapture
 
 _LABELS = {
     "kdump.crash_memory": "crash memory",

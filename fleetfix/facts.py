@@ -7,12 +7,15 @@ facts JSON read back from a run made elsewhere (``--from-artifacts``) fails with
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from fleetfix.errors import InputError
+from fleetfix.facts_capture import CrashCapture
+from fleetfix.facts_fields import Fields
+from fleetfix.facts_history import CrashDump, ScheduledJob
 
 SCHEMA = 1
 
@@ -35,64 +38,6 @@ STORAGE_DRIVERS = frozenset(
 )  # fmt: skip
 
 
-class _Fields:
-    """Typed access to one JSON object of the facts, naming ``field`` paths like ``modules[3].version``."""
-
-    def __init__(self, data: Any, source: str, where: str) -> None:
-        if not isinstance(data, Mapping):
-            raise InputError(source, f"expected an object, got {_kind(data)}", field=where or None)
-        self.data, self.source, self.where = data, source, where
-
-    def path(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def fail(self, key: str, expected: str) -> InputError:
-        return InputError(
-            self.source, f"expected {expected}, got {_kind(self.data.get(key))}", field=self.path(key)
-        )
-
-    def _get(self, key: str, types: tuple[type, ...], expected: str, optional: bool) -> Any:
-        value = self.data.get(key)
-        if value is None and optional:
-            return None
-        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-            raise self.fail(key, expected)
-        return value
-
-    def text(self, key: str, optional: bool = True) -> str | None:
-        return self._get(key, (str,), "a string", optional)
-
-    def whole(self, key: str, optional: bool = True) -> int | None:
-        return self._get(key, (int,), "a whole number", optional)
-
-    def number(self, key: str) -> float | None:
-        value = self._get(key, (int, float), "a number", True)
-        return None if value is None else float(value)
-
-    def flag(self, key: str, optional: bool = True) -> bool | None:
-        return self._get(key, (bool,), "true or false", optional)
-
-    def texts(self, key: str) -> tuple[str, ...]:
-        items = self._get(key, (list,), "a list of strings", True) or []
-        if not all(isinstance(item, str) for item in items):
-            raise self.fail(key, "a list of strings")
-        return tuple(items)
-
-    def sub(self, key: str) -> _Fields:
-        return _Fields(self.data.get(key), self.source, self.path(key))
-
-    def optional_sub(self, key: str) -> _Fields | None:
-        return None if self.data.get(key) is None else self.sub(key)
-
-    def subs(self, key: str) -> list[_Fields]:
-        items = self._get(key, (list,), "a list", True) or []
-        return [_Fields(item, self.source, f"{self.path(key)}[{i}]") for i, item in enumerate(items)]
-
-
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
 @dataclass(frozen=True)
 class Kernel:
     release: str | None
@@ -100,7 +45,7 @@ class Kernel:
     machine: str | None
 
     @classmethod
-    def parse(cls, f: _Fields) -> Kernel:
+    def parse(cls, f: Fields) -> Kernel:
         return cls(f.text("release"), f.text("version"), f.text("machine"))
 
 
@@ -111,7 +56,7 @@ class OsRelease:
     family: str | None
 
     @classmethod
-    def parse(cls, f: _Fields) -> OsRelease:
+    def parse(cls, f: Fields) -> OsRelease:
         return cls(f.text("id"), f.text("version_id"), f.text("family"))
 
 
@@ -121,7 +66,7 @@ class Taint:
     letters: tuple[str, ...]
 
     @classmethod
-    def parse(cls, f: _Fields) -> Taint:
+    def parse(cls, f: Fields) -> Taint:
         return cls(f.whole("value", optional=False), f.texts("letters"))
 
 
@@ -147,7 +92,7 @@ class LoadedModule:
         return "E" in self.taint
 
     @classmethod
-    def parse(cls, f: _Fields) -> LoadedModule:
+    def parse(cls, f: Fields) -> LoadedModule:
         return cls(
             f.text("name", optional=False),
             f.whole("size", optional=False),
@@ -159,133 +104,6 @@ class LoadedModule:
             f.text("version"),
             f.text("srcversion"),
             bool(f.flag("holds_boot_disk")),
-        )
-
-
-@dataclass(frozen=True)
-class KdumpService:
-    name: str  # kdump-tools (Debian, Ubuntu) or kdump (EL)
-    installed: bool
-    enabled: bool | None
-    active: bool | None  # None when not asked (a captured tree) or systemctl could not say
-    enabled_state: str | None  # systemctl's own word: enabled, disabled, masked...
-    active_state: str | None
-
-    @classmethod
-    def parse(cls, f: _Fields) -> KdumpService:
-        return cls(
-            f.text("name", optional=False),
-            bool(f.flag("installed", optional=False)),
-            f.flag("enabled"),
-            f.flag("active"),
-            f.text("enabled_state"),
-            f.text("active_state"),
-        )
-
-
-@dataclass(frozen=True)
-class KdumpConfig:
-    path: str
-    kind: str  # local, ssh, nfs, raw, ftp
-    target: str | None
-    directory: str | None
-    enabled: bool | None  # kdump-tools' USE_KDUMP; None where the configuration has no such switch
-
-    @classmethod
-    def parse(cls, f: _Fields) -> KdumpConfig:
-        return cls(
-            f.text("path", optional=False),
-            f.text("kind", optional=False),
-            f.text("target"),
-            f.text("directory"),
-            f.flag("enabled"),
-        )
-
-
-@dataclass(frozen=True)
-class NetconsoleTarget:
-    name: str  # configfs directory, or where a persistent target is written: cmdline, modprobe, modules
-    enabled: bool | None
-    extended: bool | None
-    release: bool | None
-    dev_name: str | None
-    local_ip: str | None
-    local_port: int | None
-    remote_ip: str | None
-    remote_port: int | None
-    remote_mac: str | None
-
-    @classmethod
-    def parse(cls, f: _Fields) -> NetconsoleTarget:
-        return cls(
-            f.text("name", optional=False),
-            f.flag("enabled"),
-            f.flag("extended"),
-            f.flag("release"),
-            f.text("dev_name"),
-            f.text("local_ip"),
-            f.whole("local_port"),
-            f.text("remote_ip"),
-            f.whole("remote_port"),
-            f.text("remote_mac"),
-        )
-
-
-@dataclass(frozen=True)
-class NetconsolePersistent:
-    modprobe: str | None
-    modprobe_file: str | None
-    cmdline: str | None
-    load_at_boot: str | None  # the modules-load.d file or enabled unit that loads netconsole at boot
-    targets: tuple[NetconsoleTarget, ...]
-
-    @classmethod
-    def parse(cls, f: _Fields) -> NetconsolePersistent:
-        return cls(
-            f.text("modprobe"),
-            f.text("modprobe_file"),
-            f.text("cmdline"),
-            f.text("load_at_boot"),
-            tuple(NetconsoleTarget.parse(t) for t in f.subs("targets")),
-        )
-
-
-@dataclass(frozen=True)
-class Netconsole:
-    module_loaded: bool
-    targets: tuple[NetconsoleTarget, ...]
-    persistent: NetconsolePersistent
-
-    @classmethod
-    def parse(cls, f: _Fields) -> Netconsole:
-        return cls(
-            bool(f.flag("module_loaded", optional=False)),
-            tuple(NetconsoleTarget.parse(t) for t in f.subs("targets")),
-            NetconsolePersistent.parse(f.sub("persistent")),
-        )
-
-
-@dataclass(frozen=True)
-class CrashCapture:
-    cmdline: str | None
-    crashkernel: str | None
-    kexec_crash_size: int | None
-    kexec_crash_loaded: bool | None
-    kdump_service: KdumpService | None
-    kdump_config: KdumpConfig | None
-    netconsole: Netconsole
-
-    @classmethod
-    def parse(cls, f: _Fields) -> CrashCapture:
-        service, config = f.optional_sub("kdump_service"), f.optional_sub("kdump_config")
-        return cls(
-            f.text("cmdline"),
-            f.text("crashkernel"),
-            f.whole("kexec_crash_size"),
-            f.flag("kexec_crash_loaded"),
-            KdumpService.parse(service) if service else None,
-            KdumpConfig.parse(config) if config else None,
-            Netconsole.parse(f.sub("netconsole")),
         )
 
 
@@ -312,7 +130,7 @@ class BlockDevice:
         return name.replace("-", "_") if name else None
 
     @classmethod
-    def parse(cls, f: _Fields) -> BlockDevice:
+    def parse(cls, f: Fields) -> BlockDevice:
         return cls(
             f.text("name", optional=False),
             f.text("driver"),
@@ -331,73 +149,12 @@ class BlockDevice:
 
 
 @dataclass(frozen=True)
-class ScheduledJob:
-    kind: str  # cron or timer
-    source: str
-    user: str | None
-    command: str | None
-    schedule: str | None = None  # cron: five fields or @daily-style
-    unit: str | None = None  # timer: the unit it starts
-    on_calendar: tuple[str, ...] = ()
-    monotonic: tuple[str, ...] = ()  # e.g. "OnUnitActiveSec=1d"
-    enabled: bool | None = None
-
-    @classmethod
-    def from_dict(cls, data: Any, source: str, where: str = "") -> ScheduledJob:
-        """One ``scheduled_jobs[]`` entry (docs/facts.md); ``where`` is its field path in ``source``."""
-        return cls.parse(_Fields(data, source, where))
-
-    @classmethod
-    def parse(cls, f: _Fields) -> ScheduledJob:
-        kind = f.text("kind", optional=False)
-        if kind not in ("cron", "timer"):
-            raise f.fail("kind", '"cron" or "timer"')
-        return cls(
-            kind,
-            f.text("source", optional=False),
-            f.text("user"),
-            f.text("command"),
-            f.text("schedule", optional=kind != "cron"),
-            f.text("unit"),
-            f.texts("on_calendar"),
-            f.texts("monotonic"),
-            f.flag("enabled"),
-        )
-
-
-@dataclass(frozen=True)
-class CrashDump:
-    path: str
-    time: datetime  # with the host's UTC offset
-    time_source: str  # name (kdump's directory stamp) or mtime
-    has_dmesg: bool
-    dmesg_file: str | None
-    files: tuple[str, ...]
-
-    @classmethod
-    def parse(cls, f: _Fields) -> CrashDump:
-        stamp = f.text("time", optional=False)
-        try:
-            time = datetime.fromisoformat(stamp)
-        except ValueError:
-            raise f.fail("time", "an ISO 8601 time") from None
-        return cls(
-            f.text("path", optional=False),
-            time,
-            f.text("time_source", optional=False),
-            bool(f.flag("has_dmesg", optional=False)),
-            f.text("dmesg_file"),
-            f.texts("files"),
-        )
-
-
-@dataclass(frozen=True)
 class FactError:
     surface: str
     error: str
 
     @classmethod
-    def parse(cls, f: _Fields) -> FactError:
+    def parse(cls, f: Fields) -> FactError:
         return cls(f.text("surface", optional=False), f.text("error", optional=False))
 
 
@@ -422,7 +179,7 @@ class HostFacts:
     @classmethod
     def from_dict(cls, data: Any, source: str) -> HostFacts:
         """Validate and convert; ``source`` names the facts' origin in errors (a file, ``host:name``)."""
-        f = _Fields(data, source, "")
+        f = Fields(data, source, "")
         schema = f.whole("schema", optional=False)
         if schema != SCHEMA:
             raise InputError(

@@ -32,7 +32,7 @@ from typing import Protocol
 from croniter import CroniterBadDateError, croniter
 
 from fleetfix.errors import InputError
-from fleetfix.facts import ScheduledJob
+from fleetfix.facts_history import ScheduledJob
 from fleetfix.triage.calendar import CalendarSpec
 from fleetfix.triage.calendar_analyze import AnalyzedCalendar
 from fleetfix.triage.calendar_parse import parse_calendar

@@ -38,7 +38,7 @@ from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fleetfix.errors import InputError
-from fleetfix.facts import ScheduledJob
+from fleetfix.facts_history import ScheduledJob
 from fleetfix.triage.calendar_analyze import parse_analyze_calendar
 from fleetfix.triage.correlate import HostJobs
 from fleetfix.triage.group import Crash

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fleetfix.facts import ScheduledJob
+from fleetfix.facts_history import ScheduledJob
 from fleetfix.fio_profiles import BUILTIN_PROFILES
 from fleetfix.triage.calendar_analyze import parse_analyze_calendar
 from fleetfix.triage.correlate import (
