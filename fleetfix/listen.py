@@ -18,92 +18,22 @@ or forge a log line.
 from __future__ import annotations
 
 import contextlib
-import errno
-import json
 import os
-import re
 import selectors
 import socket
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from fleetfix.errors import EnvironmentProblem, FleetfixError, InputError
+from fleetfix.errors import EnvironmentProblem, FleetfixError
+from fleetfix.listen_records import EXTENDED, FRAGMENT, Record, assemble
+from fleetfix.listen_socket import bind_socket
+from fleetfix.listen_text import ListenEvent, ListenStats, escape, log_name
 from fleetfix.soak import kernel_fault_kind
-
-_SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux; lets root exceed net.core.rmem_max
-_EXTENDED = re.compile(
-    rb"(?:[^,;\s]{1,64},)?(\d{1,3}),(\d{1,20}),(\d{1,20}),[^,;]{0,8}((?:,[^,;]{0,64}){0,8});"
-)
-_FRAGMENT = re.compile(rb",ncfrag=(\d{1,9})/(\d{1,9})")
-_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c != 0x09}
-_ESCAPES.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
-_NEEDS_ESCAPE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
-_UNSAFE_NAME = re.compile(r"[^0-9A-Za-z.]")
-
-
-@dataclass(frozen=True)
-class ListenEvent:
-    """A flagged line, as written to ``events.jsonl``."""
-
-    time: str
-    source: str
-    line: str
-    kind: str
-    log: str
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"time": self.time, "source": self.source, "line": self.line, "kind": self.kind, "log": self.log}
-        )
-
-
-@dataclass
-class ListenStats:
-    received: int = 0  # datagrams
-    bytes: int = 0  # as kept, after truncation
-    truncated: int = 0  # datagrams longer than max_datagram, cut
-    discarded: int = 0  # fragments that cannot belong to any message (bad offsets, too large)
-    incomplete: int = 0  # fragmented records written with pieces missing
-    lines: int = 0
-    events: int = 0
-    dropped: int = 0  # datagrams the kernel dropped: the socket buffer was full
-
-    def line(self) -> str:
-        return (
-            f"{self.received} datagrams ({self.bytes} bytes), {self.lines} lines, {self.events} events; "
-            f"dropped {self.dropped}, truncated {self.truncated}, discarded {self.discarded}, "
-            f"incomplete {self.incomplete}"
-        )
-
-
-def log_name(host: str, port: int) -> str:
-    """The log file of one sender: only its address and port, with anything but [0-9A-Za-z.] replaced."""
-    return f"{_UNSAFE_NAME.sub('-', host)[:64]}_{int(port)}.log"
-
-
-def escape(raw: bytes) -> str:
-    """Printable text from arbitrary bytes: invalid UTF-8 and control characters become ``\\xNN``."""
-    text = raw.decode("utf-8", "backslashreplace")
-    return (
-        text.translate(_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
-    )  # translate is slow; rarely needed
-
-
-@dataclass
-class _Record:
-    """A fragmented extended record being put back together."""
-
-    stamp: bytes
-    total: int
-    first_seen: float
-    pieces: dict[int, bytes]
-    held: int = 0  # bytes in pieces; overlapping pieces could otherwise hold far more than ``total``
 
 
 class _Source:
@@ -113,7 +43,7 @@ class _Source:
         self.address, self.log, self.file = address, log, file
         self.partial = b""
         self.partial_since = 0.0
-        self.records: OrderedDict[bytes, _Record] = OrderedDict()
+        self.records: OrderedDict[bytes, Record] = OrderedDict()
 
 
 class Listener:
@@ -148,7 +78,7 @@ class Listener:
         self._prepare_dir()
         self._events = _append(self.dir / "events.jsonl")
         try:
-            self._sock = _bind(bind, port, receive_buffer)
+            self._sock = bind_socket(bind, port, receive_buffer)
         except FleetfixError:
             self._events.close()
             raise
@@ -246,14 +176,14 @@ class Listener:
             source.file.flush()
 
     def _datagram(self, source: _Source, data: bytes, now: float) -> None:
-        header = _EXTENDED.match(data)
+        header = EXTENDED.match(data)
         if header is None:
             self._plain(source, data, now)
             return
         micros = int(header[3])
         stamp = b"[%5d.%06d] " % divmod(micros, 1_000_000)
         body = data[header.end() :]
-        fragment = _FRAGMENT.search(header[4])
+        fragment = FRAGMENT.search(header[4])
         if fragment is None:
             self._write(source, stamp + body.split(b"\n", 1)[0], now)
             return
@@ -264,7 +194,7 @@ class Listener:
         key = header[2] + b"/" + fragment[2]  # sequence number and size: one record
         record = source.records.get(key)
         if record is None:
-            record = source.records[key] = _Record(stamp, total, now, {})
+            record = source.records[key] = Record(stamp, total, now, {})
             if len(source.records) > self.max_pending:
                 self._write_record(source, source.records.popitem(last=False)[1], now)
         held = record.held - len(record.pieces.get(offset, b"")) + len(body)
@@ -272,7 +202,7 @@ class Listener:
             self.stats.discarded += 1
             return
         record.pieces[offset], record.held = body, held
-        whole = _assemble(record)
+        whole = assemble(record)
         if whole is not None:
             del source.records[key]
             self._write(source, record.stamp + whole.split(b"\n", 1)[0], now)
@@ -288,7 +218,7 @@ class Listener:
             partial = b""
         source.partial = partial
 
-    def _write_record(self, source: _Source, record: _Record, now: float) -> None:
+    def _write_record(self, source: _Source, record: Record, now: float) -> None:
         """A record whose fragments did not all arrive: what came, in order, marked incomplete."""
         self.stats.incomplete += 1
         known = b" [...] ".join(record.pieces[offset] for offset in sorted(record.pieces))
@@ -362,51 +292,3 @@ def _append(path: Path) -> TextIO:
         return path.open("a", encoding="utf-8", buffering=16384)
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror or exc}") from None
-
-
-def _assemble(record: _Record) -> bytes | None:
-    """The whole record once its pieces cover 0..total without a gap, else None."""
-    if record.held < record.total:
-        return None
-    whole, end = [], 0
-    for offset in sorted(record.pieces):
-        if offset > end:
-            return None
-        piece = record.pieces[offset][end - offset :]
-        whole.append(piece)
-        end += len(piece)
-    return b"".join(whole) if end == record.total else None
-
-
-def _bind(bind: str, port: int, receive_buffer: int) -> socket.socket:
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise InputError("--port", f"expected a UDP port 1-65535 (0: any free port), got {port!r}")
-    try:
-        family, _, _, _, address = socket.getaddrinfo(
-            bind, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE | socket.AI_NUMERICSERV
-        )[0]
-    except (socket.gaierror, UnicodeError) as exc:
-        raise InputError("--bind", f"unknown address {bind!r}: {exc}") from None
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        where = f"cannot listen on {bind} port {port}"
-        if exc.errno in (errno.EACCES, errno.EPERM):
-            raise EnvironmentProblem(
-                f"{where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-            ) from None
-        if exc.errno == errno.EADDRINUSE:
-            raise EnvironmentProblem(f"{where}: address already in use (another receiver?)") from None
-        if exc.errno == errno.EADDRNOTAVAIL:
-            raise InputError("--bind", f"{bind} is not an address of this machine") from None
-        raise EnvironmentProblem(f"{where}: {exc.strerror or exc}") from None
-    for option in (_SO_RCVBUFFORCE, socket.SO_RCVBUF):  # the first needs CAP_NET_ADMIN
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, option, receive_buffer)
-            break
-        except OSError:
-            continue
-    sock.setblocking(False)
-    return sock

@@ -6,7 +6,8 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from fleetfix.listen import Listener, ListenEvent, ListenStats
+from fleetfix.listen import Listener
+from fleetfix.listen_text import ListenEvent, ListenStats
 
 
 def listen(

@@ -18,7 +18,7 @@ from fleetfix import report as report_formats
 from fleetfix.advisories import AdvisoryDB
 from fleetfix.audit import AuditReport
 from fleetfix.files import emit
-from fleetfix.listen import ListenEvent
+from fleetfix.listen_text import ListenEvent
 from fleetfix.remediate_run import RemediateOutcome
 from fleetfix.soak import FioEvaluation
 from fleetfix.soak_run import HostSoak

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from fleetfix.errors import EnvironmentProblem, InputError
-from fleetfix.listen import Listener, ListenEvent, escape, log_name
+from fleetfix.listen import Listener
+from fleetfix.listen_text import ListenEvent, escape, log_name
 from tests.conftest import REPO
 
 STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 (.*)$")

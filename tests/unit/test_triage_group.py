@@ -14,7 +14,7 @@ import pytest
 
 from fleetfix.advisories import Advisory, AdvisoryDB, Affected, Trigger, VersionRange
 from fleetfix.errors import InputError
-from fleetfix.listen import ListenEvent, log_name
+from fleetfix.listen_text import ListenEvent, log_name
 from fleetfix.triage.group import group_crashes
 from fleetfix.triage.report import COLUMNS, group_rows, to_dict, to_json, to_markdown
 from fleetfix.triage.store import dump_time, read_jobs, read_paths, source_host
