@@ -21,7 +21,7 @@ from fleetfix.audit_run import latest_report_path, load_db
 from fleetfix.collect_run import CollectOutcome, collect, sync_netconsole
 from fleetfix.errors import ExitStatus, InputError
 from fleetfix.run import RunObserver
-from fleetfix.triage.correlate import DEFAULT_RUN_LENGTH
+from fleetfix.triage.correlate_length import DEFAULT_RUN_LENGTH
 from fleetfix.triage.group import CrashGroup, audited_builds, group_crashes
 from fleetfix.triage.report import to_json, to_markdown
 from fleetfix.triage.store import read_paths

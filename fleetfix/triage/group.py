@@ -16,7 +16,9 @@ from typing import Any
 
 from fleetfix.advisories import AdvisoryDB
 from fleetfix.errors import InputError
-from fleetfix.triage.correlate import DEFAULT_RUN_LENGTH, Correlations, HostJobs, correlate
+from fleetfix.triage.correlate import Correlations, correlate
+from fleetfix.triage.correlate_length import DEFAULT_RUN_LENGTH
+from fleetfix.triage.correlate_schedule import HostJobs
 from fleetfix.triage.oops import Oops, signature
 
 

@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fleetfix.errors import InputError
 from fleetfix.facts_history import ScheduledJob
 from fleetfix.triage.calendar_analyze import parse_analyze_calendar
-from fleetfix.triage.correlate import HostJobs
+from fleetfix.triage.correlate_schedule import HostJobs
 from fleetfix.triage.group import Crash
 from fleetfix.triage.oops import Oops, iter_oopses, signature
 

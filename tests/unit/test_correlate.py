@@ -11,16 +11,11 @@ import pytest
 from fleetfix.facts_history import ScheduledJob
 from fleetfix.fio_profiles import BUILTIN_PROFILES
 from fleetfix.triage.calendar_analyze import parse_analyze_calendar
-from fleetfix.triage.correlate import (
-    CronSchedule,
-    HostJobs,
-    correlate,
-    coverage,
-    p_at_least,
-    run_length,
-    schedule_of,
-    suggest_repro,
-)
+from fleetfix.triage.correlate import correlate
+from fleetfix.triage.correlate_chance import coverage, p_at_least
+from fleetfix.triage.correlate_length import run_length
+from fleetfix.triage.correlate_repro import suggest_repro
+from fleetfix.triage.correlate_schedule import CronSchedule, HostJobs, schedule_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
