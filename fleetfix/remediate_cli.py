@@ -58,7 +58,8 @@ from fleetfix.options import advisories_option, execution_nodes_option, inventor
 def remediate(**options: object) -> None:
     """Rolling driver upgrade in a change window, verified and soaked with fio, resumable."""
     from fleetfix import remediate_run
-    from fleetfix.plan import describe, parse_count
+    from fleetfix.plan_count import parse_count
+    from fleetfix.plan_describe import describe
 
     o = options
     request = remediate_run.RemediateRequest(

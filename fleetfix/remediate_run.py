@@ -16,7 +16,9 @@ from fleetfix.facts import HostFacts
 from fleetfix.fio_profiles import select_profile
 from fleetfix.journal import Journal, default_path
 from fleetfix.nodes import ExecutionNodes
-from fleetfix.plan import Count, Plan, StepTimes, build_plan
+from fleetfix.plan import Plan, build_plan
+from fleetfix.plan_count import Count
+from fleetfix.plan_times import StepTimes
 from fleetfix.remediate_batch import BatchContext, run_batch
 from fleetfix.remediate_lock import RemediationLock
 from fleetfix.remediate_lock import default_path as lock_path

@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from fleetfix.errors import InputError
-from fleetfix.plan import Plan, duration_text
+from fleetfix.plan import Plan
+from fleetfix.plan_times import duration_text
 from fleetfix.progress import RunProgress
 from fleetfix.window import OpenWindow, Window
 

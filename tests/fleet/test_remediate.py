@@ -24,7 +24,7 @@ import yaml
 
 from fleetfix.errors import ExitStatus
 from fleetfix.lab import Lab
-from fleetfix.plan import StepTimes, duration_text
+from fleetfix.plan_times import StepTimes, duration_text
 from fleetfix.window import parse_window
 
 pytestmark = pytest.mark.fleet

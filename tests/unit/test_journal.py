@@ -16,7 +16,8 @@ from fleetfix.advisories import AdvisoryDB
 from fleetfix.advisory_schema import load_file
 from fleetfix.errors import InputError
 from fleetfix.journal import SCHEMA_VERSION, Journal, default_path
-from fleetfix.plan import STEPS, Count, Plan, build_plan
+from fleetfix.plan import STEPS, Plan, build_plan
+from fleetfix.plan_count import Count
 from fleetfix.progress import recheck
 from tests.conftest import REPO
 from tests.unit.test_plan import ADVISORIES, QUICK, host

@@ -11,7 +11,10 @@ from fleetfix.advisories import AdvisoryDB
 from fleetfix.advisory_schema import load_file
 from fleetfix.audit import DriverView, Finding, HostAudit
 from fleetfix.errors import InputError
-from fleetfix.plan import Count, Plan, StepTimes, build_plan, describe, duration_text, parse_count
+from fleetfix.plan import Plan, build_plan
+from fleetfix.plan_count import Count, parse_count
+from fleetfix.plan_describe import describe
+from fleetfix.plan_times import StepTimes, duration_text
 
 ADVISORIES = """
 - id: T-mpt3sas-reply-race

@@ -14,7 +14,8 @@ import pytest
 from fleetfix.advisories import AdvisoryDB
 from fleetfix.advisory_schema import load_file
 from fleetfix.errors import InputError
-from fleetfix.plan import STEPS, Count, Plan, build_plan
+from fleetfix.plan import STEPS, Plan, build_plan
+from fleetfix.plan_count import Count
 from fleetfix.progress import StepRecord, run_progress
 from fleetfix.schedule import (
     Budget,

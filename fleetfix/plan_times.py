@@ -1,0 +1,40 @@
+"""Step time estimates: how long each step of a host's remediation is expected to take, and how to say so."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class StepTimes:
+    """Estimates per step; a batch is only started when its estimate fits in what is left of the window."""
+
+    precheck: timedelta = timedelta(minutes=1)
+    upgrade: timedelta = timedelta(minutes=5)
+    reload: timedelta = timedelta(minutes=2)
+    reboot: timedelta = timedelta(minutes=10)
+    verify: timedelta = timedelta(minutes=1)
+    soak_runtime: timedelta = timedelta(minutes=5)  # --soak-runtime
+    soak_margin: timedelta = timedelta(minutes=2)  # fio start-up, kernel log check, fetching the JSON
+
+    def to_dict(self) -> dict[str, int]:
+        return {name: int(getattr(self, name).total_seconds()) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, int]) -> StepTimes:
+        return cls(**{name: timedelta(seconds=seconds) for name, seconds in data.items()})
+
+
+DEFAULT_TIMES = StepTimes()
+
+
+def duration_text(span: timedelta) -> str:
+    """``1h05m``, ``25m``, ``40s``: estimates are minutes apart, never more precise than that."""
+    seconds = int(span.total_seconds())
+    if seconds < 60:
+        return f"{seconds}s"
+    hours, minutes = divmod(math.ceil(seconds / 60), 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m"
