@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fleetfix import remediate_lock
+from fleetfix.cli import run
 from fleetfix.errors import ExitStatus, FleetfixError
 from fleetfix.remediate_lock import RemediationLock, as_seen_now, held
 
@@ -58,3 +59,14 @@ def test_a_running_run_without_a_holder_reads_interrupted(
     with RemediationLock(remediate_lock.default_path(), "a resumed run"):
         assert as_seen_now(run) == run
     assert as_seen_now({"id": 2, "status": "done", "note": ""})["status"] == "done"
+
+
+def test_the_cli_refuses_a_resume_while_a_run_holds_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FLEETFIX_STATE_DIR", str(tmp_path))
+    with RemediationLock(remediate_lock.default_path(), "a new mpt3sas run"):
+        assert run(["remediate", "--resume"]) == ExitStatus.ENVIRONMENT
+    error = capsys.readouterr().err
+    assert "another remediation is running (a new mpt3sas run, pid" in " ".join(error.split())
+    assert not (tmp_path / "journal.sqlite").exists()  # refused before the journal was opened
