@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from fleetfix import paths
 from fleetfix.errors import InputError
 
 SLICE_BY = ("count", "group")
@@ -33,7 +34,7 @@ class ExecutionNodes:
     runner: str = "ansible-runner"
     slice_by: str = "count"
 
-    def worker_command(self) -> list[str]:
+    def worker_command(self) -> str:
         """ssh arguments after the destination: a private data dir of its own, removed when the job ends.
 
         ansible-runner starts ``ansible-playbook`` from PATH, so a runner given by its full path (a venv
@@ -43,17 +44,7 @@ class ExecutionNodes:
             f'PATH={shlex.quote(os.path.dirname(self.runner))}:"$PATH" ' if os.path.isabs(self.runner) else ""
         )
         runner = shlex.quote(self.runner)
-        return [
-            f'dir=$(mktemp -d) && {path}exec {runner} worker --delete --private-data-dir "$dir"',
-        ]
-
-
-def config_path() -> Path:
-    explicit = os.environ.get("FLEETFIX_CONFIG")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "fleetfix" / "config.yml"
+        return f'dir=$(mktemp -d) && {path}exec {runner} worker --delete --private-data-dir "$dir"'
 
 
 def _strings(value: Any, where: str, field: str) -> tuple[str, ...]:
@@ -83,7 +74,7 @@ def _from_file(path: Path) -> dict[str, Any]:
 
 def load(cli_nodes: str | None) -> ExecutionNodes | None:
     """The nodes to run on, or None to run on this machine as usual."""
-    path = config_path()
+    path = paths.config_file()
     where = str(path)
     section = _from_file(path)
     nodes = _strings(section["nodes"], where, "execution_nodes.nodes") if "nodes" in section else ()

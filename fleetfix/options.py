@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from fleetfix.nodes import ExecutionNodes
 
 inventory_option = click.option(
     "-i",
@@ -24,10 +28,10 @@ advisories_option = click.option(
 )
 
 
-def _execution_nodes(_ctx: click.Context, _param: click.Parameter, value: str | None) -> object:
-    from fleetfix.nodes import load
+def _execution_nodes(_c: click.Context, _p: click.Parameter, text: str | None) -> ExecutionNodes | None:
+    from fleetfix.nodes import load  # on use: yaml and the config file are not needed to start
 
-    return load(value)
+    return load(text)
 
 
 execution_nodes_option = click.option(

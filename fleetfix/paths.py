@@ -25,13 +25,21 @@ def shipped_advisories() -> Path:
     return content_dir() / "advisories"
 
 
+def xdg_dir(variable: str, home_default: str) -> Path:
+    """``$variable/fleetfix``, or ``~/home_default/fleetfix`` when the XDG variable is unset."""
+    return Path(os.environ.get(variable) or Path.home() / home_default) / "fleetfix"
+
+
 def state_dir() -> Path:
     """Run reports, runner artifacts and the journal: $FLEETFIX_STATE_DIR, else the XDG state home."""
     explicit = os.environ.get("FLEETFIX_STATE_DIR")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(xdg) / "fleetfix"
+    return Path(explicit) if explicit else xdg_dir("XDG_STATE_HOME", ".local/state")
+
+
+def config_file() -> Path:
+    """The configuration file (execution nodes): $FLEETFIX_CONFIG, else config.yml in the XDG config home."""
+    explicit = os.environ.get("FLEETFIX_CONFIG")
+    return Path(explicit) if explicit else xdg_dir("XDG_CONFIG_HOME", ".config") / "config.yml"
 
 
 def netconsole_dir() -> Path:

@@ -25,9 +25,8 @@ from fleetfix import paths, slices
 from fleetfix.errors import EnvironmentProblem, ExitStatus, FleetfixError, InputError
 from fleetfix.events import EventFold, HostResult
 from fleetfix.nodes import ExecutionNodes
-from fleetfix.run_observer import RunObserver, answer_status
-from fleetfix.slice_prepare import SliceJob
-from fleetfix.slice_progress import MergedProgress
+from fleetfix.run_observer import MergedProgress, RunObserver
+from fleetfix.slice_prepare import ANSIBLE_SETTINGS, SliceJob
 from fleetfix.slice_run import run_slices
 
 __all__ = ["RunObserver", "RunOutcome", "RunRequest", "inventory_hostvars", "list_hosts", "run_playbook"]
@@ -78,9 +77,7 @@ def _ansible_env() -> dict[str, str]:
         "PATH": os.pathsep.join([ansible_bin, os.environ.get("PATH", "")]),
         "ANSIBLE_CONFIG": str(content / "ansible.cfg"),
         "ANSIBLE_ROLES_PATH": str(content / "roles"),
-        "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
-        "ANSIBLE_HOST_PATTERN_MISMATCH": "error",
-        "ANSIBLE_NOCOLOR": "True",
+        **ANSIBLE_SETTINGS,
     }
 
 
@@ -178,17 +175,11 @@ def _run_here(
     cmdline: str,
     observer: RunObserver | None,
 ) -> tuple[dict[str, HostResult], int, str]:
-    fold = EventFold()
+    fold, progress = EventFold(), MergedProgress(observer, len(hosts))
 
     def on_event(event: dict[str, Any]) -> bool:
         fold.add(event)
-        if observer is not None:
-            data = event.get("event_data") or {}
-            answer = answer_status(event)
-            if event.get("event") == "playbook_on_task_start":
-                observer.task_started(str(data.get("task", "")), len(hosts))
-            elif answer:
-                observer.host_answered(data["host"], answer)
+        progress.feed("ansible", event)
         return True
 
     runner = ansible_runner.run(

@@ -19,7 +19,8 @@ import yaml
 from fleetfix import paths
 from fleetfix.slices import Slice
 
-_ENV = {
+# How every run reads inventories and reports, here or on a node (the paths to content are set per place).
+ANSIBLE_SETTINGS = {
     "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
     "ANSIBLE_HOST_PATTERN_MISMATCH": "error",
     "ANSIBLE_NOCOLOR": "True",
@@ -90,7 +91,7 @@ def _transmit(slice_dir: Path, job: SliceJob, forks: int) -> None:
             extravars=job.node_extravars(),
             cmdline=job.cmdline,
             forks=forks,
-            envvars=dict(_ENV),
+            envvars=dict(ANSIBLE_SETTINGS),
             ident=NODE_IDENT,
             streamer="transmit",
             _output=output,

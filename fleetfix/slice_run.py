@@ -82,7 +82,7 @@ def _launch(nodes: ExecutionNodes, node: str, stderr: Path) -> subprocess.Popen[
     """``ssh NODE ansible-runner worker``; a node that stops answering is dropped within a minute."""
     command = [
         "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=15",
-        "-o", "ServerAliveCountMax=4", *nodes.ssh_options, node, *nodes.worker_command(),
+        "-o", "ServerAliveCountMax=4", *nodes.ssh_options, node, nodes.worker_command(),
     ]  # fmt: skip
     with stderr.open("wb") as errors:  # a file: a pipe left unread could stall the node's stream
         return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors)

@@ -11,9 +11,8 @@ import yaml
 
 from fleetfix.errors import EnvironmentProblem, InputError
 from fleetfix.nodes import ExecutionNodes, load
-from fleetfix.run_observer import answer_status
+from fleetfix.run_observer import MergedProgress, answer_status
 from fleetfix.slice_prepare import SliceJob, slice_inventory
-from fleetfix.slice_progress import MergedProgress
 from fleetfix.slice_schedule import schedule
 from fleetfix.slices import Slice, by_count, by_group, merged_rc
 
@@ -141,9 +140,9 @@ def test_config_errors_name_the_file_and_field(
 
 
 def test_worker_command_puts_a_venv_runner_on_path() -> None:
-    (command,) = ExecutionNodes(("n",), runner="/opt/ee/bin/ansible-runner").worker_command()
+    command = ExecutionNodes(("n",), runner="/opt/ee/bin/ansible-runner").worker_command()
     assert 'PATH=/opt/ee/bin:"$PATH" exec /opt/ee/bin/ansible-runner worker --delete' in command
-    (plain,) = ExecutionNodes(("n",)).worker_command()
+    plain = ExecutionNodes(("n",)).worker_command()
     assert "PATH=" not in plain and "exec ansible-runner worker" in plain
 
 

@@ -12,10 +12,7 @@ from fleetfix import paths
 def cache_root() -> Path:
     """Built images: $FLEETFIX_VM_CACHE, else the XDG cache home. One directory per cache key."""
     explicit = os.environ.get("FLEETFIX_VM_CACHE")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "fleetfix" / "vm"
+    return Path(explicit) if explicit else paths.xdg_dir("XDG_CACHE_HOME", ".cache") / "vm"
 
 
 @dataclass(frozen=True)
