@@ -14,7 +14,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from fleetfix.advisories import Advisory, AdvisoryDB, Affected, Trigger, VersionRange, VersionSet
+from fleetfix.advisories.database import Advisory, AdvisoryDB, Affected, Trigger, VersionRange, VersionSet
 from fleetfix.versions import DriverVersion
 
 TARGET_SECONDS = 1.0

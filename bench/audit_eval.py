@@ -28,7 +28,7 @@ from advisory_match import (
 )
 
 from fleetfix.audit import Auditor
-from fleetfix.facts import HostFacts
+from fleetfix.facts.host import HostFacts
 
 TARGET_SECONDS = 1.0
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import ansible_runner
 
-from fleetfix import paths
+from fleetfix.ansible.runner import ansible_executable
 from fleetfix.lab import Lab
-from fleetfix.run import ansible_executable
+from fleetfix.state import paths
 
 SURFACES = [
     "cat /proc/modules 2>/dev/null; true",

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fleetfix.listen import Listener
+from fleetfix.listen.receiver import Listener
 
 Shared = Any  # a multiprocessing.Value; its class is not public
 SUSTAINED_TARGET = 50_000

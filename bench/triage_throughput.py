@@ -3,7 +3,7 @@
 Usage: python bench/triage_throughput.py [SIZE]   (SIZE like 1G, 300M; default 1G)
 
 Writes a temporary log of ordinary dmesg lines with the real oops traces of the shared corpus sprinkled
-through it, then times fleetfix.triage.oops streaming over the file against `grep -c -E` of the markers
+through it, then times the oops finder streaming over the file against `grep -c -E` of the markers
 that open a report, both on a warm page cache. Prints both times, the ratio (target <= 3x), and the
 parser's peak RSS at SIZE/4 and at SIZE, each measured in a fresh process, to show memory stays flat.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fleetfix.triage.oops import ANCHORS, MARKERS, iter_oopses  # noqa: E402
+from fleetfix.triage.oops.find_all import ANCHORS, MARKERS, iter_oopses  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus" / "oopses"
 # The parser's report markers and anchors, as one POSIX extended regular expression.

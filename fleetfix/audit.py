@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from fleetfix.advisories import AdvisoryDB
-from fleetfix.capture import CaptureReadiness, readiness
+from fleetfix.advisories.database import AdvisoryDB
+from fleetfix.ansible.events import HostResult
 from fleetfix.errors import ExitStatus
-from fleetfix.events import HostResult
-from fleetfix.facts import STORAGE_DRIVERS, HostFacts, LoadedModule
+from fleetfix.facts.host import STORAGE_DRIVERS, HostFacts, LoadedModule
+from fleetfix.readiness import CaptureReadiness, readiness
 
 
 @dataclass(frozen=True)

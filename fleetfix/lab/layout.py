@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fleetfix import paths
+from fleetfix.state import paths
 
 STATE_FILE = "lab.json"
 

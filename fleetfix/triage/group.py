@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from fleetfix.advisories import AdvisoryDB
+from fleetfix.advisories.database import AdvisoryDB
 from fleetfix.errors import InputError
-from fleetfix.triage.correlate import Correlations, correlate
-from fleetfix.triage.correlate_length import DEFAULT_RUN_LENGTH
-from fleetfix.triage.correlate_schedule import HostJobs
-from fleetfix.triage.oops import Oops, signature
+from fleetfix.triage.correlate.job_schedule import HostJobs
+from fleetfix.triage.correlate.jobs import Correlations, correlate
+from fleetfix.triage.correlate.run_length import DEFAULT_RUN_LENGTH
+from fleetfix.triage.oops.find_all import Oops, signature
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from fleetfix.events import HostResult
+from fleetfix.ansible.events import HostResult
+from fleetfix.ansible.runner import RunRequest, run_playbook
 from fleetfix.lab import Lab
-from fleetfix.run import RunRequest, run_playbook
 
 pytestmark = pytest.mark.fleet
 

@@ -24,8 +24,8 @@ import yaml
 
 from fleetfix.errors import ExitStatus
 from fleetfix.lab import Lab
-from fleetfix.plan_times import StepTimes, duration_text
-from fleetfix.window import parse_window
+from fleetfix.plan.times import StepTimes, duration_text
+from fleetfix.plan.window import parse_window
 
 pytestmark = pytest.mark.fleet
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from fleetfix.ansible.runner import RunRequest, run_playbook
+from fleetfix.cli.soak import soak as soak_command
+from fleetfix.commands.soak import HostSoak, soak
 from fleetfix.errors import ExitStatus, FleetfixError, InputError
-from fleetfix.fio_profiles import BUILTIN_PROFILES
-from fleetfix.fio_result import parse_fio_json
 from fleetfix.lab import Lab
-from fleetfix.run import RunRequest, run_playbook
-from fleetfix.soak_cli import soak as soak_command
-from fleetfix.soak_run import HostSoak, soak
+from fleetfix.soak.fio_json import parse_fio_json
+from fleetfix.soak.profiles import BUILTIN_PROFILES
 
 THRASH = BUILTIN_PROFILES["thrash"]
 RANDWRITE = BUILTIN_PROFILES["randwrite"]

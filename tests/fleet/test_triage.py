@@ -16,7 +16,7 @@ import pytest
 from click.testing import Result
 
 from fleetfix.lab import Lab
-from fleetfix.listen import Listener
+from fleetfix.listen.receiver import Listener
 from tests.unit.test_triage_cli import fleetfix
 
 pytestmark = pytest.mark.fleet

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fleetfix.advisories import AdvisoryDB
-from fleetfix.advisory_schema import load_advisories, load_file
+from fleetfix.advisories.database import AdvisoryDB
+from fleetfix.advisories.schema import load_advisories, load_file
 from fleetfix.errors import InputError
 from fleetfix.versions import DriverVersion
 from tests.conftest import REPO

@@ -10,13 +10,13 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from fleetfix import report
-from fleetfix.advisory_schema import load_advisories
+from fleetfix.advisories.schema import load_advisories
+from fleetfix.ansible.events import HostResult
 from fleetfix.audit import Auditor, audit_results
 from fleetfix.errors import ExitStatus, InputError
-from fleetfix.events import HostResult
-from fleetfix.facts import HostFacts
-from fleetfix.paths import shipped_advisories
+from fleetfix.facts.host import HostFacts
+from fleetfix.render import audit as report
+from fleetfix.state.paths import shipped_advisories
 
 FACTS = Path(__file__).parents[1] / "data" / "facts"
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)

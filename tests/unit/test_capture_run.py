@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from fleetfix.capture_run import (
+from fleetfix.ansible.events import HostResult, TaskResult
+from fleetfix.commands.capture import (
     REBOOT_GATE_TASK,
     host_capture,
     outcome_from_results,
@@ -16,7 +17,6 @@ from fleetfix.capture_run import (
     parse_options,
 )
 from fleetfix.errors import ExitStatus, InputError
-from fleetfix.events import HostResult, TaskResult
 
 
 def _task(name: str, status: str = "ok", changed: bool = False, **result: object) -> TaskResult:

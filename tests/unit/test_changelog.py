@@ -10,8 +10,13 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleetfix.advisory_schema import load_file
-from fleetfix.changelog import ChangelogEntry, import_changelog, parse_releases, render_advisory_yaml
+from fleetfix.advisories.changelog.convert import (
+    ChangelogEntry,
+    import_changelog,
+    parse_releases,
+    render_advisory_yaml,
+)
+from fleetfix.advisories.schema import load_file
 from fleetfix.errors import InputError
 from tests.conftest import strip_provenance
 

@@ -8,14 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fleetfix.facts_history import ScheduledJob
-from fleetfix.fio_profiles import BUILTIN_PROFILES
-from fleetfix.triage.calendar_analyze import parse_analyze_calendar
-from fleetfix.triage.correlate import correlate
-from fleetfix.triage.correlate_chance import coverage, p_at_least
-from fleetfix.triage.correlate_length import run_length
-from fleetfix.triage.correlate_repro import suggest_repro
-from fleetfix.triage.correlate_schedule import CronSchedule, HostJobs, schedule_of
+from fleetfix.facts.history import ScheduledJob
+from fleetfix.soak.profiles import BUILTIN_PROFILES
+from fleetfix.triage.calendar.analyze import parse_analyze_calendar
+from fleetfix.triage.correlate.chance import coverage, p_at_least
+from fleetfix.triage.correlate.job_schedule import CronSchedule, HostJobs, schedule_of
+from fleetfix.triage.correlate.jobs import correlate
+from fleetfix.triage.correlate.repro import suggest_repro
+from fleetfix.triage.correlate.run_length import run_length
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from fleetfix.artifacts import iter_events, results_from_artifacts
+from fleetfix.ansible.artifacts import iter_events, results_from_artifacts
+from fleetfix.ansible.events import EventFold
 from fleetfix.errors import InputError
-from fleetfix.events import EventFold
 
 RUNNER = Path(__file__).parents[1] / "data" / "artifacts" / "runner"
 

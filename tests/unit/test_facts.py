@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from fleetfix.errors import ExitStatus, InputError
-from fleetfix.facts import STORAGE_DRIVERS, HostFacts
+from fleetfix.facts.host import STORAGE_DRIVERS, HostFacts
 
 DATA = Path(__file__).parents[1] / "data" / "facts"
 

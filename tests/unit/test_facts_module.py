@@ -19,7 +19,7 @@ from typing import Any
 import ansible_runner
 import pytest
 
-from fleetfix.facts import HostFacts
+from fleetfix.facts.host import HostFacts
 from tests.conftest import REPO, strip_provenance
 
 LIBRARY = REPO / "playbooks" / "library"

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from fleetfix.advisories import AdvisoryDB
-from fleetfix.advisory_schema import load_file
+from fleetfix.advisories.database import AdvisoryDB
+from fleetfix.advisories.schema import load_file
 from fleetfix.errors import InputError
-from fleetfix.journal import SCHEMA_VERSION, Journal, default_path
-from fleetfix.plan import STEPS, Plan, build_plan
-from fleetfix.plan_count import Count
-from fleetfix.progress import recheck
+from fleetfix.plan.build import STEPS, Plan, build_plan
+from fleetfix.plan.count import Count
+from fleetfix.plan.run_state import recheck
+from fleetfix.state.journal import SCHEMA_VERSION, Journal, default_path
 from tests.conftest import REPO
 from tests.unit.test_plan import ADVISORIES, QUICK, host
 
@@ -26,8 +26,8 @@ from tests.unit.test_plan import ADVISORIES, QUICK, host
 CHILD = r"""
 import sys, time
 from pathlib import Path
-from fleetfix.journal import Journal
-from fleetfix.plan import STEPS
+from fleetfix.state.journal import Journal
+from fleetfix.plan.build import STEPS
 
 path, run, stop_host, stop_step = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 pause = float(sys.argv[5])
@@ -259,7 +259,7 @@ def test_default_path_is_under_the_state_dir(tmp_path: Path, monkeypatch: pytest
 
 
 def test_a_run_keeps_its_settings_for_resume(tmp_path: Path, plan: Plan) -> None:
-    from fleetfix.remediate_run import RemediateRequest, _options, _resumed
+    from fleetfix.commands.remediate import RemediateRequest, _options, _resumed
 
     started = RemediateRequest((), None, profile="qd1", iops_floor=500.0, reboot=True)
     with Journal(tmp_path / "journal.sqlite") as journal:

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from fleetfix.errors import EnvironmentProblem, InputError
-from fleetfix.listen import Listener
-from fleetfix.listen_text import ListenEvent, escape, log_name
+from fleetfix.listen.receiver import Listener
+from fleetfix.listen.text import ListenEvent, escape, log_name
 from tests.conftest import REPO
 
 STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 (.*)$")
@@ -307,7 +307,7 @@ CHILD = """
 import sys
 from pathlib import Path
 from fleetfix.errors import FleetfixError
-from fleetfix.listen import Listener
+from fleetfix.listen.receiver import Listener
 try:
     Listener("127.0.0.1", 514, Path(sys.argv[1]))
 except FleetfixError as exc:
@@ -345,7 +345,7 @@ def test_stop_before_serving_and_close_twice(tmp_path: Path) -> None:
 SERVER = """
 import signal, sys
 from pathlib import Path
-from fleetfix.listen import Listener
+from fleetfix.listen.receiver import Listener
 listener = Listener("127.0.0.1", 0, Path(sys.argv[1]))
 for number in (signal.SIGINT, signal.SIGTERM):
     signal.signal(number, lambda *_: listener.stop())

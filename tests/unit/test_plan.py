@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from fleetfix.advisories import AdvisoryDB
-from fleetfix.advisory_schema import load_file
+from fleetfix.advisories.database import AdvisoryDB
+from fleetfix.advisories.schema import load_file
 from fleetfix.audit import DriverView, Finding, HostAudit
 from fleetfix.errors import InputError
-from fleetfix.plan import Plan, build_plan
-from fleetfix.plan_count import Count, parse_count
-from fleetfix.plan_describe import describe
-from fleetfix.plan_times import StepTimes, duration_text
+from fleetfix.plan.build import Plan, build_plan
+from fleetfix.plan.count import Count, parse_count
+from fleetfix.plan.describe import describe
+from fleetfix.plan.times import StepTimes, duration_text
 
 ADVISORIES = """
 - id: T-mpt3sas-reply-race

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fleetfix.plan import STEPS
-from fleetfix.progress import Recheck, StepRecord, recheck, run_progress
+from fleetfix.plan.build import STEPS
+from fleetfix.plan.run_state import Recheck, StepRecord, recheck, run_progress
 
 T = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 HOSTS = ("db01", "db02", "db03", "db04", "db05", "db06")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from fleetfix import remediate_lock
 from fleetfix.cli import run
 from fleetfix.errors import ExitStatus, FleetfixError
-from fleetfix.remediate_lock import RemediationLock, as_seen_now, held
+from fleetfix.state import lock as remediate_lock
+from fleetfix.state.lock import RemediationLock, as_seen_now, held
 
 
 def test_a_second_remediation_is_refused_and_told_who_runs(tmp_path: Path) -> None:
@@ -35,7 +35,7 @@ def test_a_second_remediation_is_refused_and_told_who_runs(tmp_path: Path) -> No
 def test_a_killed_holder_leaves_the_lock_free(tmp_path: Path) -> None:
     path = tmp_path / "remediate.lock"
     code = (
-        "import sys, time\nfrom pathlib import Path\nfrom fleetfix.remediate_lock import RemediationLock\n"
+        "import sys, time\nfrom pathlib import Path\nfrom fleetfix.state.lock import RemediationLock\n"
         f"with RemediationLock(Path({str(path)!r}), 'child'):\n"
         "    print('locked', flush=True)\n    time.sleep(60)\n"
     )

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from fleetfix.advisories import AdvisoryDB
-from fleetfix.advisory_schema import load_file
+from fleetfix.advisories.database import AdvisoryDB
+from fleetfix.advisories.schema import load_file
 from fleetfix.errors import InputError
-from fleetfix.plan import STEPS, Plan, build_plan
-from fleetfix.plan_count import Count
-from fleetfix.progress import StepRecord, run_progress
-from fleetfix.schedule import (
+from fleetfix.plan.build import STEPS, Plan, build_plan
+from fleetfix.plan.count import Count
+from fleetfix.plan.pacing import (
     Budget,
     Done,
     StartBatch,
@@ -28,7 +27,8 @@ from fleetfix.schedule import (
     next_action,
     stop_reason,
 )
-from fleetfix.window import Window, parse_window
+from fleetfix.plan.run_state import StepRecord, run_progress
+from fleetfix.plan.window import Window, parse_window
 from tests.unit.test_plan import ADVISORIES, QUICK, host
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fleetfix.ansible.nodes import ExecutionNodes, load
+from fleetfix.ansible.observer import MergedProgress, answer_status
+from fleetfix.ansible.slicing.assign import schedule
+from fleetfix.ansible.slicing.cut import Slice, by_count, by_group, merged_rc
+from fleetfix.ansible.slicing.prepare import SliceJob, slice_inventory
 from fleetfix.errors import EnvironmentProblem, InputError
-from fleetfix.nodes import ExecutionNodes, load
-from fleetfix.run_observer import MergedProgress, answer_status
-from fleetfix.slice_prepare import SliceJob, slice_inventory
-from fleetfix.slice_schedule import schedule
-from fleetfix.slices import Slice, by_count, by_group, merged_rc
 
 HOSTS = [f"h{n:02d}" for n in range(10)]
 

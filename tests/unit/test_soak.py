@@ -15,15 +15,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleetfix.errors import FleetfixError, InputError
-from fleetfix.fio_profiles import (
+from fleetfix.soak.fio_json import parse_fio_json
+from fleetfix.soak.profiles import (
     BUILTIN_PROFILES,
     FioProfile,
     load_profiles,
     refuse_destructive,
     select_profile,
 )
-from fleetfix.fio_result import parse_fio_json
-from fleetfix.soak import IopsFloor, evaluate_file_text, judge_soak, kernel_fault_kind, parse_iops_floor
+from fleetfix.soak.verdict import (
+    IopsFloor,
+    evaluate_file_text,
+    judge_soak,
+    kernel_fault_kind,
+    parse_iops_floor,
+)
 from tests.conftest import REPO, strip_provenance
 
 FIO_DATA = REPO / "tests" / "data" / "fio"

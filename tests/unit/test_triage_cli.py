@@ -12,12 +12,13 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from fleetfix import cli, triage_cli
-from fleetfix.collect_run import schedule_record, sync_netconsole, zone_name
-from fleetfix.events import HostResult
-from fleetfix.listen import ListenEvent, log_name
-from fleetfix.triage.store import read_jobs
-from fleetfix.triage_run import parse_duration, parse_run_lengths
+from fleetfix import cli
+from fleetfix.ansible.events import HostResult
+from fleetfix.cli import triage as triage_cli
+from fleetfix.commands.collect import schedule_record, sync_netconsole, zone_name
+from fleetfix.commands.triage import parse_duration, parse_run_lengths
+from fleetfix.listen.receiver import ListenEvent, log_name
+from fleetfix.state.crash_store import read_jobs
 from tests.conftest import REPO, strip_provenance
 
 BACKUP = "/usr/local/sbin/nightly-backup"

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fleetfix.advisories import Advisory, AdvisoryDB, Affected, Trigger, VersionRange
+from fleetfix.advisories.database import Advisory, AdvisoryDB, Affected, Trigger, VersionRange
 from fleetfix.errors import InputError
-from fleetfix.listen_text import ListenEvent, log_name
+from fleetfix.listen.text import ListenEvent, log_name
+from fleetfix.render.triage import COLUMNS, group_rows, to_dict, to_json, to_markdown
+from fleetfix.state.crash_store import dump_time, read_jobs, read_paths, source_host
 from fleetfix.triage.group import group_crashes
-from fleetfix.triage.report import COLUMNS, group_rows, to_dict, to_json, to_markdown
-from fleetfix.triage.store import dump_time, read_jobs, read_paths, source_host
 from fleetfix.versions import DriverVersion
 from tests.conftest import strip_provenance
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from fleetfix.errors import InputError
-from fleetfix.window import WINDOW_VAR, FixedWindow, WeeklyWindow, parse_window, window_for_run
+from fleetfix.plan.window import WINDOW_VAR, FixedWindow, WeeklyWindow, parse_window, window_for_run
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -27,7 +27,7 @@ import yaml
 
 from fleetfix.lab.vm import image, rootfs
 from fleetfix.lab.vm.machine import Vm
-from fleetfix.triage.oops import Oops, parse_oopses
+from fleetfix.triage.oops.find_all import Oops, parse_oopses
 
 pytestmark = pytest.mark.vm
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fleetfix.advisory_schema import load_advisories
+from fleetfix.advisories.schema import load_advisories
 from fleetfix.errors import EnvironmentProblem
 from fleetfix.lab.vm import driver, image, mirror, qemu
 from fleetfix.lab.vm.commands import vm

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleetfix import paths
+from fleetfix.state import paths
 
 
 def cache_root() -> Path:

@@ -1,0 +1,145 @@
+"""The fleetfix commands. Each parses its options and calls one function; no logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from fleetfix import __version__
+from fleetfix import console as ui
+from fleetfix.ansible.nodes import ExecutionNodes
+from fleetfix.cli.options import advisories_option, execution_nodes_option, inventory_option, limit_option
+from fleetfix.errors import ExitStatus, FleetfixError
+
+_FORMATS = ("table", "json", "markdown", "junit")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fleetfix")
+def main() -> None:
+    """Audit, capture, triage and remediate storage-driver incidents across a fleet."""
+
+
+@main.command()
+@inventory_option
+@limit_option
+@execution_nodes_option
+@advisories_option
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Write the report here instead of stdout."
+)
+@click.option(
+    "--from-artifacts",
+    type=click.Path(path_type=Path),
+    help="Judge a facts run made elsewhere: a runner artifacts dir or an AWX job events export.",
+)
+def audit(
+    inventories: tuple[Path, ...],
+    limit: str | None,
+    nodes: ExecutionNodes | None,
+    advisory_dirs: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    from_artifacts: Path | None,
+) -> None:
+    """Crash-capture readiness and known-bad HBA drivers on every host."""
+    from fleetfix.commands.audit import audit_artifacts, run_audit
+
+    if from_artifacts is not None:
+        report = audit_artifacts(from_artifacts, advisory_dirs)
+    else:
+        with ui.PlayProgress() as progress:
+            report = run_audit(inventories, limit, advisory_dirs, progress, nodes)
+    ui.emit_audit(report, fmt, output)
+    sys.exit(report.exit_status())
+
+
+@main.group()
+def advisories() -> None:
+    """The known-bad driver database: check it, list it, import vendor changelogs into it."""
+
+
+@advisories.command("list")
+@advisories_option
+@click.option("--module", help="Only this module's advisories.")
+def advisories_list(advisory_dirs: tuple[Path, ...], module: str | None) -> None:
+    """Load and validate every advisory (shipped and yours) and list them."""
+    from fleetfix.commands.audit import load_db
+
+    ui.advisories_table(load_db(advisory_dirs), module)
+
+
+@advisories.command("import-changelog")
+@click.argument("changelog", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--module", required=True, help="The driver the changelog describes, e.g. smartpqi.")
+@click.option("--vendor", help="Vendor name; default from a table of known drivers.")
+@click.option("--reference", "references", multiple=True, help="URL of the changelog; repeatable.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the YAML here (default stdout).")
+def import_changelog(
+    changelog: Path, module: str, vendor: str | None, references: tuple[str, ...], output: Path | None
+) -> None:
+    """Turn a vendor changelog into advisory YAML for a person to review."""
+    from fleetfix.commands.import_changelog import import_file
+
+    import_file(changelog, module, vendor, references, output)
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=6666, show_default=True, type=click.IntRange(1, 65535), help="UDP port.")
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), help="Log directory [default: <state>/netconsole]."
+)
+def listen(bind: str, port: int, directory: Path | None) -> None:
+    """Receive netconsole: one log per sending host, oops/panic/BUG/WARNING lines flagged live."""
+    from fleetfix.commands.listen import listen as serve
+    from fleetfix.state.paths import netconsole_dir
+
+    stats = serve(bind, port, directory or netconsole_dir(), ui.listen_event, ui.listen_ready)
+    ui.stderr.print(stats.line())
+
+
+def _attach_command_groups() -> None:
+    """Command groups defined beside their own package."""
+    from fleetfix.cli.capture import capture
+    from fleetfix.cli.remediate import remediate, runs
+    from fleetfix.cli.soak import soak
+    from fleetfix.cli.triage import collect, triage
+    from fleetfix.lab.commands import lab
+    from fleetfix.lab.vm.commands import vm
+
+    lab.add_command(vm)
+    for command in (capture, remediate, soak, runs, collect, triage, lab):
+        main.add_command(command)
+
+
+_attach_command_groups()
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and turn every expected failure into one line on stderr and a documented exit code."""
+    try:
+        main.main(args=argv, prog_name="fleetfix", standalone_mode=False)
+    except FleetfixError as exc:
+        ui.error(str(exc))
+        return int(exc.status)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return ExitStatus.USAGE
+    except click.Abort:
+        return ExitStatus.INTERRUPTED
+    except KeyboardInterrupt:
+        ui.error("interrupted")
+        return ExitStatus.INTERRUPTED
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else ExitStatus.USAGE
+    return ExitStatus.OK
+
+
+def entry() -> None:
+    sys.exit(run())

@@ -1,0 +1,166 @@
+"""`fleetfix remediate` and `fleetfix runs`: option parsing only; the work is in remediate_run."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from fleetfix import console as ui
+from fleetfix.cli.options import advisories_option, execution_nodes_option, inventory_option, limit_option
+from fleetfix.errors import ExitStatus, FleetfixError
+
+
+@click.command()
+@inventory_option
+@limit_option
+@execution_nodes_option
+@advisories_option
+@click.option("-m", "--module", help="The driver module to upgrade where an advisory marks it bad.")
+@click.option(
+    "--to", "target", metavar="VERSION", help="Target version [default: lowest fixing every advisory]."
+)
+@click.option("--window", metavar="SPEC", help="Change window, e.g. 'Sat 02:00-04:00 Europe/Paris' or ISO.")
+@click.option("--tz", metavar="ZONE", help="Time zone of --window when the spec names none.")
+@click.option("--batch", default="1", show_default=True, metavar="N|N%", help="Hosts per batch.")
+@click.option(
+    "--max-failures", default="1", show_default=True, metavar="N|N%", help="Failure budget, whole run."
+)
+@click.option(
+    "--soak-runtime",
+    type=click.IntRange(5),
+    metavar="SECONDS",
+    help="fio runtime per host [default: 300; on --resume: the run's own].",
+)
+@click.option(
+    "--profile", help="fio profile of the post-check soak [default: thrash; on --resume the run's]."
+)
+@click.option(
+    "--iops-floor", type=click.FloatRange(0), help="Soak IOPS floor [default: 0; on --resume the run's]."
+)
+@click.option("--reboot", is_flag=True, help="Allow reboots where a reload cannot activate the new build.")
+@click.option("--require-capture", is_flag=True, help="Stop a host whose crash capture is not ready.")
+@click.option("--check", is_flag=True, help="Print the plan and play it in check mode with diffs.")
+@click.option("--yes", is_flag=True, help="Start without asking for confirmation.")
+@click.option(
+    "--resume",
+    "resume",
+    is_flag=False,
+    flag_value="0",
+    default=None,
+    metavar="[RUN]",
+    help="Continue an interrupted or stopped run (default: the newest unfinished).",
+)
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
+def remediate(**options: object) -> None:
+    """Rolling driver upgrade in a change window, verified and soaked with fio, resumable."""
+    from fleetfix.commands import remediate as remediate_run
+    from fleetfix.plan.count import parse_count
+    from fleetfix.plan.describe import describe
+
+    o = options
+    request = remediate_run.RemediateRequest(
+        inventories=tuple(o["inventories"]),
+        limit=o["limit"],
+        module=o["module"],
+        to=o["target"],
+        window=o["window"],
+        tz=o["tz"],
+        batch=parse_count(o["batch"], "--batch"),
+        max_failures=parse_count(o["max_failures"], "--max-failures"),
+        soak_runtime=o["soak_runtime"],
+        profile=o["profile"],
+        iops_floor=o["iops_floor"],
+        reboot=o["reboot"],
+        require_capture=o["require_capture"],
+        check=o["check"],
+        advisory_dirs=tuple(o["advisory_dirs"]),
+        resume=None if o["resume"] is None else _run_id(o["resume"]),
+        nodes=o["nodes"],  # type: ignore[arg-type]
+    )
+    if request.resume is not None:
+        with ui.PlayProgress() as progress:
+            outcome = remediate_run.resume(request, progress)
+    else:
+        with ui.PlayProgress() as progress:
+            plan, window, facts = remediate_run.plan_run(request, progress)
+        ui.plan_lines(describe(plan), window.spec if window else None)
+        if not request.check and not o["yes"]:
+            if not sys.stdin.isatty():
+                raise FleetfixError("not started: confirm at a terminal or pass --yes", ExitStatus.USAGE)
+            if not click.confirm("Start this remediation?", default=False, err=True):
+                raise FleetfixError("not started", ExitStatus.INTERRUPTED)
+        with ui.PlayProgress() as progress:
+            if request.check:
+                outcome = remediate_run.check(request, plan, facts, progress)
+            else:
+                command = shlex.join(["fleetfix", *sys.argv[1:]])
+                outcome = remediate_run.start(request, plan, window, facts, command, progress)
+    if o["fmt"] == "json":
+        sys.stdout.write(json.dumps(remediate_run.outcome_dict(outcome), indent=2, default=str) + "\n")
+    else:
+        ui.remediate_outcome(outcome)
+    sys.exit(outcome.exit_status())
+
+
+def _run_id(text: str) -> int:
+    if not text.isdigit():
+        raise FleetfixError(
+            f"--resume: {text!r} is not a run id (fleetfix runs lists them)", ExitStatus.BAD_INPUT
+        )
+    return int(text)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
+@click.pass_context
+def runs(ctx: click.Context, fmt: str) -> None:
+    """Remediation runs from the journal, newest first; `runs show RUN` for one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from fleetfix.state.journal import Journal, default_path
+    from fleetfix.state.lock import as_seen_now
+
+    with Journal(default_path()) as journal:
+        listing = [as_seen_now(run) for run in journal.listing()]
+    if fmt == "json":
+        sys.stdout.write(json.dumps(listing, indent=2) + "\n")
+    else:
+        ui.runs_table(listing)
+
+
+@runs.command("show")
+@click.argument("run_id", type=int)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json", "markdown", "junit")),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Write the report here instead of stdout."
+)
+def show(run_id: int, fmt: str, output: Path | None) -> None:
+    """Each host's steps, soak figures and verdict for one run."""
+    from fleetfix.render import runs as run_report
+    from fleetfix.state.files import emit
+    from fleetfix.state.journal import Journal, default_path
+    from fleetfix.state.lock import as_seen_now
+
+    with Journal(default_path()) as journal:
+        shown = journal.show(run_id)
+    shown["run"] = as_seen_now(shown["run"])
+    if fmt == "table" and output is None:
+        ui.run_show(shown)
+        return
+    text = {
+        "json": run_report.to_json,
+        "markdown": run_report.to_markdown,
+        "junit": run_report.to_junit,
+        "table": run_report.to_markdown,
+    }[fmt](shown)
+    emit(text, output)

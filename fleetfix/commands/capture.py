@@ -1,0 +1,300 @@
+"""The capture commands' work: check the options, run the crash_capture role, fold what each host reports.
+
+`enable` runs playbooks/capture.yml; the role leaves a ``fleetfix_capture_result`` fact on every host it
+reached (what changed, whether a reboot is still needed), read back here from the job events. `status` is the
+audit's crash-capture view, so both commands judge readiness the same way.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fleetfix.ansible.events import HostResult
+from fleetfix.ansible.nodes import ExecutionNodes
+from fleetfix.ansible.runner import RunObserver, RunRequest, run_playbook
+from fleetfix.audit import AuditReport
+from fleetfix.commands.audit import run_audit
+from fleetfix.errors import ExitStatus, InputError
+
+# The role's task that stops a host whose crash memory needs a reboot nobody allowed.
+REBOOT_GATE_TASK = "Stop where crash memory needs a reboot that is not allowed"
+_SIZE = r"\d+[KMG]?"
+_CRASH_SIZE = re.compile(rf"^({_SIZE}(@{_SIZE})?|({_SIZE}-({_SIZE})?:{_SIZE},?)+(@{_SIZE})?)$")
+_IFNAME = re.compile(r"^[^/:\s]{1,15}$")
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    """What the user asked for; None leaves the role default (or the inventory's value) in force."""
+
+    log_host: str | None = None
+    log_port: int | None = None
+    interface: str | None = None
+    crash_size: str | None = None
+    dump_target: Mapping[str, str] | None = None
+
+    def extravars(self, reboot: bool) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "fleetfix_capture_netconsole_log_host": self.log_host,
+            "fleetfix_capture_netconsole_log_port": self.log_port,
+            "fleetfix_capture_netconsole_interface": self.interface,
+            "fleetfix_capture_crash_size": self.crash_size,
+            **(self.dump_target or {}),
+        }
+        if self.crash_size is not None:
+            values["fleetfix_capture_crash_size_keep_existing"] = False  # an explicit size wins everywhere
+        if reboot:
+            values["fleetfix_capture_reboot_ok"] = True
+        return {key: value for key, value in values.items() if value is not None}
+
+
+def parse_dump_target(text: str) -> dict[str, str]:
+    """``/var/crash`` (local), ``ssh://user@host[/dir]`` or ``nfs://server/export`` -> role variables."""
+    if text.startswith("/"):
+        return {"fleetfix_capture_kdump_target": "local", "fleetfix_capture_kdump_path": text}
+    url = urlsplit(text)
+    if url.scheme == "ssh" and url.username and url.hostname:
+        found = {"fleetfix_capture_kdump_target": "ssh", "fleetfix_capture_kdump_ssh": url.netloc}
+        return found | ({"fleetfix_capture_kdump_path": url.path} if url.path not in ("", "/") else {})
+    if url.scheme == "nfs" and url.hostname and url.path.startswith("/"):
+        return {
+            "fleetfix_capture_kdump_target": "nfs",
+            "fleetfix_capture_kdump_nfs": f"{url.netloc}:{url.path}",
+        }
+    raise InputError("--dump-target", f"{text!r} is not /path, ssh://user@host/dir or nfs://server/export")
+
+
+def parse_options(
+    log_host: str | None = None,
+    log_port: str | None = None,
+    interface: str | None = None,
+    crash_size: str | None = None,
+    dump_target: str | None = None,
+) -> CaptureOptions:
+    """Everything that can be judged before touching a host; raises InputError naming the option."""
+    if log_host is not None:
+        try:
+            log_host = str(ipaddress.ip_address(log_host))
+        except ValueError:
+            raise InputError("--log-host", f"{log_host!r} is not an IP address") from None
+    port = None
+    if log_port is not None:
+        if not log_port.isdigit() or not 1 <= int(log_port) <= 65535:
+            raise InputError("--log-port", f"{log_port!r} is not a UDP port (1-65535)")
+        port = int(log_port)
+    if (port is not None or interface is not None) and log_host is None:
+        raise InputError(
+            "--log-host", "needed with --log-port or --interface (where should netconsole send?)"
+        )
+    if interface is not None and (not _IFNAME.match(interface) or interface in (".", "..")):
+        raise InputError("--interface", f"{interface!r} is not a network interface name")
+    if crash_size is not None:
+        if crash_size.strip().lower() == "auto":
+            raise InputError("--crash-size", "auto reserves too little for a dump; give a size such as 256M")
+        if not _CRASH_SIZE.match(crash_size):
+            raise InputError(
+                "--crash-size", f"{crash_size!r} is not a size (256M) or ranges (1G-4G:256M,4G-:512M)"
+            )
+    target = parse_dump_target(dump_target) if dump_target is not None else None
+    return CaptureOptions(log_host, port, interface, crash_size, target)
+
+
+@dataclass(frozen=True)
+class HostCapture:
+    host: str
+    status: str  # changed | unchanged | would-change | reboot-needed | rebooted | failed | unreachable
+    message: str
+    changed: tuple[str, ...]
+    reboot_needed: bool
+    diff: str
+
+
+@dataclass(frozen=True)
+class CaptureOutcome:
+    hosts: tuple[HostCapture, ...]
+    check: bool
+    run_dir: Path | None
+
+    def exit_status(self) -> ExitStatus:
+        if any(h.status in ("failed", "unreachable") for h in self.hosts):
+            return ExitStatus.HOSTS_FAILED
+        return ExitStatus.FINDINGS if any(h.reboot_needed for h in self.hosts) else ExitStatus.OK
+
+
+def _diffs(result: HostResult) -> str:
+    """Unified diffs of the text changes (files, the netconsole target) a check run would make."""
+    chunks: list[str] = []
+    for task in result.tasks:
+        raw = task.result.get("diff")
+        invocation = task.result.get("invocation") or {}
+        args = invocation.get("module_args") or invocation if isinstance(invocation, Mapping) else {}
+        where = task.result.get("dest") or task.result.get("path") or args.get("dest") or args.get("path")
+        for diff in raw if isinstance(raw, list) else [raw] if raw else []:
+            before, after = (
+                (diff.get(k) for k in ("before", "after")) if isinstance(diff, Mapping) else (0, 0)
+            )
+            if not isinstance(before, str) or not isinstance(after, str) or before == after:
+                continue
+            chunks.extend(
+                difflib.unified_diff(
+                    before.splitlines(keepends=True),
+                    after.splitlines(keepends=True),
+                    str(where or diff.get("before_header") or task.task),
+                    str(where or diff.get("before_header") or task.task),
+                )
+            )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)
+
+
+def host_capture(result: HostResult, check: bool) -> HostCapture:
+    """One host's outcome from its events; a host stopped at the reboot gate is reboot-needed, not failed."""
+    report = result.facts.get("fleetfix_capture_result") or {}
+    changed = tuple(report.get("changed") or ())
+    reboot_needed = bool(report.get("reboot_needed"))
+    diff = _diffs(result) if check else ""
+    if result.status == "unreachable":
+        return HostCapture(result.host, "unreachable", result.message, changed, reboot_needed, diff)
+    if result.status == "failed":
+        failed = next((t for t in result.tasks if t.status == "failed"), None)
+        gated = failed is not None and failed.task == REBOOT_GATE_TASK and reboot_needed
+        status = "reboot-needed" if gated else "failed"
+        return HostCapture(result.host, status, result.message, changed, reboot_needed, diff)
+    if not report:
+        return HostCapture(result.host, "failed", "the role reported no result", changed, False, diff)
+    if report.get("rebooted"):
+        status = "rebooted"
+    elif reboot_needed:
+        status = "reboot-needed"
+    elif changed:
+        status = "would-change" if check else "changed"
+    else:
+        status = "unchanged"
+    return HostCapture(result.host, status, "", changed, reboot_needed, diff)
+
+
+def outcome_from_results(
+    results: Mapping[str, HostResult], check: bool, run_dir: Path | None = None
+) -> CaptureOutcome:
+    hosts = tuple(host_capture(result, check) for _, result in sorted(results.items()))
+    return CaptureOutcome(hosts, check, run_dir)
+
+
+def enable(
+    inventories: Sequence[Path],
+    limit: str | None,
+    check: bool,
+    reboot: bool,
+    options: CaptureOptions,
+    observer: RunObserver | None = None,
+    nodes: ExecutionNodes | None = None,
+) -> CaptureOutcome:
+    extravars = options.extravars(reboot)
+    request = RunRequest("capture.yml", tuple(inventories), limit, extravars, check, check, nodes)
+    outcome = run_playbook(request, observer, kind="capture")
+    return outcome_from_results(outcome.hosts, check, outcome.run_dir)
+
+
+def status(
+    inventories: Sequence[Path],
+    limit: str | None,
+    observer: RunObserver | None = None,
+    nodes: ExecutionNodes | None = None,
+) -> AuditReport:
+    """The audit, run as `fleetfix audit` runs it; the capture view is its per-host ``capture`` field."""
+    return run_audit(inventories, limit, (), observer, nodes)
+
+
+def outcome_rows(outcome: CaptureOutcome) -> list[dict[str, str]]:
+    return [
+        {
+            "host": h.host,
+            "status": h.status,
+            "changed": ", ".join(h.changed) or "-",
+            "reboot needed": "yes" if h.reboot_needed else "no",
+            "message": h.message,
+        }
+        for h in outcome.hosts
+    ]
+
+
+def outcome_json(outcome: CaptureOutcome) -> str:
+    counts: dict[str, int] = {}
+    for host in outcome.hosts:
+        counts[host.status] = counts.get(host.status, 0) + 1
+    document = {
+        "check": outcome.check,
+        "run_dir": str(outcome.run_dir) if outcome.run_dir else None,
+        "summary": counts,
+        "hosts": [
+            {
+                "host": h.host,
+                "status": h.status,
+                "message": h.message,
+                "changed": list(h.changed),
+                "reboot_needed": h.reboot_needed,
+                **({"diff": h.diff} if outcome.check else {}),
+            }
+            for h in outcome.hosts
+        ],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def status_rows(report: AuditReport) -> list[dict[str, str]]:
+    rows = []
+    for host in report.hosts:
+        capture = host.capture
+        if capture is None:
+            rows.append(
+                {
+                    "host": host.host,
+                    "status": host.status,
+                    "kdump": "",
+                    "netconsole": "",
+                    "missing": host.message,
+                }
+            )
+            continue
+        rows.append(
+            {
+                "host": host.host,
+                "status": "ready" if capture.ready else "not ready",
+                "kdump": "ready" if capture.kdump_ready else "not ready",
+                "netconsole": "ready" if capture.netconsole_ready else "not ready",
+                "missing": "\n".join(capture.missing),
+            }
+        )
+    return rows
+
+
+def status_json(report: AuditReport) -> str:
+    hosts = []
+    for host in report.hosts:
+        capture = host.capture
+        entry: dict[str, Any] = {"host": host.host, "status": host.status, "message": host.message}
+        if capture is not None:
+            entry |= {
+                "ready": capture.ready,
+                "kdump_ready": capture.kdump_ready,
+                "netconsole_ready": capture.netconsole_ready,
+                "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in capture.checks],
+            }
+        hosts.append(entry)
+    return json.dumps({"generated_at": report.generated_at.isoformat(), "hosts": hosts}, indent=2) + "\n"
+
+
+def status_exit(report: AuditReport) -> ExitStatus:
+    """Like the audit's, but only crash capture counts: advisory findings are the audit's business."""
+    if any(not h.reachable for h in report.hosts):
+        return ExitStatus.HOSTS_FAILED
+    return (
+        ExitStatus.FINDINGS if any(h.capture and not h.capture.ready for h in report.hosts) else ExitStatus.OK
+    )

@@ -1,0 +1,193 @@
+"""The collect command's work: run playbooks/collect.yml into the crash store and write each host's schedule.
+
+The play fetches the kdump kernel logs itself; what each host schedules comes back in the job events (the
+facts module's ``scheduled_jobs`` and the play's ``fleetfix_collect`` fact) and is written here as
+``<store>/<host>/jobs.json`` (layout: ``fleetfix.state.crash_store``). Writing it from the events rather than
+from the play keeps the play free of controller-side writes besides the fetch, and lets a host that failed
+half-way keep its previous schedule. The netconsole receiver's files (``fleetfix listen`` writes them to
+``<state>/netconsole`` by default) are brought up to date in ``<store>/netconsole``, so a store holds every
+kernel log a triage reads and can be handed on whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import ipaddress
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fleetfix.ansible.events import HostResult
+from fleetfix.ansible.nodes import ExecutionNodes
+from fleetfix.ansible.runner import RunObserver, RunRequest, run_playbook
+from fleetfix.errors import EnvironmentProblem, ExitStatus, InputError
+from fleetfix.facts.host import HostFacts
+from fleetfix.state import paths
+from fleetfix.state.files import write_atomic
+
+_FETCH_ACTIONS = ("ansible.builtin.fetch", "fetch")
+
+
+@dataclass(frozen=True)
+class HostCollected:
+    host: str
+    status: str  # ok, failed or unreachable
+    message: str
+    fetched: int = 0  # kernel logs fetched in this run
+    dumps: int = 0  # crash dumps listed on the host (the newest ``max_dumps``)
+    without_log: int = 0  # of those, dumps with no kernel log to fetch
+    jobs: int | None = None  # scheduled jobs written to jobs.json; None: the schedule was not read
+    timezone: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CollectOutcome:
+    store: Path
+    hosts: tuple[HostCollected, ...]
+    netconsole_files: int = 0  # receiver files copied into the store
+
+    def exit_status(self) -> ExitStatus:
+        failed = any(h.status != "ok" for h in self.hosts)
+        return ExitStatus.HOSTS_FAILED if failed else ExitStatus.OK
+
+
+def zone_name(localtime_link: str, timezone_file: str) -> str | None:
+    """The IANA zone from the ``/etc/localtime`` link (``../usr/share/zoneinfo/Europe/Berlin``), else from
+    ``/etc/timezone``; None when neither names one."""
+    if "zoneinfo/" in localtime_link:
+        name = localtime_link.rpartition("zoneinfo/")[2]
+        return name.removeprefix("posix/").removeprefix("right/") or None
+    return timezone_file.strip() or None
+
+
+def _addresses(facts: HostFacts, address: str) -> list[str]:
+    netconsole = facts.crash_capture.netconsole
+    found = [t.local_ip for t in (*netconsole.targets, *netconsole.persistent.targets) if t.local_ip]
+    with contextlib.suppress(ValueError):  # a DNS name: netconsole messages come from an address
+        found.append(str(ipaddress.ip_address(address)))
+    return list(dict.fromkeys(found))
+
+
+def schedule_record(result: HostResult) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """``jobs.json`` for a host that answered the play, and notes on what it could not tell."""
+    source = f"{result.host}: facts"
+    raw = result.facts.get("fleetfix")
+    facts = HostFacts.from_dict(raw, source)
+    record: Mapping[str, Any] = result.facts.get("fleetfix_collect") or {}
+    notes = []
+    zone = zone_name(str(record.get("localtime_link") or ""), str(record.get("timezone_file") or ""))
+    if zone is not None and zone != "UTC":
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            notes.append(f"unknown time zone {zone!r}: its times are taken as UTC")
+            zone = None
+    calendar = str(record.get("calendar") or "")
+    if not calendar and record.get("calendar_error"):
+        notes.append(f"systemd-analyze calendar: {' '.join(str(record['calendar_error']).split())[:200]}")
+    document: dict[str, Any] = {
+        "timezone": zone,
+        "addresses": _addresses(facts, str(record.get("address") or "")),
+        "scheduled_jobs": raw.get("scheduled_jobs") or [],
+        "systemd_analyze": calendar or None,
+    }
+    return document, tuple(notes)
+
+
+def _fetched(result: HostResult) -> int:
+    return sum(
+        1
+        for task in result.tasks
+        if task.action in _FETCH_ACTIONS
+        for item in task.result.get("results") or ()
+        if isinstance(item, Mapping) and item.get("changed")
+    )
+
+
+def host_collected(result: HostResult, store: Path) -> HostCollected:
+    """Write the host's ``jobs.json`` when its facts came back, and sum up what it gave."""
+    if "fleetfix" not in result.facts:
+        return HostCollected(result.host, result.status, result.message or "no facts", _fetched(result))
+    try:
+        document, notes = schedule_record(result)
+    except InputError as exc:
+        return HostCollected(result.host, "failed", str(exc), _fetched(result))
+    write_atomic(store / result.host / "jobs.json", json.dumps(document, indent=1) + "\n")
+    dumps = result.facts["fleetfix"].get("crash_dumps") or []
+    return HostCollected(
+        result.host,
+        result.status,
+        result.message,
+        _fetched(result),
+        len(dumps),
+        sum(1 for d in dumps if not d.get("dmesg_file")),
+        len(document["scheduled_jobs"]),
+        document["timezone"],
+        notes,
+    )
+
+
+def outcome_json(outcome: CollectOutcome) -> str:
+    hosts = [dataclasses.asdict(h) | {"notes": list(h.notes)} for h in outcome.hosts]
+    document = {"store": str(outcome.store), "hosts": hosts, "netconsole_files": outcome.netconsole_files}
+    return json.dumps(document, indent=2) + "\n"
+
+
+def sync_netconsole(source: Path, store: Path) -> int:
+    """Bring the receiver's logs and events up to date in ``<store>/netconsole``; returns how many changed.
+
+    The receiver only appends, so a copy that is shorter gets the new bytes appended; one that is longer
+    (the receiver's file was rotated) is replaced.
+    """
+    target = store / "netconsole"
+    if not source.is_dir() or source.resolve() == target.resolve():
+        return 0
+    changed = 0
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sorted([*source.glob("*.log"), source / "events.jsonl"]):
+            if path.is_file() and _bring_up_to_date(path, target / path.name):
+                changed += 1
+    except OSError as exc:
+        raise EnvironmentProblem(f"{target}: cannot copy netconsole logs: {exc.strerror or exc}") from None
+    return changed
+
+
+def _bring_up_to_date(path: Path, copy: Path) -> bool:
+    size, kept = path.stat().st_size, copy.stat().st_size if copy.exists() else -1
+    if kept == size:
+        return False
+    if kept < 0 or kept > size:
+        shutil.copyfile(path, copy)
+        return True
+    with path.open("rb") as new, copy.open("ab") as old:
+        new.seek(kept)
+        shutil.copyfileobj(new, old)
+    return True
+
+
+def collect(
+    inventories: Sequence[Path],
+    limit: str | None,
+    store_dir: Path | None = None,
+    observer: RunObserver | None = None,
+    netconsole_dir: Path | None = None,
+    nodes: ExecutionNodes | None = None,
+) -> CollectOutcome:
+    """Fetch new kdump kernel logs and every host's schedule into the store (default ``<state>/crashes``),
+    and bring the netconsole receiver's files there from ``netconsole_dir`` (``fleetfix listen --dir``)."""
+    store = (store_dir or paths.crash_store()).absolute()
+    extravars = {"fleetfix_collect_store": str(store)}
+    request = RunRequest(
+        "collect.yml", tuple(inventories), limit, extravars, nodes=nodes, fetch_var="fleetfix_collect_store"
+    )
+    outcome = run_playbook(request, observer, "collect")
+    hosts = tuple(host_collected(outcome.hosts[name], store) for name in sorted(outcome.hosts))
+    copied = sync_netconsole(netconsole_dir, store) if netconsole_dir is not None else 0
+    return CollectOutcome(store, hosts, copied)

@@ -1,0 +1,28 @@
+"""`fleetfix advisories import-changelog`: read the file, convert it, write the YAML whole."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from fleetfix.advisories.changelog.convert import import_changelog, render_advisory_yaml
+from fleetfix.errors import InputError
+from fleetfix.state.files import write_atomic
+
+
+def import_file(
+    changelog: Path, module: str, vendor: str | None, references: Sequence[str], output: Path | None
+) -> int:
+    """Convert ``changelog``; returns the number of advisory entries written."""
+    try:
+        text = changelog.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(str(changelog), exc.strerror or str(exc)) from None
+    entries = import_changelog(text, str(changelog), module, vendor, tuple(references))
+    document = render_advisory_yaml(entries)
+    if output is None:
+        sys.stdout.write(document)
+    else:
+        write_atomic(output, document)
+    return len(entries)

@@ -1,0 +1,263 @@
+"""`fleetfix remediate`: plan from fresh facts, confirm, then batches until done, the window ends or the
+failure budget is spent; `--resume` continues a run from its journal; `--check` plays it in check mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fleetfix.ansible.nodes import ExecutionNodes
+from fleetfix.ansible.runner import RunObserver, RunRequest, inventory_hostvars, run_playbook
+from fleetfix.audit import audit_results
+from fleetfix.commands.audit import load_db
+from fleetfix.commands.remediate_batch import BatchContext, run_batch
+from fleetfix.errors import ExitStatus, FleetfixError, InputError
+from fleetfix.facts.host import HostFacts
+from fleetfix.plan.build import Plan, build_plan
+from fleetfix.plan.count import Count
+from fleetfix.plan.pacing import Budget, Done, StartBatch, StopBudget, check_window_fits, next_action
+from fleetfix.plan.times import StepTimes
+from fleetfix.plan.window import Window, parse_window, window_for_run
+from fleetfix.soak.profiles import select_profile
+from fleetfix.soak.verdict import IopsFloor
+from fleetfix.state.journal import Journal, default_path
+from fleetfix.state.lock import RemediationLock
+from fleetfix.state.lock import default_path as lock_path
+from fleetfix.versions import parse_version
+
+ONE_HOST = Count(1, False)  # default batch and failure budget: one host at a time, stop at a failure
+
+
+@dataclass(frozen=True)
+class RemediateRequest:
+    inventories: tuple[Path, ...]
+    limit: str | None
+    module: str | None = None  # None on --resume: the run's own module
+    to: str | None = None
+    window: str | None = None
+    tz: str | None = None
+    batch: Count = ONE_HOST
+    max_failures: Count = ONE_HOST
+    soak_runtime: int | None = None  # seconds; None: 300 for a new run, the run's own on --resume
+    profile: str | None = None  # None: "thrash" for a new run, the run's own on --resume
+    iops_floor: float | None = None  # None: 0 for a new run, the run's own on --resume
+    reboot: bool = False  # on --resume, granted if the run or this command grants it
+    require_capture: bool = False
+    check: bool = False
+    advisory_dirs: tuple[Path, ...] = ()
+    resume: int | None = None  # a run id; 0 means the newest unfinished run
+    nodes: ExecutionNodes | None = None  # step plays run in slices there; window and budget stay here
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), compare=False)
+
+
+@dataclass(frozen=True)
+class RemediateOutcome:
+    plan: Plan
+    run_id: int | None
+    status: str  # done, stopped-window, stopped-budget, checked
+    note: str
+    hosts: list[dict[str, Any]]  # the journal's per-host view, or check-mode results
+
+    def exit_status(self) -> ExitStatus:
+        if self.status.startswith("stopped"):
+            return ExitStatus.INCOMPLETE
+        failed = [h for h in self.hosts if h.get("status") in ("failed", "unreachable")]
+        return ExitStatus.HOSTS_FAILED if failed else ExitStatus.OK
+
+
+def _facts(
+    inventories: Sequence[Path], limit: str | None, observer: RunObserver | None, nodes: ExecutionNodes | None
+):
+    request = RunRequest("audit.yml", tuple(inventories), limit, nodes=nodes)
+    outcome = run_playbook(request, observer, kind="remediate-facts")
+    facts = {
+        host: HostFacts.from_dict(result.facts["fleetfix"], f"{outcome.run_dir}:{host}")
+        for host, result in outcome.hosts.items()
+        if result.status == "ok" and "fleetfix" in result.facts
+    }
+    return outcome, facts
+
+
+def _times(request: RemediateRequest) -> StepTimes:
+    if request.soak_runtime is None:
+        return StepTimes()
+    return StepTimes(soak_runtime=timedelta(seconds=request.soak_runtime))
+
+
+def _driver_vars(request: RemediateRequest) -> dict[str, Any]:
+    variables: dict[str, Any] = {"fleetfix_hba_require_capture": request.require_capture}
+    if request.reboot:  # extra vars outrank inventory: pass it only to grant, never to deny
+        variables["fleetfix_hba_reboot_ok"] = True
+    return variables
+
+
+def _refuse_outside(window: Window | None, now: datetime) -> None:
+    if window is not None and window.current(now) is None:
+        upcoming = window.next_open(now)
+        when = f"; it next opens {upcoming.start.isoformat(timespec='minutes')}" if upcoming else ""
+        raise FleetfixError(f"outside the change window {window.spec}{when}", ExitStatus.INCOMPLETE)
+
+
+def _context(
+    request: RemediateRequest, run_id: int, plan: Plan, window: Window | None, observer
+) -> BatchContext:
+    return BatchContext(
+        run_id=run_id,
+        plan=plan,
+        inventories=request.inventories,
+        window=window,
+        profile=select_profile(request.profile or "thrash"),
+        # A resume soaks as long as the plan it continues says (its estimates and window fit assume it),
+        # unless --soak-runtime is given again.
+        soak_runtime=int(plan.times.soak_runtime.total_seconds())
+        if request.soak_runtime is None
+        else request.soak_runtime,
+        iops_floor=IopsFloor.absolute(request.iops_floor or 0.0),
+        driver_vars=_driver_vars(request),
+        observer=observer,
+        clock=request.clock,
+        nodes=request.nodes,
+    )
+
+
+def _drive(ctx: BatchContext, journal: Journal, facts: dict[str, HostFacts]) -> RemediateOutcome:
+    """Batches until the plan is done or a stop; the journal's end status says which."""
+    progress = journal.progress(ctx.run_id)
+    budget = Budget.for_run(ctx.plan, progress)
+    while True:
+        action = next_action(ctx.plan, progress, ctx.window, ctx.clock(), budget)
+        if isinstance(action, StartBatch):
+            budget, stopped = run_batch(ctx, action.hosts, progress, facts, journal, budget)
+            progress = journal.progress(ctx.run_id)
+            if stopped is None:
+                continue
+            status, note = ("stopped-budget" if budget.exhausted else "stopped-window"), stopped
+        elif isinstance(action, Done):
+            status, note = "done", ""
+        elif isinstance(action, StopBudget):
+            status, note = "stopped-budget", f"failure budget spent: {', '.join(action.failed)} failed"
+        else:
+            status, note = "stopped-window", getattr(action, "reason", "the change window is closed")
+        if status == "stopped-window":
+            note += f"; left for the next window: {', '.join(progress.pending) or 'nothing'}"
+        elif status == "stopped-budget":  # a resume stops at once too: these wait for a human
+            note += f"; not remediated: {', '.join(progress.pending) or 'nothing'}"
+        journal.end_run(ctx.run_id, status, note)
+        return RemediateOutcome(ctx.plan, ctx.run_id, status, note, journal.show(ctx.run_id)["hosts"])
+
+
+def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[Plan, Window | None, dict]:
+    """Fresh facts, the advisories and the inventory's vars -> the plan and its window."""
+    if not request.module:
+        raise InputError("--module", "name the driver module to remediate, e.g. --module mpt3sas")
+    # Bad option values, and a start outside the given window, are refused before any host is contacted.
+    if request.to is not None:
+        parse_version(request.to, "--to")
+    if request.window is not None:
+        _refuse_outside(parse_window(request.window, request.tz), request.clock())
+    db = load_db(request.advisory_dirs)
+    outcome, facts = _facts(request.inventories, request.limit, observer, request.nodes)
+    report = audit_results(outcome.hosts, db, request.clock(), source=str(outcome.run_dir))
+    hostvars = inventory_hostvars(request.inventories, request.limit)
+    loaded = {h.host for h in report.hosts if any(d.name == request.module for d in h.drivers)}
+    window = window_for_run(request.window, request.tz, {h: v for h, v in hostvars.items() if h in loaded})
+    reboot_ok = {h for h, v in hostvars.items() if str(v.get("fleetfix_hba_reboot_ok", "")).lower() == "true"}
+    plan = build_plan(
+        report.hosts,
+        request.module,
+        db,
+        to=request.to,
+        batch=request.batch,
+        max_failures=request.max_failures,
+        times=_times(request),
+        reboot_allowed=request.reboot,
+        reboot_ok_hosts=frozenset(reboot_ok),
+    )
+    if window is not None:
+        _refuse_outside(window, request.clock())
+        check_window_fits(plan, window, request.clock())
+    return plan, window, facts
+
+
+def check(request: RemediateRequest, plan: Plan, facts: dict, observer) -> RemediateOutcome:
+    """The whole plan in Ansible check mode with diffs: nothing changes, the journal is not written."""
+    variables = {
+        "fleetfix_hba_module": plan.module,
+        "fleetfix_hba_target_version": plan.target,
+        "fleetfix_remediate_steps": ["precheck", "upgrade", "activate", "verify"],
+        **_driver_vars(request),
+    }
+    targets = ",".join(plan.hosts)
+    request_ = RunRequest("remediate.yml", request.inventories, targets, variables, True, True, request.nodes)
+    played = run_playbook(request_, observer, kind="remediate-check")
+    hosts = [
+        {
+            "host": name,
+            "status": "checked" if r.status == "ok" else r.status,
+            "outcome": r.message or "would upgrade, activate and verify",
+            "steps": (r.facts.get("fleetfix_remediate_result") or {}).get("steps", {}),
+            "diff": [t.result["diff"] for t in r.tasks if t.result.get("diff")],
+        }
+        for name, r in played.hosts.items()
+    ]
+    return RemediateOutcome(plan, None, "checked", "check mode: nothing was changed", hosts)
+
+
+def _options(request: RemediateRequest) -> dict[str, Any]:
+    """The settings a resume must keep, with their defaults filled in."""
+    return {
+        "profile": request.profile or "thrash",
+        "iops_floor": request.iops_floor or 0.0,
+        "reboot": request.reboot,
+        "require_capture": request.require_capture,
+    }
+
+
+def _resumed(request: RemediateRequest, stored: dict[str, Any]) -> RemediateRequest:
+    """The run's stored settings, overridden by those given again; permissions are granted by either."""
+    return replace(
+        request,
+        profile=request.profile or stored.get("profile"),
+        iops_floor=stored.get("iops_floor") if request.iops_floor is None else request.iops_floor,
+        reboot=request.reboot or bool(stored.get("reboot")),
+        require_capture=request.require_capture or bool(stored.get("require_capture")),
+    )
+
+
+def start(
+    request: RemediateRequest, plan: Plan, window: Window | None, facts: dict, command: str, observer
+) -> RemediateOutcome:
+    with RemediationLock(lock_path(), f"a new {plan.module} run"), Journal(default_path()) as journal:
+        run_id = journal.start_run(command, plan, window.spec if window else None, _options(request))
+        return _drive(_context(request, run_id, plan, window, observer), journal, facts)
+
+
+def resume(request: RemediateRequest, observer: RunObserver | None) -> RemediateOutcome:
+    """Continue a stopped or interrupted run: hosts done are left, the rest re-checked from facts first."""
+    with RemediationLock(lock_path(), "a resumed run"), Journal(default_path()) as journal:
+        record = journal.run(request.resume) if request.resume else journal.latest_unfinished()
+        if record is None:
+            raise InputError("--resume", "no unfinished remediation run (fleetfix runs lists them)")
+        if record.status == "done":
+            raise InputError("--resume", f"run {record.id} is done; nothing to resume")
+        spec = request.window or record.window
+        window = parse_window(spec, request.tz) if spec else None
+        _refuse_outside(window, request.clock())
+        pending = journal.progress(record.id).pending
+        facts = _facts(request.inventories, ",".join(pending), observer, request.nodes)[1] if pending else {}
+        journal.resume_run(record.id, window.spec if window else None)
+        request = _resumed(request, record.options)
+        return _drive(_context(request, record.id, record.plan, window, observer), journal, facts)
+
+
+def outcome_dict(outcome: RemediateOutcome) -> dict[str, Any]:
+    return {
+        "run": outcome.run_id,
+        "status": outcome.status,
+        "note": outcome.note,
+        "plan": outcome.plan.to_dict(),
+        "hosts": outcome.hosts,
+    }

@@ -1,0 +1,348 @@
+"""Everything that draws on a terminal (rich): progress on stderr, tables on stdout, one-line errors."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import astuple
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from fleetfix.advisories.database import AdvisoryDB
+from fleetfix.audit import AuditReport
+from fleetfix.commands.remediate import RemediateOutcome
+from fleetfix.commands.soak import HostSoak
+from fleetfix.listen.text import ListenEvent
+from fleetfix.render import audit as report_formats
+from fleetfix.render import triage as triage_report
+from fleetfix.soak.verdict import FioEvaluation
+from fleetfix.state.files import emit
+
+if TYPE_CHECKING:
+    from fleetfix.commands.collect import CollectOutcome
+    from fleetfix.commands.triage import TriageResult
+
+stdout = Console(highlight=False, soft_wrap=False)
+if not stdout.is_terminal:
+    stdout.width = 140  # a piped or redirected table is read later, often wider than 80 columns
+stderr = Console(stderr=True, highlight=False)
+
+
+def error(message: str) -> None:
+    # Text, not markup: a message may quote paths or kernel lines full of [brackets].
+    stderr.print(Text.assemble(("fleetfix:", "bold red"), " ", message), highlight=False, soft_wrap=True)
+
+
+class PlayProgress:
+    """A progress bar per task: how many hosts have answered it. Implements run.RunObserver."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[red]{task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=False,
+            disable=not stderr.is_terminal,
+        )
+        self._task = None
+
+    def __enter__(self) -> PlayProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, kind: type | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self._progress.__exit__(kind, value, tb)
+
+    def task_started(self, name: str, hosts: int) -> None:
+        self._task = self._progress.add_task(name[:60], total=hosts, failed=0)
+
+    def host_answered(self, host: str, status: str) -> None:
+        if self._task is None:
+            return
+        failed = status in ("failed", "unreachable")
+        task = self._progress.tasks[self._task]
+        self._progress.update(self._task, advance=1, failed=task.fields["failed"] + int(failed))
+
+
+def audit_table(report: AuditReport, console: Console = stdout) -> None:
+    table = Table(title="fleetfix audit", show_lines=False)
+    for column in ("host", "status", "kernel", "storage drivers", "crash capture", "findings"):
+        table.add_column(column, overflow="fold")
+    for host in report.hosts:
+        if not host.reachable:
+            table.add_row(host.host, f"[red]{host.status}[/]", "", "", "", host.message)
+            continue
+        drivers = "\n".join(
+            f"{d.name} {d.version or '?'}" + (" [yellow](out-of-tree)[/]" if d.out_of_tree else "")
+            for d in host.drivers
+        )
+        capture = host.capture
+        missing = ", ".join(check.label for check in (capture.checks if capture else ()) if not check.ok)
+        capture_text = f"[yellow]missing:[/] {missing}" if missing else "[green]ready[/]"
+        findings = "\n".join(f"[red]{f.advisory}[/] {f.why}" for f in host.findings) or "[green]none[/]"
+        table.add_row(host.host, "ok", host.kernel or "", drivers or host.message, capture_text, findings)
+    console.print(table)
+    counts = report.counts()
+    console.print(
+        f"{counts['hosts']} hosts, {counts['reachable']} reachable, {counts['unreachable_or_failed']} "
+        f"unreachable/failed, {counts['with_findings']} with findings, "
+        f"{counts['capture_not_ready']} without working crash capture"
+    )
+    for advisory, hosts in sorted(report.hosts_per_advisory().items()):
+        console.print(f"  {advisory}: {len(hosts)} host(s) at risk: {', '.join(hosts)}")
+
+
+def emit_audit(report: AuditReport, fmt: str, output: Path | None) -> None:
+    """Print the report on stdout, or write it to ``output`` whole (never half-written)."""
+    if fmt == "table":
+        if output is None:
+            audit_table(report)
+            return
+        console = Console(record=True, file=io.StringIO(), width=160)
+        audit_table(report, console)
+        text = console.export_text()
+    else:
+        text = {
+            "json": report_formats.to_json,
+            "markdown": report_formats.to_markdown,
+            "junit": report_formats.to_junit,
+        }[fmt](report)
+    emit(text, output)
+
+
+_CAPTURE_STYLES = {
+    "failed": "red",
+    "unreachable": "red",
+    "not ready": "yellow",
+    "reboot-needed": "yellow",
+    "changed": "cyan",
+    "would-change": "cyan",
+    "rebooted": "cyan",
+    "ready": "green",
+    "unchanged": "green",
+}
+
+
+def capture_table(title: str, rows: list[dict[str, str]], diffs: dict[str, str] | None = None) -> None:
+    """A per-host table of `fleetfix capture` (rows from capture_run), then any check-mode diffs."""
+    table = Table(title=title, show_lines=False)
+    columns = list(rows[0]) if rows else ["host"]
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column, "")
+            style = _CAPTURE_STYLES.get(value) if column in ("status", "kdump", "netconsole") else None
+            cells.append(f"[{style}]{value}[/]" if style else value)
+        table.add_row(*cells)
+    stdout.print(table)
+    for host, diff in (diffs or {}).items():
+        if diff:
+            stdout.print(f"[bold]--- {host}[/]")
+            stdout.print(diff, markup=False, highlight=False, end="", soft_wrap=True)
+
+
+def advisories_table(db: AdvisoryDB, module: str | None) -> None:
+    table = Table(title=f"fleetfix advisories ({len(db)} loaded)")
+    for column in ("id", "module", "fixed in", "fault", "severity", "source"):
+        table.add_column(column, overflow="fold")
+    for advisory in db.advisories:
+        if module and advisory.module != module:
+            continue
+        fixed = str(advisory.fixed_in) if advisory.fixed_in else "kernel ranges"
+        source = f"{Path(advisory.source).name}:{advisory.line}"
+        faults = ", ".join(advisory.fault)
+        table.add_row(advisory.id, advisory.module, fixed, faults, advisory.severity, source)
+    stdout.print(table)
+
+
+def collect_table(outcome: CollectOutcome, console: Console = stdout) -> None:
+    """Per host: what `fleetfix collect` fetched and whether its schedule was written."""
+    table = Table(title=f"fleetfix collect into {outcome.store}")
+    for column in (
+        "host",
+        "status",
+        "new kernel logs",
+        "crash dumps",
+        "scheduled jobs",
+        "time zone",
+        "notes",
+    ):
+        table.add_column(column, overflow="fold")
+    for host in outcome.hosts:
+        status = "[green]ok[/]" if host.status == "ok" else f"[red]{host.status}[/]"
+        dumps = f"{host.dumps}" + (f" ({host.without_log} without a log)" if host.without_log else "")
+        jobs = "-" if host.jobs is None else str(host.jobs)
+        notes = "\n".join([host.message, *host.notes] if host.message else host.notes)
+        zone = host.timezone or ("UTC" if host.jobs is not None else "-")
+        table.add_row(host.host, status, str(host.fetched), dumps, jobs, zone, notes)
+    console.print(table)
+    fetched = sum(h.fetched for h in outcome.hosts)
+    answered = sum(1 for h in outcome.hosts if h.jobs is not None)
+    line = f"{len(outcome.hosts)} hosts, {answered} schedules written, {fetched} new kernel logs"
+    console.print(
+        line + (f", {outcome.netconsole_files} netconsole files copied" if outcome.netconsole_files else "")
+    )
+
+
+def collect_problems(outcome: CollectOutcome, console: Console = stderr) -> None:
+    """One line per host the collection did not fully reach, for commands that go on without it."""
+    for host in outcome.hosts:
+        if host.status != "ok":
+            console.print(f"[yellow]collect:[/] {host.host}: {host.status}: {host.message}", soft_wrap=True)
+
+
+def triage_table(result: TriageResult, console: Console = stdout) -> None:
+    """The crash groups, then each group's strongest job timing and the repro it suggests."""
+    sources = (
+        ", ".join(str(s) for s in result.sources) or "the crash store (run fleetfix collect -i INVENTORY)"
+    )
+    if not result.groups:
+        console.print(f"No kernel crash reports found in {sources}.")
+        return
+    table = Table(title="fleetfix triage")
+    for column in triage_report.COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in triage_report.group_rows(result.groups):
+        table.add_row(*astuple(row))
+    console.print(table)
+    for number, group in enumerate(result.groups, 1):
+        top = group.correlations.jobs[0] if group.correlations.jobs else None
+        if top is None or not top.hits:
+            continue
+        profiles = ", ".join(top.repro.profiles) or "none known"
+        console.print(
+            f"{number}. {group.module or 'no module'} in {group.rip or '?'}: {top.sentence()}.",
+            soft_wrap=True,
+        )
+        console.print(f"   Suggested repro: fio soak with {profiles} ({top.repro.pattern}).", soft_wrap=True)
+    crashes = [c for g in result.groups for c in g.crashes]
+    untimed = sum(1 for c in crashes if c.time is None)
+    console.print(
+        f"{len(crashes)} crashes on {len({c.host for c in crashes})} hosts in {len(result.groups)} groups"
+        + (f", {untimed} without a wall-clock time" if untimed else "")
+        + ("" if result.audit else "; no audit report yet: run fleetfix audit to see the loaded builds")
+    )
+
+
+def listen_ready(address: str, port: int, directory: Path) -> None:
+    stderr.print(f"listening for netconsole on {address}:{port} (udp), logs in {directory}; Ctrl-C stops")
+
+
+def listen_event(event: ListenEvent) -> None:
+    stdout.print(
+        Text.assemble((event.kind, "bold red"), f" {event.source} ", event.line)
+    )  # no markup parsing
+
+
+def plan_lines(lines: list[str], window: str | None) -> None:
+    stderr.print(Text(f"Change window: {window or 'none (no time limit)'}"))
+    for line in lines:
+        stderr.print(Text(line))
+
+
+def remediate_outcome(outcome: RemediateOutcome) -> None:
+    title = f"fleetfix remediate: {outcome.plan.module} to {outcome.plan.target} ({outcome.status})"
+    table = Table(title=title)
+    for column in ("host", "status", "outcome"):
+        table.add_column(column, overflow="fold")
+    for host in outcome.hosts:
+        style = {"done": "green", "checked": "green", "failed": "red"}.get(host.get("status", ""), "yellow")
+        table.add_row(
+            host["host"], Text(str(host.get("status")), style=style), Text(str(host.get("outcome", "")))
+        )
+    stdout.print(table)
+    if outcome.run_id is not None:
+        summary = outcome.note or outcome.status
+        stdout.print(Text(f"run {outcome.run_id}: {summary} (fleetfix runs show {outcome.run_id})"))
+    else:
+        stdout.print(Text(outcome.note))
+
+
+def runs_table(listing: list[dict]) -> None:
+    table = Table(title="fleetfix runs")
+    for column in ("run", "module", "target", "status", "started", "hosts", "note"):
+        table.add_column(column, overflow="fold")
+    for run in listing:
+        counts = ", ".join(f"{n} {status}" for status, n in run["hosts"].items() if n)
+        row = (
+            str(run["id"]),
+            run["module"],
+            run["target"],
+            run["status"],
+            run["started_at"],
+            counts,
+            run["note"],
+        )
+        table.add_row(*(Text(str(cell)) for cell in row))
+    stdout.print(table)
+
+
+def run_show(shown: dict) -> None:
+    run = shown["run"]
+    table = Table(title=f"run {run['id']}: {run['module']} to {run['target']} ({run['status']})")
+    for column in ("host", "status", "outcome", "steps"):
+        table.add_column(column, overflow="fold")
+    for host in shown["hosts"]:
+        steps = ", ".join(f"{s['step']} {s['state']}" for s in host["steps"])
+        table.add_row(*(Text(str(cell)) for cell in (host["host"], host["status"], host["outcome"], steps)))
+    stdout.print(table)
+    if run.get("note"):
+        stdout.print(Text(run["note"]))
+
+
+def _ns(value: int | None) -> str:
+    return "unavailable" if value is None else f"{value / 1000:.0f} µs"
+
+
+def soak_evaluation(evaluation: FioEvaluation) -> None:
+    result, verdict = evaluation.result, evaluation.verdict
+    table = Table(title=f"{result.source} (fio {result.fio_version or 'version unknown'})")
+    for column in ("job", "rw", "IOPS", "bandwidth", "clat p50", "clat p99", "clat p99.9", "error"):
+        table.add_column(column, justify="right" if column not in ("job", "rw", "error") else "left")
+    for job in result.jobs:
+        for direction in (job.read, job.write):
+            if direction.total_ios or direction.iops:
+                table.add_row(
+                    job.name,
+                    job.rw or "",
+                    f"{direction.iops:,.0f}",
+                    f"{direction.bandwidth_bytes / 2**20:,.1f} MiB/s",
+                    _ns(direction.clat_p50_ns),
+                    _ns(direction.clat_p99_ns),
+                    _ns(direction.clat_p999_ns),
+                    f"{job.error} {job.error_text}" if job.error else "",
+                )
+    word = "[green]PASS[/]" if verdict.passed else "[red]FAIL[/]: " + "; ".join(verdict.reasons)
+    table.caption = f"{result.iops:,.0f} IOPS in all, {result.bandwidth_bytes / 2**20:,.1f} MiB/s - {word}"
+    stdout.print(table)
+
+
+def soak_table(results: Sequence[HostSoak]) -> None:
+    table = Table(title="fleetfix soak")
+    for column in ("host", "status", "devices", "IOPS", "worst p99", "kernel log", "why"):
+        table.add_column(column, overflow="fold")
+    colours = {"passed": "green", "failed": "red", "error": "red", "checked": "cyan", "skipped": "yellow"}
+    for r in results:
+        figures = r.verdict.figures if r.verdict else {}
+        iops = figures.get("iops")
+        table.add_row(
+            r.host,
+            f"[{colours.get(r.status, 'white')}]{r.status}[/]",
+            " ".join(r.devices),
+            f"{iops:,.0f}" if isinstance(iops, int | float) else "",
+            _ns(figures.get("worst_clat_p99_ns")) if r.verdict else "",
+            r.kernel_log or "",
+            r.message,
+        )
+    stdout.print(table)

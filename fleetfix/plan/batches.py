@@ -1,0 +1,40 @@
+"""Batching: the order targeted hosts are remediated in, cut into batches of ``--batch`` hosts.
+
+Hosts keep the audit's order (sorted by name), except that hosts whose new driver can be activated by a module
+reload come before hosts that need a reboot. A batch lasts as long as its slowest host, so grouping like with
+like keeps the reload batches short, and the new driver has been verified and soaked on reloaded hosts before
+any host is rebooted into it. Hosts in a batch run in parallel (fleetfix sets Ansible's forks from the host
+count), so a batch's estimate is its slowest host's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fleetfix.plan.count import Count
+from fleetfix.plan.steps import HostPlan
+
+
+@dataclass(frozen=True)
+class Batch:
+    number: int
+    hosts: tuple[HostPlan, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(h.host for h in self.hosts)
+
+    @property
+    def estimate(self) -> timedelta:
+        return max((h.estimate for h in self.hosts), default=timedelta(0))
+
+
+def batch_hosts(planned: Sequence[HostPlan], batch: Count) -> tuple[Batch, ...]:
+    """``planned`` (in audit order) as numbered batches, reloads first."""
+    ordered = sorted(planned, key=lambda h: h.activation == "reboot")  # stable: each kind in audit order
+    size = batch.of(len(ordered))
+    return tuple(
+        Batch(n + 1, tuple(ordered[i : i + size])) for n, i in enumerate(range(0, len(ordered), size))
+    )

@@ -1,0 +1,188 @@
+"""Where a remediation run stands, from its journal rows: the basis of ``--resume`` and ``runs show``.
+
+Pure over step records. A host is, by the latest record of each of its steps:
+
+- done: verify ended ok and soak ended ok or skipped; a resumed run never touches it again;
+- failed: a step ended failed; it has spent its share of the failure budget and waits for a human;
+- skipped: its precheck ended skipped (the host no longer needed the change);
+- interrupted: touched but none of the above, either mid-step (a step started and never ended: the
+  controller died under it) or between steps; re-checked from facts before anything is repeated (``recheck``);
+- untouched: no record at all.
+
+So a resumed run neither upgrades a verified host again nor skips one: every host of the plan is in exactly
+one of these sets, and only interrupted and untouched hosts are run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fleetfix.plan.build import STEPS
+from fleetfix.versions import DriverVersion
+
+STATES = ("started", "ok", "failed", "skipped")
+HOST_STATUSES = ("done", "failed", "skipped", "interrupted", "untouched")
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    host: str
+    step: str
+    state: str
+    detail: Mapping[str, Any]
+    started_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HostProgress:
+    host: str
+    status: str
+    records: tuple[StepRecord, ...]  # every record of the host, in the order written
+
+    @property
+    def latest(self) -> dict[str, StepRecord]:
+        """The last record of each step the host reached."""
+        return {r.step: r for r in self.records}
+
+    @property
+    def last(self) -> StepRecord | None:
+        return self.records[-1] if self.records else None
+
+    @property
+    def mid_step(self) -> str | None:
+        """The step that started and never ended, if any."""
+        return self.last.step if self.last is not None and self.last.ended_at is None else None
+
+    def ended(self, step: str, *states: str) -> bool:
+        record = self.latest.get(step)
+        return record is not None and record.ended_at is not None and record.state in states
+
+    @property
+    def outcome(self) -> str:
+        """One line a human reads in ``runs show``."""
+        last = self.last
+        if last is None:
+            return "not started"
+        why = last.detail.get("message") or last.detail.get("reason")
+        suffix = f": {why}" if why else ""
+        if self.status == "done":
+            return "remediated: verified and soaked"
+        if self.status in ("failed", "skipped"):
+            step = next(r.step for r in reversed(self.records) if r.state == self.status)
+            return f"{self.status} at {step}{suffix}"
+        if self.mid_step:
+            return f"interrupted during {self.mid_step}: re-checked from facts on resume"
+        return f"stopped after {last.step}: re-checked from facts on resume"
+
+    def to_dict(self) -> dict[str, Any]:
+        soak = self.latest.get("soak")
+        return {
+            "host": self.host,
+            "status": self.status,
+            "outcome": self.outcome,
+            "soak": dict(soak.detail) if soak and soak.ended_at else None,
+            "steps": [
+                {
+                    "step": r.step,
+                    "state": r.state,
+                    "started_at": r.started_at.isoformat(),
+                    "ended_at": r.ended_at.isoformat() if r.ended_at else None,
+                    "detail": dict(r.detail),
+                }
+                for r in self.records
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    hosts: tuple[HostProgress, ...]  # in plan order
+    _index: dict[str, HostProgress] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {h.host: h for h in self.hosts})
+
+    def host(self, name: str) -> HostProgress:
+        return self._index[name]
+
+    def with_status(self, *statuses: str) -> tuple[str, ...]:
+        return tuple(h.host for h in self.hosts if h.status in statuses)
+
+    @property
+    def done(self) -> tuple[str, ...]:
+        return self.with_status("done")
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        return self.with_status("failed")
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        """Hosts a resumed run still has to take through their steps: interrupted and untouched."""
+        return self.with_status("interrupted", "untouched")
+
+    @property
+    def mid_step(self) -> dict[str, str]:
+        return {h.host: step for h in self.hosts if (step := h.mid_step) is not None}
+
+    def counts(self) -> dict[str, int]:
+        return {status: len(self.with_status(status)) for status in HOST_STATUSES}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"counts": self.counts(), "hosts": [h.to_dict() for h in self.hosts]}
+
+
+def run_progress(plan_hosts: Sequence[str], records: Iterable[StepRecord]) -> RunProgress:
+    """Fold a run's records (in the order they were written) into each planned host's status."""
+    per_host: dict[str, list[StepRecord]] = {host: [] for host in plan_hosts}
+    for record in records:
+        if record.host in per_host:
+            per_host[record.host].append(record)
+    return RunProgress(tuple(_host(host, tuple(per_host[host])) for host in plan_hosts))
+
+
+def _host(host: str, records: tuple[StepRecord, ...]) -> HostProgress:
+    progress = HostProgress(host, "untouched", records)
+    last = progress.last
+    if last is None:
+        return progress
+    if progress.ended("verify", "ok") and progress.ended("soak", "ok", "skipped"):
+        status = "done"
+    elif any(r.state == "failed" for r in progress.latest.values()):
+        status = "failed"
+    elif last.step == "precheck" and progress.ended("precheck", "skipped"):
+        status = "skipped"
+    else:
+        status = "interrupted"
+    return HostProgress(host, status, records)
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """What to do with a host after its precheck facts: the steps left, or why it must be left alone."""
+
+    steps: tuple[str, ...]
+    skip: tuple[str, ...] = ()  # steps to record as skipped: the facts show them already achieved
+    problem: str | None = None
+
+
+def recheck(host: HostProgress, module: str, planned: str | None, target: str, loaded: str | None) -> Recheck:
+    """The steps a host still needs, judged from the version its facts show loaded now.
+
+    Serves fresh and interrupted hosts alike. The loaded version decides, not the journal alone: a host
+    killed mid-reboot may have come back on the new driver. An upgrade that ended ok is never repeated; a
+    module that is not loaded (a reload cut short) gets its activation again.
+    """
+    if loaded is not None and DriverVersion(loaded) == DriverVersion(target):
+        skip = tuple(s for s in ("upgrade", "activate") if not host.ended(s, "ok"))
+        return Recheck(("verify", "soak"), skip=skip)
+    if loaded is not None and (planned is None or DriverVersion(loaded) != DriverVersion(planned)):
+        problem = f"{module} is now {loaded}, neither the planned {planned or 'unversioned'} nor {target}"
+        return Recheck((), problem=f"{problem}: left alone")
+    if host.ended("upgrade", "ok"):
+        return Recheck(("activate", "verify", "soak"))
+    return Recheck(STEPS[1:])

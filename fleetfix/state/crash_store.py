@@ -1,0 +1,259 @@
+"""The local crash store ``fleetfix collect`` fills, and reading crashes and host schedules out of it.
+
+Layout::
+
+    <store>/<host>/crash/<dump dir>/dmesg.*     kdump's kernel log of one crash (vmcore-dmesg.txt on EL)
+    <store>/<host>/jobs.json                    the host's schedule (below)
+    <store>/netconsole/<address>_<port>.log     the receiver's files: "<ISO-8601 UTC receive time> <line>"
+    <store>/netconsole/events.jsonl             the receiver's flagged lines; triage reads the reports in
+                                                full from the .log files, and takes from the events which
+                                                address each .log file belongs to
+
+``jobs.json`` is ``{"timezone": "Europe/Berlin", "addresses": ["10.0.0.5"], "scheduled_jobs": [...],
+"systemd_analyze": "..."}``: the host's IANA zone (UTC when absent), the source addresses its netconsole
+messages arrive from, its scheduled jobs as the facts give them (docs/facts.md), and the output of
+``systemd-analyze calendar --iterations=N [--base-time=...] EXPR...`` for its timers' expressions.
+A bare list is taken as the scheduled jobs alone. Any other PATH given to triage is a plain kernel log
+(dmesg, /var/log/messages, journalctl -k) of the host named by its file stem.
+
+When did a crash happen? Kernel ``[seconds]`` stamps count from boot, so a report gets a wall-clock time
+only from (1) its line's prefix: syslog or journald (no year: the file's modification year, one year
+earlier if that puts it in the future), ISO-8601, or the netconsole receive time, in the host's zone when
+the prefix names none; else (2) for a kdump log, the dump directory's name (kdump-tools
+``YYYYMMDDHHMM``, EL ``<address>-YYYY-MM-DD-HH:MM:SS``, in the host's zone), taken as the moment of the
+log's last ``[seconds]`` stamp, minus the report's distance in seconds from that stamp (the capture
+kernel writes the dump within a minute or so of the panic); else (3) none: the crash is grouped but not
+correlated. A crash seen both by kdump and by netconsole is kept once, with the better time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fleetfix.errors import InputError
+from fleetfix.facts.history import ScheduledJob
+from fleetfix.triage.calendar.analyze import parse_analyze_calendar
+from fleetfix.triage.correlate.job_schedule import HostJobs
+from fleetfix.triage.group import Crash
+from fleetfix.triage.oops.find_all import Oops, iter_oopses, signature
+
+_KDUMP_TOOLS_DIR = re.compile(r"(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)")
+_EL_DIR = re.compile(r".*-(\d{4})-(\d\d)-(\d\d)-(\d\d):(\d\d):(\d\d)")
+_STAMP = re.compile(rb"\[ *(\d+\.\d+)\]")
+_BASIS_RANK = {"log prefix": 0, "dump directory": 1, "unknown": 2}
+
+
+@dataclass(frozen=True)
+class StoredHost(HostJobs):
+    addresses: tuple[str, ...] = ()  # netconsole source addresses
+
+
+@dataclass(frozen=True)
+class Collected:
+    crashes: tuple[Crash, ...]
+    hosts: dict[str, StoredHost]
+
+
+def read_paths(paths: Sequence[Path]) -> Collected:
+    """Crash stores (directories) and plain kernel logs (files), merged; duplicates kept once."""
+    crashes: list[Crash] = []
+    hosts: dict[str, StoredHost] = {}
+    for path in paths:
+        if path.is_dir():
+            found = read_store(path)
+            crashes += found.crashes
+            hosts.update(found.hosts)
+        elif path.exists():
+            host = hosts.get(path.stem)
+            crashes += read_log(path, path.stem, host.zone if host else UTC)
+        else:
+            raise InputError(str(path), "no such file or directory")
+    return Collected(deduplicate(crashes), hosts)
+
+
+def read_store(store: Path) -> Collected:
+    hosts = {d.name: read_jobs(d / "jobs.json", d.name) for d in _subdirs(store) if d.name != "netconsole"}
+    crashes: list[Crash] = []
+    for name, host in hosts.items():
+        for dump in _subdirs(store / name / "crash"):
+            for log in _kernel_logs(dump):
+                crashes += read_log(log, name, host.zone, dump_time(dump.name, host.zone))
+    addresses = {a: h.host for h in hosts.values() for a in h.addresses}
+    netconsole = store / "netconsole"
+    senders = _senders(netconsole / "events.jsonl")
+    for log in sorted(netconsole.glob("*.log")) if netconsole.is_dir() else ():
+        name = source_host(log, senders, addresses)
+        crashes += read_log(log, name, hosts[name].zone if name in hosts else UTC)
+    return Collected(deduplicate(crashes), hosts)
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read directory: {exc.strerror or exc}") from None
+
+
+def _kernel_logs(dump: Path) -> list[Path]:
+    """kdump-tools' ``dmesg.<stamp>`` and EL's ``vmcore-dmesg.txt``."""
+    try:
+        return sorted(
+            p for p in dump.iterdir() if p.name.startswith(("dmesg", "vmcore-dmesg")) and p.is_file()
+        )
+    except OSError as exc:
+        raise InputError(str(dump), f"cannot read directory: {exc.strerror or exc}") from None
+
+
+def _senders(events: Path) -> dict[str, str]:
+    """Log file name -> sender address (without the port), from the receiver's ``events.jsonl``.
+
+    The events only index what the logs hold, so a line that is not a readable event (the receiver may have
+    been stopped mid-write) is passed over rather than failing the triage.
+    """
+    senders: dict[str, str] = {}
+    try:
+        with events.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if (
+                    isinstance(event, dict)
+                    and isinstance(event.get("log"), str)
+                    and isinstance(event.get("source"), str)
+                ):
+                    senders[event["log"]] = event["source"].rpartition(":")[0] or event["source"]
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise InputError(str(events), f"cannot read: {exc.strerror or exc}") from None
+    return senders
+
+
+def source_host(log: Path, senders: dict[str, str], addresses: dict[str, str]) -> str:
+    """The host a netconsole log belongs to: its sender's address among the hosts' ``addresses``, else the
+    address itself (from ``events.jsonl``, else the file name ``<address>_<port>.log``)."""
+    sender = senders.get(log.name) or re.sub(r"_\d+$", "", log.stem)
+    return addresses.get(sender, sender)
+
+
+def dump_time(name: str, zone: tzinfo) -> datetime | None:
+    """The crash time a kdump directory name gives, or None."""
+    for pattern in (_KDUMP_TOOLS_DIR, _EL_DIR):
+        match = pattern.fullmatch(name)
+        if match:
+            try:
+                return datetime(*map(int, match.groups())).replace(tzinfo=zone)  # type: ignore[misc]
+            except ValueError:
+                return None
+    return None
+
+
+def read_log(path: Path, host: str, zone: tzinfo = UTC, dumped_at: datetime | None = None) -> list[Crash]:
+    """The reports in one kernel log, each with its wall-clock time by the rule above."""
+    try:
+        modified = datetime.fromtimestamp(path.stat().st_mtime, zone)
+        with path.open("rb") as handle:
+            oopses = list(iter_oopses(_chunks(handle), reference_year=modified.year))
+            last = _last_stamp(handle) if dumped_at is not None else None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    crashes = []
+    for oops in oopses:
+        time, basis = _wallclock(oops, zone, modified, dumped_at, last)
+        crashes.append(Crash(host, oops, str(path), time, basis))
+    return crashes
+
+
+def _chunks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    while chunk := handle.read(size):
+        yield chunk
+
+
+def _last_stamp(handle: BinaryIO) -> float | None:
+    """The last ``[seconds]`` stamp of the file: the moment the log ends."""
+    size = handle.seek(0, 2)
+    handle.seek(max(0, size - 16384))
+    stamps = _STAMP.findall(handle.read())
+    return float(stamps[-1]) if stamps else None
+
+
+def _wallclock(
+    oops: Oops, zone: tzinfo, modified: datetime, dumped_at: datetime | None, last_seconds: float | None
+) -> tuple[datetime | None, str]:
+    if oops.wallclock is not None:
+        if oops.wallclock.tzinfo is not None:
+            return oops.wallclock, "log prefix"
+        local = oops.wallclock.replace(tzinfo=zone)
+        if local > modified + timedelta(days=1):  # a year-less syslog date from last year
+            local = local.replace(year=local.year - 1)
+        return local, "log prefix"
+    if dumped_at is not None:
+        if oops.timestamp is not None and last_seconds is not None and last_seconds >= oops.timestamp:
+            return dumped_at - timedelta(seconds=last_seconds - oops.timestamp), "dump directory"
+        return dumped_at, "dump directory"
+    return None, "unknown"
+
+
+def deduplicate(crashes: Iterable[Crash]) -> tuple[Crash, ...]:
+    """One crash per (host, signature, ``[seconds]`` stamp): the copy with the best time basis wins."""
+    best: dict[tuple[str, str, float] | int, Crash] = {}
+    for index, crash in enumerate(crashes):
+        stamp = crash.oops.timestamp
+        key = index if stamp is None else (crash.host, signature(crash.oops), stamp)
+        kept = best.get(key)
+        if kept is None or _BASIS_RANK[crash.time_basis] < _BASIS_RANK[kept.time_basis]:
+            best[key] = crash
+    return tuple(best.values())
+
+
+def read_jobs(path: Path, host: str) -> StoredHost:
+    """A host's ``jobs.json``; a host without one has no jobs, in UTC."""
+    source = str(path)
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return StoredHost(host, ())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(source, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(source, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+    if isinstance(data, list):
+        data = {"scheduled_jobs": data}
+    if not isinstance(data, dict):
+        raise InputError(source, f"expected an object or a list, got {type(data).__name__}")
+    zone = _zone(_optional(data, "timezone", str, "a string", source), source)
+    entries = _optional(data, "scheduled_jobs", list, "a list", source) or []
+    jobs = tuple(ScheduledJob.from_dict(j, source, f"scheduled_jobs[{i}]") for i, j in enumerate(entries))
+    text = _optional(data, "systemd_analyze", str, "a string", source)
+    analyzed = parse_analyze_calendar(text, f"{source}: systemd_analyze", zone) if text else []
+    addresses = _optional(data, "addresses", list, "a list of strings", source) or []
+    if not all(isinstance(a, str) for a in addresses):
+        raise InputError(source, "expected a list of strings", field="addresses")
+    return StoredHost(host, jobs, zone, {a.original: a for a in analyzed}, tuple(addresses))
+
+
+def _optional(data: dict[str, Any], key: str, kind: type, expected: str, source: str) -> Any:
+    value = data.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise InputError(source, f"expected {expected}, got {type(value).__name__}", field=key)
+    return value
+
+
+def _zone(name: str | None, source: str) -> tzinfo:
+    if not name or name == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InputError(source, f"unknown time zone {name!r}", field="timezone") from None
