@@ -17,7 +17,7 @@ deps:
 demo: $(STAMP) deps
 	scripts/demo.sh
 
-test: $(STAMP) deps
+test: lint deps
 	$(PY) -m pytest -q
 
 test-unit: $(STAMP)
@@ -27,7 +27,10 @@ test-fleet: $(STAMP) deps
 	$(PY) -m pytest -q -m fleet
 
 lint: $(STAMP)
-	$(PY) -m pytest -q tests/test_lint.py
+	$(VENV)/bin/ruff check fleetfix tests bench
+	$(VENV)/bin/ruff format --check fleetfix tests bench
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ansible-lint --offline -q
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fleetfix.advisories.database import AdvisoryDB
-from fleetfix.ansible.events import HostResult
+from fleetfix.capture.readiness import CaptureReadiness, readiness
 from fleetfix.errors import ExitStatus
 from fleetfix.facts.host import STORAGE_DRIVERS, HostFacts, LoadedModule
-from fleetfix.readiness import CaptureReadiness, readiness
+from fleetfix.host_result import HostResult
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,18 @@ from rich.text import Text
 
 from fleetfix.advisories.database import AdvisoryDB
 from fleetfix.audit import AuditReport
-from fleetfix.commands.remediate import RemediateOutcome
-from fleetfix.commands.soak import HostSoak
+from fleetfix.files import emit
 from fleetfix.listen.text import ListenEvent
+from fleetfix.plan.outcome import RemediateOutcome
 from fleetfix.render import audit as report_formats
+from fleetfix.render import runs as run_report
 from fleetfix.render import triage as triage_report
+from fleetfix.soak.host_soak import HostSoak
 from fleetfix.soak.verdict import FioEvaluation
-from fleetfix.state.files import emit
 
 if TYPE_CHECKING:
-    from fleetfix.commands.collect import CollectOutcome
-    from fleetfix.commands.triage import TriageResult
+    from fleetfix.triage.collected import CollectOutcome
+    from fleetfix.triage.result import TriageResult
 
 stdout = Console(highlight=False, soft_wrap=False)
 if not stdout.is_terminal:
@@ -288,7 +289,7 @@ def runs_table(listing: list[dict]) -> None:
     stdout.print(table)
 
 
-def run_show(shown: dict) -> None:
+def run_show(shown: dict, console: Console = stdout) -> None:
     run = shown["run"]
     table = Table(title=f"run {run['id']}: {run['module']} to {run['target']} ({run['status']})")
     for column in ("host", "status", "outcome", "steps"):
@@ -296,9 +297,25 @@ def run_show(shown: dict) -> None:
     for host in shown["hosts"]:
         steps = ", ".join(f"{s['step']} {s['state']}" for s in host["steps"])
         table.add_row(*(Text(str(cell)) for cell in (host["host"], host["status"], host["outcome"], steps)))
-    stdout.print(table)
+    console.print(table)
     if run.get("note"):
-        stdout.print(Text(run["note"]))
+        console.print(Text(run["note"]))
+
+
+def emit_run_show(shown: dict, fmt: str, output: Path | None) -> None:
+    """One remediation run in ``fmt`` on stdout, or written whole to ``output`` (the table as plain text)."""
+    if fmt == "table":
+        if output is None:
+            run_show(shown)
+            return
+        console = Console(record=True, file=io.StringIO(), width=160)
+        run_show(shown, console)
+        text = console.export_text()
+    else:
+        text = {"json": run_report.to_json, "markdown": run_report.to_markdown, "junit": run_report.to_junit}[
+            fmt
+        ](shown)
+    emit(text, output)
 
 
 def _ns(value: int | None) -> str:

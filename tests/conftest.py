@@ -1,4 +1,4 @@
-"""Shared test fixtures: where the repository and the real-world corpus are."""
+"""Shared fixtures: the real-world corpus beside the repository (plain helpers are in tests/support)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,12 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus"
-
-
-def strip_provenance(text: str) -> str:
-    """Corpus .log/.txt files open with '#' provenance lines that are not data."""
-    return "\n".join(line for line in text.splitlines() if not line.startswith("#")) + "\n"
+from tests.support import CORPUS
 
 
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
+    """``../shared/corpus``; a test that needs it is skipped, saying why, when it is absent."""
     if not CORPUS.is_dir():
-        pytest.skip(f"real-world corpus not found at {CORPUS}")
+        pytest.skip(f"needs the shared real-world corpus at {CORPUS} (not beside this checkout)")
     return CORPUS

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fleetfix.ansible.events import EventFold, HostResult
+from fleetfix.ansible.events import EventFold
 from fleetfix.errors import InputError
+from fleetfix.host_result import HostResult
 
 
 def _event_files(root: Path) -> list[Path]:

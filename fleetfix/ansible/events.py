@@ -9,36 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-HostStatus = Literal["ok", "failed", "unreachable", "skipped"]
+from fleetfix.host_result import HostResult, HostStatus, TaskResult
 
 _OK_EVENTS = {"runner_on_ok", "runner_item_on_ok"}
 _FAILED_EVENTS = {"runner_on_failed", "runner_item_on_failed"}
 _SKIPPED_EVENTS = {"runner_on_skipped", "runner_item_on_skipped"}
-
-
-@dataclass(frozen=True)
-class TaskResult:
-    task: str
-    action: str
-    status: HostStatus
-    changed: bool
-    message: str
-    result: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class HostResult:
-    host: str
-    status: HostStatus
-    message: str
-    facts: Mapping[str, Any]
-    tasks: tuple[TaskResult, ...]
-
-    @property
-    def changed(self) -> bool:
-        return any(task.changed for task in self.tasks)
 
 
 @dataclass

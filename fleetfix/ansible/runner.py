@@ -21,13 +21,14 @@ from typing import Any
 
 import ansible_runner
 
-from fleetfix.ansible.events import EventFold, HostResult
+from fleetfix.ansible.events import EventFold
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.observer import MergedProgress, RunObserver
 from fleetfix.ansible.slicing import cut as slices
 from fleetfix.ansible.slicing.prepare import ANSIBLE_SETTINGS, SliceJob
 from fleetfix.ansible.slicing.stream import run_slices
 from fleetfix.errors import EnvironmentProblem, ExitStatus, FleetfixError, InputError
+from fleetfix.host_result import HostResult
 from fleetfix.state import paths
 
 __all__ = ["RunObserver", "RunOutcome", "RunRequest", "inventory_hostvars", "list_hosts", "run_playbook"]

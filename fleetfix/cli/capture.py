@@ -9,7 +9,9 @@ import click
 
 from fleetfix import console as ui
 from fleetfix.ansible.nodes import ExecutionNodes
+from fleetfix.capture.outcome import status_exit
 from fleetfix.cli.options import execution_nodes_option, inventory_option, limit_option
+from fleetfix.render import capture as render_capture
 
 _format = click.option(
     "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
@@ -61,10 +63,10 @@ def enable(
     with ui.PlayProgress() as progress:
         outcome = capture_run.enable(inventories, limit, check, reboot, options, progress, nodes)
     if fmt == "json":
-        sys.stdout.write(capture_run.outcome_json(outcome))
+        sys.stdout.write(render_capture.outcome_json(outcome))
     else:
         title = "fleetfix capture enable --check (nothing changed)" if check else "fleetfix capture enable"
-        ui.capture_table(title, capture_run.outcome_rows(outcome), {h.host: h.diff for h in outcome.hosts})
+        ui.capture_table(title, render_capture.outcome_rows(outcome), {h.host: h.diff for h in outcome.hosts})
     sys.exit(outcome.exit_status())
 
 
@@ -80,7 +82,7 @@ def status(inventories: tuple[Path, ...], limit: str | None, nodes: ExecutionNod
     with ui.PlayProgress() as progress:
         report = capture_run.status(inventories, limit, progress, nodes)
     if fmt == "json":
-        sys.stdout.write(capture_run.status_json(report))
+        sys.stdout.write(render_capture.status_json(report))
     else:
-        ui.capture_table("fleetfix capture status", capture_run.status_rows(report))
-    sys.exit(capture_run.status_exit(report))
+        ui.capture_table("fleetfix capture status", render_capture.status_rows(report))
+    sys.exit(status_exit(report))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import click
 from fleetfix import console as ui
 from fleetfix.cli.options import advisories_option, execution_nodes_option, inventory_option, limit_option
 from fleetfix.errors import ExitStatus, FleetfixError
+from fleetfix.render import runs as render_runs
 
 
 @click.command()
@@ -100,7 +100,7 @@ def remediate(**options: object) -> None:
                 command = shlex.join(["fleetfix", *sys.argv[1:]])
                 outcome = remediate_run.start(request, plan, window, facts, command, progress)
     if o["fmt"] == "json":
-        sys.stdout.write(json.dumps(remediate_run.outcome_dict(outcome), indent=2, default=str) + "\n")
+        sys.stdout.write(render_runs.outcome_json(outcome))
     else:
         ui.remediate_outcome(outcome)
     sys.exit(outcome.exit_status())
@@ -121,13 +121,11 @@ def runs(ctx: click.Context, fmt: str) -> None:
     """Remediation runs from the journal, newest first; `runs show RUN` for one."""
     if ctx.invoked_subcommand is not None:
         return
-    from fleetfix.state.journal import Journal, default_path
-    from fleetfix.state.lock import as_seen_now
+    from fleetfix.commands.runs import list_runs
 
-    with Journal(default_path()) as journal:
-        listing = [as_seen_now(run) for run in journal.listing()]
+    listing = list_runs()
     if fmt == "json":
-        sys.stdout.write(json.dumps(listing, indent=2) + "\n")
+        sys.stdout.write(render_runs.listing_json(listing))
     else:
         ui.runs_table(listing)
 
@@ -146,21 +144,6 @@ def runs(ctx: click.Context, fmt: str) -> None:
 )
 def show(run_id: int, fmt: str, output: Path | None) -> None:
     """Each host's steps, soak figures and verdict for one run."""
-    from fleetfix.render import runs as run_report
-    from fleetfix.state.files import emit
-    from fleetfix.state.journal import Journal, default_path
-    from fleetfix.state.lock import as_seen_now
+    from fleetfix.commands.runs import show_run
 
-    with Journal(default_path()) as journal:
-        shown = journal.show(run_id)
-    shown["run"] = as_seen_now(shown["run"])
-    if fmt == "table" and output is None:
-        ui.run_show(shown)
-        return
-    text = {
-        "json": run_report.to_json,
-        "markdown": run_report.to_markdown,
-        "junit": run_report.to_junit,
-        "table": run_report.to_markdown,
-    }[fmt](shown)
-    emit(text, output)
+    ui.emit_run_show(show_run(run_id), fmt, output)

@@ -5,7 +5,6 @@ Option parsing and rendering only: the work is in soak_run (a fleet soak) and so
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -14,27 +13,8 @@ import click
 from fleetfix import console as ui
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.cli.options import execution_nodes_option
-from fleetfix.errors import ExitStatus, InputError
-from fleetfix.soak import fio_json as fio_result
-from fleetfix.soak import profiles as fio_profiles
-from fleetfix.soak import verdict as soak_core
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
-
-
-def _floor(spec: str | None, baseline: Path | None) -> soak_core.IopsFloor | None:
-    """``--iops-floor`` absolute, or a share of the IOPS in the ``--baseline`` fio report."""
-    if spec is None:
-        if baseline is not None:
-            raise InputError("--baseline", "needs --iops-floor N% to say what share of it must be reached")
-        return None
-    base = fio_result.parse_fio_json(_read(baseline), str(baseline)).iops if baseline else None
-    return soak_core.parse_iops_floor(spec, base)
+from fleetfix.errors import ExitStatus
+from fleetfix.render import soak as render_soak
 
 
 @click.command()
@@ -89,28 +69,27 @@ def soak(
 ) -> None:
     """fio soak of the disks behind a driver: passes only with no fio error, the same boot id, no kernel
     oops logged meanwhile, and IOPS above the floor. Read-only unless a write profile and --destructive."""
-    floor = _floor(iops_floor, baseline)
+    from fleetfix.commands import soak as soak_run
+
+    floor = soak_run.iops_floor(iops_floor, baseline)
     if evaluate is not None:
         if module or devices or inventories or limit or check or destructive:
             raise click.UsageError("--evaluate judges a file: it takes no hosts, devices or run options")
-        evaluation = soak_core.evaluate_file_text(_read(evaluate), str(evaluate), floor)
+        evaluation = soak_run.evaluate_file(evaluate, floor)
         if fmt == "json":
-            sys.stdout.write(json.dumps(evaluation.to_dict(), indent=1) + "\n")
+            sys.stdout.write(render_soak.evaluation_json(evaluation))
         else:
             ui.soak_evaluation(evaluation)
         sys.exit(ExitStatus.OK if evaluation.verdict.passed else ExitStatus.FINDINGS)
     if bool(module) == bool(devices):
         raise click.UsageError("give --module or --device (one of them)")
-    from fleetfix.commands import soak as soak_run
-
-    custom = fio_profiles.load_profiles(_read(profiles_file), str(profiles_file)) if profiles_file else None
-    chosen = fio_profiles.select_profile(profile, custom)
+    chosen = soak_run.choose_profile(profile, profiles_file)
     with ui.PlayProgress() as progress:
         results = soak_run.soak(
             inventories, limit, module, devices, chosen, runtime, destructive, progress, check, floor, nodes
         )
     if fmt == "json":
-        sys.stdout.write(json.dumps([r.to_dict() for r in results], indent=1) + "\n")
+        sys.stdout.write(render_soak.results_json(results))
     else:
         ui.soak_table(results)
     sys.exit(soak_run.exit_status(results))

@@ -10,6 +10,7 @@ import click
 from fleetfix import console as ui
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.cli.options import execution_nodes_option, inventory_option, limit_option
+from fleetfix.render import collect as render_collect
 
 _store = click.option(
     "--store",
@@ -46,7 +47,7 @@ def collect(
     with ui.PlayProgress() as progress:
         outcome = collect_run.collect(inventories, limit, store, progress, netconsole_dir, nodes)
     if fmt == "json":
-        sys.stdout.write(collect_run.outcome_json(outcome))
+        sys.stdout.write(render_collect.outcome_json(outcome))
     else:
         ui.collect_table(outcome)
     sys.exit(outcome.exit_status())

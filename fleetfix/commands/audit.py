@@ -12,9 +12,9 @@ from fleetfix.ansible.artifacts import results_from_artifacts
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.runner import RunObserver, RunRequest, run_playbook
 from fleetfix.audit import AuditReport, audit_results
+from fleetfix.files import write_atomic
 from fleetfix.render.audit import to_json
 from fleetfix.state import paths
-from fleetfix.state.files import write_atomic
 
 
 def load_db(extra_dirs: Sequence[Path]) -> AdvisoryDB:

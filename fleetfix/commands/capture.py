@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,12 +16,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fleetfix.ansible.events import HostResult
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.runner import RunObserver, RunRequest, run_playbook
 from fleetfix.audit import AuditReport
+from fleetfix.capture.outcome import CaptureOutcome, HostCapture
 from fleetfix.commands.audit import run_audit
-from fleetfix.errors import ExitStatus, InputError
+from fleetfix.errors import InputError
+from fleetfix.host_result import HostResult
 
 # The role's task that stops a host whose crash memory needs a reboot nobody allowed.
 REBOOT_GATE_TASK = "Stop where crash memory needs a reboot that is not allowed"
@@ -107,28 +107,6 @@ def parse_options(
     return CaptureOptions(log_host, port, interface, crash_size, target)
 
 
-@dataclass(frozen=True)
-class HostCapture:
-    host: str
-    status: str  # changed | unchanged | would-change | reboot-needed | rebooted | failed | unreachable
-    message: str
-    changed: tuple[str, ...]
-    reboot_needed: bool
-    diff: str
-
-
-@dataclass(frozen=True)
-class CaptureOutcome:
-    hosts: tuple[HostCapture, ...]
-    check: bool
-    run_dir: Path | None
-
-    def exit_status(self) -> ExitStatus:
-        if any(h.status in ("failed", "unreachable") for h in self.hosts):
-            return ExitStatus.HOSTS_FAILED
-        return ExitStatus.FINDINGS if any(h.reboot_needed for h in self.hosts) else ExitStatus.OK
-
-
 def _diffs(result: HostResult) -> str:
     """Unified diffs of the text changes (files, the netconsole target) a check run would make."""
     chunks: list[str] = []
@@ -210,91 +188,3 @@ def status(
 ) -> AuditReport:
     """The audit, run as `fleetfix audit` runs it; the capture view is its per-host ``capture`` field."""
     return run_audit(inventories, limit, (), observer, nodes)
-
-
-def outcome_rows(outcome: CaptureOutcome) -> list[dict[str, str]]:
-    return [
-        {
-            "host": h.host,
-            "status": h.status,
-            "changed": ", ".join(h.changed) or "-",
-            "reboot needed": "yes" if h.reboot_needed else "no",
-            "message": h.message,
-        }
-        for h in outcome.hosts
-    ]
-
-
-def outcome_json(outcome: CaptureOutcome) -> str:
-    counts: dict[str, int] = {}
-    for host in outcome.hosts:
-        counts[host.status] = counts.get(host.status, 0) + 1
-    document = {
-        "check": outcome.check,
-        "run_dir": str(outcome.run_dir) if outcome.run_dir else None,
-        "summary": counts,
-        "hosts": [
-            {
-                "host": h.host,
-                "status": h.status,
-                "message": h.message,
-                "changed": list(h.changed),
-                "reboot_needed": h.reboot_needed,
-                **({"diff": h.diff} if outcome.check else {}),
-            }
-            for h in outcome.hosts
-        ],
-    }
-    return json.dumps(document, indent=2) + "\n"
-
-
-def status_rows(report: AuditReport) -> list[dict[str, str]]:
-    rows = []
-    for host in report.hosts:
-        capture = host.capture
-        if capture is None:
-            rows.append(
-                {
-                    "host": host.host,
-                    "status": host.status,
-                    "kdump": "",
-                    "netconsole": "",
-                    "missing": host.message,
-                }
-            )
-            continue
-        rows.append(
-            {
-                "host": host.host,
-                "status": "ready" if capture.ready else "not ready",
-                "kdump": "ready" if capture.kdump_ready else "not ready",
-                "netconsole": "ready" if capture.netconsole_ready else "not ready",
-                "missing": "\n".join(capture.missing),
-            }
-        )
-    return rows
-
-
-def status_json(report: AuditReport) -> str:
-    hosts = []
-    for host in report.hosts:
-        capture = host.capture
-        entry: dict[str, Any] = {"host": host.host, "status": host.status, "message": host.message}
-        if capture is not None:
-            entry |= {
-                "ready": capture.ready,
-                "kdump_ready": capture.kdump_ready,
-                "netconsole_ready": capture.netconsole_ready,
-                "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in capture.checks],
-            }
-        hosts.append(entry)
-    return json.dumps({"generated_at": report.generated_at.isoformat(), "hosts": hosts}, indent=2) + "\n"
-
-
-def status_exit(report: AuditReport) -> ExitStatus:
-    """Like the audit's, but only crash capture counts: advisory findings are the audit's business."""
-    if any(not h.reachable for h in report.hosts):
-        return ExitStatus.HOSTS_FAILED
-    return (
-        ExitStatus.FINDINGS if any(h.capture and not h.capture.ready for h in report.hosts) else ExitStatus.OK
-    )

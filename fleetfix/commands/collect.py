@@ -12,49 +12,24 @@ kernel log a triage reads and can be handed on whole.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import ipaddress
 import json
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fleetfix.ansible.events import HostResult
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.runner import RunObserver, RunRequest, run_playbook
-from fleetfix.errors import EnvironmentProblem, ExitStatus, InputError
+from fleetfix.errors import EnvironmentProblem, InputError
 from fleetfix.facts.host import HostFacts
+from fleetfix.files import write_atomic
+from fleetfix.host_result import HostResult
 from fleetfix.state import paths
-from fleetfix.state.files import write_atomic
+from fleetfix.triage.collected import CollectOutcome, HostCollected
 
 _FETCH_ACTIONS = ("ansible.builtin.fetch", "fetch")
-
-
-@dataclass(frozen=True)
-class HostCollected:
-    host: str
-    status: str  # ok, failed or unreachable
-    message: str
-    fetched: int = 0  # kernel logs fetched in this run
-    dumps: int = 0  # crash dumps listed on the host (the newest ``max_dumps``)
-    without_log: int = 0  # of those, dumps with no kernel log to fetch
-    jobs: int | None = None  # scheduled jobs written to jobs.json; None: the schedule was not read
-    timezone: str | None = None
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class CollectOutcome:
-    store: Path
-    hosts: tuple[HostCollected, ...]
-    netconsole_files: int = 0  # receiver files copied into the store
-
-    def exit_status(self) -> ExitStatus:
-        failed = any(h.status != "ok" for h in self.hosts)
-        return ExitStatus.HOSTS_FAILED if failed else ExitStatus.OK
 
 
 def zone_name(localtime_link: str, timezone_file: str) -> str | None:
@@ -131,12 +106,6 @@ def host_collected(result: HostResult, store: Path) -> HostCollected:
         document["timezone"],
         notes,
     )
-
-
-def outcome_json(outcome: CollectOutcome) -> str:
-    hosts = [dataclasses.asdict(h) | {"notes": list(h.notes)} for h in outcome.hosts]
-    document = {"store": str(outcome.store), "hosts": hosts, "netconsole_files": outcome.netconsole_files}
-    return json.dumps(document, indent=2) + "\n"
 
 
 def sync_netconsole(source: Path, store: Path) -> int:

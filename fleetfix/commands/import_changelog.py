@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fleetfix.advisories.changelog.convert import import_changelog, render_advisory_yaml
 from fleetfix.errors import InputError
-from fleetfix.state.files import write_atomic
+from fleetfix.files import write_atomic
 
 
 def import_file(

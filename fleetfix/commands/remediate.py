@@ -18,6 +18,7 @@ from fleetfix.errors import ExitStatus, FleetfixError, InputError
 from fleetfix.facts.host import HostFacts
 from fleetfix.plan.build import Plan, build_plan
 from fleetfix.plan.count import Count
+from fleetfix.plan.outcome import RemediateOutcome
 from fleetfix.plan.pacing import Budget, Done, StartBatch, StopBudget, check_window_fits, next_action
 from fleetfix.plan.times import StepTimes
 from fleetfix.plan.window import Window, parse_window, window_for_run
@@ -51,21 +52,6 @@ class RemediateRequest:
     resume: int | None = None  # a run id; 0 means the newest unfinished run
     nodes: ExecutionNodes | None = None  # step plays run in slices there; window and budget stay here
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), compare=False)
-
-
-@dataclass(frozen=True)
-class RemediateOutcome:
-    plan: Plan
-    run_id: int | None
-    status: str  # done, stopped-window, stopped-budget, checked
-    note: str
-    hosts: list[dict[str, Any]]  # the journal's per-host view, or check-mode results
-
-    def exit_status(self) -> ExitStatus:
-        if self.status.startswith("stopped"):
-            return ExitStatus.INCOMPLETE
-        failed = [h for h in self.hosts if h.get("status") in ("failed", "unreachable")]
-        return ExitStatus.HOSTS_FAILED if failed else ExitStatus.OK
 
 
 def _facts(
@@ -251,13 +237,3 @@ def resume(request: RemediateRequest, observer: RunObserver | None) -> Remediate
         journal.resume_run(record.id, window.spec if window else None)
         request = _resumed(request, record.options)
         return _drive(_context(request, record.id, record.plan, window, observer), journal, facts)
-
-
-def outcome_dict(outcome: RemediateOutcome) -> dict[str, Any]:
-    return {
-        "run": outcome.run_id,
-        "status": outcome.status,
-        "note": outcome.note,
-        "plan": outcome.plan.to_dict(),
-        "hosts": outcome.hosts,
-    }

@@ -15,11 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fleetfix.ansible.events import HostResult
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.runner import RunObserver, RunRequest, run_playbook
 from fleetfix.commands.soak import SoakTarget, judge_host, plan_targets, soak_extravars
 from fleetfix.facts.host import HostFacts
+from fleetfix.host_result import HostResult
 from fleetfix.plan.build import STEPS, Plan
 from fleetfix.plan.pacing import Budget, stop_reason
 from fleetfix.plan.run_state import RunProgress, recheck

@@ -15,16 +15,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fleetfix.ansible.events import HostResult
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.runner import RunObserver, RunRequest, run_playbook
 from fleetfix.errors import ExitStatus, FleetfixError, InputError
 from fleetfix.facts.host import HostFacts
+from fleetfix.files import write_atomic
+from fleetfix.host_result import HostResult
 from fleetfix.soak.fio_json import FioResult, parse_fio_json
-from fleetfix.soak.profiles import FioProfile, refuse_destructive
-from fleetfix.soak.verdict import IopsFloor, SoakVerdict, judge_soak
+from fleetfix.soak.host_soak import HostSoak
+from fleetfix.soak.profiles import FioProfile, load_profiles, refuse_destructive, select_profile
+from fleetfix.soak.verdict import (
+    FioEvaluation,
+    IopsFloor,
+    SoakVerdict,
+    evaluate_file_text,
+    judge_soak,
+    parse_iops_floor,
+)
 from fleetfix.state import paths
-from fleetfix.state.files import write_atomic
 
 REMOTE_DIR = "/var/tmp/fleetfix-soak"  # on each host: <soak id>/fio.json
 
@@ -34,34 +42,6 @@ class SoakTarget:
     host: str
     devices: tuple[str, ...]
     fio_args: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class HostSoak:
-    host: str
-    status: str  # passed, failed, checked (check mode), skipped (nothing to soak), error (did not run)
-    message: str
-    devices: tuple[str, ...] = ()
-    verdict: SoakVerdict | None = None
-    fio: FioResult | None = None
-    boot_id_before: str | None = None
-    boot_id_after: str | None = None
-    kernel_log: str | None = None  # where the lines came from, or "unavailable: why"
-    report: Path | None = None  # fio's JSON report, fetched to the controller
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "host": self.host,
-            "status": self.status,
-            "message": self.message,
-            "devices": list(self.devices),
-            "verdict": self.verdict.to_dict() if self.verdict else None,
-            "fio": self.fio.to_dict() if self.fio else None,
-            "boot_id_before": self.boot_id_before,
-            "boot_id_after": self.boot_id_after,
-            "kernel_log": self.kernel_log,
-            "report": str(self.report) if self.report else None,
-        }
 
 
 def _chosen_devices(host: str, facts: HostFacts, module: str | None, devices: Sequence[str]) -> list[Any]:
@@ -243,3 +223,32 @@ def exit_status(results: Sequence[HostSoak]) -> ExitStatus:
     if any(r.status == "error" for r in results):
         return ExitStatus.HOSTS_FAILED
     return ExitStatus.FINDINGS if any(r.status == "failed" for r in results) else ExitStatus.OK
+
+
+def read_input(path: Path) -> str:
+    """A file the operator named (fio report, profiles), as text; unreadable is bad input naming it."""
+    try:
+        return path.read_text(errors="replace")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
+
+
+def iops_floor(spec: str | None, baseline: Path | None) -> IopsFloor | None:
+    """``--iops-floor`` absolute, or a share of the IOPS in the ``--baseline`` fio report."""
+    if spec is None:
+        if baseline is not None:
+            raise InputError("--baseline", "needs --iops-floor N% to say what share of it must be reached")
+        return None
+    base = parse_fio_json(read_input(baseline), str(baseline)).iops if baseline else None
+    return parse_iops_floor(spec, base)
+
+
+def evaluate_file(report: Path, floor: IopsFloor | None) -> FioEvaluation:
+    """``soak --evaluate``: a saved fio JSON report judged as a soak's would be."""
+    return evaluate_file_text(read_input(report), str(report), floor)
+
+
+def choose_profile(name: str | None, profiles_file: Path | None) -> FioProfile:
+    """The named profile, from ``--profiles FILE`` when given, else the built-in ones."""
+    custom = load_profiles(read_input(profiles_file), str(profiles_file)) if profiles_file else None
+    return select_profile(name, custom)

@@ -18,13 +18,14 @@ from typing import Any
 
 from fleetfix.ansible.runner import RunObserver
 from fleetfix.commands.audit import latest_report_path, load_db
-from fleetfix.commands.collect import CollectOutcome, collect, sync_netconsole
-from fleetfix.errors import ExitStatus, InputError
+from fleetfix.commands.collect import collect, sync_netconsole
+from fleetfix.errors import InputError
 from fleetfix.render.triage import to_json, to_markdown
 from fleetfix.state import paths
 from fleetfix.state.crash_store import read_paths
 from fleetfix.triage.correlate.run_length import DEFAULT_RUN_LENGTH
-from fleetfix.triage.group import CrashGroup, audited_builds, group_crashes
+from fleetfix.triage.group import audited_builds, group_crashes
+from fleetfix.triage.result import TriageResult
 
 _UNIT = r"(days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)"
 _SPAN = re.compile(rf"(\d+(?:\.\d+)?)\s*{_UNIT}", re.IGNORECASE)
@@ -84,22 +85,6 @@ class TriageRequest:
     run_lengths: Mapping[str, timedelta] = field(default_factory=dict)
     default_run_length: timedelta = DEFAULT_RUN_LENGTH
     advisory_dirs: tuple[Path, ...] = ()
-
-
-@dataclass(frozen=True)
-class TriageResult:
-    groups: tuple[CrashGroup, ...]
-    generated_at: datetime
-    sources: tuple[Path, ...]
-    audit: Path | None  # the audit report the builds come from
-    collected: CollectOutcome | None
-
-    @property
-    def crashes(self) -> int:
-        return sum(len(g.crashes) for g in self.groups)
-
-    def exit_status(self) -> ExitStatus:
-        return ExitStatus.FINDINGS if self.crashes else ExitStatus.OK
 
 
 def triage(request: TriageRequest, observer: RunObserver | None = None) -> TriageResult:

@@ -6,6 +6,8 @@ import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from fleetfix.plan.outcome import RemediateOutcome
+
 
 def to_json(shown: dict[str, Any]) -> str:
     return json.dumps(shown, indent=2, default=str) + "\n"
@@ -55,3 +57,19 @@ def to_junit(shown: dict[str, Any]) -> str:
     suite.set("failures", str(failures))
     suite.set("skipped", str(skipped))
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def outcome_json(outcome: RemediateOutcome) -> str:
+    """What ``remediate --format json`` prints: the run, how it ended, the plan and each host."""
+    document = {
+        "run": outcome.run_id,
+        "status": outcome.status,
+        "note": outcome.note,
+        "plan": outcome.plan.to_dict(),
+        "hosts": outcome.hosts,
+    }
+    return json.dumps(document, indent=2, default=str) + "\n"
+
+
+def listing_json(listing: list[dict[str, Any]]) -> str:
+    return json.dumps(listing, indent=2) + "\n"

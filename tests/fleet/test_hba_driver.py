@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from fleetfix.ansible.events import HostResult
 from fleetfix.ansible.runner import RunRequest, run_playbook
+from fleetfix.host_result import HostResult
 from fleetfix.lab import Lab
 
 pytestmark = pytest.mark.fleet

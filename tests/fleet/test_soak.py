@@ -11,10 +11,11 @@ from click.testing import CliRunner
 
 from fleetfix.ansible.runner import RunRequest, run_playbook
 from fleetfix.cli.soak import soak as soak_command
-from fleetfix.commands.soak import HostSoak, soak
+from fleetfix.commands.soak import soak
 from fleetfix.errors import ExitStatus, FleetfixError, InputError
 from fleetfix.lab import Lab
 from fleetfix.soak.fio_json import parse_fio_json
+from fleetfix.soak.host_soak import HostSoak
 from fleetfix.soak.profiles import BUILTIN_PROFILES
 
 THRASH = BUILTIN_PROFILES["thrash"]

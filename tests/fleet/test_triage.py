@@ -17,7 +17,7 @@ from click.testing import Result
 
 from fleetfix.lab import Lab
 from fleetfix.listen.receiver import Listener
-from tests.unit.test_triage_cli import fleetfix
+from tests.support.cli import fleetfix
 
 pytestmark = pytest.mark.fleet
 

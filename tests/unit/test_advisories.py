@@ -11,7 +11,7 @@ from fleetfix.advisories.database import AdvisoryDB
 from fleetfix.advisories.schema import load_advisories, load_file
 from fleetfix.errors import InputError
 from fleetfix.versions import DriverVersion
-from tests.conftest import REPO
+from tests.support import REPO
 
 DATA = REPO / "tests" / "data" / "advisories"
 SHIPPED = REPO / "advisories"

@@ -11,10 +11,10 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from fleetfix.advisories.schema import load_advisories
-from fleetfix.ansible.events import HostResult
 from fleetfix.audit import Auditor, audit_results
 from fleetfix.errors import ExitStatus, InputError
 from fleetfix.facts.host import HostFacts
+from fleetfix.host_result import HostResult
 from fleetfix.render import audit as report
 from fleetfix.state.paths import shipped_advisories
 

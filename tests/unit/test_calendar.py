@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from fleetfix.errors import InputError
 from fleetfix.triage.calendar.analyze import parse_analyze_calendar
 from fleetfix.triage.calendar.parse import parse_calendar
-from tests.conftest import strip_provenance
+from tests.support import strip_provenance
 
 ANALYZE_SAMPLES = Path(__file__).resolve().parents[1] / "data" / "systemd_analyze"
 

@@ -6,17 +6,16 @@ import json
 
 import pytest
 
-from fleetfix.ansible.events import HostResult, TaskResult
 from fleetfix.commands.capture import (
     REBOOT_GATE_TASK,
     host_capture,
     outcome_from_results,
-    outcome_json,
-    outcome_rows,
     parse_dump_target,
     parse_options,
 )
 from fleetfix.errors import ExitStatus, InputError
+from fleetfix.host_result import HostResult, TaskResult
+from fleetfix.render.capture import outcome_json, outcome_rows
 
 
 def _task(name: str, status: str = "ok", changed: bool = False, **result: object) -> TaskResult:

@@ -18,7 +18,7 @@ from fleetfix.advisories.changelog.convert import (
 )
 from fleetfix.advisories.schema import load_file
 from fleetfix.errors import InputError
-from tests.conftest import strip_provenance
+from tests.support import strip_provenance
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "changelogs"
 # The corpus names the crash tag after what it covers; the advisory schema calls it "panic".

@@ -20,7 +20,7 @@ import ansible_runner
 import pytest
 
 from fleetfix.facts.host import HostFacts
-from tests.conftest import REPO, strip_provenance
+from tests.support import REPO, strip_provenance
 
 LIBRARY = REPO / "playbooks" / "library"
 DATA = REPO / "tests" / "data" / "facts"

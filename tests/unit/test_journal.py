@@ -19,8 +19,8 @@ from fleetfix.plan.build import STEPS, Plan, build_plan
 from fleetfix.plan.count import Count
 from fleetfix.plan.run_state import recheck
 from fleetfix.state.journal import SCHEMA_VERSION, Journal, default_path
-from tests.conftest import REPO
-from tests.unit.test_plan import ADVISORIES, QUICK, host
+from tests.support import REPO
+from tests.support.plans import ADVISORIES, QUICK, host
 
 # Writes every step of every host of a run, as the controller does, and parks inside one chosen step.
 CHILD = r"""

@@ -21,7 +21,7 @@ import pytest
 from fleetfix.errors import EnvironmentProblem, InputError
 from fleetfix.listen.receiver import Listener
 from fleetfix.listen.text import ListenEvent, escape, log_name
-from tests.conftest import REPO
+from tests.support import REPO
 
 STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 (.*)$")
 

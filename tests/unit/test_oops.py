@@ -14,7 +14,7 @@ from fleetfix.lab import oopstext
 from fleetfix.triage.lines import split_prefix
 from fleetfix.triage.oops import search as oops_find
 from fleetfix.triage.oops.find_all import Oops, iter_oopses, parse_oopses, signature
-from tests.conftest import strip_provenance
+from tests.support import strip_provenance
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "oopses"
 

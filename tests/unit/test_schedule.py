@@ -29,7 +29,7 @@ from fleetfix.plan.pacing import (
 )
 from fleetfix.plan.run_state import StepRecord, run_progress
 from fleetfix.plan.window import Window, parse_window
-from tests.unit.test_plan import ADVISORIES, QUICK, host
+from tests.support.plans import ADVISORIES, QUICK, host
 
 
 @pytest.fixture()

@@ -30,7 +30,7 @@ from fleetfix.soak.verdict import (
     kernel_fault_kind,
     parse_iops_floor,
 )
-from tests.conftest import REPO, strip_provenance
+from tests.support import REPO, strip_provenance
 
 FIO_DATA = REPO / "tests" / "data" / "fio"
 

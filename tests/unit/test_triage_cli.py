@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from datetime import timedelta
 from pathlib import Path
 
-import click
 import pytest
-from click.testing import CliRunner, Result
 
-from fleetfix import cli
-from fleetfix.ansible.events import HostResult
-from fleetfix.cli import triage as triage_cli
 from fleetfix.commands.collect import schedule_record, sync_netconsole, zone_name
 from fleetfix.commands.triage import parse_duration, parse_run_lengths
+from fleetfix.host_result import HostResult
 from fleetfix.listen.receiver import ListenEvent, log_name
 from fleetfix.state.crash_store import read_jobs
-from tests.conftest import REPO, strip_provenance
+from tests.support import REPO, strip_provenance
+from tests.support.cli import fleetfix
 
 BACKUP = "/usr/local/sbin/nightly-backup"
 BACKUP_JOB = {"kind": "cron", "source": "/etc/cron.d/nightly-backup", "user": "root", "schedule": "0 1 * * *",
@@ -31,19 +27,6 @@ MPT3SAS_DUMPS = {
     "db02": ["202611200121"],
     "db03": ["202611240132", "202611251407"],
 }
-
-for command in (triage_cli.collect, triage_cli.triage):
-    cli.main.add_command(command)
-
-
-@click.command(context_settings={"ignore_unknown_options": True})
-@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
-def _fleetfix(argv: tuple[str, ...]) -> None:
-    sys.exit(cli.run(list(argv)))
-
-
-def fleetfix(*args: str | Path) -> Result:
-    return CliRunner().invoke(_fleetfix, [str(a) for a in args])
 
 
 def corpus(corpus_dir: Path, name: str) -> str:

@@ -19,7 +19,7 @@ from fleetfix.render.triage import COLUMNS, group_rows, to_dict, to_json, to_mar
 from fleetfix.state.crash_store import dump_time, read_jobs, read_paths, source_host
 from fleetfix.triage.group import group_crashes
 from fleetfix.versions import DriverVersion
-from tests.conftest import strip_provenance
+from tests.support import strip_provenance
 
 BACKUP = "/usr/local/bin/backup.sh"
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -23,11 +23,12 @@ from typing import Any
 
 import ansible_runner
 
-from fleetfix.ansible.events import EventFold, HostResult
+from fleetfix.ansible.events import EventFold
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.slicing.assign import schedule
 from fleetfix.ansible.slicing.cut import Slice
 from fleetfix.ansible.slicing.prepare import NODE_IDENT, SliceJob, prepare
+from fleetfix.host_result import HostResult
 
 _FINISHED = ("successful", "failed")  # the worker ran the play; anything else is the node's failure
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 import yaml
 
+from fleetfix.files import write_atomic
 from fleetfix.lab.vm import image
 from fleetfix.lab.vm.machine import BOOT_TIMEOUT, Vm, require_root
-from fleetfix.state.files import write_atomic
 
 name_option = click.option("--name", "vm_name", default="default", show_default=True, help="VM name.")
 
