@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -20,13 +21,17 @@ from fleetfix.files import emit
 from fleetfix.listen.text import ListenEvent
 from fleetfix.plan.outcome import RemediateOutcome
 from fleetfix.render import audit as report_formats
+from fleetfix.render import audit_summary as summary
+from fleetfix.render import prometheus
 from fleetfix.render import runs as run_report
 from fleetfix.render import triage as triage_report
 from fleetfix.soak.host_soak import HostSoak
 from fleetfix.soak.verdict import FioEvaluation
+from fleetfix.triage.timeline import Timeline, group_timeline
 
 if TYPE_CHECKING:
     from fleetfix.triage.collected import CollectOutcome
+    from fleetfix.triage.group import CrashGroup
     from fleetfix.triage.result import TriageResult
 
 stdout = Console(highlight=False, soft_wrap=False)
@@ -74,48 +79,126 @@ class PlayProgress:
         self._progress.update(self._task, advance=1, failed=task.fields["failed"] + int(failed))
 
 
+_SEVERITY_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+_CAPTURE_WORD_STYLES = {"ready": "green", "none": "red", "no kdump": "yellow", "no netconsole": "yellow"}
+
+
+def _labelled(console: Console, rows: Sequence[tuple[str, Text | str]], indent: int = 4) -> None:
+    """``label  text`` lines whose text wraps at words under itself, not under the label."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=indent, no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, text in rows:
+        grid.add_row("", Text(label, style="dim"), text if isinstance(text, Text) else Text(text))
+    console.print(grid)
+
+
 def audit_table(report: AuditReport, console: Console = stdout) -> None:
-    table = Table(title="fleetfix audit", show_lines=False)
-    for column in ("host", "status", "kernel", "storage drivers", "crash capture", "findings"):
-        table.add_column(column, overflow="fold")
-    for host in report.hosts:
-        if not host.reachable:
-            table.add_row(host.host, f"[red]{host.status}[/]", "", "", "", host.message)
+    """One line per host (counts and the worst finding), then each advisory once with its hosts and fix."""
+    lines = summary.host_lines(report)
+    table = Table(title="fleetfix audit", box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("host", no_wrap=True)
+    table.add_column("kernel", no_wrap=True)
+    table.add_column("capture", no_wrap=True)
+    table.add_column("findings", justify="right", no_wrap=True)
+    worst_width = max((len(line.worst.advisory) for line in lines if line.worst), default=5)
+    table.add_column("worst finding", min_width=worst_width)
+    for line in lines:
+        if not line.reachable:
+            table.add_row(line.host, Text(line.kernel, "red"), "-", "-", "-")
             continue
-        drivers = "\n".join(
-            f"{d.name} {d.version or '?'}" + (" [yellow](out-of-tree)[/]" if d.out_of_tree else "")
-            for d in host.drivers
-        )
-        capture = host.capture
-        missing = ", ".join(check.label for check in (capture.checks if capture else ()) if not check.ok)
-        capture_text = f"[yellow]missing:[/] {missing}" if missing else "[green]ready[/]"
-        findings = "\n".join(f"[red]{f.advisory}[/] {f.why}" for f in host.findings) or "[green]none[/]"
-        table.add_row(host.host, "ok", host.kernel or "", drivers or host.message, capture_text, findings)
+        worst = Text("none", "green")
+        if line.worst is not None:
+            style = _SEVERITY_STYLES.get(line.worst.severity, "")
+            worst = Text.assemble((line.worst.advisory, style), f" ({line.worst.severity})")
+        capture = Text(line.capture, _CAPTURE_WORD_STYLES.get(line.capture, ""))
+        table.add_row(line.host, line.kernel, capture, str(line.findings), worst)
     console.print(table)
+    for detail in summary.advisory_details(report):
+        hosts = detail.hosts
+        console.print(
+            Text.assemble(
+                (detail.id, f"bold {_SEVERITY_STYLES.get(detail.severity, '')}".strip()),
+                f" {detail.severity}, {len(hosts)} host{'s' if len(hosts) != 1 else ''}",
+            )
+        )
+        rows: list[tuple[str, Text | str]] = [
+            ("on", f"{build.module} {build.version or '?'}: {summary.host_list(build.hosts)}")
+            for build in detail.builds
+        ]
+        rows += [("why", build.why) for build in detail.builds[:1]]
+        rows += [("when", detail.trigger)] if detail.trigger else []
+        rows.append(("fix", detail.fix))
+        _labelled(console, rows, indent=2)
+    gaps = summary.capture_gaps(report)
+    if gaps:
+        console.print(Text("crash capture not ready", "bold yellow"))
+        rows = [("lacks", f"{', '.join(g.missing)}: {summary.host_list(g.hosts)}") for g in gaps]
+        _labelled(console, rows, indent=2)
+    failed = summary.unaudited(report)
+    if failed:
+        console.print(Text("not audited", "bold red"))
+        _labelled(console, [(host, f"{status}: {message}") for host, status, message in failed], indent=2)
+    console.print(_audit_counts(report))
+
+
+def _audit_counts(report: AuditReport) -> Text:
     counts = report.counts()
-    console.print(
+    return Text(
         f"{counts['hosts']} hosts, {counts['reachable']} reachable, {counts['unreachable_or_failed']} "
         f"unreachable/failed, {counts['with_findings']} with findings, "
         f"{counts['capture_not_ready']} without working crash capture"
     )
-    for advisory, hosts in sorted(report.hosts_per_advisory().items()):
-        console.print(f"  {advisory}: {len(hosts)} host(s) at risk: {', '.join(hosts)}")
 
 
-def emit_audit(report: AuditReport, fmt: str, output: Path | None) -> None:
+def audit_table_wide(report: AuditReport, console: Console = stdout) -> None:
+    """Everything in cells: drivers, each missing capture piece and every finding with its reason."""
+    table = Table(title="fleetfix audit", show_lines=True)
+    for column in ("host", "status", "kernel", "storage drivers", "crash capture", "findings"):
+        table.add_column(column, overflow="fold")
+    for host in report.hosts:
+        if not host.reachable:
+            table.add_row(host.host, Text(host.status, "red"), "", "", "", Text(host.message))
+            continue
+        drivers = Text("\n").join(
+            Text.assemble(
+                f"{d.name} {d.version or '?'}", (" (out-of-tree)" if d.out_of_tree else "", "yellow")
+            )
+            for d in host.drivers
+        )
+        capture = host.capture
+        missing = [check.label for check in (capture.checks if capture else ()) if not check.ok]
+        capture_text = (
+            Text.assemble(("missing: ", "yellow"), ", ".join(missing)) if missing else Text("ready", "green")
+        )
+        findings = Text("\n").join(
+            Text.assemble((f.advisory, _SEVERITY_STYLES.get(f.severity, "")), f" ({f.severity}) {f.why}")
+            for f in summary.by_weight(host.findings)
+        ) or Text("none", "green")
+        table.add_row(
+            host.host, "ok", host.kernel or "", drivers or Text(host.message), capture_text, findings
+        )
+    console.print(table)
+    console.print(_audit_counts(report))
+
+
+def emit_audit(report: AuditReport, fmt: str, output: Path | None, wide: bool = False) -> None:
     """Print the report on stdout, or write it to ``output`` whole (never half-written)."""
+    draw = audit_table_wide if wide else audit_table
     if fmt == "table":
         if output is None:
-            audit_table(report)
+            draw(report)
             return
-        console = Console(record=True, file=io.StringIO(), width=160)
-        audit_table(report, console)
+        console = Console(record=True, file=io.StringIO(), width=160 if wide else 100)
+        draw(report, console)
         text = console.export_text()
     else:
         text = {
             "json": report_formats.to_json,
             "markdown": report_formats.to_markdown,
             "junit": report_formats.to_junit,
+            "prometheus": prometheus.audit_metrics,
         }[fmt](report)
     emit(text, output)
 
@@ -203,37 +286,113 @@ def collect_problems(outcome: CollectOutcome, console: Console = stderr) -> None
             console.print(f"[yellow]collect:[/] {host.host}: {host.status}: {host.message}", soft_wrap=True)
 
 
-def triage_table(result: TriageResult, console: Console = stdout) -> None:
-    """The crash groups, then each group's strongest job timing and the repro it suggests."""
+def triage_table(result: TriageResult, console: Console = stdout, wide: bool = False) -> None:
+    """One line per crashing host, then each crash group: builds, advisories, job timing, repro, timeline."""
     sources = (
         ", ".join(str(s) for s in result.sources) or "the crash store (run fleetfix collect -i INVENTORY)"
     )
     if not result.groups:
         console.print(f"No kernel crash reports found in {sources}.")
         return
-    table = Table(title="fleetfix triage")
-    for column in triage_report.COLUMNS:
-        table.add_column(column, overflow="fold")
-    for row in triage_report.group_rows(result.groups):
-        table.add_row(*astuple(row))
-    console.print(table)
+    if wide:
+        _triage_groups_wide(result, console)
+    else:
+        table = Table(title="fleetfix triage", box=box.SIMPLE_HEAD, title_justify="left")
+        table.add_column("host", no_wrap=True)
+        table.add_column("crashes", justify="right", no_wrap=True)
+        table.add_column("last (UTC)", no_wrap=True)
+        table.add_column("group", justify="right", no_wrap=True)
+        table.add_column("module build", no_wrap=True)
+        table.add_column("advisory")
+        for row in triage_report.host_rows(result.groups):
+            advisory = Text(row.advisory, "red" if row.advisory != "-" else "")
+            table.add_row(row.host, str(row.crashes), row.last, str(row.group), row.module, advisory)
+        console.print(table)
     for number, group in enumerate(result.groups, 1):
-        top = group.correlations.jobs[0] if group.correlations.jobs else None
-        if top is None or not top.hits:
-            continue
-        profiles = ", ".join(top.repro.profiles) or "none known"
-        console.print(
-            f"{number}. {group.module or 'no module'} in {group.rip or '?'}: {top.sentence()}.",
-            soft_wrap=True,
-        )
-        console.print(f"   Suggested repro: fio soak with {profiles} ({top.repro.pattern}).", soft_wrap=True)
+        _triage_group(number, group, console)
     crashes = [c for g in result.groups for c in g.crashes]
     untimed = sum(1 for c in crashes if c.time is None)
     console.print(
-        f"{len(crashes)} crashes on {len({c.host for c in crashes})} hosts in {len(result.groups)} groups"
-        + (f", {untimed} without a wall-clock time" if untimed else "")
-        + ("" if result.audit else "; no audit report yet: run fleetfix audit to see the loaded builds")
+        Text(
+            f"{len(crashes)} crashes on {len({c.host for c in crashes})} hosts in {len(result.groups)} groups"
+            + (f", {untimed} without a wall-clock time" if untimed else "")
+            + ("" if result.audit else "; no audit report yet: run fleetfix audit to see the loaded builds")
+        )
     )
+
+
+def _triage_groups_wide(result: TriageResult, console: Console) -> None:
+    table = Table(title="fleetfix triage", show_lines=True)
+    for column in triage_report.COLUMNS:
+        table.add_column(column, overflow="fold")
+    for row in triage_report.group_rows(result.groups):
+        table.add_row(*(Text(cell) for cell in astuple(row)))
+    console.print(table)
+
+
+def _triage_group(number: int, group: CrashGroup, console: Console) -> None:
+    times = group.times
+    span = f", {times[0]:%Y-%m-%d} to {times[-1]:%Y-%m-%d}" if times else ""
+    console.print(
+        Text.assemble(
+            (f"{number}. {group.module or 'no module'}", "bold"),
+            f" {group.kind} in {group.rip or '?'}: {len(group.crashes)} crashes on "
+            f"{len(group.hosts)} hosts{span}",
+        )
+    )
+    rows: list[tuple[str, Text | str]] = []
+    if group.loaded:
+        rows.append(("builds", triage_report.builds_text(group)))
+    for advisory in group.advisories:
+        on = f"matches {summary.host_list(advisory.hosts)}" if advisory.hosts else "not checked"
+        rows.append(("advisory", Text.assemble((advisory.id, "red"), f" ({advisory.severity}): {on}")))
+    correlated = [job for job in group.correlations.jobs if job.hits][:3]
+    for job in correlated:
+        rows.append(("timing", job.sentence()))
+    if correlated:
+        rows.append(("repro", triage_report.repro_text(group.module, correlated[0].repro)))
+    _labelled(console, rows, indent=2)
+    crash_timeline(group_timeline(group), console)
+
+
+_TIMELINE_COLUMNS = 72  # 20 minutes each
+_LABEL_WIDTH = 16
+
+
+def crash_timeline(line: Timeline, console: Console = stdout) -> None:
+    """Crashes by UTC time of day (a digit: how many in those 20 minutes) under each job's run windows."""
+    if not line.crashes:
+        return
+    per_hour = _TIMELINE_COLUMNS / 24
+
+    def column(hour: float) -> int:
+        return min(_TIMELINE_COLUMNS - 1, int(hour * per_hour))
+
+    axis = [" "] * _TIMELINE_COLUMNS
+    for hour in range(0, 24, 3):
+        for i, char in enumerate(f"{hour:02d}"):
+            axis[column(hour) + i] = char
+    indent = "   "
+    out = Text(f"{indent}{'':{_LABEL_WIDTH}} {''.join(axis)}\n", style="dim")
+    for job in line.jobs:
+        cells = [" "] * _TIMELINE_COLUMNS
+        for begin, end in job.spans:
+            for i in range(column(begin), max(column(begin) + 1, int(end * per_hour + 0.999))):
+                cells[min(i, _TIMELINE_COLUMNS - 1)] = "="
+        label = job.short_name[: _LABEL_WIDTH - 1]
+        out.append(f"{indent}{label:<{_LABEL_WIDTH}}|")
+        out.append("".join(cells), style="cyan")
+        out.append("|\n")
+    counts = [0] * _TIMELINE_COLUMNS
+    for mark in line.crashes:
+        counts[column(mark.hour)] += 1
+    out.append(f"{indent}{'crashes':<{_LABEL_WIDTH}}|")
+    out.append("".join(" " if n == 0 else (str(n) if n < 10 else "+") for n in counts), style="bold red")
+    out.append("|")
+    console.print(
+        Text(f"{indent}crash timeline, UTC time of day (=: job running; digit: crashes in 20 min)", "dim")
+    )
+    console.print(out, no_wrap=True, overflow="crop")
 
 
 def listen_ready(address: str, port: int, directory: Path) -> None:

@@ -2,7 +2,7 @@
 # Installs the Debian packages the lab fleet and the tests use, when run as root and any is missing.
 set -euo pipefail
 packages=(openssh-server openssh-client fio iproute2 util-linux kmod procps psmisc dpkg apt-utils systemd gcc libc6-dev python3
-          qemu-system-x86 qemu-utils ipxe-qemu seabios debootstrap e2fsprogs)
+          qemu-system-x86 qemu-utils ipxe-qemu seabios debootstrap e2fsprogs chromium)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

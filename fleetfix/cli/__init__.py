@@ -27,7 +27,15 @@ def main() -> None:
 @limit_option
 @execution_nodes_option
 @advisories_option
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice((*_FORMATS, "prometheus")),
+    default="table",
+    show_default=True,
+    help="prometheus: node_exporter's textfile format.",
+)
+@click.option("--wide", is_flag=True, help="Table: every driver, capture check and finding in cells.")
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), help="Write the report here instead of stdout."
 )
@@ -42,6 +50,7 @@ def audit(
     nodes: ExecutionNodes | None,
     advisory_dirs: tuple[Path, ...],
     fmt: str,
+    wide: bool,
     output: Path | None,
     from_artifacts: Path | None,
 ) -> None:
@@ -53,7 +62,7 @@ def audit(
     else:
         with ui.PlayProgress() as progress:
             report = run_audit(inventories, limit, advisory_dirs, progress, nodes)
-    ui.emit_audit(report, fmt, output)
+    ui.emit_audit(report, fmt, output, wide)
     sys.exit(report.exit_status())
 
 
@@ -106,13 +115,14 @@ def _attach_command_groups() -> None:
     """Command groups defined beside their own package."""
     from fleetfix.cli.capture import capture
     from fleetfix.cli.remediate import remediate, runs
+    from fleetfix.cli.report import report
     from fleetfix.cli.soak import soak
     from fleetfix.cli.triage import collect, triage
     from fleetfix.lab.commands import lab
     from fleetfix.lab.vm.commands import vm
 
     lab.add_command(vm)
-    for command in (capture, remediate, soak, runs, collect, triage, lab):
+    for command in (capture, remediate, soak, runs, collect, triage, report, lab):
         main.add_command(command)
 
 

@@ -82,6 +82,7 @@ def collect(
     type=click.Path(path_type=Path),
     help="Directory of your own advisory YAML files, added to the shipped database; repeatable.",
 )
+@click.option("--wide", is_flag=True, help="Table: one row per crash group with every field in cells.")
 def triage(
     paths: tuple[Path, ...],
     inventories: tuple[Path, ...],
@@ -92,6 +93,7 @@ def triage(
     run_lengths: tuple[str, ...],
     default_run_length: str | None,
     advisory_dirs: tuple[Path, ...],
+    wide: bool,
 ) -> None:
     """Group kernel crashes across hosts, name the driver and its build, and time them against cron jobs
     and timers.
@@ -122,7 +124,7 @@ def triage(
     if result.collected is not None:
         ui.collect_problems(result.collected)
     if fmt == "table":
-        ui.triage_table(result)
+        ui.triage_table(result, wide=wide)
     else:
         sys.stdout.write(triage_run.render(result, fmt))
     sys.exit(result.exit_status())

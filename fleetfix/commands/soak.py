@@ -27,7 +27,6 @@ from fleetfix.soak.profiles import FioProfile, load_profiles, refuse_destructive
 from fleetfix.soak.verdict import (
     FioEvaluation,
     IopsFloor,
-    SoakVerdict,
     evaluate_file_text,
     judge_soak,
     parse_iops_floor,
@@ -144,14 +143,14 @@ def judge_host(result: HostResult, target: SoakTarget, floor: IopsFloor) -> Host
         extra.append(
             f"kernel log unavailable ({log.get('reason')}): cannot tell whether the kernel logged a fault"
         )
-    judged = judge_soak(
+    verdict = judge_soak(
         fio or FioResult(str(target.host), None, (), ()),
         evidence.get("boot_id_before"),
         evidence.get("boot_id_after"),
         log.get("lines") or [],
         floor,
+        extra,
     )
-    verdict = SoakVerdict(judged.passed and not extra, (*extra, *judged.reasons), judged.figures)
     source = log.get("source") if log.get("available") else f"unavailable: {log.get('reason')}"
     fetched = evidence.get("fetched")
     return HostSoak(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleetfix.triage.correlate.jobs import JobCorrelation, format_p
+from fleetfix.triage.correlate.repro import Repro
 from fleetfix.triage.group import Crash, CrashGroup
 
 
@@ -149,7 +150,8 @@ class GroupRow:
 COLUMNS = ("module", "RIP", "kind", "crashes", "hosts", "first", "last", "builds", "advisories", "job timing")
 
 
-def _builds(group: CrashGroup) -> str:
+def builds_text(group: CrashGroup) -> str:
+    """Each audited version of the group's module and how many crashing hosts ran it."""
     versions: dict[str, int] = {}
     for build in group.loaded:
         versions[build.version or "?"] = versions.get(build.version or "?", 0) + 1
@@ -174,7 +176,7 @@ def group_rows(groups: Sequence[CrashGroup]) -> list[GroupRow]:
                 hosts=str(len(g.hosts)),
                 first=_short(g.times[0]) if g.times else "unknown",
                 last=_short(g.times[-1]) if g.times else "unknown",
-                builds=_builds(g),
+                builds=builds_text(g),
                 advisories=", ".join(a.id for a in g.advisories if a.hosts)
                 or (f"{len(g.advisories)} unchecked" if g.advisories else "none"),
                 correlation=f"{top.hits}/{top.crashes} in {top.job} (p = {format_p(top.p_value)})"
@@ -183,6 +185,58 @@ def group_rows(groups: Sequence[CrashGroup]) -> list[GroupRow]:
             )
         )
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class HostRow:
+    """One crashing host: how often, when last, and the worst of what its crashes point at."""
+
+    host: str
+    crashes: int
+    last: str
+    group: int  # the number of its largest group, as listed under the table
+    module: str  # the implicated module and the build the host ran at its last audit
+    advisory: str
+
+
+def host_rows(groups: Sequence[CrashGroup]) -> list[HostRow]:
+    counts: dict[str, int] = {}
+    last: dict[str, datetime] = {}
+    first_group: dict[str, int] = {}
+    for number, group in enumerate(groups, 1):
+        for crash in group.crashes:
+            counts[crash.host] = counts.get(crash.host, 0) + 1
+            first_group.setdefault(crash.host, number)
+            if crash.time is not None and (crash.host not in last or crash.time > last[crash.host]):
+                last[crash.host] = crash.time
+    rows = []
+    for host in sorted(counts, key=lambda h: (-counts[h], h)):
+        group = groups[first_group[host] - 1]
+        build = next((b for b in group.loaded if b.host == host), None)
+        module = group.module or "-"
+        if group.module and build is not None:
+            module = f"{group.module} {build.version or '?'}"
+        advisory = next((a for a in group.advisories if host in a.hosts), None)
+        rows.append(
+            HostRow(
+                host=host,
+                crashes=counts[host],
+                last=_short(last.get(host)),
+                group=first_group[host],
+                module=module,
+                advisory=f"{advisory.id} ({advisory.severity})" if advisory else "-",
+            )
+        )
+    return rows
+
+
+def repro_text(module: str | None, repro: Repro) -> str:
+    """What to run to reproduce a job's load: the soak command, or why no profile fits."""
+    if not repro.profiles:
+        return f"no soak profile imitates this job ({repro.pattern}): run the job itself on a test host"
+    target = f"--module {module}" if module else "--device DEV"
+    profiles = ", then ".join(f"--profile {p}" for p in repro.profiles)
+    return f"fleetfix soak {target} {profiles} ({repro.pattern})"
 
 
 def _cell(text: object) -> str:
@@ -221,8 +275,7 @@ def to_markdown(groups: Sequence[CrashGroup], generated_at: datetime) -> str:
             )
         top = _top_correlation(g)
         if top is not None:
-            profiles = ", ".join(f"`{p}`" for p in top.repro.profiles) or "none known"
-            repro = f"Suggested repro: soak with {profiles}; {top.repro.pattern}."
+            repro = f"Suggested repro: {repro_text(g.module, top.repro)}."
             lines += ["", f"**Job timing:** {top.sentence()}.", repro]
         for other in g.correlations.jobs[1:]:
             if other.hits:

@@ -122,22 +122,29 @@ def judge_soak(
     boot_id_after: str | None,
     new_kernel_log_lines: Sequence[str],
     iops_floor: IopsFloor,
+    evidence_gaps: Sequence[str] = (),
 ) -> SoakVerdict:
-    """Pass only if fio saw no error, the host did not reboot, the kernel logged no fault, IOPS held."""
+    """Pass only if fio saw no error, the host did not reboot, the kernel logged no fault, IOPS held.
+
+    The reasons come by weight: what happened to the host (a reboot, a kernel fault) first, then the
+    evidence that is missing (``evidence_gaps``: no fio report, no kernel log), then what fio measured. A
+    host that crashed is read as crashed, not as "fio's report is unusable".
+    """
     fio = judge_fio(result, iops_floor)
-    reasons = list(fio.reasons)
+    host: list[str] = []
     if not boot_id_before or not boot_id_after:
-        reasons.append("boot id not known before and after the soak: cannot tell whether the host rebooted")
+        host.append("boot id not known before and after the soak: cannot tell whether the host rebooted")
     elif boot_id_before.strip() != boot_id_after.strip():
-        reasons.append(f"host rebooted during the soak (boot id {boot_id_before} -> {boot_id_after})")
+        host.append(f"host rebooted during the soak (boot id {boot_id_before} -> {boot_id_after})")
     faults = [(kind, line) for line in new_kernel_log_lines if (kind := kernel_fault_kind(line))]
     if faults:
         kind, line = faults[0]
-        reasons.append(
+        host.append(
             f"kernel logged {len(faults)} fault line(s) during the soak, first ({kind}): {line.strip()}"
         )
+    reasons = (*host, *evidence_gaps, *fio.reasons)
     figures = {**fio.figures, "kernel_fault_lines": len(faults)}
-    return SoakVerdict(not reasons, tuple(reasons), figures)
+    return SoakVerdict(not reasons, reasons, figures)
 
 
 @dataclass(frozen=True)

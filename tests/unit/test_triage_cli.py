@@ -113,13 +113,16 @@ def test_table_and_markdown(state: Path, store: Path) -> None:
     write_audit(state, "34.100.00.00")
     table = fleetfix("triage", "--run-length", f"{BACKUP}=3h")
     assert table.exit_code == 1, table.output
-    assert re.search(
-        r"^│ mpt3sas +│ refcount_warn\S* +│ warning +│ 5 +│ 3 +│ 2026-11-18 ", table.stdout, re.M
-    )
-    assert re.search(r"^│ lpfc +│ lpfc_sli4_cle\S* +│ null_pointer_ +│ 1 +│ 1 +│", table.stdout, re.M)
+    assert re.search(r"^ *db03 +3 +2026-11-30 04:15Z +1 +mpt3sas 34\.100\.00\.00 ", table.stdout, re.M)
     assert f"4 of 5 crashes fell inside the run of {BACKUP} (cron `0 1 * * *`, about 3 h" in table.stdout
-    assert "Suggested repro: fio soak with backup-seqread, thrash" in table.stdout
+    assert (
+        "repro    fleetfix soak --module mpt3sas --profile backup-seqread, then --profile thrash"
+        in table.stdout
+    )
     assert "6 crashes on 3 hosts in 2 groups" in table.stdout
+    wide = fleetfix("triage", "--wide", "--run-length", f"{BACKUP}=3h")
+    assert re.search(r"^│ mpt3sas +│ refcount_warn\S* +│ warning +│ 5 +│ 3 +│ 2026-11-18 ", wide.stdout, re.M)
+    assert re.search(r"^│ lpfc +│ lpfc_sli4_cle\S* +│ null_pointer_ +│ 1 +│ 1 +│", wide.stdout, re.M)
     markdown = fleetfix("triage", "--format", "markdown", "--run-length", f"{BACKUP}=3h")
     assert markdown.exit_code == 1
     assert "| mpt3sas | refcount_warn_saturate | warning | 5 | 3 |" in markdown.stdout

@@ -240,7 +240,10 @@ def test_the_triage_document(store: Path, plain_logs: list[Path]) -> None:
     assert rows[0].correlation == "2/4 in /usr/local/bin/backup.sh (p = 0.02)"
     markdown = to_markdown(groups, generated)
     assert "**Job timing:** 2 of 4 crashes fell inside the run of /usr/local/bin/backup.sh" in markdown
-    assert "Suggested repro: soak with `backup-seqread`, `thrash`" in markdown
+    assert (
+        "Suggested repro: fleetfix soak --module mpt3sas --profile backup-seqread, then --profile thrash"
+        in markdown
+    )
     assert "| web01 | unknown |" in markdown
 
 
