@@ -17,10 +17,12 @@ from rich.console import Console
 from fleetfix import console as ui
 from fleetfix.advisories.schema import load_advisories
 from fleetfix.audit import AuditReport, audit_results
+from fleetfix.commands.soak import SoakTarget, judge_host
 from fleetfix.commands.triage import TriageRequest, triage
 from fleetfix.host_result import HostResult
 from fleetfix.render import prometheus
 from fleetfix.render.audit_summary import advisory_details, capture_gaps, host_lines
+from fleetfix.soak.verdict import IopsFloor
 from fleetfix.state.paths import shipped_advisories
 from fleetfix.triage.timeline import day_spans, document_timelines
 
@@ -171,3 +173,19 @@ def test_prometheus_label_values_are_escaped(report: AuditReport) -> None:
     assert 'host="rack \\"7\\"\\\\a\\nb"' in text
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert families["fleetfix_host_at_risk"].samples[0].labels["host"] == odd
+
+
+def test_a_crashed_soak_reads_as_crashed_first(tmp_path: Path) -> None:
+    evidence = json.loads((SEED / "soak_crashed_db04.json").read_text())
+    empty = tmp_path / "fio.json"
+    empty.write_text("")  # what was fetched from the crashed host
+    evidence["fetched"] = str(empty)
+    target = SoakTarget("db04", tuple(evidence["devices"]), tuple(evidence["fio_args"]))
+    soaked = judge_host(
+        HostResult("db04", "ok", "", {"fleetfix_soak_result": evidence}, ()), target, IopsFloor.absolute(0)
+    )
+    assert soaked.status == "failed"
+    reasons = soaked.verdict.reasons
+    assert reasons[0].startswith("host rebooted during the soak (boot id 36468b3f-")
+    assert reasons[1].startswith("fio's report is unusable") and "kernel log unavailable" in reasons[2]
+    assert soaked.message.startswith("host rebooted during the soak")
