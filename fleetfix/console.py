@@ -314,7 +314,8 @@ def triage_table(result: TriageResult, console: Console = stdout, wide: bool = F
     untimed = sum(1 for c in crashes if c.time is None)
     console.print(
         Text(
-            f"{len(crashes)} crashes on {len({c.host for c in crashes})} hosts in {len(result.groups)} groups"
+            f"{len(crashes)} crashes on {len({c.host for c in crashes})} hosts in {len(result.groups)} "
+            + ("group" if len(result.groups) == 1 else "groups")
             + (f", {untimed} without a wall-clock time" if untimed else "")
             + ("" if result.audit else "; no audit report yet: run fleetfix audit to see the loaded builds")
         )

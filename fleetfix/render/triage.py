@@ -213,18 +213,17 @@ def host_rows(groups: Sequence[CrashGroup]) -> list[HostRow]:
     for host in sorted(counts, key=lambda h: (-counts[h], h)):
         group = groups[first_group[host] - 1]
         build = next((b for b in group.loaded if b.host == host), None)
-        module = group.module or "-"
-        if group.module and build is not None:
-            module = f"{group.module} {build.version or '?'}"
+        version = build.version if build is not None else None  # None: not audited, or no version
+        module = f"{group.module} {version or '?'}" if group.module else "-"
         advisory = next((a for a in group.advisories if host in a.hosts), None)
         rows.append(
             HostRow(
                 host=host,
                 crashes=counts[host],
-                last=_short(last.get(host)),
+                last=last[host].astimezone(UTC).strftime("%Y-%m-%d %H:%M") if host in last else "unknown",
                 group=first_group[host],
                 module=module,
-                advisory=f"{advisory.id} ({advisory.severity})" if advisory else "-",
+                advisory=advisory.id if advisory else "-",
             )
         )
     return rows

@@ -115,7 +115,7 @@ def test_triage_table_fits_100_columns_with_timeline(seed_triage) -> None:  # ty
         {"db01", "db02", "db03", "db06", "mpt3sas-fw-event-reset-race", "_scsih_io_done", "34.100.00.00"},
     )
     assert re.search(
-        r"^\s*db01\s+2\s+2026-11-22 01:08Z\s+1\s+mpt3sas 34\.100\.00\.00\s+mpt3sas-fw", text, re.M
+        r"^\s*db01\s+2\s+2026-11-22 01:08\s+1\s+mpt3sas 34\.100\.00\.00\s+mpt3sas-fw", text, re.M
     )
     assert "fleetfix soak --module mpt3sas --profile backup-seqread, then --profile thrash" in text
     assert "none known" not in text
