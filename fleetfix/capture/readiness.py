@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from fleetfix.facts.crash_capture import CrashCapture
 
-_LABELS = {
+CHECK_LABELS = {  # a check's short name, as the tables show it
     "kdump.crash_memory": "crash memory",
     "kdump.loaded": "capture kernel",
     "kdump.service": "kdump service",
@@ -28,7 +28,7 @@ class CaptureCheck:
 
     @property
     def label(self) -> str:
-        return _LABELS[self.name]
+        return CHECK_LABELS[self.name]
 
 
 @dataclass(frozen=True)

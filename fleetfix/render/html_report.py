@@ -13,6 +13,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from fleetfix.capture.readiness import CHECK_LABELS
 from fleetfix.triage.timeline import Timeline
 
 _CSS = """
@@ -31,7 +32,7 @@ background:#eef1f5}.chip.ok{background:#dcfce7}.chip.failed{background:#fee2e2}.
 .note{color:#5a6475;font-size:13px}svg text{font:11px system-ui,sans-serif;fill:#3b4352}
 .soak{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:.8rem}
 .soak figure{margin:0;border:1px solid #e6e9ef;border-radius:6px;padding:.5rem}
-figcaption{font-weight:600;margin-bottom:.2rem}
+figcaption{font-weight:600;margin-bottom:.2rem}td.worst{white-space:nowrap}
 """
 
 _SEVERITY_ORDER = ("critical", "high", "medium", "low")
@@ -47,6 +48,12 @@ def _worst(findings: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
         return _SEVERITY_ORDER.index(severity) if severity in _SEVERITY_ORDER else len(_SEVERITY_ORDER)
 
     return min(findings, key=lambda f: (rank(f), str(f.get("advisory")))) if findings else None
+
+
+def _check_label(check: Mapping[str, Any]) -> str:
+    """The short name of a capture check (``kdump.loaded`` -> ``capture kernel``), its detail on hover."""
+    name = str(check.get("name", "?"))
+    return CHECK_LABELS.get(name, name)
 
 
 def _audit_section(audit: Mapping[str, Any]) -> str:
@@ -69,11 +76,12 @@ def _audit_section(audit: Mapping[str, Any]) -> str:
             )
             continue
         capture = host.get("crash_capture") or {}
-        ready = capture.get("ready")
+        gaps = [c for c in capture.get("checks") or [] if isinstance(c, Mapping) and not c.get("ok")]
         capture_cell = (
             '<span class="ready">ready</span>'
-            if ready
-            else f'<span class="none">missing</span> {_e(", ".join(capture.get("missing") or []))}'
+            if capture.get("ready")
+            else '<span class="none">missing</span> '
+            + ", ".join(f'<span title="{_e(c.get("detail", ""))}">{_e(_check_label(c))}</span>' for c in gaps)
         )
         findings = host.get("findings") or []
         worst = _worst(findings)
@@ -87,7 +95,7 @@ def _audit_section(audit: Mapping[str, Any]) -> str:
         rows.append(
             f"<tr><td>{_e(host['host'])}</td><td>{_e(host.get('kernel') or '?')}<br>"
             f'<span class="note">{_e(drivers)}</span></td><td>{capture_cell}</td>'
-            f'<td class="n">{len(findings)}</td><td>{worst_cell}</td></tr>'
+            f'<td class="n">{len(findings)}</td><td class="worst">{worst_cell}</td></tr>'
         )
     per_advisory = summary.get("hosts_per_advisory") or {}
     advisories = "".join(
@@ -212,22 +220,23 @@ def soak_figures(soak: Mapping[str, Any] | None) -> tuple[float | None, float | 
 
 def _bars(metric: str, unit: str, before: float | None, after: float | None, host: str) -> str:
     top = max(v for v in (before, after, 1.0) if v is not None)
-    parts = [f'<svg class="bars" data-metric="{metric}" width="140" height="120" viewBox="0 0 140 120" '
+    parts = [f'<svg class="bars" data-metric="{metric}" width="140" height="130" viewBox="0 0 140 130" '
              'xmlns="http://www.w3.org/2000/svg">']  # fmt: skip
     for i, (label, value, colour) in enumerate((("before", before, "#94a3b8"), ("after", after, "#2563eb"))):
         x = 20 + i * 60
         if value is None:
-            parts.append(f'<text x="{x + 20}" y="90" text-anchor="middle">n/a</text>')
+            parts.append(f'<text x="{x + 20}" y="100" text-anchor="middle">n/a</text>')
         else:
-            h = 80 * value / top
+            h = 70 * value / top
             parts.append(
                 f'<rect class="bar {label}" data-host="{_e(host)}" data-value="{value:.0f}" x="{x}" '
-                f'y="{95 - h:.1f}" width="40" height="{h:.1f}" fill="{colour}"><title>{label}: '
+                f'y="{105 - h:.1f}" width="40" height="{h:.1f}" fill="{colour}"><title>{label}: '
                 f"{value:,.0f} {unit}</title></rect>"
-                f'<text x="{x + 20}" y="{91 - h:.1f}" text-anchor="middle">{value:,.0f}</text>'
+                f'<text x="{x + 20}" y="{101 - h:.1f}" text-anchor="middle">{value:,.0f}</text>'
             )
-        parts.append(f'<text x="{x + 20}" y="110" text-anchor="middle">{label}</text>')
-    parts.append(f'<text x="70" y="10" text-anchor="middle">{_e(metric)} ({_e(unit)})</text></svg>')
+        parts.append(f'<text x="{x + 20}" y="120" text-anchor="middle">{label}</text>')
+    caption = metric if metric == unit else f"{metric} ({unit})"
+    parts.append(f'<text x="70" y="12" text-anchor="middle">{_e(caption)}</text></svg>')
     return "".join(parts)
 
 

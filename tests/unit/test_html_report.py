@@ -1,10 +1,11 @@
-"""`fleetfix report` from the seed lab's own audit, triage, remediation run and baseline soak, opened in a real
-headless Chromium (Debian's, driven by Playwright): no console error, no request leaves the file, and the
-charts hold one mark per crash, job run and soak figure."""
+"""`fleetfix report` from the seed lab's own audit, triage, remediation run and baseline soak, opened in a
+real headless Chromium (Debian's, driven by Playwright): no console error, no request leaves the file, and
+the charts hold one mark per crash, job run and soak figure."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,14 +114,23 @@ def test_each_host_has_its_steps_and_before_after_bars(page) -> None:  # type: i
         assert figure.locator("rect.bar").first.bounding_box()["height"] > 0
 
 
-def test_the_report_command_writes_the_file_whole(tmp_path: Path) -> None:
+def test_the_report_command_writes_the_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    shutil.copy(SEED / "journal.sqlite", state / "journal.sqlite")
+    monkeypatch.setenv("FLEETFIX_STATE_DIR", str(state))
     out = tmp_path / "change.html"
     done = fleetfix(
         "report", "-o", str(out), "--audit", str(SEED / "audit.json"), "--triage", str(SEED / "triage.json"),
-        "--baseline", str(SEED / "soak_baseline.json"),
+        "--baseline", str(SEED / "soak_baseline.json"), "--run",
     )  # fmt: skip
     assert done.exit_code == 0, done.output
-    assert out.read_text().count('class="crash"') == 7
+    written = out.read_text()
+    assert (
+        written.count('class="crash"') == 7
+        and "<title>fleetfix change report: mpt3sas to 46.00.00.00 (run 1)" in written
+    )
+    assert written.count('class="bar after"') == 12  # db01-db06, IOPS and latency
     broken = tmp_path / "broken.json"
     broken.write_text('{"hosts": [\n  {"host": "db01"},\n')
     refused = fleetfix("report", "-o", str(tmp_path / "no.html"), "--audit", str(broken))
