@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import astuple
+from datetime import UTC
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -332,16 +333,17 @@ def _triage_groups_wide(result: TriageResult, console: Console) -> None:
 
 
 def _triage_group(number: int, group: CrashGroup, console: Console) -> None:
-    times = group.times
-    span = f", {times[0]:%Y-%m-%d} to {times[-1]:%Y-%m-%d}" if times else ""
     console.print(
         Text.assemble(
             (f"{number}. {group.module or 'no module'}", "bold"),
-            f" {group.kind} in {group.rip or '?'}: {len(group.crashes)} crashes on "
-            f"{len(group.hosts)} hosts{span}",
+            f" {group.kind} in {group.rip or '?'}: {len(group.crashes)} crashes on {len(group.hosts)} hosts",
         )
     )
+    times = group.times
     rows: list[tuple[str, Text | str]] = []
+    if times:
+        first, last = times[0].astimezone(UTC), times[-1].astimezone(UTC)
+        rows.append(("seen", f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"))
     if group.loaded:
         rows.append(("builds", triage_report.builds_text(group)))
     for advisory in group.advisories:
