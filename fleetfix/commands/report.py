@@ -73,6 +73,8 @@ def _run(run: int | None) -> Mapping[str, Any] | None:
 def write_report(request: ReportRequest, now: datetime | None = None) -> Path:
     """Read every input (any bad one fails before anything is written), then write the file whole."""
     audit_path = request.audit or paths.state_dir() / "audit" / "latest.json"
+    if request.audit is None and not audit_path.exists():
+        raise InputError("--audit", f"no audit report at {audit_path}: run fleetfix audit, or name one")
     audit = _audit(audit_path)
     triage = _load_json(request.triage) if request.triage else None
     if triage is not None and not isinstance(triage, Mapping):

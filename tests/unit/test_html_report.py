@@ -136,3 +136,13 @@ def test_the_report_command_writes_the_file_whole(tmp_path: Path, monkeypatch: p
     refused = fleetfix("report", "-o", str(tmp_path / "no.html"), "--audit", str(broken))
     assert refused.exit_code == 3 and f"{broken}:3: not JSON" in refused.output
     assert not (tmp_path / "no.html").exists()
+
+
+def test_without_an_audit_the_report_says_what_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLEETFIX_STATE_DIR", str(tmp_path / "state"))
+    refused = fleetfix("report", "-o", str(tmp_path / "change.html"))
+    assert refused.exit_code == 3
+    assert "--audit: no audit report at" in refused.output and "run fleetfix audit" in refused.output
+    assert not (tmp_path / "change.html").exists()

@@ -19,6 +19,7 @@ from fleetfix.advisories.schema import load_advisories
 from fleetfix.audit import AuditReport, audit_results
 from fleetfix.commands.soak import SoakTarget, judge_host
 from fleetfix.commands.triage import TriageRequest, triage
+from fleetfix.errors import InputError
 from fleetfix.host_result import HostResult
 from fleetfix.render import prometheus
 from fleetfix.render.audit_summary import advisory_details, capture_gaps, host_lines
@@ -189,3 +190,28 @@ def test_a_crashed_soak_reads_as_crashed_first(tmp_path: Path) -> None:
     assert reasons[0].startswith("host rebooted during the soak (boot id 36468b3f-")
     assert reasons[1].startswith("fio's report is unusable") and "kernel log unavailable" in reasons[2]
     assert soaked.message.startswith("host rebooted during the soak")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda d: d["groups"][0]["crashes"].append(99),
+            "triage.json: groups[0].crashes: no crash 99 in crashes[]",
+        ),
+        (
+            lambda d: d["crashes"][0].update(time="2026-11-18 01:14"),
+            "triage.json: crashes[0].time: expected an ISO 8601 time with its offset, got '2026-11-18 01:14'",
+        ),
+        (
+            lambda d: d["groups"][0]["correlations"][0].pop("run_length"),
+            "triage.json: groups[0].correlations[0].run_length: expected run_length here",
+        ),
+    ],
+)
+def test_a_broken_triage_document_is_named_by_field(change, message) -> None:  # type: ignore[no-untyped-def]
+    document = json.loads((SEED / "triage.json").read_text())
+    change(document)
+    with pytest.raises(InputError) as raised:
+        document_timelines(document, "triage.json")
+    assert str(raised.value) == message
