@@ -46,6 +46,10 @@ def error(message: str) -> None:
     stderr.print(Text.assemble(("fleetfix:", "bold red"), " ", message), highlight=False, soft_wrap=True)
 
 
+def warning(message: str) -> None:
+    stderr.print(Text.assemble(("fleetfix: warning:", "bold yellow"), " ", message), soft_wrap=True)
+
+
 class PlayProgress:
     """A progress bar per task: how many hosts have answered it. Implements run.RunObserver."""
 

@@ -137,9 +137,9 @@ class _Reader:
             raise self.fail(node, field, f"{value!r} is not one of: {', '.join(sorted(allowed))}")
         return value
 
-    def sequence(self, node: yaml.Node, field: str) -> list[yaml.Node]:
-        if not isinstance(node, yaml.SequenceNode) or not node.value:
-            raise self.fail(node, field, "expected a non-empty list")
+    def sequence(self, node: yaml.Node, field: str, empty_ok: bool = False) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode) or not (node.value or empty_ok):
+            raise self.fail(node, field, "expected a list" if empty_ok else "expected a non-empty list")
         return node.value
 
     def choices(self, node: yaml.Node, field: str, allowed: Iterable[str]) -> tuple[str, ...]:
@@ -177,7 +177,7 @@ class _Reader:
             severity=self.choice(f["severity"], "severity", SEVERITIES),
             references=tuple(
                 self.matching(item, "references", _URL, "an http(s) URL")
-                for item in self.sequence(f["references"], "references")
+                for item in self.sequence(f["references"], "references", empty_ok=True)
             ),
             notes=self.text(f["notes"], "notes") if "notes" in f else "",
             inferred=self.choices(f["inferred"], "inferred", INFERABLE_FIELDS) if "inferred" in f else (),

@@ -83,7 +83,7 @@ def advisories_list(advisory_dirs: tuple[Path, ...], module: str | None) -> None
 
 @advisories.command("import-changelog")
 @click.argument("changelog", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--module", required=True, help="The driver the changelog describes, e.g. smartpqi.")
+@click.option("--module", required=True, help="The kernel module the changelog describes, e.g. smartpqi.")
 @click.option("--vendor", help="Vendor name; default from a table of known drivers.")
 @click.option("--reference", "references", multiple=True, help="URL of the changelog; repeatable.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the YAML here (default stdout).")
@@ -93,7 +93,11 @@ def import_changelog(
     """Turn a vendor changelog into advisory YAML for a person to review."""
     from fleetfix.commands.import_changelog import import_file
 
-    import_file(changelog, module, vendor, references, output)
+    result = import_file(changelog, module, vendor, references, output)
+    for message in result.warnings:
+        ui.warning(message)
+    if output is not None:
+        ui.stderr.print(f"{len(result.entries)} fault fixes in {result.releases} releases -> {output}")
 
 
 @main.command()

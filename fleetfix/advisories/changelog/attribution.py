@@ -1,8 +1,8 @@
 """Whom a changelog's advisory entries name and cite: the driver's vendor, and the public URLs to cite.
 
-Entries must cite something public a person can check. Given references win; otherwise the changelog's
-own address (when its source is a URL) and the URLs of its leading ``#`` header lines, such as the
-``# SOURCE: https://...`` line of a copied changelog.
+Given references win; otherwise the changelog's own address (when its source is a URL) and the URLs of
+its leading ``#`` provenance lines (``# SOURCE: https://...``). With none, entries carry ``references: []``
+for the reviewer to fill, and the import says so.
 """
 
 from __future__ import annotations
@@ -18,9 +18,13 @@ _VENDORS = {
     "mpt3sas": "Broadcom",
     "mpt2sas": "Broadcom",
     "megaraid_sas": "Broadcom",
+    "megaraid_mbox": "Broadcom",
+    "megaraid_mm": "Broadcom",
     "lpfc": "Broadcom",
     "qla2xxx": "Marvell",
     "qedf": "Marvell",
+    "arcmsr": "Areca",
+    "ips": "IBM",
 }
 
 
@@ -29,13 +33,9 @@ def vendor_of(module: str) -> str:
     return _VENDORS.get(module, "unknown")
 
 
-def citations(text: str, source: str, given: Sequence[str]) -> tuple[str, ...]:
-    """``given`` if any; else ``source`` if it is a URL and the URLs of the text's leading ``#`` lines."""
+def citations(source: str, header_urls: Sequence[str], given: Sequence[str]) -> tuple[str, ...]:
+    """``given`` if any; else ``source`` if it is a URL, and the URLs of the text's header lines."""
     if given:
         return tuple(given)
     found = [source] if _URL.fullmatch(source) else []
-    for line in text.splitlines():
-        if not line.startswith("#"):
-            break
-        found += [url.rstrip(".,") for url in _URL.findall(line)]
-    return tuple(dict.fromkeys(found))
+    return tuple(dict.fromkeys([*found, *header_urls]))
