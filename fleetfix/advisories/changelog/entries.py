@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from fleetfix.advisories.changelog.faults import worth_reading
 from fleetfix.advisories.changelog.headings import is_dateline
 
 _BULLET = re.compile(
@@ -34,6 +35,7 @@ _TICKET = re.compile(
     r"|[A-Z][A-Z0-9]*-?(?:\d+|X+)(?:\s*,\s*[A-Z][A-Z0-9]*-?(?:\d+|X+))*\s*:\s*)+"
 )
 _REVERT_LIST = re.compile(r"\s*(?:[-*]\s*)?revert(?:ing|ed)?\s+(?:the\s+)?following\b", re.I)
+_STARTS_REVERT = re.compile(r"(?:[\w./-]+:\s+)*revert", re.I)
 _BRING_BACK = re.compile(r"\s*(?:[-*]\s*)?bring(?:ing)?\s+back\s+(?:the\s+)?following\b", re.I)
 _REVERT_ITEM = re.compile(
     r"(?:[\w./-]+:\s+)*revert(?:s|ed)?\b[\s:]*[\"\u201c']?(.+?)[\"\u201d']?[.\s]*$", re.I | re.S
@@ -55,8 +57,15 @@ def strip_ticket(text: str) -> str:
     return _TICKET.sub("", text.strip(), count=1) if _TICKET.match(text.strip()) else text.strip()
 
 
-def cut_entries(body: Iterable[tuple[int, str]], inline: tuple[int, str] | None = None) -> list[Entry]:
-    """The entries of a release body (``(line number, text)`` pairs); ``inline`` is a heading's own item."""
+def cut_entries(
+    body: Iterable[tuple[int, str]],
+    inline: tuple[int, str] | None = None,
+    mention: re.Pattern[str] | None = None,
+) -> list[Entry]:
+    """The entries of a release body (``(line number, text)`` pairs); ``inline`` is a heading's own item.
+
+    With ``mention``, only entries whose lower-cased text it finds are built (a shared log's module).
+    """
     lines = [(n, t) for n, t in body if not (_SKIPPED.match(t) or is_dateline(t))]
     bullets = [(n, _BULLET.match(t)) for n, t in lines]
     top_marks = [(len(m.group(1).expandtabs()), m.group(2)) for _, m in bullets if m]
@@ -71,11 +80,12 @@ def cut_entries(body: Iterable[tuple[int, str]], inline: tuple[int, str] | None 
         if not text.strip():
             blank_before = True
             continue
-        if _BRING_BACK.match(text):
+        probe = text[:60].lower()
+        if "bring" in probe and _BRING_BACK.match(text):
             reverting, blank_before = False, False
             groups.append([(number, "", False)])  # closes the entry above
             continue
-        if _REVERT_LIST.match(text) and len(text.strip()) < 60:
+        if "revert" in probe and _REVERT_LIST.match(text) and len(text.strip()) < 60:
             reverting, blank_before = True, False
             groups.append([(number, "", False)])
             continue
@@ -95,7 +105,11 @@ def cut_entries(body: Iterable[tuple[int, str]], inline: tuple[int, str] | None 
         blank_before = False
     entries: list[Entry] = []
     for group in groups:
-        entries += _entries_of(group)
+        lowered = " ".join(text for _, text, _ in group).lower()
+        if not (group[0][1].startswith("\0") or worth_reading(lowered)):
+            continue  # names no fault and reverts nothing: nothing to import
+        if mention is None or mention.search(lowered):
+            entries += [e for e in _entries_of(group) if mention is None or mention.search(e.text.lower())]
     return entries
 
 
@@ -130,7 +144,7 @@ def _entry(line: int, text: str, head: str) -> Entry | None:
         return None
     if reverting:
         return Entry(line, text, reverts=head, head=head)
-    revert = _REVERT_ITEM.fullmatch(text)
-    if revert and re.match(r"(?:[\w./-]+:\s+)*revert", text, re.I):
+    revert = _REVERT_ITEM.fullmatch(text) if "revert" in text[:80].lower() else None
+    if revert and _STARTS_REVERT.match(text):
         return Entry(line, text, reverts=revert.group(1), head=head)
     return Entry(line, text, head=head)

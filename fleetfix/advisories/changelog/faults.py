@@ -15,6 +15,7 @@ without anything exceeding it (``Add .change_queue_depth support``).
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=\S)|\n")
@@ -38,40 +39,81 @@ _PRECONDITION = re.compile(
     r"\b(?:after|during|under|following|upon)\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+)?$", re.I
 )
 
-# (tag, pattern, inferred): inferred patterns imply the fault rather than name it.
-_TAGS: tuple[tuple[str, re.Pattern[str], bool], ...] = tuple(
-    (tag, re.compile(pattern, re.I), inferred)
-    for tag, pattern, inferred in (
-        ("race", r"\brac(?:e|es|y)\b(?!\s*-?\s*free)", False),
-        ("panic", r"\b(?:panic(?:s|ked)?|crash(?:es|ed)?)\b(?!\s+dump)", False),
-        ("oops", r"\boops(?:es|ed)?\b|\bseg(?:mentation)?[ -]?fault", False),
+# (tag, pattern, inferred, keywords): inferred patterns imply the fault rather than name it; every match
+# of a pattern holds one of its lower-case keywords, which are looked for first (plain substring search is
+# far cheaper than a case-insensitive regex, and most entries name no fault at all).
+_TAGS: tuple[tuple[str, re.Pattern[str], bool, tuple[str, ...]], ...] = tuple(
+    (tag, re.compile(pattern, re.I), inferred, tuple(keywords.split("|")))
+    for tag, pattern, inferred, keywords in (
+        ("race", r"\brac(?:e|es|y)\b(?!\s*-?\s*free)", False, "race|racy"),
+        ("panic", r"\b(?:panic(?:s|ked)?|crash(?:es|ed)?)\b(?!\s+dump)", False, "panic|crash"),
+        ("oops", r"\boops(?:es|ed)?\b|\bseg(?:mentation)?[ -]?fault", False, "oops|seg"),
         (
             "null_deref",
             r"null[ -]?(?:pointer|ptr)?[ -]?de-?ref\w*|\bnull\b(?:\s+[\w-]+){0,3}\s+pointer\b"
             r"|\bnull\b[^.;]{0,40}\bde-?referenc\w*",
             False,
+            "null",
         ),
-        ("use_after_free", r"use[ -]after[ -]free|\buaf\b", False),
-        ("double_free", r"double[ -]free", False),
-        ("hang", r"\bhang(?:s|ing)?\b|\bhung\b|\block-?ups?\b(?!\s+(?:code|state|action|detect))", False),
-        ("hang", r"\bstall(?:s|ed)?\b|\bstuck\b|\bfreez(?:e|es|ing)\b|\bunresponsive\b", True),
-        ("deadlock", r"dead-?lock|circular locking|lock(?:ing)? dependency", False),
-        ("deadlock", r"(?:mutex|lock) leak|mismatch\b.{0,60}\block\b|\babba\b|lock[- ]order(?:ing)?\b", True),
-        ("data_corruption", r"\b(?:data|file|disk|memory) corruption|\bcorrupt(?:s|ed|ing|ion)?\b", False),
+        ("use_after_free", r"use[ -]after[ -]free|\buaf\b", False, "after free|after-free|uaf"),
+        ("double_free", r"double[ -]free", False, "double"),
+        (
+            "hang",
+            r"\bhang(?:s|ing)?\b|\bhung\b|\block-?ups?\b(?!\s+(?:code|state|action|detect))",
+            False,
+            "hang|hung|lockup|lock-up",
+        ),
+        (
+            "hang",
+            r"\bstall(?:s|ed)?\b|\bstuck\b|\bfreez(?:e|es|ing)\b|\bunresponsive\b",
+            True,
+            "stall|stuck|freez|unresponsive",
+        ),
+        (
+            "deadlock",
+            r"dead-?lock|circular locking|lock(?:ing)? dependency",
+            False,
+            "deadlock|dead-lock|circular|dependency",
+        ),
+        (
+            "deadlock",
+            r"(?:mutex|lock) leak|mismatch\b.{0,60}\block\b|\babba\b|lock[- ]order(?:ing)?\b",
+            True,
+            "leak|mismatch|abba|lock order|lock-order",
+        ),
+        (
+            "data_corruption",
+            r"\b(?:data|file|disk|memory) corruption|\bcorrupt(?:s|ed|ing|ion)?\b",
+            False,
+            "corrupt",
+        ),
         (
             "data_corruption",
             r"memory scribble|not (?:issue|send)\w* flush cache|garbage in (?:the )?file"
             r"|data inconsistenc\w+",
             True,
+            "scribble|flush cache|garbage|inconsistenc",
         ),
-        ("queue_depth", r"queue[ _]?depth|\bcan_queue\b|\bqueue[ _]full\b", False),
-        ("queue_depth", r"more \w+ than (?:are )?(?:currently )?(?:free|available)\b", True),
-        ("memory_leak", r"memory leak|\bleak\w*\s+(?:of\s+)?memory|kmemleak", False),
-        ("memory_leak", r"(?<!mutex )(?<!lock )\bleak(?:s|ed|ing|age)?\b", True),
-        ("warning_call_trace", r"call ?trace|back ?trace|stack ?trace|\bwarn_on\b|dump_stack", False),
-        ("out_of_bounds", r"out[ -]of[ -]bounds|buffer overflow|\boverrun\b", False),
+        ("queue_depth", r"queue[ _]?depth|\bcan_queue\b|\bqueue[ _]full\b", False, "queue"),
+        ("queue_depth", r"more \w+ than (?:are )?(?:currently )?(?:free|available)\b", True, "than"),
+        ("memory_leak", r"memory leak|\bleak\w*\s+(?:of\s+)?memory|kmemleak", False, "leak"),
+        ("memory_leak", r"(?<!mutex )(?<!lock )\bleak(?:s|ed|ing|age)?\b", True, "leak"),
+        (
+            "warning_call_trace",
+            r"call ?trace|back ?trace|stack ?trace|\bwarn_on\b|dump_stack",
+            False,
+            "trace|warn_on|dump_stack",
+        ),
+        (
+            "out_of_bounds",
+            r"out[ -]of[ -]bounds|buffer overflow|\boverrun\b",
+            False,
+            "bounds|overflow|overrun",
+        ),
     )
 )
+_KEYWORDS = tuple(dict.fromkeys(word for *_, keywords in _TAGS for word in keywords))
+_READ_FOR = ("revert", *_KEYWORDS)
 _NOT_HOST_FAULT = re.compile(r"(?:firmware|fw)\s+$", re.I)  # "firmware crash": the controller's own
 _WEAK = frozenset({"queue_depth"})  # alone, a fault only when something exceeds the depth
 
@@ -86,39 +128,50 @@ class Classification:
     evidence: str
 
 
+def worth_reading(lowered: str, start: int = 0, end: int | None = None) -> bool:
+    """Whether lower-cased ``lowered[start:end]`` has a fault word or a revert; without, it yields nothing."""
+    end = len(lowered) if end is None else end
+    return any(lowered.find(word, start, end) >= 0 for word in _READ_FOR)
+
+
 def classify(entry: str) -> Classification | None:
     """What ``entry`` (its whole joined text) fixes, or None when it fixes no fault."""
-    sentences = [s.strip() for s in SENTENCE.split(entry) if s.strip()]
-    stated: dict[str, int] = {}
-    implied: dict[str, int] = {}
-    words: dict[str, None] = {}
-    for index, sentence in enumerate(sentences):
-        for tag, pattern, inferred in _TAGS:
-            if tag in stated or (inferred and tag in implied):
-                continue
-            word = _fault_word(pattern, sentence)
-            if word is None:
-                continue
-            (implied if inferred else stated).setdefault(tag, index)
-            words.setdefault(word.lower())
+    lowered = entry.lower()
+    present = {word for word in _KEYWORDS if word in lowered}
+    tags = [
+        (tag, pattern, inferred) for tag, pattern, inferred, words in _TAGS if present.intersection(words)
+    ]
+    if not tags:
+        return None
+    starts = [0] + [m.end() for m in SENTENCE.finditer(entry)]
+    stated: dict[str, tuple[int, str]] = {}
+    implied: dict[str, tuple[int, str]] = {}
+    for tag, pattern, inferred in tags:
+        found = _first_fault(pattern, entry, starts)
+        chosen = implied if inferred else stated
+        if found is not None and (tag not in chosen or found[0] < chosen[tag][0]):
+            chosen[tag] = found
     for tag in stated:
         implied.pop(tag, None)
-    found = {**implied, **stated}
-    if not found or _NOT_A_FIX.search(entry):
+    hits = {**implied, **stated}
+    if not hits or _NOT_A_FIX.search(entry):
         return None
-    if set(found) <= _WEAK and not _EXCEEDING.search(entry):
+    if set(hits) <= _WEAK and not _EXCEEDING.search(entry):
         return None
+    sentences = [entry[a:b].strip() for a, b in zip(starts, [*starts[1:], len(entry)], strict=True)]
     if _FEATURE.match(sentences[0]) and not _FIXING.search(entry):
         return None
-    faults = tuple(dict.fromkeys(tag for tag, _, _ in _TAGS if tag in found))
-    evidence = " ... ".join(sentences[i] for i in sorted(set(found.values())))
-    return Classification(faults, tuple(t for t in faults if t in implied), tuple(words), evidence)
+    faults = tuple(dict.fromkeys(tag for tag, *_ in _TAGS if tag in hits))
+    words = tuple(dict.fromkeys(hits[tag][1].lower() for tag in faults))
+    evidence = " ... ".join(sentences[i] for i in sorted({hits[tag][0] for tag in faults}) if sentences[i])
+    return Classification(faults, tuple(t for t in faults if t in implied), words, evidence)
 
 
-def _fault_word(pattern: re.Pattern[str], sentence: str) -> str | None:
-    """The first match that is not a precondition ("after controller lockup") nor the firmware's own crash."""
-    for match in pattern.finditer(sentence):
-        before = sentence[: match.start()]
+def _first_fault(pattern: re.Pattern[str], entry: str, starts: list[int]) -> tuple[int, str] | None:
+    """(sentence index, word) of the first match that is not a precondition nor the firmware's own crash."""
+    for match in pattern.finditer(entry):
+        index = bisect_right(starts, match.start()) - 1
+        before = entry[starts[index] : match.start()]
         if not _PRECONDITION.search(before) and not _NOT_HOST_FAULT.search(before):
-            return match.group(0)
+            return index, match.group(0)
     return None

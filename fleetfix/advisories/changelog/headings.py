@@ -48,6 +48,11 @@ _DEBIAN = re.compile(r"\s*([a-z0-9][a-z0-9.+-]*)\s+\(([^()\s]+)\)\s+[^;]+;\s*urg
 _COLUMN_ITEM = re.compile(r"\s+-\s+(\S.*)")
 _NOT_A_RELEASE = re.compile(r"\s*(?:\d{1,2}\s+)?old(?:er)?\s+version\b", re.I)
 _DATE_LIKE_VERSION = re.compile(r"(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|[12]\d|3[01])\.(?:19|20)\d\d")
+_DOTTED_NUMBER = re.compile(r"\d\.\d")  # every heading's version has one: a cheap first filter
+_DATEISH = re.compile(r"(?:19|20)\d\d|\d/\d|[Vv]ersion")  # what a dateline cannot lack
+_SIGN_OFF = re.compile(r"\s*--\s+\S.*<[^>]+>")  # Debian's " -- Name <mail>  date"
+_RELEASE_DATE = re.compile(r"(?:\d\s+)?release\s+date\s*:", re.I)
+_CHANGES_FROM = re.compile(r"(?:release\s+date|changes\s+from)\b", re.I)
 _MODULE_LABEL = re.compile(r"\(\s*([\w -]{1,30}?)\s+module\s*\)", re.I)
 
 
@@ -68,22 +73,19 @@ def versions_in(text: str) -> list[str]:
 
 def is_dateline(line: str) -> bool:
     """A line that dates or signs a release without a version: never an item."""
-    if not line.strip():
+    if not _DATEISH.search(line):
         return False
-    if _NOT_A_RELEASE.match(line) or re.match(r"\s*--\s+\S.*<[^>]+>", line):
+    if _NOT_A_RELEASE.match(line) or _SIGN_OFF.match(line):
         return True
     stripped = _LEAD.sub("", line, count=1)
-    has_date = _DATE.search(stripped) is not None
-    if has_date and (
-        _AUTHOR.search(stripped) or re.match(r"(?:release\s+date|changes\s+from)\b", stripped, re.I)
-    ):
+    if _RELEASE_DATE.match(stripped):
         return True
-    return bool(re.match(r"(?:\d\s+)?release\s+date\s*:", stripped, re.I))
+    return bool((_AUTHOR.search(stripped) or _CHANGES_FROM.match(stripped)) and _DATE.search(stripped))
 
 
 def heading(line: str) -> Heading | None:
     """The release ``line`` opens, or None when it is not a heading."""
-    if len(line) > 240 or not any(c.isdigit() for c in line) or _NOT_A_RELEASE.match(line):
+    if len(line) > 240 or not _DOTTED_NUMBER.search(line) or _NOT_A_RELEASE.match(line):
         return None
     debian = _DEBIAN.match(line)
     if debian:
