@@ -195,6 +195,14 @@ def test_the_provenance_header_supplies_the_references() -> None:
     assert entry.references == ("https://github.com/Smart-Storage/smartpqi",)
 
 
+def test_a_heading_on_the_first_line_is_not_taken_for_a_provenance_header() -> None:
+    text = (
+        "### Release 9.0.0 ###\n- module: Fixed page alloc usage.\n- utility: Fixed memleaks in the daemon.\n"
+    )
+    [entry] = import_changelog(text, "CHANGELOG", "rapiddisk", references=REFS).entries
+    assert (entry.fixed_in, entry.faults) == ("9.0.0", ("memory_leak",))
+
+
 def test_text_with_no_changelog_shape_is_a_one_line_input_error() -> None:
     with pytest.raises(InputError) as raised:
         import_changelog("just some words\n", "notes.txt", "mpt3sas")

@@ -5,8 +5,8 @@ Three passes over the text, none holding more than one release body at a time, s
 1. the ``#`` provenance header (its URLs are what entries cite) and the comment leader a boxed changelog
    puts before every line (``**`` in arcmsr's table, `` *`` in a C comment), judged on a sample;
 2. how many lines are headings (``headings.heading``), and whether the log is shared by several drivers:
-   its entries prefixed with other drivers' names (``nilfs2: ...``) outnumber the module's own
-   (``scsi: qla2xxx: ...``), as in a kernel's stable list (judged on a sample);
+   besides entries naming the module (``scsi: qla2xxx: ...``) it has entries of a dozen or more other
+   subsystems (``nilfs2: ...``, ``smb: ...``), as a kernel's stable list does (judged on a sample);
 3. the releases in document order, each body cut into entries (``entries.cut_entries``); in a shared log
    only the module's entries are kept.
 
@@ -37,6 +37,7 @@ _PREFIXES = re.compile(r"((?:[\w./-]+:\s+){1,4})")
 _LABELS = re.compile(r"(?:root|cause|fix|fixes|risk|note|changes|impact|workaround)\b", re.I)
 _SAMPLE = 400
 _SHARED_SAMPLE_CHARS = 400_000
+_SHARED_MIN_SUBSYSTEMS = 12  # a driver's own log names a few components; a kernel's lists dozens
 _CANDIDATE = re.compile(r"^[^\n]*\d\.\d[^\n]*$", re.M)  # a heading's version has a dotted number
 
 
@@ -74,7 +75,7 @@ def layout(text: str, module: str) -> Layout:
     body_start, body_offset = 1, 0
     sample: list[str] = []
     for number, line in numbered_lines(text):
-        if body_start == number and (not line.strip() or line.startswith("#")):
+        if body_start == number and (not line.strip() or (line.startswith("#") and not heading(line))):
             urls += [url.rstrip(".,") for url in _URL.findall(line)] if line.startswith("#") else []
             body_start, body_offset = number + 1, text.find("\n", body_offset) + 1 or len(text)
             continue
@@ -86,7 +87,8 @@ def layout(text: str, module: str) -> Layout:
     leader = bool(sample) and boxed >= 0.6 * len(sample)
     headings = sum(1 for _ in _headings(text, leader, body_start, body_offset))
     named = re.compile(rf"(?:{module_pattern(module)})\b", re.I)
-    mine = others = 0
+    mine = 0
+    others: set[str] = set()
     for _, line in numbered_lines(text[body_offset : body_offset + _SHARED_SAMPLE_CHARS]):
         bullet = _BULLETED.match(_unboxed(line) if leader else line)
         prefixes = _PREFIXES.match(strip_ticket(bullet.group(1))) if bullet else None
@@ -94,8 +96,8 @@ def layout(text: str, module: str) -> Layout:
             if named.search(prefixes.group(1)):
                 mine += 1
             else:
-                others += 1
-    shared = bool(mine) and others >= mine
+                others.add(prefixes.group(1).split(":", 1)[0].lower())
+    shared = bool(mine) and len(others) >= _SHARED_MIN_SUBSYSTEMS
     return Layout(tuple(dict.fromkeys(urls)), body_start, body_offset, leader, headings, shared)
 
 

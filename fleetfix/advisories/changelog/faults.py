@@ -34,6 +34,7 @@ _NOT_A_FIX = re.compile(
     r"|\bknown (?:issue|problem|device \w+ issue)",
     re.I,
 )
+_PREFIXES = re.compile(r"^(?:[\w./-]+:\s+)+")  # "scripts: Added ...": the verb comes after the prefixes
 _EXCEEDING = re.compile(r"exceed\w*|overrun|overflow\w*|too many|more \w+ than|beyond", re.I)
 _PRECONDITION = re.compile(
     r"\b(?:after|during|under|following|upon)\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+)?$", re.I
@@ -46,11 +47,16 @@ _TAGS: tuple[tuple[str, re.Pattern[str], bool, tuple[str, ...]], ...] = tuple(
     (tag, re.compile(pattern, re.I), inferred, tuple(keywords.split("|")))
     for tag, pattern, inferred, keywords in (
         ("race", r"\brac(?:e|es|y)\b(?!\s*-?\s*free)", False, "race|racy"),
-        ("panic", r"\b(?:panic(?:s|ked)?|crash(?:es|ed)?)\b(?!\s+dump)", False, "panic|crash"),
+        (
+            "panic",
+            r"\b(?:panic(?:s|ked)?|crash(?:es|ed)?)\b(?!\s+(?:dump|handl|kernel|recovery|capture|tool|utility|notifier))",
+            False,
+            "panic|crash",
+        ),
         ("oops", r"\boops(?:es|ed)?\b|\bseg(?:mentation)?[ -]?fault", False, "oops|seg"),
         (
             "null_deref",
-            r"null[ -]?(?:pointer|ptr)?[ -]?de-?ref\w*|\bnull\b(?:\s+[\w-]+){0,3}\s+pointer\b"
+            r"null[ -]?(?:pointer|ptr)?[ -]?de-?ref\w*|\bnull\b(?:\s+[\w-]+){0,3}\s+pointer\b(?!\s+checks?)"
             r"|\bnull\b[^.;]{0,40}\bde-?referenc\w*",
             False,
             "null",
@@ -96,11 +102,11 @@ _TAGS: tuple[tuple[str, re.Pattern[str], bool, tuple[str, ...]], ...] = tuple(
         ),
         ("queue_depth", r"queue[ _]?depth|\bcan_queue\b|\bqueue[ _]full\b", False, "queue"),
         ("queue_depth", r"more \w+ than (?:are )?(?:currently )?(?:free|available)\b", True, "than"),
-        ("memory_leak", r"memory leak|\bleak\w*\s+(?:of\s+)?memory|kmemleak", False, "leak"),
+        ("memory_leak", r"memory leak|\bleak\w*\s+(?:of\s+)?memory|kmemleak|\bmem ?leaks?\b", False, "leak"),
         ("memory_leak", r"(?<!mutex )(?<!lock )\bleak(?:s|ed|ing|age)?\b", True, "leak"),
         (
             "warning_call_trace",
-            r"call ?trace|back ?trace|stack ?trace|\bwarn_on\b|dump_stack",
+            r"\b(?:call|back|stack) ?traces?\b|\bwarn_on\b|dump_stack",
             False,
             "trace|warn_on|dump_stack",
         ),
@@ -159,7 +165,7 @@ def classify(entry: str) -> Classification | None:
     if set(hits) <= _WEAK and not _EXCEEDING.search(entry):
         return None
     sentences = [entry[a:b].strip() for a, b in zip(starts, [*starts[1:], len(entry)], strict=True)]
-    if _FEATURE.match(sentences[0]) and not _FIXING.search(entry):
+    if _FEATURE.match(_PREFIXES.sub("", sentences[0], count=1)) and not _FIXING.search(entry):
         return None
     faults = tuple(dict.fromkeys(tag for tag, *_ in _TAGS if tag in hits))
     words = tuple(dict.fromkeys(hits[tag][1].lower() for tag in faults))
