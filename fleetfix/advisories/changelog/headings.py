@@ -136,12 +136,6 @@ def _after_marker(text: str, start: int) -> Heading | None:
     return Heading(found.group(1), date.group(0) if date else None, inline, others)
 
 
-def module_label(text: str) -> str | None:
-    """The ``(scsi module)`` label following a version, if any."""
-    found = _MODULE_LABEL.search(text)
-    return found.group(1) if found else None
-
-
 def _description(after_date: str) -> str | None:
     """Text after a table row's date and author columns (``Erich Chen     bug fix with ...``)."""
     columns = re.split(r"\s{2,}|\t+", after_date)
