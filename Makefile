@@ -15,7 +15,7 @@ deps:
 	scripts/system-deps.sh
 
 demo: $(STAMP) deps
-	scripts/demo.sh
+	scripts/demo.sh $(DEMO_ARGS)
 
 test: lint deps
 	$(PY) -m pytest -q

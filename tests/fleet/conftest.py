@@ -16,6 +16,12 @@ def _require_root() -> None:
         pytest.skip("the lab fleet needs root (network namespaces, mounts, loop devices)")
 
 
+@pytest.fixture
+def lab_root() -> None:
+    """Skips the test where the lab cannot run (not root)."""
+    _require_root()
+
+
 @pytest.fixture(scope="session")
 def seed_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """The seed scenario under a lab name of this test process; ``lab.inventory_path`` is its inventory."""
