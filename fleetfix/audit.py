@@ -7,8 +7,9 @@ advisory database; the output is an ``AuditReport`` the renderers turn into a ta
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
+
+from msgspec import Struct
 
 from fleetfix.advisories.database import AdvisoryDB
 from fleetfix.capture.readiness import CaptureReadiness, readiness
@@ -17,8 +18,7 @@ from fleetfix.facts.host import STORAGE_DRIVERS, HostFacts, LoadedModule
 from fleetfix.host_result import HostResult
 
 
-@dataclass(frozen=True)
-class DriverView:
+class DriverView(Struct, frozen=True, kw_only=True, gc=False):
     name: str
     version: str | None
     srcversion: str | None
@@ -38,8 +38,7 @@ class DriverView:
         return "E" in self.taint
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Struct, frozen=True, kw_only=True, gc=False):
     advisory: str
     module: str
     version: str | None
@@ -51,16 +50,15 @@ class Finding:
     references: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class HostAudit:
+class HostAudit(Struct, frozen=True, kw_only=True, gc=False):
     host: str
     status: str
     message: str
-    kernel: str | None
-    module_support: bool | None
-    drivers: tuple[DriverView, ...]
-    capture: CaptureReadiness | None
-    findings: tuple[Finding, ...]
+    kernel: str | None = None
+    module_support: bool | None = None
+    drivers: tuple[DriverView, ...] = ()
+    capture: CaptureReadiness | None = None
+    findings: tuple[Finding, ...] = ()
 
     @property
     def reachable(self) -> bool:
@@ -71,8 +69,7 @@ class HostAudit:
         return bool(self.findings) or (self.capture is not None and not self.capture.ready)
 
 
-@dataclass(frozen=True)
-class AuditReport:
+class AuditReport(Struct, frozen=True, kw_only=True, gc=False):
     hosts: tuple[HostAudit, ...]
     generated_at: datetime
 
@@ -147,10 +144,10 @@ class Auditor:
                 findings.extend(self.findings(module, kernel))
             if advised or module.name in STORAGE_DRIVERS or module.name in disks:
                 view = DriverView(
-                    module.name,
-                    module.version,
-                    module.srcversion,
-                    module.taint,
+                    name=module.name,
+                    version=module.version,
+                    srcversion=module.srcversion,
+                    taint=module.taint,
                     disks=tuple(disks.get(module.name, ())),
                     refcount=module.refcount,
                     used_by=module.used_by,
@@ -181,7 +178,7 @@ def audit_results(
         if result.status != "ok" or raw is None:
             message = result.message or "no facts returned"
             status = result.status if result.status != "ok" else "failed"
-            hosts.append(HostAudit(name, status, message, None, None, (), None, ()))
+            hosts.append(HostAudit(host=name, status=status, message=message))
             continue
         facts = HostFacts.from_dict(raw, source=f"{source}:{name}")
         hosts.append(auditor.host(name, facts))

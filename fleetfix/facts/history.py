@@ -2,69 +2,45 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from fleetfix.facts.fields import Fields
+from msgspec import Struct
+
+from fleetfix import serde
+from fleetfix.errors import InputError
 
 
-@dataclass(frozen=True)
-class ScheduledJob:
-    kind: str  # cron or timer
+class ScheduledJob(Struct, frozen=True, kw_only=True, gc=False):
+    kind: Literal["cron", "timer"]
     source: str
-    user: str | None
-    command: str | None
-    schedule: str | None = None  # cron: five fields or @daily-style
+    user: str | None = None
+    command: str | None = None
+    schedule: str | None = None  # cron: five fields or @daily-style; required for cron
     unit: str | None = None  # timer: the unit it starts
     on_calendar: tuple[str, ...] = ()
     monotonic: tuple[str, ...] = ()  # e.g. "OnUnitActiveSec=1d"
     enabled: bool | None = None
 
+    def __post_init__(self) -> None:
+        if self.kind == "cron" and self.schedule is None:
+            raise ValueError("schedule: expected a string, got null (a cron job has a schedule)")
+
     @classmethod
     def from_dict(cls, data: Any, source: str, where: str = "") -> ScheduledJob:
         """One ``scheduled_jobs[]`` entry (docs/facts.md); ``where`` is its field path in ``source``."""
-        return cls.parse(Fields(data, source, where))
-
-    @classmethod
-    def parse(cls, f: Fields) -> ScheduledJob:
-        kind = f.text("kind", optional=False)
-        if kind not in ("cron", "timer"):
-            raise f.fail("kind", '"cron" or "timer"')
-        return cls(
-            kind,
-            f.text("source", optional=False),
-            f.text("user"),
-            f.text("command"),
-            f.text("schedule", optional=kind != "cron"),
-            f.text("unit"),
-            f.texts("on_calendar"),
-            f.texts("monotonic"),
-            f.flag("enabled"),
-        )
+        try:
+            return serde.convert(data, cls, source)
+        except InputError as exc:
+            field = ".".join(p for p in (where, exc.field) if p) or None
+            message = str(exc).removeprefix(f"{source}: ").removeprefix(f"{exc.field}: ")
+            raise InputError(source, message, field=field) from None
 
 
-@dataclass(frozen=True)
-class CrashDump:
+class CrashDump(Struct, frozen=True, kw_only=True, gc=False):
     path: str
     time: datetime  # with the host's UTC offset
     time_source: str  # name (kdump's directory stamp) or mtime
     has_dmesg: bool
-    dmesg_file: str | None
-    files: tuple[str, ...]
-
-    @classmethod
-    def parse(cls, f: Fields) -> CrashDump:
-        stamp = f.text("time", optional=False)
-        try:
-            time = datetime.fromisoformat(stamp)
-        except ValueError:
-            raise f.fail("time", "an ISO 8601 time") from None
-        return cls(
-            f.text("path", optional=False),
-            time,
-            f.text("time_source", optional=False),
-            bool(f.flag("has_dmesg", optional=False)),
-            f.text("dmesg_file"),
-            f.texts("files"),
-        )
+    dmesg_file: str | None = None
+    files: tuple[str, ...] = ()

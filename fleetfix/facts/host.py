@@ -1,20 +1,20 @@
 """Host facts as typed, validated values: built from the ``fleetfix_facts`` module's JSON (docs/facts.md).
 
-``HostFacts.from_dict`` checks every field's type and raises ``InputError`` naming the offending field, so a
-facts JSON read back from a run made elsewhere (``--from-artifacts``) fails with one clear line.
+``HostFacts.from_dict`` (msgspec) checks every field's type and raises ``InputError`` naming the offending
+field path, so a facts JSON read back from a run made elsewhere (``--from-artifacts``) fails with one clear
+line. Every type is keyword-only: a reordered field can never be silently misassigned.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from fleetfix.errors import InputError
+import msgspec
+from msgspec import Struct
+
+from fleetfix import serde
 from fleetfix.facts.crash_capture import CrashCapture
-from fleetfix.facts.fields import Fields
 from fleetfix.facts.history import CrashDump, ScheduledJob
 
 SCHEMA = 1
@@ -38,50 +38,34 @@ STORAGE_DRIVERS = frozenset(
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Kernel:
-    release: str | None
-    version: str | None
-    machine: str | None
-
-    @classmethod
-    def parse(cls, f: Fields) -> Kernel:
-        return cls(f.text("release"), f.text("version"), f.text("machine"))
+class Kernel(Struct, frozen=True, kw_only=True, gc=False):
+    release: str | None = None
+    version: str | None = None
+    machine: str | None = None
 
 
-@dataclass(frozen=True)
-class OsRelease:
-    id: str | None
-    version_id: str | None
-    family: str | None
-
-    @classmethod
-    def parse(cls, f: Fields) -> OsRelease:
-        return cls(f.text("id"), f.text("version_id"), f.text("family"))
+class OsRelease(Struct, frozen=True, kw_only=True, gc=False):
+    id: str | None = None
+    version_id: str | None = None
+    family: str | None = None
 
 
-@dataclass(frozen=True)
-class Taint:
+class Taint(Struct, frozen=True, kw_only=True, gc=False):
     value: int
-    letters: tuple[str, ...]
-
-    @classmethod
-    def parse(cls, f: Fields) -> Taint:
-        return cls(f.whole("value", optional=False), f.texts("letters"))
+    letters: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class LoadedModule:
+class LoadedModule(Struct, frozen=True, kw_only=True, gc=False):
     name: str
     size: int
-    refcount: int | None  # None without CONFIG_MODULE_UNLOAD
-    used_by: tuple[str, ...]
-    permanent: bool  # can never be unloaded: a new version needs a reboot
+    refcount: int | None = None  # None without CONFIG_MODULE_UNLOAD
+    used_by: tuple[str, ...] = ()
+    permanent: bool = False  # can never be unloaded: a new version needs a reboot
     state: str  # Live, Loading, Unloading
-    taint: tuple[str, ...]  # e.g. ("O", "E"): out-of-tree, unsigned
-    version: str | None  # /sys/module/<name>/version, absent for many in-tree drivers
-    srcversion: str | None
-    holds_boot_disk: bool
+    taint: tuple[str, ...] = ()  # e.g. ("O", "E"): out-of-tree, unsigned
+    version: str | None = None  # /sys/module/<name>/version, absent for many in-tree drivers
+    srcversion: str | None = None
+    holds_boot_disk: bool = False
 
     @property
     def out_of_tree(self) -> bool:
@@ -91,37 +75,21 @@ class LoadedModule:
     def unsigned(self) -> bool:
         return "E" in self.taint
 
-    @classmethod
-    def parse(cls, f: Fields) -> LoadedModule:
-        return cls(
-            f.text("name", optional=False),
-            f.whole("size", optional=False),
-            f.whole("refcount"),
-            f.texts("used_by"),
-            bool(f.flag("permanent")),
-            f.text("state", optional=False),
-            f.texts("taint"),
-            f.text("version"),
-            f.text("srcversion"),
-            bool(f.flag("holds_boot_disk")),
-        )
 
-
-@dataclass(frozen=True)
-class BlockDevice:
+class BlockDevice(Struct, frozen=True, kw_only=True, gc=False):
     name: str
-    driver: str | None  # the adapter's driver (mpt3sas, nvme, virtio_blk...), None if none was found
-    module: str | None  # the module that driver belongs to, when sysfs links one
-    scsi_host: str | None
-    proc_name: str | None
-    size_bytes: int | None
-    rotational: bool | None
-    partitions: tuple[str, ...]
-    holders: tuple[str, ...]  # of the disk or any of its partitions (dm-0, md0...)
-    partition_table: str | None  # gpt or dos
-    fstype: str | None
-    has_data: bool | None  # None: the first sectors could not be read and there are no partitions
-    boot_disk: bool
+    driver: str | None = None  # the adapter's driver (mpt3sas, nvme, virtio_blk...), None if none was found
+    module: str | None = None  # the module that driver belongs to, when sysfs links one
+    scsi_host: str | None = None
+    proc_name: str | None = None
+    size_bytes: int | None = None
+    rotational: bool | None = None
+    partitions: tuple[str, ...] = ()
+    holders: tuple[str, ...] = ()  # of the disk or any of its partitions (dm-0, md0...)
+    partition_table: str | None = None  # gpt or dos
+    fstype: str | None = None
+    has_data: bool | None = None  # None: the first sectors could not be read and there are no partitions
+    boot_disk: bool = False
 
     @property
     def driver_module(self) -> str | None:
@@ -129,85 +97,46 @@ class BlockDevice:
         name = self.module or self.driver
         return name.replace("-", "_") if name else None
 
-    @classmethod
-    def parse(cls, f: Fields) -> BlockDevice:
-        return cls(
-            f.text("name", optional=False),
-            f.text("driver"),
-            f.text("module"),
-            f.text("scsi_host"),
-            f.text("proc_name"),
-            f.whole("size_bytes"),
-            f.flag("rotational"),
-            f.texts("partitions"),
-            f.texts("holders"),
-            f.text("partition_table"),
-            f.text("fstype"),
-            f.flag("has_data"),
-            bool(f.flag("boot_disk")),
-        )
 
-
-@dataclass(frozen=True)
-class FactError:
+class FactError(Struct, frozen=True, kw_only=True, gc=False):
     surface: str
     error: str
 
-    @classmethod
-    def parse(cls, f: Fields) -> FactError:
-        return cls(f.text("surface", optional=False), f.text("error", optional=False))
 
-
-@dataclass(frozen=True)
-class HostFacts:
+class HostFacts(Struct, frozen=True, kw_only=True, gc=False):
     schema: int
-    hostname: str | None
+    hostname: str | None = None
     kernel: Kernel
     os: OsRelease
-    boot_id: str | None
-    uptime_seconds: float | None
-    tainted: Taint | None
+    boot_id: str | None = None
+    uptime_seconds: float | None = None
+    tainted: Taint | None = None
     module_support: bool
-    modules: tuple[LoadedModule, ...]
+    modules: tuple[LoadedModule, ...] = ()
     crash_capture: CrashCapture
-    block_devices: tuple[BlockDevice, ...]
-    scheduled_jobs: tuple[ScheduledJob, ...]
-    crash_dumps: tuple[CrashDump, ...]
-    crash_dumps_total: int
-    errors: tuple[FactError, ...]
+    block_devices: tuple[BlockDevice, ...] = ()
+    scheduled_jobs: tuple[ScheduledJob, ...] = ()
+    crash_dumps: tuple[CrashDump, ...] = ()
+    crash_dumps_total: int | None = None  # absent or null: as many as ``crash_dumps`` lists
+    errors: tuple[FactError, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.schema != SCHEMA:
+            raise ValueError(f"schema: unsupported facts schema {self.schema} (this fleetfix reads {SCHEMA})")
+        if not self.crash_dumps_total:
+            msgspec.structs.force_setattr(self, "crash_dumps_total", len(self.crash_dumps))
 
     @classmethod
     def from_dict(cls, data: Any, source: str) -> HostFacts:
         """Validate and convert; ``source`` names the facts' origin in errors (a file, ``host:name``)."""
-        f = Fields(data, source, "")
-        schema = f.whole("schema", optional=False)
-        if schema != SCHEMA:
-            raise InputError(
-                source, f"unsupported facts schema {schema} (this fleetfix reads {SCHEMA})", field="schema"
-            )
-        tainted = f.optional_sub("tainted")
-        dumps = tuple(CrashDump.parse(d) for d in f.subs("crash_dumps"))
-        return cls(
-            schema,
-            f.text("hostname"),
-            Kernel.parse(f.sub("kernel")),
-            OsRelease.parse(f.sub("os")),
-            f.text("boot_id"),
-            f.number("uptime_seconds"),
-            Taint.parse(tainted) if tainted else None,
-            bool(f.flag("module_support", optional=False)),
-            tuple(LoadedModule.parse(m) for m in f.subs("modules")),
-            CrashCapture.parse(f.sub("crash_capture")),
-            tuple(BlockDevice.parse(d) for d in f.subs("block_devices")),
-            tuple(ScheduledJob.parse(j) for j in f.subs("scheduled_jobs")),
-            dumps,
-            f.whole("crash_dumps_total") or len(dumps),
-            tuple(FactError.parse(e) for e in f.subs("errors")),
-        )
+        return serde.convert(data, cls, source)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape ``from_dict`` reads (docs/facts.md)."""
-        return _plain(self)
+        """The JSON shape ``from_dict`` reads (docs/facts.md), times written as the module writes them."""
+        data = serde.to_builtins(self)
+        for dump, plain in zip(self.crash_dumps, data["crash_dumps"], strict=True):
+            plain["time"] = dump.time.isoformat()
+        return data
 
     def module(self, name: str) -> LoadedModule | None:
         """A loaded module by name; ``-`` and ``_`` are the same to the kernel."""
@@ -224,13 +153,3 @@ class HostFacts:
         """The block devices whose adapter is driven by ``module``."""
         wanted = module.replace("-", "_")
         return tuple(d for d in self.block_devices if d.driver_module == wanted)
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value

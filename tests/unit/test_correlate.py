@@ -23,12 +23,14 @@ BACKUP = "/usr/local/bin/backup.sh"
 
 
 def cron(schedule: str, command: str, source: str = "/etc/cron.d/backup") -> ScheduledJob:
-    return ScheduledJob("cron", source, "root", command, schedule)
+    return ScheduledJob(kind="cron", source=source, user="root", command=command, schedule=schedule)
 
 
 def timer(on_calendar: str, command: str, unit: str = "backup.service", enabled: bool = True) -> ScheduledJob:
     source = f"/etc/systemd/system/{unit.replace('.service', '.timer')}"
-    return ScheduledJob("timer", source, None, command, None, unit, (on_calendar,), (), enabled)
+    return ScheduledJob(
+        kind="timer", source=source, command=command, unit=unit, on_calendar=(on_calendar,), enabled=enabled
+    )
 
 
 FLEET_JOBS = (
@@ -167,7 +169,10 @@ def test_unplaceable_jobs_are_skipped_with_the_reason() -> None:
         timer("*-*-* 25:00", "/bin/false", "broken.service"),
         timer("daily", "/usr/bin/updatedb", "plocate-updatedb.service", enabled=False),
         ScheduledJob(
-            "timer", "/lib/systemd/system/apt.timer", None, None, None, "apt.service", (), ("OnBootSec=1h",)
+            kind="timer",
+            source="/lib/systemd/system/apt.timer",
+            unit="apt.service",
+            monotonic=("OnBootSec=1h",),
         ),
     )
     found = correlate(

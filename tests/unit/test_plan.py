@@ -26,9 +26,8 @@ def db(tmp_path: Path) -> AdvisoryDB:
 
 
 def down(name: str) -> HostAudit:
-    return HostAudit(
-        name, "unreachable", "ssh: connect to host port 22: No route to host", None, None, (), None, ()
-    )
+    message = "ssh: connect to host port 22: No route to host"
+    return HostAudit(host=name, status="unreachable", message=message)
 
 
 def bad_fleet(db: AdvisoryDB, count: int) -> list[HostAudit]:

@@ -1,0 +1,142 @@
+"""JSON in and out through msgspec: typed decoding with one-line errors naming the file and field path.
+
+Types to decode into are ``msgspec.Struct`` classes (frozen, keyword-only); msgspec checks every field's
+type while it decodes, so nothing hand-written walks the JSON. Its errors (``Expected `int`, got `str` - at
+`$.modules[0].size```) are rewritten in the project's words against the target type, so a user reads
+``facts.json: modules[0].size: expected a whole number, got str``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from fleetfix.errors import InputError
+
+_AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_EXPECTED = re.compile(r"^Expected `(?P<expected>[^`]+)`, got `(?P<got>[^`]+)`")
+_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
+_BAD_VALUE = re.compile(r"^Invalid (?:enum )?value (?P<value>.+)$")
+_OWN_FIELD = re.compile(r"^(?P<field>[a-z_]+): (?P<message>.+)$")  # raised by a __post_init__
+_GOT = {"array": "list", "object": "dict"}
+_SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_LISTS = (
+    msgspec.inspect.ListType,
+    msgspec.inspect.VarTupleType,
+    msgspec.inspect.SetType,
+    msgspec.inspect.FrozenSetType,
+)
+
+
+def decode_json(data: bytes | str, into: Any, source: str) -> Any:
+    """Decode a JSON document straight into ``into`` (a Struct, or a list of them)."""
+    try:
+        return msgspec.json.decode(data, type=into)
+    except msgspec.ValidationError as exc:
+        raise input_error(exc, into, source) from None
+    except msgspec.DecodeError as exc:
+        raise InputError(source, f"invalid JSON: {exc}") from None
+
+
+def convert(data: Any, into: Any, source: str) -> Any:
+    """Validate already-decoded JSON (dicts and lists) into ``into``."""
+    try:
+        return msgspec.convert(data, type=into)
+    except msgspec.ValidationError as exc:
+        raise input_error(exc, into, source) from None
+
+
+def to_builtins(value: Any) -> Any:
+    """Structs, tuples, enums and datetimes as the dicts, lists and strings ``json.loads`` would give."""
+    return msgspec.json.decode(msgspec.json.encode(value))
+
+
+def to_json(value: Any) -> str:
+    """A document as indented JSON with a final newline: the shape every report file has had."""
+    return msgspec.json.format(msgspec.json.encode(value), indent=2).decode() + "\n"
+
+
+def to_compact_json(value: Any, sort_keys: bool = False) -> str:
+    return msgspec.json.encode(value, order="sorted" if sort_keys else None).decode()
+
+
+def input_error(exc: msgspec.ValidationError, into: Any, source: str) -> InputError:
+    """msgspec's message, said in words a user of the file reads, with the field path kept."""
+    match = _AT.match(str(exc))
+    assert match is not None  # the pattern matches any text
+    what, path = match["what"], (match["path"] or "").lstrip(".")
+    if missing := _MISSING.match(what):
+        path = f"{path}.{missing['field']}" if path else missing["field"]
+        return InputError(source, f"expected {_describe_at(into, path)}, got null (missing)", field=path)
+    if expected := _EXPECTED.match(what):
+        got = _GOT.get(expected["got"], expected["got"])
+        return InputError(source, f"expected {_describe_at(into, path)}, got {got}", field=path or None)
+    if bad := _BAD_VALUE.match(what):
+        message = f"expected {_describe_at(into, path)}, got {bad['value']}"
+        return InputError(source, message, field=path or None)
+    if "datetime" in what:
+        return InputError(source, "expected an ISO 8601 time", field=path or None)
+    if own := _OWN_FIELD.match(what):
+        path = f"{path}.{own['field']}" if path else own["field"]
+        return InputError(source, own["message"], field=path)
+    return InputError(source, what[:1].lower() + what[1:], field=path or None)
+
+
+def _describe_at(into: Any, path: str) -> str:
+    """What the type at ``path`` (``modules[0].size``) of ``into`` expects, in words."""
+    node: Any = msgspec.inspect.type_info(into)
+    for name, index in _SEGMENT.findall("." + path if path and path[0] != "[" else path):
+        node = _step(node, name if not index else None)
+        if node is None:
+            return "a valid value"
+    return _describe(node)
+
+
+def _unwrap(node: Any) -> Any:
+    while isinstance(node, msgspec.inspect.Metadata):
+        node = node.type
+    if isinstance(node, msgspec.inspect.UnionType):
+        kept = [t for t in node.types if not isinstance(t, msgspec.inspect.NoneType)]
+        if len(kept) == 1:
+            return _unwrap(kept[0])
+    return node
+
+
+def _step(node: Any, name: str | None) -> Any:
+    node = _unwrap(node)
+    inspect = msgspec.inspect
+    if name is None:
+        if isinstance(node, _LISTS):
+            return node.item_type
+        return None
+    if isinstance(node, inspect.StructType):
+        return next((f.type for f in node.fields if f.encode_name == name), None)
+    if isinstance(node, inspect.DictType):
+        return node.value_type
+    return None
+
+
+def _describe(node: Any) -> str:
+    node = _unwrap(node)
+    inspect = msgspec.inspect
+    if isinstance(node, inspect.UnionType):
+        return " or ".join(_describe(t) for t in node.types if not isinstance(t, inspect.NoneType))
+    if isinstance(node, _LISTS):
+        item = _unwrap(node.item_type)
+        return "a list of strings" if isinstance(item, inspect.StrType) else "a list"
+    if isinstance(node, inspect.LiteralType | inspect.EnumType):
+        values = node.values if isinstance(node, inspect.LiteralType) else [m.value for m in node.cls]
+        return " or ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in values)
+    words = {
+        inspect.StrType: "a string",
+        inspect.IntType: "a whole number",
+        inspect.FloatType: "a number",
+        inspect.BoolType: "true or false",
+        inspect.StructType: "an object",
+        inspect.DictType: "an object",
+        inspect.DateTimeType: "an ISO 8601 time",
+        inspect.NoneType: "null",
+    }
+    return next((word for kind, word in words.items() if isinstance(node, kind)), "a valid value")
