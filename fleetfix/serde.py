@@ -59,7 +59,8 @@ def to_json(value: Any) -> str:
 
 
 def to_compact_json(value: Any, sort_keys: bool = False) -> str:
-    return msgspec.json.encode(value, order="sorted" if sort_keys else None).decode()
+    """One line; a value JSON has no type for (a path, say) is written as its ``str()``."""
+    return msgspec.json.encode(value, enc_hook=str, order="sorted" if sort_keys else None).decode()
 
 
 def input_error(exc: msgspec.ValidationError, into: Any, source: str) -> InputError:

@@ -17,7 +17,7 @@ from fleetfix.plan.count import Count
 from fleetfix.plan.steps import HostPlan
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Batch:
     number: int
     hosts: tuple[HostPlan, ...]
@@ -36,5 +36,6 @@ def batch_hosts(planned: Sequence[HostPlan], batch: Count) -> tuple[Batch, ...]:
     ordered = sorted(planned, key=lambda h: h.activation == "reboot")  # stable: each kind in audit order
     size = batch.of(len(ordered))
     return tuple(
-        Batch(n + 1, tuple(ordered[i : i + size])) for n, i in enumerate(range(0, len(ordered), size))
+        Batch(number=n + 1, hosts=tuple(ordered[i : i + size]))
+        for n, i in enumerate(range(0, len(ordered), size))
     )

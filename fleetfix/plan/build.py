@@ -9,25 +9,24 @@ The parts are in ``plan_count`` (``--batch``, ``--max-failures``), ``plan_times`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from fleetfix.advisories.database import AdvisoryDB
 from fleetfix.audit import HostAudit
 from fleetfix.errors import InputError
 from fleetfix.plan.batches import Batch, batch_hosts
-from fleetfix.plan.count import ONE_HOST, Count, parse_count
+from fleetfix.plan.count import ONE_HOST, Count
 from fleetfix.plan.hosts import Excluded, host_advisories, loaded_driver, select_hosts
-from fleetfix.plan.steps import HostPlan, host_dict, host_from_dict, host_plan
+from fleetfix.plan.steps import HostPlan, Step, host_plan
 from fleetfix.plan.target import choose_target
 from fleetfix.plan.times import DEFAULT_TIMES, StepTimes
 
-STEPS = ("precheck", "upgrade", "activate", "verify", "soak")
+STEPS = tuple(Step)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     module: str
     target: str
@@ -58,46 +57,6 @@ class Plan:
     def estimate(self) -> timedelta:
         return sum((b.estimate for b in self.batches), timedelta(0))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "module": self.module,
-            "target": self.target,
-            "target_reason": self.target_reason,
-            "batch": str(self.batch),
-            "max_failures": str(self.max_failures),
-            "failure_budget": self.failure_budget,
-            "times": self.times.to_dict(),
-            "estimate_seconds": int(self.estimate.total_seconds()),
-            "batches": [
-                {
-                    "number": b.number,
-                    "estimate_seconds": int(b.estimate.total_seconds()),
-                    "hosts": [host_dict(h) for h in b.hosts],
-                }
-                for b in self.batches
-            ],
-            "skipped": [{"host": e.host, "reason": e.reason} for e in self.skipped],
-            "unreachable": [{"host": e.host, "reason": e.reason} for e in self.unreachable],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
-        """The plan a journal stored with ``to_dict``."""
-        return cls(
-            module=data["module"],
-            target=data["target"],
-            target_reason=data["target_reason"],
-            batch=parse_count(data["batch"], "plan.batch"),
-            max_failures=parse_count(data["max_failures"], "plan.max_failures"),
-            failure_budget=data["failure_budget"],
-            times=StepTimes.from_dict(data["times"]),
-            batches=tuple(
-                Batch(b["number"], tuple(host_from_dict(h) for h in b["hosts"])) for b in data["batches"]
-            ),
-            skipped=tuple(Excluded(e["host"], e["reason"]) for e in data["skipped"]),
-            unreachable=tuple(Excluded(e["host"], e["reason"]) for e in data["unreachable"]),
-        )
-
 
 def build_plan(
     hosts: Iterable[HostAudit],
@@ -116,7 +75,7 @@ def build_plan(
     ``fleetfix_hba_reboot_ok``. A host needing a reboot without either is left out, with the reason.
     """
     hosts = tuple(hosts)
-    unreachable = tuple(Excluded(h.host, h.message or h.status) for h in hosts if not h.reachable)
+    unreachable = tuple(Excluded(host=h.host, reason=h.message or h.status) for h in hosts if not h.reachable)
     loaded = [(h, loaded_driver(h, module)) for h in hosts if h.reachable and loaded_driver(h, module)]
     if not loaded:
         raise InputError("--module", f"{module!r} is not loaded on any reachable host")

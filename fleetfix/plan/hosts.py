@@ -11,7 +11,7 @@ from fleetfix.versions import DriverVersion
 _REBOOT_HINT = "pass --reboot or set fleetfix_hba_reboot_ok for it"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Excluded:
     host: str
     reason: str
@@ -62,13 +62,17 @@ def select_hosts(
             still = (
                 f" but still matches {', '.join(advisories)}: a newer version is needed" if advisories else ""
             )
-            skipped.append(Excluded(host.host, f"already at {driver.version}{still}"))
+            skipped.append(Excluded(host=host.host, reason=f"already at {driver.version}{still}"))
         elif not advisories:
             skipped.append(
-                Excluded(host.host, f"{module} {driver.version or ''} matches no advisory".strip())
+                Excluded(
+                    host=host.host, reason=f"{module} {driver.version or ''} matches no advisory".strip()
+                )
             )
         elif reboot_why(driver) and not (reboot_allowed or host.host in reboot_ok_hosts):
-            skipped.append(Excluded(host.host, f"needs a reboot ({reboot_why(driver)}); {_REBOOT_HINT}"))
+            skipped.append(
+                Excluded(host=host.host, reason=f"needs a reboot ({reboot_why(driver)}); {_REBOOT_HINT}")
+            )
         else:
             targeted.append((host, driver))
     return targeted, skipped

@@ -18,29 +18,45 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from fleetfix.plan.build import STEPS
+from fleetfix.plan.steps import Step
 from fleetfix.versions import DriverVersion
 
-STATES = ("started", "ok", "failed", "skipped")
-HOST_STATUSES = ("done", "failed", "skipped", "interrupted", "untouched")
+
+class StepState(StrEnum):
+    """A step record's state: ``started`` until it ends in one of the others. Stored in the journal."""
+
+    STARTED = "started"
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
 
 
-@dataclass(frozen=True)
+class HostStatus(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"
+    UNTOUCHED = "untouched"
+
+
+@dataclass(frozen=True, kw_only=True)
 class StepRecord:
     host: str
-    step: str
-    state: str
+    step: Step
+    state: StepState
     detail: Mapping[str, Any]
     started_at: datetime
     ended_at: datetime | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HostProgress:
     host: str
-    status: str
+    status: HostStatus
     records: tuple[StepRecord, ...]  # every record of the host, in the order written
 
     @property
@@ -130,7 +146,7 @@ class RunProgress:
         return {h.host: step for h in self.hosts if (step := h.mid_step) is not None}
 
     def counts(self) -> dict[str, int]:
-        return {status: len(self.with_status(status)) for status in HOST_STATUSES}
+        return {status.value: len(self.with_status(status)) for status in HostStatus}
 
     def to_dict(self) -> dict[str, Any]:
         return {"counts": self.counts(), "hosts": [h.to_dict() for h in self.hosts]}
@@ -146,19 +162,19 @@ def run_progress(plan_hosts: Sequence[str], records: Iterable[StepRecord]) -> Ru
 
 
 def _host(host: str, records: tuple[StepRecord, ...]) -> HostProgress:
-    progress = HostProgress(host, "untouched", records)
+    progress = HostProgress(host=host, status=HostStatus.UNTOUCHED, records=records)
     last = progress.last
     if last is None:
         return progress
     if progress.ended("verify", "ok") and progress.ended("soak", "ok", "skipped"):
-        status = "done"
+        status = HostStatus.DONE
     elif any(r.state == "failed" for r in progress.latest.values()):
-        status = "failed"
+        status = HostStatus.FAILED
     elif last.step == "precheck" and progress.ended("precheck", "skipped"):
-        status = "skipped"
+        status = HostStatus.SKIPPED
     else:
-        status = "interrupted"
-    return HostProgress(host, status, records)
+        status = HostStatus.INTERRUPTED
+    return HostProgress(host=host, status=status, records=records)
 
 
 @dataclass(frozen=True)

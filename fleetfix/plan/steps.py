@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from enum import StrEnum
 
 from fleetfix.audit import DriverView, HostAudit
 from fleetfix.plan.hosts import host_advisories, reboot_why
 from fleetfix.plan.times import StepTimes
 
 
-@dataclass(frozen=True)
+class Step(StrEnum):
+    """A host's steps, in the order they run. The journal stores their values: never rename one."""
+
+    PRECHECK = "precheck"
+    UPGRADE = "upgrade"
+    ACTIVATE = "activate"
+    VERIFY = "verify"
+    SOAK = "soak"
+
+
+@dataclass(frozen=True, kw_only=True)
 class StepPlan:
-    step: str
+    step: Step
     action: str
     estimate: timedelta
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HostPlan:
     host: str
     version: str | None
@@ -40,27 +49,35 @@ def host_plan(host: HostAudit, driver: DriverView, module: str, target: str, tim
         build += f" (srcversion {driver.srcversion})"
     reboot = reboot_why(driver)
     if reboot:
-        activate = StepPlan("activate", f"reboot: {reboot}", times.reboot)
+        activate = StepPlan(step=Step.ACTIVATE, action=f"reboot: {reboot}", estimate=times.reboot)
     else:
-        activate = StepPlan("activate", f"reload {module}: nothing holds it", times.reload)
+        activate = StepPlan(
+            step=Step.ACTIVATE, action=f"reload {module}: nothing holds it", estimate=times.reload
+        )
     if driver.disks:
         seconds = int(times.soak_runtime.total_seconds())
         soak = StepPlan(
-            "soak",
-            f"fio randread {seconds}s on {', '.join(driver.disks)}, read-only",
-            times.soak_runtime + times.soak_margin,
+            step=Step.SOAK,
+            action=f"fio randread {seconds}s on {', '.join(driver.disks)}, read-only",
+            estimate=times.soak_runtime + times.soak_margin,
         )
     else:
-        soak = StepPlan("soak", f"none: no disk behind {module} to read", timedelta(0))
+        soak = StepPlan(
+            step=Step.SOAK, action=f"none: no disk behind {module} to read", estimate=timedelta(0)
+        )
     steps = (
-        StepPlan("precheck", f"facts: {module} still {build}; crash capture ready", times.precheck),
         StepPlan(
-            "upgrade",
-            f"install {module} {target}, replacing {driver.version or 'unversioned'}",
-            times.upgrade,
+            step=Step.PRECHECK,
+            action=f"facts: {module} still {build}; crash capture ready",
+            estimate=times.precheck,
+        ),
+        StepPlan(
+            step=Step.UPGRADE,
+            action=f"install {module} {target}, replacing {driver.version or 'unversioned'}",
+            estimate=times.upgrade,
         ),
         activate,
-        StepPlan("verify", f"facts: loaded {module} must be {target}", times.verify),
+        StepPlan(step=Step.VERIFY, action=f"facts: loaded {module} must be {target}", estimate=times.verify),
         soak,
     )
     return HostPlan(
@@ -71,34 +88,4 @@ def host_plan(host: HostAudit, driver: DriverView, module: str, target: str, tim
         activation="reboot" if reboot else "reload",
         advisories=host_advisories(host, module),
         steps=steps,
-    )
-
-
-def host_dict(host: HostPlan) -> dict[str, Any]:
-    return {
-        "host": host.host,
-        "version": host.version,
-        "srcversion": host.srcversion,
-        "disks": list(host.disks),
-        "activation": host.activation,
-        "advisories": list(host.advisories),
-        "estimate_seconds": int(host.estimate.total_seconds()),
-        "steps": [
-            {"step": s.step, "action": s.action, "estimate_seconds": int(s.estimate.total_seconds())}
-            for s in host.steps
-        ],
-    }
-
-
-def host_from_dict(data: Mapping[str, Any]) -> HostPlan:
-    return HostPlan(
-        host=data["host"],
-        version=data["version"],
-        srcversion=data["srcversion"],
-        disks=tuple(data["disks"]),
-        activation=data["activation"],
-        advisories=tuple(data["advisories"]),
-        steps=tuple(
-            StepPlan(s["step"], s["action"], timedelta(seconds=s["estimate_seconds"])) for s in data["steps"]
-        ),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,13 +18,6 @@ class StepTimes:
     verify: timedelta = timedelta(minutes=1)
     soak_runtime: timedelta = timedelta(minutes=5)  # --soak-runtime
     soak_margin: timedelta = timedelta(minutes=2)  # fio start-up, kernel log check, fetching the JSON
-
-    def to_dict(self) -> dict[str, int]:
-        return {name: int(getattr(self, name).total_seconds()) for name in self.__dataclass_fields__}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, int]) -> StepTimes:
-        return cls(**{name: timedelta(seconds=seconds) for name, seconds in data.items()})
 
 
 DEFAULT_TIMES = StepTimes()

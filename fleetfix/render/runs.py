@@ -6,6 +6,7 @@ import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from fleetfix.plan.document import plan_to_dict
 from fleetfix.plan.outcome import RemediateOutcome
 
 
@@ -65,7 +66,7 @@ def outcome_json(outcome: RemediateOutcome) -> str:
         "run": outcome.run_id,
         "status": outcome.status,
         "note": outcome.note,
-        "plan": outcome.plan.to_dict(),
+        "plan": plan_to_dict(outcome.plan),
         "hosts": outcome.hosts,
     }
     return json.dumps(document, indent=2, default=str) + "\n"

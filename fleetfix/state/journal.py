@@ -9,59 +9,98 @@ Readers (``fleetfix runs``) never block the writer and see only whole rows.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from fleetfix import serde
 from fleetfix.errors import EnvironmentProblem, InputError
-from fleetfix.plan.build import STEPS, Plan
-from fleetfix.plan.run_state import STATES, RunProgress, StepRecord, run_progress
+from fleetfix.plan.build import Plan
+from fleetfix.plan.document import plan_from_json, plan_to_dict
+from fleetfix.plan.run_state import RunProgress, StepRecord, StepState, run_progress
+from fleetfix.plan.steps import Step
 from fleetfix.state import paths
 
-SCHEMA_VERSION = 1
-RUN_STATUSES = ("running", "done", "stopped-window", "stopped-budget", "failed", "aborted")
-_STEP_LIST = ", ".join(f"'{s}'" for s in STEPS)
-_STATE_LIST = ", ".join(f"'{s}'" for s in STATES)
-_STATUS_LIST = ", ".join(f"'{s}'" for s in RUN_STATUSES)
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS runs (
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    STOPPED_WINDOW = "stopped-window"
+    STOPPED_BUDGET = "stopped-budget"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+RUN_STATUSES = tuple(RunStatus)
+_Enum = TypeVar("_Enum", bound=StrEnum)
+
+# The schema, version by version. A journal records its version in ``PRAGMA user_version``; opening it
+# applies every step of the ladder above that version, in one transaction. Steps, states and statuses are
+# checked in Python (their enums) when written, never by CHECK constraints: a new step must not turn every
+# journal written before it into one that refuses inserts.
+_CREATE_V2 = """
+CREATE TABLE runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     command TEXT NOT NULL,
     module TEXT NOT NULL,
     target TEXT NOT NULL,
     plan TEXT NOT NULL,
     window TEXT,
-    options TEXT NOT NULL DEFAULT '{{}}',
+    options TEXT NOT NULL DEFAULT '{}',
     budget INTEGER NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ({_STATUS_LIST})),
+    status TEXT NOT NULL,
     note TEXT NOT NULL DEFAULT '',
     started_at TEXT NOT NULL,
     ended_at TEXT
 );
-CREATE TABLE IF NOT EXISTS host_steps (
+CREATE TABLE host_steps (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id INTEGER NOT NULL REFERENCES runs (id),
     host TEXT NOT NULL,
-    step TEXT NOT NULL CHECK (step IN ({_STEP_LIST})),
-    state TEXT NOT NULL CHECK (state IN ({_STATE_LIST})),
-    detail TEXT NOT NULL DEFAULT '{{}}',
+    step TEXT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}',
     started_at TEXT NOT NULL,
     ended_at TEXT
 );
-CREATE INDEX IF NOT EXISTS host_steps_by_run ON host_steps (run_id, host, step);
+CREATE INDEX host_steps_by_run ON host_steps (run_id, host, step);
 """
+
+# Version 1 (fleetfix before the versioned ladder) had the same columns with CHECK constraints listing
+# the steps, states and statuses of its day. SQLite cannot drop a constraint: the tables are rebuilt
+# and the rows copied with their ids, so run numbers and the AUTOINCREMENT sequence carry over.
+_V1_TO_V2 = (
+    """
+ALTER TABLE runs RENAME TO runs_v1;
+ALTER TABLE host_steps RENAME TO host_steps_v1;
+DROP INDEX host_steps_by_run;
+"""
+    + _CREATE_V2
+    + """
+INSERT INTO runs SELECT id, command, module, target, plan, window, options, budget, status, note,
+    started_at, ended_at FROM runs_v1;
+INSERT INTO host_steps SELECT id, run_id, host, step, state, detail, started_at, ended_at
+    FROM host_steps_v1;
+DROP TABLE host_steps_v1;
+DROP TABLE runs_v1;
+"""
+)
+
+# From the version a journal has to the next one; version 0 is a new, empty file.
+_LADDER: dict[int, tuple[int, str]] = {0: (2, _CREATE_V2), 1: (2, _V1_TO_V2)}
+SCHEMA_VERSION = 2
 
 
 def default_path() -> Path:
     return paths.state_dir() / "journal.sqlite"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunRecord:
     id: int
     command: str
@@ -71,7 +110,7 @@ class RunRecord:
     window: str | None
     options: dict[str, Any]  # the run's own settings (soak profile, reboot permission...), kept for --resume
     budget: int
-    status: str
+    status: RunStatus
     note: str
     started_at: datetime
     ended_at: datetime | None
@@ -106,8 +145,7 @@ class Journal:
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._create_schema()
+            self._migrate()
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise InputError(str(self.path), f"not a usable fleetfix journal: {exc}") from None
@@ -121,7 +159,10 @@ class Journal:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _create_schema(self) -> None:
+    def _migrate(self) -> None:
+        """Bring the file to ``SCHEMA_VERSION`` by the ladder; a newer file is refused, never changed."""
+        # Foreign keys are off while tables are rebuilt (SQLite's own procedure) and checked after.
+        self._db.execute("PRAGMA foreign_keys=OFF")
         with self._transaction():
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -129,10 +170,17 @@ class Journal:
                     f"journal schema {version} is newer than this fleetfix ({SCHEMA_VERSION}): upgrade it"
                 )
                 raise InputError(str(self.path), message)
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            while version < SCHEMA_VERSION:
+                if version not in _LADDER:
+                    raise InputError(str(self.path), f"journal schema {version} is not one fleetfix wrote")
+                version, script = _LADDER[version]
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={version}")
+            if self._db.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise InputError(str(self.path), "a step row names a run that does not exist")
+        self._db.execute("PRAGMA foreign_keys=ON")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -159,7 +207,7 @@ class Journal:
                 command,
                 plan.module,
                 plan.target,
-                json.dumps(plan.to_dict()),
+                serde.to_compact_json(plan_to_dict(plan)),
                 window,
                 _json(options or {}),
                 plan.failure_budget,
@@ -174,8 +222,8 @@ class Journal:
             run_id, "UPDATE runs SET status='running', ended_at=NULL, window=? WHERE id=?", (window, run_id)
         )
 
-    def end_run(self, run_id: int, status: str, note: str = "") -> None:
-        if status not in RUN_STATUSES or status == "running":
+    def end_run(self, run_id: int, status: RunStatus | str, note: str = "") -> None:
+        if status not in RUN_STATUSES or status == RunStatus.RUNNING:
             raise ValueError(f"not a final run status: {status!r}")
         self._update_run(
             run_id,
@@ -184,8 +232,9 @@ class Journal:
         )
 
     def step_started(
-        self, run_id: int, host: str, step: str, detail: Mapping[str, Any] | None = None
+        self, run_id: int, host: str, step: Step | str, detail: Mapping[str, Any] | None = None
     ) -> None:
+        step = Step(step)
         now = self._now()
         self._db.execute(
             "INSERT INTO host_steps (run_id, host, step, state, detail, started_at)"
@@ -194,10 +243,16 @@ class Journal:
         )
 
     def step_ended(
-        self, run_id: int, host: str, step: str, state: str, detail: Mapping[str, Any] | None = None
+        self,
+        run_id: int,
+        host: str,
+        step: Step | str,
+        state: StepState | str,
+        detail: Mapping[str, Any] | None = None,
     ) -> None:
         """Complete the open record of this step; its start detail is kept, the end detail added over it."""
-        if state not in ("ok", "failed", "skipped"):
+        step = Step(step)
+        if state not in tuple(StepState) or state == StepState.STARTED:
             raise ValueError(f"not a final step state: {state!r}")
         row = self._db.execute(
             "SELECT id, detail FROM host_steps WHERE run_id=? AND host=? AND step=? AND ended_at IS NULL"
@@ -206,19 +261,47 @@ class Journal:
         ).fetchone()
         if row is None:
             raise ValueError(f"run {run_id}: {host} has no {step} step in progress")
-        merged = {**json.loads(row[1]), **(detail or {})}
+        merged = {
+            **serde.decode_json(row[1], dict[str, Any], f"{self.path}: step {row[0]}"),
+            **(detail or {}),
+        }
         self._db.execute(
             "UPDATE host_steps SET state=?, detail=?, ended_at=? WHERE id=?",
             (state, _json(merged), self._now(), row[0]),
         )
 
-    def step_skipped(self, run_id: int, host: str, step: str, reason: str) -> None:
+    def step_skipped(self, run_id: int, host: str, step: Step | str, reason: str) -> None:
+        step = Step(step)
         now = self._now()
         self._db.execute(
             "INSERT INTO host_steps (run_id, host, step, state, detail, started_at, ended_at)"
             " VALUES (?, ?, ?, 'skipped', ?, ?, ?)",
             (run_id, host, step, _json({"reason": reason}), now, now),
         )
+
+    def _run(self, row: tuple[Any, ...]) -> RunRecord:
+        run_id, command, module, target, plan, window, options, budget, status, note, started, ended = row
+        source = f"{self.path}: run {run_id}"
+        return RunRecord(
+            id=run_id,
+            command=command,
+            module=module,
+            target=target,
+            plan=plan_from_json(plan, f"{source} plan"),
+            window=window,
+            options=serde.decode_json(options, dict[str, Any], f"{source} options"),
+            budget=budget,
+            status=self._known(RunStatus, status, "runs.status"),
+            note=note,
+            started_at=_time(started),
+            ended_at=_time(ended) if ended else None,
+        )
+
+    def _known(self, kind: type[_Enum], value: str, column: str) -> _Enum:
+        try:
+            return kind(value)
+        except ValueError:
+            raise InputError(str(self.path), f"unknown value {value!r}", field=column) from None
 
     def _update_run(self, run_id: int, sql: str, params: tuple[Any, ...]) -> None:
         if self._db.execute(sql, params).rowcount != 1:
@@ -228,20 +311,20 @@ class Journal:
 
     def runs(self) -> list[RunRecord]:
         rows = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id DESC").fetchall()
-        return [_run(row) for row in rows]
+        return [self._run(row) for row in rows]
 
     def run(self, run_id: int) -> RunRecord:
         row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
             raise InputError(str(self.path), f"no run {run_id} (fleetfix runs lists them)")
-        return _run(row)
+        return self._run(row)
 
     def latest_unfinished(self) -> RunRecord | None:
         """The newest run not ``done``: what ``--resume`` without a run id continues."""
         row = self._db.execute(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE status != 'done' ORDER BY id DESC LIMIT 1"
         ).fetchone()
-        return _run(row) if row else None
+        return self._run(row) if row else None
 
     def steps(self, run_id: int) -> list[StepRecord]:
         rows = self._db.execute(
@@ -250,7 +333,14 @@ class Journal:
             (run_id,),
         ).fetchall()
         return [
-            StepRecord(host, step, state, json.loads(detail), _time(started), _time(ended) if ended else None)
+            StepRecord(
+                host=host,
+                step=self._known(Step, step, "host_steps.step"),
+                state=self._known(StepState, state, "host_steps.state"),
+                detail=serde.decode_json(detail, dict[str, Any], f"{self.path}: run {run_id} {host} {step}"),
+                started_at=_time(started),
+                ended_at=_time(ended) if ended else None,
+            )
             for host, step, state, detail, started, ended in rows
         ]
 
@@ -268,7 +358,7 @@ class Journal:
         """``fleetfix runs show RUN``: the run, its plan, and each host's steps, soak figures and outcome."""
         record = self.run(run_id)
         progress = run_progress(record.plan.hosts, self.steps(run_id))
-        return {"run": record.summary(), "plan": record.plan.to_dict(), **progress.to_dict()}
+        return {"run": record.summary(), "plan": plan_to_dict(record.plan), **progress.to_dict()}
 
 
 _RUN_COLUMNS = (
@@ -276,27 +366,9 @@ _RUN_COLUMNS = (
 )
 
 
-def _run(row: tuple[Any, ...]) -> RunRecord:
-    run_id, command, module, target, plan, window, options, budget, status, note, started, ended = row
-    return RunRecord(
-        run_id,
-        command,
-        module,
-        target,
-        Plan.from_dict(json.loads(plan)),
-        window,
-        json.loads(options),
-        budget,
-        status,
-        note,
-        _time(started),
-        _time(ended) if ended else None,
-    )
-
-
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
 def _json(detail: Mapping[str, Any]) -> str:
-    return json.dumps(detail, sort_keys=True, default=str)
+    return serde.to_compact_json(detail, sort_keys=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -230,7 +231,7 @@ def test_misuse_and_missing_runs(tmp_path: Path, plan: Plan) -> None:
             journal.step_ended(run, "db01", "upgrade", "started")
         with pytest.raises(ValueError, match="not a final run status"):
             journal.end_run(run, "running")
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(ValueError, match="'reticulate' is not a valid Step"):  # refused before any write
             journal.step_started(run, "db01", "reticulate")
         with pytest.raises(InputError, match="no run 99"):
             journal.run(99)
@@ -277,3 +278,48 @@ def test_a_run_keeps_its_settings_for_resume(tmp_path: Path, plan: Plan) -> None
         True,
         True,
     )
+
+
+V1_JOURNAL = Path(__file__).parents[1] / "data" / "journal"
+
+
+def test_a_schema_1_journal_is_migrated_and_reads_as_it_did(tmp_path: Path) -> None:
+    """v1.sqlite was written by the code before the versioned schema (see its README)."""
+    path = tmp_path / "journal.sqlite"
+    path.write_bytes((V1_JOURNAL / "v1.sqlite").read_bytes())
+    expected = json.loads((V1_JOURNAL / "v1_show.json").read_text())
+    with Journal(path) as journal:
+        shown = {"listing": journal.listing(), "show_1": journal.show(1), "show_2": journal.show(2)}
+        assert json.loads(json.dumps(shown)) == expected
+        progress = journal.progress(1)
+        assert progress.done == ("db01", "db02") and progress.failed == ("db03",)
+        assert progress.pending == ("db04", "db05") and progress.mid_step == {"db05": "upgrade"}
+        # the migrated file takes new rows: run numbers go on from the old ones
+        run = journal.start_run("remediate", journal.run(1).plan, None)
+        journal.step_started(run, "db05", "precheck")
+        journal.step_ended(run, "db05", "precheck", "ok")
+    assert run == 3
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    tables = dict(raw.execute("SELECT name, sql FROM sqlite_master WHERE type='table'").fetchall())
+    assert {"runs", "host_steps"} <= tables.keys() and not any(n.endswith("_v1") for n in tables)
+    assert not any("CHECK" in sql for sql in tables.values())  # a new step cannot break this journal
+    assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+    raw.close()
+    with Journal(path) as journal:  # opening a current journal again changes nothing
+        assert [r.id for r in journal.runs()] == [3, 2, 1]
+
+
+def test_a_damaged_stored_plan_names_the_run_and_field(tmp_path: Path, plan: Plan) -> None:
+    path = tmp_path / "journal.sqlite"
+    with Journal(path) as journal:
+        run = journal.start_run("remediate", plan, None)
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE runs SET plan = json_set(plan, '$.batches[0].hosts[1].steps[2].step', 'dance')")
+    raw.commit()
+    raw.close()
+    with Journal(path) as journal, pytest.raises(InputError) as caught:
+        journal.run(run)
+    assert caught.value.field == "batches[0].hosts[1].steps[2].step"
+    where = "batches[0].hosts[1].steps[2].step"
+    assert str(caught.value).startswith(f"{path}: run {run} plan: {where}: expected")

@@ -14,6 +14,7 @@ from fleetfix.errors import InputError
 from fleetfix.plan.build import Plan, build_plan
 from fleetfix.plan.count import Count, parse_count
 from fleetfix.plan.describe import describe
+from fleetfix.plan.document import plan_from_dict, plan_to_dict
 from fleetfix.plan.times import duration_text
 from tests.support.plans import ADVISORIES, QUICK, host
 
@@ -210,7 +211,7 @@ def test_plan_round_trips_through_its_dict(db: AdvisoryDB) -> None:
     plan = build_plan(
         fleet, "mpt3sas", db, batch=parse_count("50%", "--batch"), reboot_allowed=True, times=QUICK
     )
-    again = Plan.from_dict(plan.to_dict())
+    again = plan_from_dict(plan_to_dict(plan), "journal")
     assert again == plan
     assert again.hosts == plan.hosts and again.batch_of("db01").number == 2
 

@@ -12,23 +12,39 @@ HOSTS = ("db01", "db02", "db03", "db04", "db05", "db06")
 
 
 def ok(host: str, *steps: str) -> list[StepRecord]:
-    return [StepRecord(host, s, "ok", {}, T, T) for s in steps]
+    return [StepRecord(host=host, step=s, state="ok", detail={}, started_at=T, ended_at=T) for s in steps]
 
 
 def started(host: str, step: str) -> StepRecord:
-    return StepRecord(host, step, "started", {}, T, None)
+    return StepRecord(host=host, step=step, state="started", detail={}, started_at=T, ended_at=None)
 
 
 def test_every_planned_host_lands_in_exactly_one_set() -> None:
     records = [
         *ok("db01", *STEPS),
         *ok("db02", "precheck"),
-        StepRecord("db02", "upgrade", "failed", {"message": "dpkg: error"}, T, T),
+        StepRecord(
+            host="db02",
+            step="upgrade",
+            state="failed",
+            detail={"message": "dpkg: error"},
+            started_at=T,
+            ended_at=T,
+        ),
         *ok("db03", "precheck", "upgrade"),
         started("db03", "activate"),
         *ok("db04", "precheck", "upgrade"),
-        StepRecord("db05", "precheck", "skipped", {"reason": "module gone"}, T, T),
-        StepRecord("elsewhere", "precheck", "ok", {}, T, T),  # not in this plan: ignored
+        StepRecord(
+            host="db05",
+            step="precheck",
+            state="skipped",
+            detail={"reason": "module gone"},
+            started_at=T,
+            ended_at=T,
+        ),
+        StepRecord(
+            host="elsewhere", step="precheck", state="ok", detail={}, started_at=T, ended_at=T
+        ),  # not in this plan: ignored
     ]
     progress = run_progress(HOSTS, records)
     assert progress.done == ("db01",)
@@ -45,7 +61,11 @@ def test_every_planned_host_lands_in_exactly_one_set() -> None:
 
 def test_soak_skipped_for_lack_of_disks_still_counts_as_done() -> None:
     records = [*ok("db01", "precheck", "upgrade", "activate", "verify")]
-    records.append(StepRecord("db01", "soak", "skipped", {"reason": "no disk"}, T, T))
+    records.append(
+        StepRecord(
+            host="db01", step="soak", state="skipped", detail={"reason": "no disk"}, started_at=T, ended_at=T
+        )
+    )
     assert run_progress(["db01"], records).done == ("db01",)
 
 

@@ -82,12 +82,23 @@ class Executor:
             if stop_reason(self.window, self.now, self.budget) or not active:
                 return
             for name in active:
-                self.records.append(StepRecord(name, step, "started", {}, self.now, None))
+                self.records.append(
+                    StepRecord(
+                        host=name, step=step, state="started", detail={}, started_at=self.now, ended_at=None
+                    )
+                )
             self.now += max(self.plan.host(name).steps[index].estimate for name in active)
             for name in list(active):
                 failed = (name, step) in self.failures
                 self.records.append(
-                    StepRecord(name, step, "failed" if failed else "ok", {}, self.now, self.now)
+                    StepRecord(
+                        host=name,
+                        step=step,
+                        state="failed" if failed else "ok",
+                        detail={},
+                        started_at=self.now,
+                        ended_at=self.now,
+                    )
                 )
                 if failed:
                     active.remove(name)
@@ -192,10 +203,12 @@ def test_window_closing_mid_batch_stops_new_steps(db: AdvisoryDB) -> None:
 def test_resume_takes_only_the_pending_hosts_of_a_partly_done_batch(db: AdvisoryDB) -> None:
     plan = reboot_plan(db, count=4, batch=2)
     t = SATURDAY
-    records = [StepRecord("db01", s, "ok", {}, t, t) for s in STEPS]
+    records = [
+        StepRecord(host="db01", step=s, state="ok", detail={}, started_at=t, ended_at=t) for s in STEPS
+    ]
     records += [
-        StepRecord("db02", "precheck", "ok", {}, t, t),
-        StepRecord("db02", "upgrade", "started", {}, t, None),
+        StepRecord(host="db02", step="precheck", state="ok", detail={}, started_at=t, ended_at=t),
+        StepRecord(host="db02", step="upgrade", state="started", detail={}, started_at=t, ended_at=None),
     ]
     action = next_action(plan, run_progress(plan.hosts, records), None, t, Budget(1))
     assert action == StartBatch(1, ("db02",), timedelta(minutes=20))
@@ -210,7 +223,10 @@ def test_budget_counts_each_host_once() -> None:
 
 def test_done_when_nothing_is_pending(db: AdvisoryDB) -> None:
     plan = reboot_plan(db, count=1, batch=1)
-    records = [StepRecord("db01", s, "ok", {}, SATURDAY, SATURDAY) for s in STEPS]
+    records = [
+        StepRecord(host="db01", step=s, state="ok", detail={}, started_at=SATURDAY, ended_at=SATURDAY)
+        for s in STEPS
+    ]
     assert next_action(plan, run_progress(plan.hosts, records), None, SATURDAY, Budget(1)) == Done()
 
 
@@ -229,6 +245,10 @@ def test_plan_whose_batch_can_never_fit_the_window_is_refused(db: AdvisoryDB) ->
 
 def test_budget_for_a_resumed_run_starts_from_the_journal_failures(db: AdvisoryDB) -> None:
     plan = reboot_plan(db, count=3, batch=1, budget=2)
-    records = [StepRecord("db02", "upgrade", "failed", {}, SATURDAY, SATURDAY)]
+    records = [
+        StepRecord(
+            host="db02", step="upgrade", state="failed", detail={}, started_at=SATURDAY, ended_at=SATURDAY
+        )
+    ]
     budget = Budget.for_run(plan, run_progress(plan.hosts, records))
     assert (budget.limit, budget.failed, budget.left) == (2, frozenset({"db02"}), 1)
