@@ -5,12 +5,12 @@ Times are shown in UTC. In JSON, each group names its crashes by their index in 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from fleetfix import serde
 from fleetfix.triage.correlate.jobs import JobCorrelation, format_p
 from fleetfix.triage.correlate.repro import Repro
 from fleetfix.triage.group import Crash, CrashGroup
@@ -128,7 +128,7 @@ def to_dict(groups: Sequence[CrashGroup], generated_at: datetime) -> dict[str, A
 
 
 def to_json(groups: Sequence[CrashGroup], generated_at: datetime) -> str:
-    return json.dumps(to_dict(groups, generated_at), indent=2) + "\n"
+    return serde.to_json(to_dict(groups, generated_at))
 
 
 @dataclass(frozen=True, slots=True)
