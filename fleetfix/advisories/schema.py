@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from fleetfix import serde
 from fleetfix.advisories.database import (
     FAULT_KINDS,
     INFERABLE_FIELDS,
@@ -62,7 +63,7 @@ def load_file(path: Path) -> list[Advisory]:
             source, f"cannot read advisory file: {getattr(exc, 'strerror', None) or exc}"
         ) from exc
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=serde.YAML_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from fleetfix import serde
 from fleetfix.errors import InputError
 from fleetfix.state import paths
 
@@ -57,7 +58,7 @@ def _from_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = serde.load_yaml(path.read_text()) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(str(path), "not valid YAML", line=mark.line + 1 if mark else None) from None

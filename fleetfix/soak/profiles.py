@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from fleetfix import serde
 from fleetfix.errors import FleetfixError, InputError
 
 _READ_ONLY_RW = frozenset({"read", "randread"})
@@ -85,7 +86,7 @@ _PROFILE_FIELDS = {"rw", "bs", "iodepth", "numjobs", "ioengine", "direct", "desc
 def load_profiles(text: str, source: str) -> dict[str, FioProfile]:
     """Profiles from a YAML document ``profiles: {name: {rw:, bs:, iodepth:, numjobs:, ...}}``."""
     try:
-        document = yaml.safe_load(text)
+        document = serde.load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or "not valid YAML"
