@@ -62,19 +62,24 @@ def load_file(path: Path) -> list[Advisory]:
         raise InputError(
             source, f"cannot read advisory file: {getattr(exc, 'strerror', None) or exc}"
         ) from exc
+    with serde.collector_paused():
+        root = _compose(text, source)
+        if root is None:
+            raise InputError(source, "no advisories: expected a list of advisory entries")
+        if not isinstance(root, yaml.SequenceNode):
+            raise InputError(source, "expected a list of advisory entries", line=_line(root))
+        return [_Reader(source).advisory(node, index) for index, node in enumerate(root.value)]
+
+
+def _compose(text: str, source: str) -> yaml.Node | None:
     try:
-        root = yaml.compose(text, Loader=serde.YAML_LOADER)
+        return yaml.compose(text, Loader=serde.YAML_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         raise InputError(source, f"invalid YAML: {problem}", line=mark.line + 1 if mark else None) from exc
     except yaml.YAMLError as exc:
         raise InputError(source, f"invalid YAML: {exc}") from exc
-    if root is None:
-        raise InputError(source, "no advisories: expected a list of advisory entries")
-    if not isinstance(root, yaml.SequenceNode):
-        raise InputError(source, "expected a list of advisory entries", line=_line(root))
-    return [_Reader(source).advisory(node, index) for index, node in enumerate(root.value)]
 
 
 def _advisory_files(directory: Path) -> Iterator[Path]:

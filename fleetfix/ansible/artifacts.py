@@ -7,11 +7,9 @@ or one JSON event per line).
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import msgspec
 from fleetfix.ansible.events import EventFold
 from fleetfix.errors import InputError
 from fleetfix.host_result import HostResult
+from fleetfix.serde import collector_paused
 
 _COUNTER_NAME = re.compile(r"^(\d+)-")
 
@@ -100,27 +99,9 @@ def _counter(event: dict[str, Any]) -> int:
     return int(event.get("counter") or 0)
 
 
-@contextmanager
-def _bulk_load() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a run's events pile up, then freeze them out of its sight.
-
-    10,000 hosts' events are millions of small dicts and lists alive at once; the collector would rescan
-    them all each time a few thousand more arrive, which costs more than decoding them. Decoded JSON holds
-    no reference cycles, so reference counting alone frees it; frozen objects are still freed that way.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
-
-
 def results_from_artifacts(source: Path) -> dict[str, HostResult]:
     fold = EventFold()
-    with _bulk_load():
+    with collector_paused(freeze_after=True):
         for event in iter_events(source):
             data = event.get("event_data") or {}
             if "host" not in data and event.get("host_name"):
