@@ -132,3 +132,14 @@ def test_driver_view_carries_what_decides_reload_or_reboot(db) -> None:
             module.permanent,
         )
     assert any(view.holds_boot_disk for view in host.drivers) or any(view.refcount for view in host.drivers)
+
+
+def test_json_report_keeps_the_layout_of_the_json_module(db) -> None:
+    """msgspec writes the report; the bytes are those ``json.dumps(..., indent=2)`` wrote before it."""
+    results = {
+        "app02": _result("app02", _raw("app02")),
+        "db01": _result("db01", _raw("db01")),
+        "gone": _result("gone", None, "unreachable", "timed out"),
+    }
+    text = report.to_json(audit_results(results, db, NOW))
+    assert text == json.dumps(json.loads(text), indent=2) + "\n"

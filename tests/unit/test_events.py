@@ -67,3 +67,24 @@ def test_broken_event_export_names_file_and_line(tmp_path: Path) -> None:
 def test_directory_without_events_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no job_events directory"):
         results_from_artifacts(tmp_path)
+
+
+def test_events_are_read_in_counter_order_whatever_the_file_names(tmp_path: Path) -> None:
+    """Runner names files <counter>-<uuid>.json and they are streamed in that order; other names are
+    read whole and sorted by the counter inside."""
+    expected = [e["counter"] for e in iter_events(RUNNER)]
+    assert expected == sorted(expected) and len(expected) == 18  # 10-... sorts after 1-..., not before 2-...
+    renamed = tmp_path / "job_events"
+    renamed.mkdir()
+    for path in (RUNNER / "job_events").glob("*.json"):
+        (renamed / path.name.split("-", 1)[1]).write_bytes(path.read_bytes())  # uuid.json only
+    assert [e["counter"] for e in iter_events(tmp_path)] == expected
+    assert results_from_artifacts(tmp_path).keys() == results_from_artifacts(RUNNER).keys()
+
+
+def test_a_broken_event_file_names_its_line_and_column(tmp_path: Path) -> None:
+    events = tmp_path / "job_events"
+    events.mkdir()
+    (events / "1-a.json").write_text('{"counter": 1,\n "event": runner_on_ok}')
+    with pytest.raises(InputError, match=r"1-a\.json:2: invalid JSON: Expecting value \(column 11\)$"):
+        results_from_artifacts(tmp_path)
