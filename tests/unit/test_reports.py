@@ -10,6 +10,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
@@ -169,7 +170,7 @@ def test_prometheus_metrics_parse_and_say_what_the_audit_said(report: AuditRepor
 def test_prometheus_label_values_are_escaped(report: AuditReport) -> None:
     odd = 'rack "7"\\a\nb'
     host = report.hosts[0]
-    renamed = AuditReport((type(host)(**{**host.__dict__, "host": odd}),), report.generated_at)
+    renamed = AuditReport(hosts=(msgspec.structs.replace(host, host=odd),), generated_at=report.generated_at)
     text = prometheus.audit_metrics(renamed)
     assert 'host="rack \\"7\\"\\\\a\\nb"' in text
     families = {f.name: f for f in text_string_to_metric_families(text)}
