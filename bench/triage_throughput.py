@@ -58,6 +58,8 @@ def block() -> tuple[str, int]:
         "\n".join(line for line in p.read_text().splitlines() if not line.startswith("#")) + "\n"
         for p in sorted(CORPUS.glob("*.log"))
     ]
+    if not oopses:
+        raise SystemExit(f"no oops logs in {CORPUS}: this bench needs the shared corpus beside the checkout")
     lines, stamp, size = [], 100.0, 0
     while size < CHUNK:
         for text in ORDINARY:
