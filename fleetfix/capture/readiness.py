@@ -20,7 +20,7 @@ CHECK_LABELS = {  # a check's short name, as the tables show it
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CaptureCheck:
     name: str
     ok: bool
@@ -55,58 +55,70 @@ class CaptureReadiness:
 def _crash_memory(capture: CrashCapture) -> CaptureCheck:
     size = capture.kexec_crash_size or 0
     if size > 0:
-        return CaptureCheck("kdump.crash_memory", True, f"{size // (1024 * 1024)} MiB reserved")
+        return CaptureCheck(
+            name="kdump.crash_memory", ok=True, detail=f"{size // (1024 * 1024)} MiB reserved"
+        )
     if capture.crashkernel:
         detail = f"crashkernel={capture.crashkernel} is on the command line but no crash memory is reserved"
     else:
         detail = "no crashkernel= on the kernel command line: no crash memory reserved"
-    return CaptureCheck("kdump.crash_memory", False, detail)
+    return CaptureCheck(name="kdump.crash_memory", ok=False, detail=detail)
 
 
 def _service(capture: CrashCapture) -> CaptureCheck:
     service = capture.kdump_service
     if service is None or not service.installed:
-        return CaptureCheck("kdump.service", False, "kdump service not installed (kdump-tools / kdump)")
+        return CaptureCheck(
+            name="kdump.service", ok=False, detail="kdump service not installed (kdump-tools / kdump)"
+        )
     states = [word for word, on in (("enabled", service.enabled), ("active", service.active)) if on is False]
     if states:
-        return CaptureCheck("kdump.service", False, f"{service.name} is not {' and not '.join(states)}")
+        return CaptureCheck(
+            name="kdump.service", ok=False, detail=f"{service.name} is not {' and not '.join(states)}"
+        )
     unknown = [word for word, on in (("enabled", service.enabled), ("active", service.active)) if on is None]
     if unknown:
         detail = f"{service.name}: cannot tell whether {' or '.join(unknown)}"
-        return CaptureCheck("kdump.service", False, detail)
-    return CaptureCheck("kdump.service", True, f"{service.name} enabled and active")
+        return CaptureCheck(name="kdump.service", ok=False, detail=detail)
+    return CaptureCheck(name="kdump.service", ok=True, detail=f"{service.name} enabled and active")
 
 
 def _loaded(capture: CrashCapture) -> CaptureCheck:
     if capture.kexec_crash_loaded:
-        return CaptureCheck("kdump.loaded", True, "capture kernel loaded")
+        return CaptureCheck(name="kdump.loaded", ok=True, detail="capture kernel loaded")
     return CaptureCheck(
-        "kdump.loaded", False, "capture kernel not loaded (/sys/kernel/kexec_crash_loaded is 0)"
+        name="kdump.loaded",
+        ok=False,
+        detail="capture kernel not loaded (/sys/kernel/kexec_crash_loaded is 0)",
     )
 
 
 def _target(capture: CrashCapture) -> CaptureCheck:
     config = capture.kdump_config
     if config is None or not config.target:
-        return CaptureCheck("kdump.target", False, "no kdump dump target configured")
-    return CaptureCheck("kdump.target", True, f"dumps to {config.kind} {config.target}")
+        return CaptureCheck(name="kdump.target", ok=False, detail="no kdump dump target configured")
+    return CaptureCheck(name="kdump.target", ok=True, detail=f"dumps to {config.kind} {config.target}")
 
 
 def _netconsole_live(capture: CrashCapture) -> CaptureCheck:
     enabled = [t for t in capture.netconsole.targets if t.enabled and t.remote_ip]
     if enabled:
         where = ", ".join(f"{t.remote_ip}:{t.remote_port}" for t in enabled)
-        return CaptureCheck("netconsole.target", True, f"netconsole streaming to {where}")
+        return CaptureCheck(name="netconsole.target", ok=True, detail=f"netconsole streaming to {where}")
     if not capture.netconsole.module_loaded:
-        return CaptureCheck("netconsole.target", False, "netconsole module not loaded")
-    return CaptureCheck("netconsole.target", False, "netconsole loaded but no enabled target")
+        return CaptureCheck(name="netconsole.target", ok=False, detail="netconsole module not loaded")
+    return CaptureCheck(name="netconsole.target", ok=False, detail="netconsole loaded but no enabled target")
 
 
 def _netconsole_persistent(capture: CrashCapture) -> CaptureCheck:
     persistent = capture.netconsole.persistent
     if persistent.cmdline or (persistent.modprobe and persistent.load_at_boot):
-        return CaptureCheck("netconsole.persistent", True, "netconsole configured for the next boot")
-    return CaptureCheck("netconsole.persistent", False, "netconsole not configured to survive a reboot")
+        return CaptureCheck(
+            name="netconsole.persistent", ok=True, detail="netconsole configured for the next boot"
+        )
+    return CaptureCheck(
+        name="netconsole.persistent", ok=False, detail="netconsole not configured to survive a reboot"
+    )
 
 
 def readiness(capture: CrashCapture) -> CaptureReadiness:
