@@ -63,6 +63,15 @@ BENCHES = (
         ),
     ),
     Bench(
+        name="changelog_import",
+        args=(),
+        quick_args=("--megabytes", "5"),
+        figures=(
+            ("changelog import / split + scan lines (CPU)", r"ratio ([\d.]+)x", "-"),
+            ("import peak RSS / file size", r"= ([\d.]+)x the file", "-"),
+        ),
+    ),
+    Bench(
         name="triage_throughput",
         args=(),
         quick_args=("64M",),
