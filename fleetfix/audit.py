@@ -12,8 +12,8 @@ from datetime import datetime
 from msgspec import Struct
 
 from fleetfix.advisories.database import AdvisoryDB
-from fleetfix.capture.readiness import CaptureReadiness, readiness
 from fleetfix.errors import ExitStatus
+from fleetfix.facts.crash_capture import CaptureReadiness
 from fleetfix.facts.host import STORAGE_DRIVERS, HostFacts, LoadedModule
 from fleetfix.host_result import HostResult
 
@@ -162,7 +162,7 @@ class Auditor:
             kernel=kernel,
             module_support=facts.module_support,
             drivers=tuple(drivers),
-            capture=readiness(facts.crash_capture),
+            capture=facts.crash_capture.readiness,
             findings=tuple(findings),
         )
 

@@ -1,6 +1,6 @@
 """The capture commands' work: check the options, run the crash_capture role, fold what each host reports.
 
-`enable` runs playbooks/capture.yml; the role leaves a ``fleetfix_capture_result`` fact on every host it
+`enable` runs playbooks/capture.yml; the role leaves a ``crash_capture_result`` fact on every host it
 reached (what changed, whether a reboot is still needed), read back here from the job events. `status` is the
 audit's crash-capture view, so both commands judge readiness the same way.
 """
@@ -43,31 +43,31 @@ class CaptureOptions:
 
     def extravars(self, reboot: bool) -> dict[str, Any]:
         values: dict[str, Any] = {
-            "fleetfix_capture_netconsole_log_host": self.log_host,
-            "fleetfix_capture_netconsole_log_port": self.log_port,
-            "fleetfix_capture_netconsole_interface": self.interface,
-            "fleetfix_capture_crash_size": self.crash_size,
+            "crash_capture_netconsole_log_host": self.log_host,
+            "crash_capture_netconsole_log_port": self.log_port,
+            "crash_capture_netconsole_interface": self.interface,
+            "crash_capture_crash_size": self.crash_size,
             **(self.dump_target or {}),
         }
         if self.crash_size is not None:
-            values["fleetfix_capture_crash_size_keep_existing"] = False  # an explicit size wins everywhere
+            values["crash_capture_crash_size_keep_existing"] = False  # an explicit size wins everywhere
         if reboot:
-            values["fleetfix_capture_reboot_ok"] = True
+            values["crash_capture_reboot_ok"] = True
         return {key: value for key, value in values.items() if value is not None}
 
 
 def parse_dump_target(text: str) -> dict[str, str]:
     """``/var/crash`` (local), ``ssh://user@host[/dir]`` or ``nfs://server/export`` -> role variables."""
     if text.startswith("/"):
-        return {"fleetfix_capture_kdump_target": "local", "fleetfix_capture_kdump_path": text}
+        return {"crash_capture_kdump_target": "local", "crash_capture_kdump_path": text}
     url = urlsplit(text)
     if url.scheme == "ssh" and url.username and url.hostname:
-        found = {"fleetfix_capture_kdump_target": "ssh", "fleetfix_capture_kdump_ssh": url.netloc}
-        return found | ({"fleetfix_capture_kdump_path": url.path} if url.path not in ("", "/") else {})
+        found = {"crash_capture_kdump_target": "ssh", "crash_capture_kdump_ssh": url.netloc}
+        return found | ({"crash_capture_kdump_path": url.path} if url.path not in ("", "/") else {})
     if url.scheme == "nfs" and url.hostname and url.path.startswith("/"):
         return {
-            "fleetfix_capture_kdump_target": "nfs",
-            "fleetfix_capture_kdump_nfs": f"{url.netloc}:{url.path}",
+            "crash_capture_kdump_target": "nfs",
+            "crash_capture_kdump_nfs": f"{url.netloc}:{url.path}",
         }
     raise InputError("--dump-target", f"{text!r} is not /path, ssh://user@host/dir or nfs://server/export")
 
@@ -134,7 +134,7 @@ def _diffs(result: HostResult) -> str:
 
 def host_capture(result: HostResult, check: bool) -> HostCapture:
     """One host's outcome from its events; a host stopped at the reboot gate is reboot-needed, not failed."""
-    report = result.facts.get("fleetfix_capture_result") or {}
+    report = result.facts.get("crash_capture_result") or {}
     changed = tuple(report.get("changed") or ())
     reboot_needed = bool(report.get("reboot_needed"))
     diff = _diffs(result) if check else ""

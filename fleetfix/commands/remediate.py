@@ -74,9 +74,9 @@ def _times(request: RemediateRequest) -> StepTimes:
 
 
 def _driver_vars(request: RemediateRequest) -> dict[str, Any]:
-    variables: dict[str, Any] = {"fleetfix_hba_require_capture": request.require_capture}
+    variables: dict[str, Any] = {"hba_driver_require_capture": request.require_capture}
     if request.reboot:  # extra vars outrank inventory: pass it only to grant, never to deny
-        variables["fleetfix_hba_reboot_ok"] = True
+        variables["hba_driver_reboot_ok"] = True
     return variables
 
 
@@ -150,7 +150,7 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
     hostvars = inventory_hostvars(request.inventories, request.limit)
     loaded = {h.host for h in report.hosts if any(d.name == request.module for d in h.drivers)}
     window = window_for_run(request.window, request.tz, {h: v for h, v in hostvars.items() if h in loaded})
-    reboot_ok = {h for h, v in hostvars.items() if str(v.get("fleetfix_hba_reboot_ok", "")).lower() == "true"}
+    reboot_ok = {h for h, v in hostvars.items() if str(v.get("hba_driver_reboot_ok", "")).lower() == "true"}
     plan = build_plan(
         report.hosts,
         request.module,
@@ -171,8 +171,8 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
 def check(request: RemediateRequest, plan: Plan, facts: dict, observer) -> RemediateOutcome:
     """The whole plan in Ansible check mode with diffs: nothing changes, the journal is not written."""
     variables = {
-        "fleetfix_hba_module": plan.module,
-        "fleetfix_hba_target_version": plan.target,
+        "hba_driver_module": plan.module,
+        "hba_driver_target_version": plan.target,
         "fleetfix_remediate_steps": ["precheck", "upgrade", "activate", "verify"],
         **_driver_vars(request),
     }

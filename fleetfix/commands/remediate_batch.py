@@ -71,9 +71,9 @@ def _steps_for(
 def _step_vars(ctx: BatchContext, step: str) -> dict[str, Any]:
     from_versions = sorted({v for h in ctx.plan.hosts if (v := ctx.plan.host(h).version)})
     return {
-        "fleetfix_hba_module": ctx.plan.module,
-        "fleetfix_hba_target_version": ctx.plan.target,
-        "fleetfix_hba_from_versions": from_versions,
+        "hba_driver_module": ctx.plan.module,
+        "hba_driver_target_version": ctx.plan.target,
+        "hba_driver_from_versions": from_versions,
         "fleetfix_remediate_steps": [step],
         **ctx.driver_vars,
     }
@@ -137,7 +137,7 @@ def run_batch(
             extravars |= soak_extravars(targets, ctx.plan.module, False, fetch_dir)
         for host in active:
             journal.step_started(ctx.run_id, host, step)
-        fetch_var = "fleetfix_soak_fetch_dir" if step == "soak" else None
+        fetch_var = "fio_soak_fetch_dir" if step == "soak" else None
         request = RunRequest(
             "remediate.yml",
             ctx.inventories,

@@ -94,11 +94,11 @@ def soak_extravars(
 ) -> dict[str, Any]:
     """The fio_soak role's variables for these targets."""
     return {
-        "fleetfix_soak_fio_args": {host: list(t.fio_args) for host, t in targets.items()},
-        "fleetfix_soak_devices": {host: list(t.devices) for host, t in targets.items()},
-        "fleetfix_soak_module": module or "",
-        "fleetfix_soak_destructive": destructive,
-        "fleetfix_soak_fetch_dir": str(fetch_dir),
+        "fio_soak_fio_args": {host: list(t.fio_args) for host, t in targets.items()},
+        "fio_soak_devices": {host: list(t.devices) for host, t in targets.items()},
+        "fio_soak_module": module or "",
+        "fio_soak_destructive": destructive,
+        "fio_soak_fetch_dir": str(fetch_dir),
     }
 
 
@@ -127,7 +127,7 @@ def _fio_said(exit_: Mapping[str, Any]) -> str:
 
 def judge_host(result: HostResult, target: SoakTarget, floor: IopsFloor) -> HostSoak:
     """One host's soak from its play result: the evidence the role recorded, judged here."""
-    evidence = result.facts.get("fleetfix_soak_result")
+    evidence = result.facts.get("fio_soak_result")
     if not isinstance(evidence, Mapping):
         return HostSoak(result.host, "error", result.message or result.status, target.devices)
     common = {"devices": target.devices, "boot_id_before": evidence.get("boot_id_before")}
@@ -207,7 +207,7 @@ def soak(
             check=check,
             diff=check,
             nodes=nodes,
-            fetch_var="fleetfix_soak_fetch_dir",
+            fetch_var="fio_soak_fetch_dir",
         )
         played = run_playbook(request, observer, kind="soak")
         floor = iops_floor or IopsFloor.absolute(0)

@@ -1,4 +1,7 @@
-"""Crash capture facts: kdump (service, config, crash memory) and netconsole (live and persistent)."""
+"""Crash capture facts: kdump (service, config, crash memory), netconsole (live and persistent), and the
+readiness the facts module judged from them (plugins/module_utils/capture_readiness.py is the rule; fleetfix
+reads its verdict and never judges again, so the roles and fleetfix cannot disagree).
+"""
 
 from __future__ import annotations
 
@@ -49,6 +52,38 @@ class Netconsole(Struct, frozen=True, kw_only=True, gc=False):
     persistent: NetconsolePersistent
 
 
+# A check's short name, as the tables show it; the detail of each check says what was found.
+CHECK_LABELS = {
+    "kdump.crash_memory": "crash memory",
+    "kdump.loaded": "capture kernel",
+    "kdump.service": "kdump service",
+    "kdump.target": "dump target",
+    "netconsole.target": "netconsole",
+    "netconsole.persistent": "netconsole at boot",
+}
+
+
+class CaptureCheck(Struct, frozen=True, kw_only=True, gc=False):
+    name: str  # kdump.crash_memory, kdump.loaded, kdump.service, kdump.target, netconsole.target, ...
+    ok: bool
+    detail: str
+
+    @property
+    def label(self) -> str:
+        return CHECK_LABELS.get(self.name, self.name)
+
+
+class CaptureReadiness(Struct, frozen=True, kw_only=True, gc=False):
+    """Can this host leave evidence the next time it panics? Ready only with kdump and netconsole both
+    working now and after a reboot."""
+
+    ready: bool
+    kdump_ready: bool
+    netconsole_ready: bool
+    missing: tuple[str, ...] = ()  # the details of the failed checks
+    checks: tuple[CaptureCheck, ...] = ()
+
+
 class CrashCapture(Struct, frozen=True, kw_only=True, gc=False):
     cmdline: str | None = None
     crashkernel: str | None = None
@@ -57,3 +92,4 @@ class CrashCapture(Struct, frozen=True, kw_only=True, gc=False):
     kdump_service: KdumpService | None = None
     kdump_config: KdumpConfig | None = None
     netconsole: Netconsole
+    readiness: CaptureReadiness

@@ -17,7 +17,7 @@ from fleetfix import serde
 from fleetfix.facts.crash_capture import CrashCapture
 from fleetfix.facts.history import CrashDump, ScheduledJob
 
-SCHEMA = 1
+SCHEMA = 2
 
 # Module names (as /proc/modules spells them) of host bus adapter and storage controller drivers: the ones
 # vendors ship out of tree and publish advisories for, plus NVMe and the paravirtual disks. Generic ahci,
@@ -76,6 +76,15 @@ class LoadedModule(Struct, frozen=True, kw_only=True, gc=False):
         return "E" in self.taint
 
 
+class WriteSafety(Struct, frozen=True, kw_only=True, gc=False):
+    """May a workload write to a disk? Judged by the facts module (plugins/module_utils/write_safety.py);
+    fleetfix reads the verdict and never judges again, so the fio_soak role and fleetfix cannot disagree."""
+
+    safe: bool  # a write destroys nothing that can be seen
+    overwritable: bool  # an explicit destructive request may still write (never on the boot disk)
+    reasons: tuple[str, ...] = ()  # why it is not safe, each a clause about the disk
+
+
 class BlockDevice(Struct, frozen=True, kw_only=True, gc=False):
     name: str
     driver: str | None = None  # the adapter's driver (mpt3sas, nvme, virtio_blk...), None if none was found
@@ -90,6 +99,7 @@ class BlockDevice(Struct, frozen=True, kw_only=True, gc=False):
     fstype: str | None = None
     has_data: bool | None = None  # None: the first sectors could not be read and there are no partitions
     boot_disk: bool = False
+    write_safety: WriteSafety
 
     @property
     def driver_module(self) -> str | None:

@@ -25,7 +25,7 @@ def ssh_options(key_file: Path, known_hosts: Path) -> list[str]:
 
 
 def driver_sources(packages: Iterable[Package]) -> dict[str, dict[str, Any]]:
-    """``fleetfix_hba_drivers`` for the lab repository: per module, its package and the package version
+    """``hba_driver_drivers`` for the lab repository: per module, its package and the package version
     that installs each module version (a broken build is never chosen)."""
     drivers: dict[str, dict[str, Any]] = {}
     for package in packages:
@@ -60,7 +60,7 @@ def build(
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "fleetfix_lab": lab,
                 "fleetfix_lab_controller_ip": controller,
-                "fleetfix_hba_drivers": drivers,
+                "hba_driver_drivers": drivers,
             },
             "children": groups,
         }

@@ -72,7 +72,7 @@ def build_plan(
     """Plan the upgrade of ``module`` on every reachable host where an advisory marks its build bad.
 
     ``reboot_allowed`` is ``--reboot``; ``reboot_ok_hosts`` the hosts whose inventory sets
-    ``fleetfix_hba_reboot_ok``. A host needing a reboot without either is left out, with the reason.
+    ``hba_driver_reboot_ok``. A host needing a reboot without either is left out, with the reason.
     """
     hosts = tuple(hosts)
     unreachable = tuple(Excluded(host=h.host, reason=h.message or h.status) for h in hosts if not h.reachable)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from fleetfix.audit import DriverView, HostAudit
 from fleetfix.versions import DriverVersion
 
-_REBOOT_HINT = "pass --reboot or set fleetfix_hba_reboot_ok for it"
+_REBOOT_HINT = "pass --reboot or set hba_driver_reboot_ok for it"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +52,7 @@ def select_hosts(
     """The hosts to upgrade to ``target`` in audit order, and the others with the reason each is left out.
 
     A host needing a reboot is only targeted with ``reboot_allowed`` (``--reboot``) or when it is one of
-    ``reboot_ok_hosts`` (its inventory sets ``fleetfix_hba_reboot_ok``).
+    ``reboot_ok_hosts`` (its inventory sets ``hba_driver_reboot_ok``).
     """
     targeted: list[tuple[HostAudit, DriverView]] = []
     skipped: list[Excluded] = []

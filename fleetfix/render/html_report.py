@@ -13,7 +13,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from fleetfix.capture.readiness import CHECK_LABELS
+from fleetfix.facts.crash_capture import CHECK_LABELS
 from fleetfix.triage.timeline import Timeline
 
 _CSS = """

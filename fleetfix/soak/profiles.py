@@ -140,45 +140,35 @@ def select_profile(name: str, custom: Mapping[str, FioProfile] | None = None) ->
     return known[name]
 
 
+class WriteSafety(Protocol):
+    """The facts module's verdict on writing to a disk (docs/facts.md, ``block_devices[].write_safety``)."""
+
+    safe: bool
+    overwritable: bool
+    reasons: Sequence[str]
+
+
 class BlockDevice(Protocol):
-    """What the destructive check reads from a host's block device facts (docs/facts.md)."""
+    """What the destructive check reads from a host's block device facts."""
 
     name: str
-    partitions: Sequence[str]
-    holders: Sequence[str]
-    fstype: str | None
-    partition_table: str | None
-    has_data: bool | None
-    boot_disk: bool
+    write_safety: WriteSafety
 
 
 def refuse_destructive(profile: FioProfile, device_facts: Iterable[BlockDevice], destructive: bool) -> None:
-    """Raise unless ``profile`` may run on every device: writes need ``destructive`` where data lives.
+    """Raise unless ``profile`` may run on every device.
 
-    The boot disk is refused to a write profile even with ``destructive``: no soak is worth the OS.
+    Whether a disk may be written is the facts module's verdict (the one rule the fio_soak role reads too):
+    a write profile needs a safe disk, or ``destructive`` and a disk that may be overwritten (never the boot
+    disk). Read profiles always run: fio gets ``--readonly``.
     """
     if not profile.destructive:
         return
     for device in device_facts:
-        if device.boot_disk:
-            raise FleetfixError(
-                f"refusing write profile {profile.name!r} on {device.name}: it is the boot disk"
-            )
-        holds = []
-        if device.partitions:
-            holds.append(f"partitions {', '.join(device.partitions)}")
-        if device.fstype:
-            holds.append(f"a {device.fstype} filesystem")
-        if device.holders:
-            holds.append(f"holders {', '.join(device.holders)}")
-        if device.partition_table and not device.partitions:
-            holds.append(f"a {device.partition_table} partition table")
-        if device.has_data is None and not holds:
-            holds.append("contents that could not be read")
-        elif device.has_data and not holds:
-            holds.append("data (a signature in its first sectors)")
-        if holds and not destructive:
-            raise FleetfixError(
-                f"refusing write profile {profile.name!r} on {device.name}: it holds {'; '.join(holds)}"
-                " (pass --destructive to overwrite it)"
-            )
+        verdict = device.write_safety
+        if verdict.safe or (destructive and verdict.overwritable):
+            continue
+        hint = " (pass --destructive to overwrite it)" if verdict.overwritable else ""
+        raise FleetfixError(
+            f"refusing write profile {profile.name!r} on {device.name}: {'; '.join(verdict.reasons)}{hint}"
+        )

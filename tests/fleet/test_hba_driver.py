@@ -18,9 +18,9 @@ pytestmark = pytest.mark.fleet
 DRIVER_STEPS = ["precheck", "upgrade", "activate", "verify"]
 BAD_BUILD = "6E4C8C0A9F6E2B51D3A7C41"  # srcversion of the seed's bad mpt3sas build
 MPT3SAS = {
-    "fleetfix_hba_module": "mpt3sas",
-    "fleetfix_hba_target_version": "46.00.00.00",
-    "fleetfix_hba_drivers": {
+    "hba_driver_module": "mpt3sas",
+    "hba_driver_target_version": "46.00.00.00",
+    "hba_driver_drivers": {
         "mpt3sas": {"package_name": "mpt3sas-driver", "package_versions": {"46.00.00.00": "46.00.00.00-1"}}
     },
 }
@@ -59,7 +59,7 @@ def failure(result: HostResult) -> tuple[str, str]:
 def test_reload_where_nothing_holds_the_module_then_nothing_to_do(make_lab, tmp_path: Path) -> None:
     lab = make_lab("seed", hosts=["db02"])
     bad, boot_before = running(lab, "db02", "mpt3sas")
-    replacing = {**MPT3SAS, "fleetfix_hba_from_versions": [bad]}
+    replacing = {**MPT3SAS, "hba_driver_from_versions": [bad]}
 
     result = remediate(lab, tmp_path, "db02", replacing)
 
@@ -88,7 +88,7 @@ def test_reload_where_nothing_holds_the_module_then_nothing_to_do(make_lab, tmp_
 def test_package_file_from_the_controller(make_lab, tmp_path: Path) -> None:
     lab = make_lab("seed", hosts=["db03"])
     deb = lab.layout.repo_dir / "mpt3sas-driver_46.00.00.00-1_amd64.deb"
-    settings = {**MPT3SAS, "fleetfix_hba_drivers": {"mpt3sas": {"source": "file", "package_file": str(deb)}}}
+    settings = {**MPT3SAS, "hba_driver_drivers": {"mpt3sas": {"source": "file", "package_file": str(deb)}}}
 
     result = remediate(lab, tmp_path, "db03", settings)
 
@@ -101,10 +101,10 @@ def test_boot_disk_driver_reboots_only_when_allowed(make_lab, tmp_path: Path) ->
     lab = make_lab("seed", hosts=["store01"])
     version_before, boot_before = running(lab, "store01", "megaraid_sas")
     megaraid = {
-        "fleetfix_hba_module": "megaraid_sas",
-        "fleetfix_hba_target_version": "07.727.03.00",
-        "fleetfix_hba_package_name": "megaraid-sas-driver",
-        "fleetfix_hba_package_version": "07.727.03.00-1",
+        "hba_driver_module": "megaraid_sas",
+        "hba_driver_target_version": "07.727.03.00",
+        "hba_driver_package_name": "megaraid-sas-driver",
+        "hba_driver_package_version": "07.727.03.00-1",
     }
 
     refused = remediate(lab, tmp_path, "store01", megaraid)
@@ -112,11 +112,11 @@ def test_boot_disk_driver_reboots_only_when_allowed(make_lab, tmp_path: Path) ->
     step, why = failure(refused)
     assert step == "activate"
     assert why.startswith("reboot needed to run megaraid_sas 07.727.03.00 (megaraid_sas cannot be unloaded: ")
-    assert why.endswith("allow it with fleetfix_hba_reboot_ok=true (fleetfix remediate --reboot)")
+    assert why.endswith("allow it with hba_driver_reboot_ok=true (fleetfix remediate --reboot)")
     assert steps(refused)["upgrade"]["status"] == "changed"  # installed, waiting for a reboot
     assert running(lab, "store01", "megaraid_sas") == (version_before, boot_before)
 
-    allowed = remediate(lab, tmp_path, "store01", {**megaraid, "fleetfix_hba_reboot_ok": True})
+    allowed = remediate(lab, tmp_path, "store01", {**megaraid, "hba_driver_reboot_ok": True})
 
     assert allowed.status == "ok", allowed.message
     assert steps(allowed)["activate"]["method"] == "reboot"
@@ -129,8 +129,8 @@ def test_boot_disk_driver_reboots_only_when_allowed(make_lab, tmp_path: Path) ->
 def test_broken_package_fails_the_host_with_the_package_scripts_words(make_lab, tmp_path: Path) -> None:
     lab = make_lab("seed", hosts=["db04"])
     bad = running(lab, "db04", "mpt3sas")[0]
-    broken = {**MPT3SAS, "fleetfix_hba_drivers": {"mpt3sas": {**MPT3SAS["fleetfix_hba_drivers"]["mpt3sas"]}}}
-    broken["fleetfix_hba_drivers"]["mpt3sas"]["package_versions"] = {"46.00.00.00": "46.00.00.00-2"}
+    broken = {**MPT3SAS, "hba_driver_drivers": {"mpt3sas": {**MPT3SAS["hba_driver_drivers"]["mpt3sas"]}}}
+    broken["hba_driver_drivers"]["mpt3sas"]["package_versions"] = {"46.00.00.00": "46.00.00.00-2"}
 
     result = remediate(lab, tmp_path, "db04", broken)
 
@@ -144,9 +144,9 @@ def test_broken_package_fails_the_host_with_the_package_scripts_words(make_lab, 
 def test_precheck_verify_and_check_mode_stop_or_change_nothing(make_lab, tmp_path: Path) -> None:
     lab = make_lab("seed", hosts=["db05"])  # bad build, no crash capture at all
     before = running(lab, "db05", "mpt3sas")
-    unexpected = {**MPT3SAS, "fleetfix_hba_from_versions": ["1.0"]}
+    unexpected = {**MPT3SAS, "hba_driver_from_versions": ["1.0"]}
 
-    required = remediate(lab, tmp_path, "db05", {**MPT3SAS, "fleetfix_hba_require_capture": True})
+    required = remediate(lab, tmp_path, "db05", {**MPT3SAS, "hba_driver_require_capture": True})
     verify_only = remediate(lab, tmp_path, "db05", {**MPT3SAS, "fleetfix_remediate_steps": ["verify"]})
     checked = remediate(lab, tmp_path, "db05", MPT3SAS, check=True)
     stopped = remediate(lab, tmp_path, "db05", unexpected)

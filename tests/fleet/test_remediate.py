@@ -200,7 +200,7 @@ def test_failure_budget_counts_every_failure_and_stops_at_its_count(make_lab, tm
                 "all": {
                     "hosts": {
                         host: {
-                            "fleetfix_hba_drivers": {
+                            "hba_driver_drivers": {
                                 "mpt3sas": {
                                     "package_name": "mpt3sas-driver",
                                     "package_versions": {TARGET: package},

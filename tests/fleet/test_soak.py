@@ -63,7 +63,7 @@ def test_write_profile_refused_on_a_device_holding_a_filesystem(make_lab, tmp_pa
 
     # The role refuses it on its own too, for arguments rendered before the disk got its filesystem.
     args = RANDWRITE.to_args(["/dev/sdb"], 5, "/var/tmp/fleetfix-soak/t/fio.json")
-    extravars = {"fleetfix_soak_fio_args": args, "fleetfix_soak_devices": ["/dev/sdb"]}
+    extravars = {"fio_soak_fio_args": args, "fio_soak_devices": ["/dev/sdb"]}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FLEETFIX_STATE_DIR", str(tmp_path))
         played = run_playbook(RunRequest("soak.yml", (lab.inventory_path,), "store02", extravars))

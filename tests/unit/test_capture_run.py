@@ -25,7 +25,7 @@ def _task(name: str, status: str = "ok", changed: bool = False, **result: object
 def _host(
     name: str, status: str, report: dict | None, tasks: tuple[TaskResult, ...] = (), msg: str = ""
 ) -> HostResult:
-    facts = {"fleetfix_capture_result": report} if report is not None else {}
+    facts = {"crash_capture_result": report} if report is not None else {}
     return HostResult(name, status, msg, facts, tasks)  # type: ignore[arg-type]
 
 
@@ -33,13 +33,13 @@ def test_only_given_options_become_extra_vars() -> None:
     assert parse_options().extravars(reboot=False) == {}
     options = parse_options(log_host="10.0.0.1", log_port="514", crash_size="512M", dump_target="/srv/crash")
     assert options.extravars(reboot=True) == {
-        "fleetfix_capture_netconsole_log_host": "10.0.0.1",
-        "fleetfix_capture_netconsole_log_port": 514,
-        "fleetfix_capture_crash_size": "512M",
-        "fleetfix_capture_crash_size_keep_existing": False,
-        "fleetfix_capture_kdump_target": "local",
-        "fleetfix_capture_kdump_path": "/srv/crash",
-        "fleetfix_capture_reboot_ok": True,
+        "crash_capture_netconsole_log_host": "10.0.0.1",
+        "crash_capture_netconsole_log_port": 514,
+        "crash_capture_crash_size": "512M",
+        "crash_capture_crash_size_keep_existing": False,
+        "crash_capture_kdump_target": "local",
+        "crash_capture_kdump_path": "/srv/crash",
+        "crash_capture_reboot_ok": True,
     }
 
 
@@ -77,13 +77,13 @@ def test_crash_sizes_the_kernel_accepts(size: str) -> None:
 
 def test_dump_targets() -> None:
     assert parse_dump_target("ssh://kdump@dumps.example/srv/dumps") == {
-        "fleetfix_capture_kdump_target": "ssh",
-        "fleetfix_capture_kdump_ssh": "kdump@dumps.example",
-        "fleetfix_capture_kdump_path": "/srv/dumps",
+        "crash_capture_kdump_target": "ssh",
+        "crash_capture_kdump_ssh": "kdump@dumps.example",
+        "crash_capture_kdump_path": "/srv/dumps",
     }
     assert parse_dump_target("nfs://filer/export/crash") == {
-        "fleetfix_capture_kdump_target": "nfs",
-        "fleetfix_capture_kdump_nfs": "filer:/export/crash",
+        "crash_capture_kdump_target": "nfs",
+        "crash_capture_kdump_nfs": "filer:/export/crash",
     }
 
 

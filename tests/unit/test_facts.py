@@ -92,7 +92,9 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
-        (_set("schema", 2), "schema", "unsupported facts schema 2"),
+        (_set("schema", 1), "schema", "unsupported facts schema 1 (this fleetfix reads 2)"),
+        (_set("crash_capture.readiness.ready", None), "crash_capture.readiness.ready", "true or false"),
+        (_set("block_devices.0.write_safety", None), "block_devices[0].write_safety", "expected an object"),
         (_set("schema", KeyError), "schema", "expected a whole number, got null"),
         (_set("module_support", "yes"), "module_support", "expected true or false, got str"),
         (_set("kernel", None), "kernel", "expected an object, got null"),

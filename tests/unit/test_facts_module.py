@@ -6,7 +6,6 @@ tree under tests/data/facts/trees through the module's ``root`` option.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -20,18 +19,14 @@ import ansible_runner
 import pytest
 
 from fleetfix.facts.host import HostFacts
-from tests.support import REPO, strip_provenance
+from tests.support import COLLECTIONS, REPO, collection_plugin, strip_provenance
 
-LIBRARY = REPO / "playbooks" / "library"
 DATA = REPO / "tests" / "data" / "facts"
 DEBIAN = DATA / "trees" / "debian12"
 EL9 = DATA / "trees" / "el9"
 TARGET_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "python3"
 
-_spec = importlib.util.spec_from_file_location("fleetfix_facts", LIBRARY / "fleetfix_facts.py")
-assert _spec is not None and _spec.loader is not None
-ff = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ff)
+ff = collection_plugin("modules.fleetfix_facts")
 
 
 def _tree_text(tree: Path, path: str) -> str:
@@ -414,18 +409,19 @@ def test_systemctl_words() -> None:
 
 
 def run_facts(tmp_path: Path, module_args: str = "", check: bool = False) -> dict[str, Any]:
-    """One ``ansible localhost -m fleetfix_facts`` through ansible-runner; the module's result."""
-    cmdline = f"-M {LIBRARY}" + (" --check" if check else "")
+    """One ``ansible localhost -m fleetfix.hba.fleetfix_facts`` through ansible-runner; its result."""
+    cmdline = "--check" if check else None
     (tmp_path / "runner").mkdir()
     runner = ansible_runner.run(
         private_data_dir=str(tmp_path / "runner"),
         host_pattern="localhost",
         inventory=f"localhost ansible_connection=local ansible_python_interpreter={TARGET_PYTHON}",
-        module="fleetfix_facts",
+        module="fleetfix.hba.fleetfix_facts",
         module_args=module_args,
         cmdline=cmdline,
         envvars={
             "TZ": "UTC",
+            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         },
         suppress_env_files=True,
@@ -454,7 +450,14 @@ def test_this_machine(tmp_path: Path) -> None:
 def _without_systemctl(facts: dict[str, Any]) -> dict[str, Any]:
     """Facts minus what depends on this machine having systemctl (asked with --root for is-enabled)."""
     service = dict(facts["crash_capture"]["kdump_service"], enabled=None, enabled_state=None)
-    capture = dict(facts["crash_capture"], kdump_service=service)
+    readiness = facts["crash_capture"]["readiness"]
+    checks = [c for c in readiness["checks"] if c["name"] != "kdump.service"]
+    missing = [m for m in readiness["missing"] if not m.startswith(service["name"])]
+    capture = dict(
+        facts["crash_capture"],
+        kdump_service=service,
+        readiness=dict(readiness, checks=checks, missing=missing),
+    )
     errors = [e for e in facts["errors"] if e["surface"] != "systemctl"]
     return dict(facts, crash_capture=capture, errors=errors)
 
@@ -499,6 +502,18 @@ def test_captured_debian_host(tmp_path: Path) -> None:
         "fstype": None,
         "has_data": True,
         "boot_disk": True,
+        "write_safety": {
+            "safe": False,
+            "overwritable": False,
+            "reasons": ["it is the boot disk", "it holds partitions sda1, sda2"],
+        },
+    }
+    # The write safety rule, judged once here: sdb is blank; sdc's xfs, nvme0n1's partition and dm-0 are data.
+    assert {name: (d["write_safety"]["safe"], d["write_safety"]["reasons"]) for name, d in disks.items()} == {
+        "sda": (False, ["it is the boot disk", "it holds partitions sda1, sda2"]),
+        "sdb": (True, []),
+        "sdc": (False, ["it holds a xfs filesystem"]),
+        "nvme0n1": (False, ["it holds partitions nvme0n1p1", "it holds holders dm-0"]),
     }
     assert [(disks[n]["driver"], disks[n]["scsi_host"], disks[n]["fstype"]) for n in ("sdb", "sdc")] == [
         ("mpt3sas", "host1", None),
@@ -537,6 +552,19 @@ def test_captured_debian_host(tmp_path: Path) -> None:
         == {"remote_ip": "10.0.0.1", "remote_port": 6666, "remote_mac": "aa:bb:cc:dd:ee:ff"}
         for t in persistent["targets"]
     )
+
+    # Everything is in place but a captured tree cannot say whether kdump-tools is active: not ready.
+    readiness = capture["readiness"]
+    assert [readiness[k] for k in ("ready", "kdump_ready", "netconsole_ready")] == [False, False, True]
+    if shutil.which("systemctl"):
+        assert readiness["missing"] == ["kdump-tools: cannot tell whether active"]
+    assert [c["name"] for c in readiness["checks"] if c["ok"]] == [
+        "kdump.crash_memory",
+        "kdump.loaded",
+        "kdump.target",
+        "netconsole.target",
+        "netconsole.persistent",
+    ]
 
     by_source = {}
     for job in facts["scheduled_jobs"]:

@@ -125,7 +125,7 @@ def test_reboot_needs_permission(db: AdvisoryDB) -> None:
     assert plan.hosts == ("db02", "db03")
     assert plan.skipped[0].host == "db01"
     assert (
-        "needs a reboot (mpt3sas is in use (refcount 1)); pass --reboot or set fleetfix_hba_reboot_ok"
+        "needs a reboot (mpt3sas is in use (refcount 1)); pass --reboot or set hba_driver_reboot_ok"
         in plan.skipped[0].reason
     )
     with pytest.raises(InputError, match="no host with a known-bad mpt3sas can be remediated"):

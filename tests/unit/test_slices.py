@@ -98,11 +98,9 @@ def test_slice_inventory_carries_resolved_vars_and_group_membership() -> None:
 
 
 def test_slice_job_fetches_into_the_runners_artifacts_on_the_node() -> None:
-    job = SliceJob(
-        "soak.yml", {"fleetfix_soak_fetch_dir": "/srv/soak", "n": 1}, None, "fleetfix_soak_fetch_dir"
-    )
+    job = SliceJob("soak.yml", {"fio_soak_fetch_dir": "/srv/soak", "n": 1}, None, "fio_soak_fetch_dir")
     assert job.fetch_dir == Path("/srv/soak")
-    assert job.node_extravars()["fleetfix_soak_fetch_dir"].endswith("'AWX_ISOLATED_DATA_DIR') }}/fetched")
+    assert job.node_extravars()["fio_soak_fetch_dir"].endswith("'AWX_ISOLATED_DATA_DIR') }}/fetched")
     assert SliceJob("audit.yml", {"n": 1}, None).node_extravars() == {"n": 1}
 
 

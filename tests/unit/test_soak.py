@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleetfix.errors import FleetfixError, InputError
+from fleetfix.facts.host import WriteSafety
 from fleetfix.soak.fio_json import parse_fio_json
 from fleetfix.soak.profiles import (
     BUILTIN_PROFILES,
@@ -30,9 +32,10 @@ from fleetfix.soak.verdict import (
     kernel_fault_kind,
     parse_iops_floor,
 )
-from tests.support import REPO, strip_provenance
+from tests.support import REPO, collection_plugin, strip_provenance
 
 FIO_DATA = REPO / "tests" / "data" / "fio"
+WRITE_SAFETY = collection_plugin("module_utils.write_safety")
 
 
 def made_here(name: str) -> str:
@@ -339,40 +342,43 @@ def test_unknown_profile_lists_known_ones() -> None:
 @dataclass(frozen=True)
 class Device:
     name: str
-    partitions: tuple[str, ...] = ()
-    holders: tuple[str, ...] = ()
-    fstype: str | None = None
-    partition_table: str | None = None
-    has_data: bool | None = False
-    boot_disk: bool = False
+    write_safety: WriteSafety
+
+
+def disk(name: str, **surfaces: Any) -> Device:
+    """A disk judged by the facts module's write safety rule, as a facts run hands it to fleetfix."""
+    facts = {"name": name, "partitions": [], "holders": [], "fstype": None, "partition_table": None}
+    verdict = WRITE_SAFETY.write_safety({**facts, "has_data": False, "boot_disk": False, **surfaces})
+    return Device(name, WriteSafety(verdict["safe"], verdict["overwritable"], tuple(verdict["reasons"])))
 
 
 @pytest.mark.parametrize(
-    ("device", "holds"),
+    ("device", "reason"),
     [
-        (Device("sdb", partitions=("sdb1", "sdb2")), "partitions sdb1, sdb2"),
-        (Device("sdc", fstype="xfs"), "a xfs filesystem"),
-        (Device("sdd", holders=("dm-0",)), "holders dm-0"),
-        (Device("sde", partition_table="gpt", has_data=True), "a gpt partition table"),
-        (Device("sdf", has_data=True), r"data \(a signature in its first sectors\)"),
-        (Device("sdg", has_data=None), "contents that could not be read"),
+        (disk("sdb", partitions=["sdb1", "sdb2"], has_data=True), "it holds partitions sdb1, sdb2"),
+        (disk("sdc", fstype="xfs", has_data=True), "it holds a xfs filesystem"),
+        (disk("sdd", holders=["dm-0"]), "it holds holders dm-0"),
+        (disk("sde", partition_table="gpt", has_data=True), "it holds a gpt partition table"),
+        (disk("sdf", has_data=True), r"it holds data \(a signature in its first sectors\)"),
+        (disk("sdg", has_data=None), "its contents could not be read"),
     ],
 )
-def test_write_profile_refused_on_devices_holding_data(device: Device, holds: str) -> None:
+def test_write_profile_refused_on_devices_holding_data(device: Device, reason: str) -> None:
     write = BUILTIN_PROFILES["randwrite"]
-    with pytest.raises(FleetfixError, match=f"on {device.name}: it holds {holds} .*--destructive"):
-        refuse_destructive(write, [Device("sda"), device], destructive=False)
+    with pytest.raises(FleetfixError, match=f"on {device.name}: {reason} .*--destructive"):
+        refuse_destructive(write, [disk("sda"), device], destructive=False)
     refuse_destructive(write, [device], destructive=True)
     refuse_destructive(BUILTIN_PROFILES["thrash"], [device], destructive=False)
 
 
 def test_write_profile_never_on_the_boot_disk() -> None:
-    with pytest.raises(FleetfixError, match="sda: it is the boot disk"):
-        refuse_destructive(BUILTIN_PROFILES["randwrite"], [Device("sda", boot_disk=True)], destructive=True)
+    boot = disk("sda", boot_disk=True, partitions=["sda1"], has_data=True)
+    with pytest.raises(FleetfixError, match=r"sda: it is the boot disk; it holds partitions sda1$"):
+        refuse_destructive(BUILTIN_PROFILES["randwrite"], [boot], destructive=True)
 
 
 def test_write_profile_allowed_on_blank_device() -> None:
-    refuse_destructive(BUILTIN_PROFILES["randwrite"], [Device("sdb")], destructive=False)
+    refuse_destructive(BUILTIN_PROFILES["randwrite"], [disk("sdb")], destructive=False)
 
 
 # --- the verdict ------------------------------------------------------------------------------------------

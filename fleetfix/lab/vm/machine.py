@@ -174,7 +174,7 @@ class Vm:
                             rootfs.HOSTNAME: {"ansible_host": "127.0.0.1", "ansible_port": state["ssh_port"]}
                         },
                         # How fleetfix remediate finds each fxhba build: the guest's own apt repository.
-                        "vars": {"fleetfix_hba_drivers": {driver.MODULE: _remediation_source()}},
+                        "vars": {"hba_driver_drivers": {driver.MODULE: _remediation_source()}},
                     }
                 },
             }

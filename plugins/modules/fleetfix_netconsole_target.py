@@ -6,6 +6,12 @@ import ipaddress
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetfix.hba.plugins.module_utils.netconsole import (
+    CONFIGFS,
+    TARGETS_DIR,
+    read_file,
+    read_target_attrs,
+)
 
 DOCUMENTATION = r"""
 module: fleetfix_netconsole_target
@@ -33,8 +39,6 @@ before: {description: Attributes before the change (empty when the target did no
 after: {description: Attributes after the change., type: dict}
 """
 
-CONFIGFS = "/sys/kernel/config"
-ROOT = CONFIGFS + "/netconsole"
 ORDER = ("dev_name", "local_ip", "remote_ip", "local_port", "remote_port", "remote_mac", "extended")
 
 
@@ -55,16 +59,11 @@ def canonical(attr, value):
 
 
 def read_target(path):
+    """The attributes this module manages, canonical for comparison; empty when the target is absent."""
     if not os.path.isdir(path):
         return {}
-    found = {}
-    for attr in (*ORDER, "enabled"):
-        try:
-            with open(os.path.join(path, attr)) as handle:
-                found[attr] = canonical(attr, handle.read())
-        except OSError:
-            continue
-    return found
+    attrs = read_target_attrs(read_file, path)
+    return {attr: canonical(attr, attrs[attr]) for attr in (*ORDER, "enabled") if attr in attrs}
 
 
 def write_attr(module, path, attr, value):
@@ -81,16 +80,16 @@ def write_attr(module, path, attr, value):
 
 def ensure_configfs(module):
     """The netconsole directory appears once the module is loaded and configfs is mounted."""
-    if os.path.isdir(ROOT):
+    if os.path.isdir(TARGETS_DIR):
         return False
     if not os.path.isdir("/sys/module/netconsole"):
         if module.check_mode:
             return True
         module.run_command([module.get_bin_path("modprobe", required=True), "netconsole"], check_rc=True)
-    if not os.path.isdir(ROOT) and os.path.isdir(CONFIGFS) and not os.listdir(CONFIGFS):
+    if not os.path.isdir(TARGETS_DIR) and os.path.isdir(CONFIGFS) and not os.listdir(CONFIGFS):
         module.run_command(["mount", "-t", "configfs", "configfs", CONFIGFS], check_rc=True)
-    if not os.path.isdir(ROOT):
-        module.fail_json(msg=f"{ROOT} is missing: this kernel's netconsole has no configfs support")
+    if not os.path.isdir(TARGETS_DIR):
+        module.fail_json(msg=f"{TARGETS_DIR} is missing: this kernel's netconsole has no configfs support")
     return True
 
 
@@ -116,7 +115,7 @@ def main():
     if "/" in params["name"] or params["name"] in (".", ".."):
         module.fail_json(msg=f"invalid netconsole target name {params['name']!r}")
     loaded_now = ensure_configfs(module)
-    path = os.path.join(ROOT, params["name"])
+    path = os.path.join(TARGETS_DIR, params["name"])
     before = {} if loaded_now and module.check_mode else read_target(path)
     # A missing target shows the attributes a fresh one has, so a check-mode diff is exact.
     extended_supported = "extended" in before if before else True

@@ -1,7 +1,6 @@
 #!/usr/bin/python3
 """Mark the kernel log's end now; later, return what the kernel logged since that mark."""
 
-import glob
 import json
 import os
 import re
@@ -9,6 +8,7 @@ import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetfix.hba.plugins.module_utils.crash_dumps import is_dmesg_file
 
 DOCUMENTATION = r"""
 module: fleetfix_kernel_log
@@ -43,7 +43,6 @@ files: {description: Crash dump files the lines were read from., type: list}
 
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 _STAMP = re.compile(r"^\[\s*(\d+\.\d+)\]")
-_DUMP_DMESG = ("*/dmesg.*", "*/vmcore-dmesg.txt")
 
 
 def read_kmsg():
@@ -177,6 +176,22 @@ def same_boot_lines(module, since):
     return None, "the kernel log was not readable before the soak"
 
 
+def _listdir(path):
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
+
+
+def dump_dmesg_files(crash_dir):
+    """The kernel log file of every dump directory under ``crash_dir``, in name order."""
+    found = []
+    for dump in _listdir(crash_dir):
+        directory = os.path.join(crash_dir, dump)
+        found.extend(os.path.join(directory, name) for name in _listdir(directory) if is_dmesg_file(name))
+    return found
+
+
 def previous_boot_lines(module, since, crash_dir):
     """After a reboot: the previous boot's journal since the mark, and crash dumps written since then."""
     started = float(since.get("time", 0))
@@ -185,16 +200,15 @@ def previous_boot_lines(module, since, crash_dir):
     if journal:
         lines.extend(journal)
         sources.append("journal (previous boot)")
-    for pattern in _DUMP_DMESG:
-        for path in sorted(glob.glob(os.path.join(crash_dir, pattern))):
-            try:
-                if os.path.getmtime(path) + 1 < started:
-                    continue
-                with open(path, errors="replace") as handle:
-                    lines.extend(line.rstrip("\n") for line in handle if line.strip())
-            except OSError:
+    for path in dump_dmesg_files(crash_dir):
+        try:
+            if os.path.getmtime(path) + 1 < started:
                 continue
-            files.append(path)
+            with open(path, errors="replace") as handle:
+                lines.extend(line.rstrip("\n") for line in handle if line.strip())
+        except OSError:
+            continue
+        files.append(path)
     if files:
         sources.append("crash dump")
     if not sources:

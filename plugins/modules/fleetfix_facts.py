@@ -16,6 +16,15 @@ import struct
 from datetime import datetime
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetfix.hba.plugins.module_utils.capture_readiness import capture_readiness
+from ansible_collections.fleetfix.hba.plugins.module_utils.crash_dumps import crash_dir_time, is_dmesg_file
+from ansible_collections.fleetfix.hba.plugins.module_utils.netconsole import (
+    TARGET_ATTRS,
+    TARGETS_DIR,
+    parse_netconsole_param,
+    read_target_attrs,
+)
+from ansible_collections.fleetfix.hba.plugins.module_utils.write_safety import write_safety
 
 DOCUMENTATION = r"""
 module: fleetfix_facts
@@ -24,6 +33,9 @@ description:
   - Reads /proc/modules with taint letters, /sys/module/*/version and srcversion, the kernel command line,
     kexec crash memory, the kdump service and its dump target, netconsole targets and their persistent
     configuration, block devices with the driver behind each, cron jobs and systemd timers, and crash dumps.
+  - Judges two safety rules once, for every reader of these facts (roles, playbooks, fleetfix):
+    crash-capture readiness with the reason for each check (C(crash_capture.readiness)), and per block
+    device whether a workload may write to it and why not (C(block_devices[].write_safety)).
   - Never changes the host. A surface that cannot be read is listed in C(errors); it never fails the module.
   - The returned dictionary is described in docs/facts.md of fleetfix.
 options:
@@ -51,10 +63,10 @@ author: fleetfix
 
 EXAMPLES = r"""
 - name: Read every surface the audit needs
-  fleetfix_facts:
+  fleetfix.hba.fleetfix_facts:
 
 - name: Read a captured tree instead of the live host
-  fleetfix_facts:
+  fleetfix.hba.fleetfix_facts:
     root: /srv/captures/db01
 """
 
@@ -65,7 +77,7 @@ fleetfix:
   type: dict
 """
 
-SCHEMA = 1
+SCHEMA = 2
 
 # Documentation/admin-guide/tainted-kernels.rst: bit n of /proc/sys/kernel/tainted -> letter.
 TAINT_LETTERS = "PFSRMBUDAWCIOELKXTNJ"
@@ -86,17 +98,6 @@ MODULES_LOAD_DIRS = (
     "/usr/lib/modules-load.d",
 )
 KDUMP_SERVICES = (("kdump-tools", "/etc/default/kdump-tools"), ("kdump", "/etc/kdump.conf"))
-NETCONSOLE_ATTRS = (
-    "enabled",
-    "extended",
-    "release",
-    "dev_name",
-    "local_ip",
-    "local_port",
-    "remote_ip",
-    "remote_port",
-    "remote_mac",
-)
 
 # Drivers bound to the disk itself (SCSI upper-level drivers, MMC block): the host adapter sits above them.
 UPPER_LEVEL_DRIVERS = frozenset({"sd", "sr", "st", "ses", "ch", "osst", "mmcblk"})
@@ -109,9 +110,6 @@ CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-]+$")
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*=")
 SKIPPED_CRON_FILE = re.compile(r"^\.|~$|\.(dpkg-[a-z]+|rpmsave|rpmnew|rpmorig|swp)$")
 TIMER_MONOTONIC = ("OnActiveSec", "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec")
-
-DEBIAN_DUMP_STAMP = re.compile(r"(?:^|-)(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})$")
-EL_DUMP_STAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})-(\d{2}):(\d{2}):(\d{2})$")
 
 SIGNATURE_HEAD = 8192
 SIGNATURE_FULL = 0x10048  # up to the btrfs magic at 64 KiB + 0x40
@@ -173,44 +171,6 @@ def split_kernel_args(text):
 
 def kernel_arg_values(text, key):
     return [value for name, value in split_kernel_args(text) if name == key and value is not None]
-
-
-def parse_netconsole_param(value, name):
-    """``[+][r][src-port]@[src-ip]/[<dev>],[tgt-port]@<tgt-ip>/[tgt-macaddr]``, several joined by ``;``.
-
-    Defaults documented in Documentation/networking/netconsole.rst are applied: ports 6665 and 6666,
-    broadcast remote MAC. Raises ValueError on a target the kernel would reject.
-    """
-    targets = []
-    for spec in (s.strip() for s in value.split(";")):
-        if not spec:
-            continue
-        flags = re.match(r"[+r]*", spec).group(0)
-        local, comma, remote = spec[len(flags) :].partition(",")
-        local_port, at_local, local_rest = local.partition("@")
-        remote_port, at_remote, remote_rest = remote.partition("@")
-        ports_ok = all(p.isdigit() for p in (local_port, remote_port) if p)
-        if not (comma and at_local and at_remote and ports_ok):
-            raise ValueError(f"not a netconsole target: {spec!r}")
-        local_ip, _, dev = local_rest.partition("/")
-        remote_ip, _slash, mac = remote_rest.rpartition("/") if "/" in remote_rest else (remote_rest, "", "")
-        if not remote_ip:
-            raise ValueError(f"netconsole target without a remote IP: {spec!r}")
-        targets.append(
-            {
-                "name": name,
-                "enabled": None,
-                "extended": "+" in flags,
-                "release": "r" in flags,
-                "dev_name": dev or None,
-                "local_ip": local_ip or None,
-                "local_port": int(local_port) if local_port else 6665,
-                "remote_ip": remote_ip,
-                "remote_port": int(remote_port) if remote_port else 6666,
-                "remote_mac": mac.lower() if mac else "ff:ff:ff:ff:ff:ff",
-            }
-        )
-    return targets
 
 
 def logical_lines(text, comment_chars="#"):
@@ -455,23 +415,6 @@ def parse_os_release(text):
     return {"id": os_id, "version_id": values.get("VERSION_ID") or None, "family": family}
 
 
-def crash_dir_time(name):
-    """Local time encoded in a dump directory name: kdump-tools' YYYYMMDDHHMM (after an optional host tag)
-    or EL's ``<host>-YYYY-MM-DD-HH:MM:SS``; None when the name has neither."""
-    for pattern in (EL_DUMP_STAMP, DEBIAN_DUMP_STAMP):
-        match = pattern.search(name)
-        if match:
-            try:
-                return datetime(*(int(g) for g in match.groups()))
-            except ValueError:
-                return None
-    return None
-
-
-def is_dmesg_file(name):
-    return name.startswith("dmesg.") or name == "vmcore-dmesg.txt"
-
-
 def systemctl_enabled(state):
     """``systemctl is-enabled`` output -> True/False, None when it is not a state this module knows."""
     if state in ("enabled", "enabled-runtime", "alias", "generated"):
@@ -698,6 +641,7 @@ def read_block_devices(host):
     boot = _boot_disks(host, owner, slaves)
     for disk in disks:
         disk["boot_disk"] = disk["name"] in boot
+        disk["write_safety"] = write_safety(disk)
     return disks
 
 
@@ -785,13 +729,14 @@ def read_kdump(module, host):
 
 def read_netconsole(host, modules, cmdline):
     targets = []
-    for name in host.listdir("/sys/kernel/config/netconsole"):
-        base = "/sys/kernel/config/netconsole/" + name
+    for name in host.listdir(TARGETS_DIR):
+        base = TARGETS_DIR + "/" + name
         if not host.isdir(base):
             continue
-        attrs = {attr: host.value(base + "/" + attr) for attr in NETCONSOLE_ATTRS}
+        attrs = read_target_attrs(host.value, base)
         target = {"name": name}
-        for attr, value in attrs.items():
+        for attr in TARGET_ATTRS:
+            value = attrs.get(attr)
             if attr in ("enabled", "extended", "release"):
                 target[attr] = None if value is None else value == "1"
             elif attr in ("local_port", "remote_port"):
@@ -849,7 +794,7 @@ def read_crash_capture(module, host, modules):
     cmdline = host.value("/proc/cmdline")
     loaded = host.value("/sys/kernel/kexec_crash_loaded")
     service, config = read_kdump(module, host)
-    return {
+    capture = {
         "cmdline": cmdline,
         "crashkernel": " ".join(kernel_arg_values(cmdline or "", "crashkernel")) or None,
         "kexec_crash_size": host.integer("/sys/kernel/kexec_crash_size"),
@@ -858,6 +803,8 @@ def read_crash_capture(module, host, modules):
         "kdump_config": config,
         "netconsole": read_netconsole(host, modules, cmdline),
     }
+    capture["readiness"] = capture_readiness(capture)
+    return capture
 
 
 def _unit_path(host, filename):

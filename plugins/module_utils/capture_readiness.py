@@ -1,0 +1,95 @@
+"""Crash-capture readiness: can this host leave evidence the next time it panics?
+
+The one definition of the rule. The facts module computes it from what it read and returns it as
+``crash_capture.readiness``; the roles and fleetfix's Python read that result and never judge it again.
+
+Checked without panicking anything: crash memory reserved, capture kernel loaded, the kdump service enabled
+and active with a dump target, and a netconsole target enabled now and configured to come back after a
+reboot. Ready means every check passes: a host that loses capture at the reboot a change may trigger is not
+ready. Standard library only, Python 3.8+ (it runs on the managed hosts).
+"""
+
+from __future__ import annotations
+
+MIB = 1024 * 1024
+
+
+def _check(name, ok, detail):
+    return {"name": name, "ok": ok, "detail": detail}
+
+
+def _crash_memory(capture):
+    size = capture.get("kexec_crash_size") or 0
+    if size > 0:
+        return _check("kdump.crash_memory", True, f"{size // MIB} MiB reserved")
+    if capture.get("crashkernel"):
+        on_cmdline = capture["crashkernel"]
+        detail = f"crashkernel={on_cmdline} is on the command line but no crash memory is reserved"
+    else:
+        detail = "no crashkernel= on the kernel command line: no crash memory reserved"
+    return _check("kdump.crash_memory", False, detail)
+
+
+def _loaded(capture):
+    if capture.get("kexec_crash_loaded"):
+        return _check("kdump.loaded", True, "capture kernel loaded")
+    return _check("kdump.loaded", False, "capture kernel not loaded (/sys/kernel/kexec_crash_loaded is 0)")
+
+
+def _service(capture):
+    service = capture.get("kdump_service")
+    if not service or not service.get("installed"):
+        return _check("kdump.service", False, "kdump service not installed (kdump-tools / kdump)")
+    states = (("enabled", service.get("enabled")), ("active", service.get("active")))
+    off = [word for word, on in states if on is False]
+    if off:
+        return _check("kdump.service", False, f"{service['name']} is not {' and not '.join(off)}")
+    unknown = [word for word, on in states if on is None]
+    if unknown:
+        detail = f"{service['name']}: cannot tell whether {' or '.join(unknown)}"
+        return _check("kdump.service", False, detail)
+    return _check("kdump.service", True, f"{service['name']} enabled and active")
+
+
+def _target(capture):
+    config = capture.get("kdump_config")
+    if not config or not config.get("target"):
+        return _check("kdump.target", False, "no kdump dump target configured")
+    return _check("kdump.target", True, f"dumps to {config['kind']} {config['target']}")
+
+
+def _netconsole_live(capture):
+    netconsole = capture.get("netconsole") or {}
+    enabled = [t for t in netconsole.get("targets") or [] if t.get("enabled") and t.get("remote_ip")]
+    if enabled:
+        where = ", ".join(f"{t['remote_ip']}:{t.get('remote_port')}" for t in enabled)
+        return _check("netconsole.target", True, f"netconsole streaming to {where}")
+    if not netconsole.get("module_loaded"):
+        return _check("netconsole.target", False, "netconsole module not loaded")
+    return _check("netconsole.target", False, "netconsole loaded but no enabled target")
+
+
+def _netconsole_persistent(capture):
+    persistent = (capture.get("netconsole") or {}).get("persistent") or {}
+    if persistent.get("cmdline") or (persistent.get("modprobe") and persistent.get("load_at_boot")):
+        return _check("netconsole.persistent", True, "netconsole configured for the next boot")
+    return _check("netconsole.persistent", False, "netconsole not configured to survive a reboot")
+
+
+CHECKS = (_crash_memory, _loaded, _service, _target, _netconsole_live, _netconsole_persistent)
+
+
+def capture_readiness(capture):
+    """``{ready, kdump_ready, netconsole_ready, missing, checks}`` for a ``crash_capture`` facts dict.
+
+    ``checks`` lists every check as ``{name, ok, detail}`` in a fixed order; ``missing`` holds the details of
+    the failed ones, ready to show a person.
+    """
+    checks = [check(capture) for check in CHECKS]
+    return {
+        "ready": all(c["ok"] for c in checks),
+        "kdump_ready": all(c["ok"] for c in checks if c["name"].startswith("kdump.")),
+        "netconsole_ready": all(c["ok"] for c in checks if c["name"].startswith("netconsole.")),
+        "missing": [c["detail"] for c in checks if not c["ok"]],
+        "checks": checks,
+    }
