@@ -54,6 +54,7 @@ def _naive_playbook(directory: Path) -> Path:
 def _run(inventory: Path, forks: int, **what: object) -> float:
     env = {
         "ANSIBLE_CONFIG": str(paths.content_dir() / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": str(paths.collections_dir()),
         "PATH": os.pathsep.join([str(Path(ansible_executable("ansible")).parent), os.environ["PATH"]]),
     }
     with tempfile.TemporaryDirectory() as data_dir:

@@ -78,7 +78,8 @@ def _ansible_env() -> dict[str, str]:
     return {
         "PATH": os.pathsep.join([ansible_bin, os.environ.get("PATH", "")]),
         "ANSIBLE_CONFIG": str(content / "ansible.cfg"),
-        "ANSIBLE_ROLES_PATH": str(content / "roles"),
+        # The collection fleetfix.hba this fleetfix ships, ahead of any copy installed elsewhere.
+        "ANSIBLE_COLLECTIONS_PATH": str(paths.collections_dir()),
         **ANSIBLE_SETTINGS,
     }
 

@@ -9,7 +9,7 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def content_dir() -> Path:
-    """The directory holding playbooks/, roles/, advisories/ and ansible.cfg.
+    """The directory holding playbooks/, collections/, advisories/ and ansible.cfg.
 
     An installed wheel carries them in ``fleetfix/_content``; a source checkout has them beside the package.
     """
@@ -19,6 +19,17 @@ def content_dir() -> Path:
 
 def playbook(name: str) -> Path:
     return content_dir() / "playbooks" / name
+
+
+def collections_dir() -> Path:
+    """A collections path (ANSIBLE_COLLECTIONS_PATH) holding the Ansible collection fleetfix.hba, the roles
+    and modules every run uses. In a checkout its ansible_collections/fleetfix/hba links to the repository."""
+    return content_dir() / "collections"
+
+
+def collection_root() -> Path:
+    """The collection fleetfix.hba itself: galaxy.yml, meta/, plugins/, roles/."""
+    return (collections_dir() / "ansible_collections" / "fleetfix" / "hba").resolve()
 
 
 def shipped_advisories() -> Path:

@@ -33,9 +33,9 @@ description:
   - Reads /proc/modules with taint letters, /sys/module/*/version and srcversion, the kernel command line,
     kexec crash memory, the kdump service and its dump target, netconsole targets and their persistent
     configuration, block devices with the driver behind each, cron jobs and systemd timers, and crash dumps.
-  - Judges two safety rules once, for every reader of these facts (roles, playbooks, fleetfix):
-    crash-capture readiness with the reason for each check (C(crash_capture.readiness)), and per block
-    device whether a workload may write to it and why not (C(block_devices[].write_safety)).
+  - Judges two safety rules once, for every reader of these facts (roles, playbooks, fleetfix).
+    Crash-capture readiness with the reason for each check is C(crash_capture.readiness); whether a
+    workload may write to a block device, and why not, is C(block_devices[].write_safety).
   - Never changes the host. A surface that cannot be read is listed in C(errors); it never fails the module.
   - The returned dictionary is described in docs/facts.md of fleetfix.
 options:

@@ -17,7 +17,7 @@ description:
   - Without O(since), returns the current end of the kernel log as RV(position), with the boot id and the
     time. With O(since) (a position returned earlier), returns in RV(lines) what the kernel logged after it.
   - Reads C(/dev/kmsg) (sequence numbers), else the C(dmesg) command (timestamps), else C(journalctl -k)
-    (cursors). When none can be read, RV(available) is false with the RV(reason): the caller must not
+    (cursors). When none can be read, RV(available) is false with the RV(reason); the caller must not
     take that as a clean log.
   - When the boot id changed since O(since), the log of that boot is gone from the ring buffer; the lines
     then come from the previous boot's journal (C(journalctl -k -b -1) since the mark's time, when the

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +16,7 @@ from fleetfix.ansible.nodes import ExecutionNodes, load
 from fleetfix.ansible.observer import MergedProgress, answer_status
 from fleetfix.ansible.slicing.assign import schedule
 from fleetfix.ansible.slicing.cut import Slice, by_count, by_group, merged_rc
-from fleetfix.ansible.slicing.prepare import SliceJob, slice_inventory
+from fleetfix.ansible.slicing.prepare import SliceJob, copy_project, slice_inventory
 from fleetfix.errors import EnvironmentProblem, InputError
 
 HOSTS = [f"h{n:02d}" for n in range(10)]
@@ -180,3 +183,37 @@ def test_answer_status() -> None:
     assert answer_status(_answer("a", "failed")) == "failed"
     assert answer_status({"event": "runner_on_start", "event_data": {"host": "a"}}) is None
     assert answer_status({"event": "runner_on_ok", "event_data": {}}) is None
+
+
+def test_a_nodes_project_finds_the_collection_with_its_own_ansible_cfg(tmp_path: Path) -> None:
+    """A node has the project's files only: its ansible.cfg must lead Ansible to the copied collection."""
+    project = tmp_path / "project"
+    copy_project(project)
+    collection = project / "collections" / "ansible_collections" / "fleetfix" / "hba"
+    assert not any(collection.rglob("molecule")) and not (collection / "fleetfix").exists()
+    assert (collection / "plugins" / "module_utils" / "write_safety.py").is_file()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run(
+        ["ansible-doc", "-t", "role", "-l", "fleetfix.hba"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    roles = {line.rstrip(":") for line in result.stdout.splitlines() if line.startswith("fleetfix.hba.")}
+    assert roles == {"fleetfix.hba.crash_capture", "fleetfix.hba.fio_soak", "fleetfix.hba.hba_driver"}
+    module = subprocess.run(
+        ["ansible", "localhost", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}",
+         "-m", "fleetfix.hba.fleetfix_facts", "-a", "root=/nonexistent", "-o"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert module.returncode == 0 and '"schema": 2' in module.stdout, module.stdout + module.stderr

@@ -1,8 +1,9 @@
 """A slice's job for an execution node: the project, the slice's inventory, and ansible-runner's transmit.
 
-What a node receives is self-contained: the playbooks and roles (with the custom modules beside them) as
-``project/``, the slice's hosts with the variables the controller resolved for them as a static inventory, and
-the extra vars. The stream is built once per slice and sent unchanged to whichever node runs it.
+What a node receives is self-contained: as ``project/``, the playbooks, ansible.cfg and the collection
+fleetfix.hba (roles, modules) under ``collections/``, where that ansible.cfg finds it; the slice's hosts with
+the variables the controller resolved for them as a static inventory; and the extra vars. The stream is built
+once per slice and sent unchanged to whichever node runs it.
 """
 
 from __future__ import annotations
@@ -73,12 +74,24 @@ def slice_inventory(hosts: Sequence[str], inventory: Mapping[str, Any]) -> dict[
     return {"all": {"hosts": {h: dict(hostvars.get(h, {})) for h in hosts}, "children": groups}}
 
 
-def _project(target: Path) -> None:
+# What of the collection a run needs: the rest of a checkout (fleetfix's Python, tests) stays here.
+_COLLECTION_PARTS = ("galaxy.yml", "meta", "plugins", "roles")
+
+
+def copy_project(target: Path) -> None:
+    """The playbooks, ansible.cfg and the collection fleetfix.hba, copied as a node's ``project/``."""
     content = paths.content_dir()
     skip = shutil.ignore_patterns("molecule", "__pycache__", "*.pyc")
-    for name in ("playbooks", "roles"):
-        shutil.copytree(content / name, target / name, ignore=skip)
+    shutil.copytree(content / "playbooks", target / "playbooks", ignore=skip)
     shutil.copy2(content / "ansible.cfg", target / "ansible.cfg")
+    collection = paths.collection_root()
+    copied = target / "collections" / "ansible_collections" / "fleetfix" / "hba"
+    for name in _COLLECTION_PARTS:
+        if (collection / name).is_dir():
+            shutil.copytree(collection / name, copied / name, ignore=skip)
+        else:
+            copied.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(collection / name, copied / name)
 
 
 def _transmit(slice_dir: Path, job: SliceJob, forks: int) -> None:
@@ -102,7 +115,7 @@ def prepare(run_dir: Path, piece: Slice, inventory: Mapping[str, Any], job: Slic
     """The slice's transmit stream (``slices/<index>.stream``), built once and sent unchanged to whichever
     node runs it."""
     slice_dir = run_dir / "slices" / str(piece.index)
-    _project(slice_dir / "project")
+    copy_project(slice_dir / "project")
     (slice_dir / "inventory").mkdir(parents=True)
     listing = yaml.safe_dump(slice_inventory(piece.hosts, inventory), sort_keys=False)
     (slice_dir / "inventory" / "hosts.yml").write_text(listing)
