@@ -20,13 +20,16 @@ def test_installed_wheel_audits_localhost(tmp_path: Path) -> None:
     )
     assert install.returncode == 0, install.stderr[-3000:]
     content = subprocess.run(
-        [str(python), "-c", "from fleetfix import paths; print(paths.content_dir())"],
+        [str(python), "-c", "from fleetfix.state import paths; print(paths.content_dir())"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
         check=True,
     ).stdout.strip()
     assert Path(content).is_relative_to(env_dir) and (Path(content) / "playbooks" / "audit.yml").is_file()
+    collection = Path(content) / "collections" / "ansible_collections" / "fleetfix" / "hba"
+    assert (collection / "plugins" / "modules" / "fleetfix_facts.py").is_file()
+    assert (collection / "roles" / "hba_driver" / "meta" / "argument_specs.yml").is_file()
     environment = {**os.environ, "FLEETFIX_STATE_DIR": str(tmp_path / "state"), "PATH": "/usr/bin:/bin"}
     audit = subprocess.run(
         [str(env_dir / "bin" / "fleetfix"), "audit", "--format", "json"],

@@ -152,7 +152,8 @@ def test_precheck_verify_and_check_mode_stop_or_change_nothing(make_lab, tmp_pat
     stopped = remediate(lab, tmp_path, "db05", unexpected)
 
     assert failure(required)[0] == "precheck"
-    assert required.message.startswith("crash capture is not ready (kdump ")
+    assert required.message.startswith("crash capture is not ready (")
+    assert "hba_driver_require_capture is set" in required.message
     assert failure(verify_only) == (
         "verify",
         f"mpt3sas is loaded at {before[0]} (srcversion {BAD_BUILD}), not the target 46.00.00.00",
