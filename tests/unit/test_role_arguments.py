@@ -19,7 +19,7 @@ import yaml
 
 from fleetfix.commands.capture import CaptureOptions, parse_dump_target
 from fleetfix.commands.soak import SoakTarget, soak_extravars
-from tests.conftest import COLLECTIONS, REPO
+from tests.support import COLLECTIONS, REPO
 
 ROLES = ("crash_capture", "hba_driver", "fio_soak")
 ROLE_VARIABLE = re.compile(rf"^({'|'.join(ROLES)})_[a-z0-9_]+$")

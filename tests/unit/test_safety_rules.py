@@ -24,7 +24,7 @@ import yaml
 from fleetfix.errors import FleetfixError
 from fleetfix.facts.host import HostFacts
 from fleetfix.soak.profiles import BUILTIN_PROFILES, refuse_destructive
-from tests.conftest import COLLECTIONS, REPO, collection_plugin
+from tests.support import COLLECTIONS, REPO, collection_plugin
 
 FACTS = REPO / "tests" / "data" / "facts"
 READINESS = collection_plugin("module_utils.capture_readiness")
