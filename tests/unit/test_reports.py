@@ -184,7 +184,7 @@ def test_a_crashed_soak_reads_as_crashed_first(tmp_path: Path) -> None:
     evidence["fetched"] = str(empty)
     target = SoakTarget("db04", tuple(evidence["devices"]), tuple(evidence["fio_args"]))
     soaked = judge_host(
-        HostResult("db04", "ok", "", {"fleetfix_soak_result": evidence}, ()), target, IopsFloor.absolute(0)
+        HostResult("db04", "ok", "", {"fio_soak_result": evidence}, ()), target, IopsFloor.absolute(0)
     )
     assert soaked.status == "failed"
     reasons = soaked.verdict.reasons
