@@ -349,7 +349,8 @@ def disk(name: str, **surfaces: Any) -> Device:
     """A disk judged by the facts module's write safety rule, as a facts run hands it to fleetfix."""
     facts = {"name": name, "partitions": [], "holders": [], "fstype": None, "partition_table": None}
     verdict = WRITE_SAFETY.write_safety({**facts, "has_data": False, "boot_disk": False, **surfaces})
-    return Device(name, WriteSafety(verdict["safe"], verdict["overwritable"], tuple(verdict["reasons"])))
+    safe, overwritable, reasons = verdict["safe"], verdict["overwritable"], tuple(verdict["reasons"])
+    return Device(name, WriteSafety(safe=safe, overwritable=overwritable, reasons=reasons))
 
 
 @pytest.mark.parametrize(
