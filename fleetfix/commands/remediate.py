@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from fleetfix import grammar
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.runner import RunObserver, RunRequest, inventory_hostvars, run_playbook
 from fleetfix.audit import audit_results
@@ -139,15 +140,21 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
     """Fresh facts, the advisories and the inventory's vars -> the plan and its window."""
     if not request.module:
         raise InputError("--module", "name the driver module to remediate, e.g. --module mpt3sas")
+    if (why := grammar.problem("module", request.module)) is not None:
+        raise InputError("--module", why)
     # Bad option values, and a start outside the given window, are refused before any host is contacted.
     if request.to is not None:
         parse_version(request.to, "--to")
     if request.window is not None:
         _refuse_outside(parse_window(request.window, request.tz), request.clock())
+    hostvars = inventory_hostvars(request.inventories, request.limit)
+    for host, variables in sorted(hostvars.items()):
+        if problems := grammar.variable_problems(variables):
+            where = ",".join(map(str, request.inventories)) or "inventory"
+            raise InputError(where, f"host {host}: {problems[0]}")
     db = load_db(request.advisory_dirs)
     outcome, facts = _facts(request.inventories, request.limit, observer, request.nodes)
     report = audit_results(outcome.hosts, db, request.clock(), source=str(outcome.run_dir))
-    hostvars = inventory_hostvars(request.inventories, request.limit)
     loaded = {h.host for h in report.hosts if any(d.name == request.module for d in h.drivers)}
     window = window_for_run(request.window, request.tz, {h: v for h, v in hostvars.items() if h in loaded})
     reboot_ok = {h for h, v in hostvars.items() if str(v.get("fleetfix_hba_reboot_ok", "")).lower() == "true"}
