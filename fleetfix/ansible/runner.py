@@ -21,6 +21,7 @@ from typing import Any
 
 import ansible_runner
 
+from fleetfix.ansible import interrupt
 from fleetfix.ansible.events import EventFold
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.observer import MergedProgress, RunObserver
@@ -156,10 +157,21 @@ def run_playbook(request: RunRequest, observer: RunObserver | None = None, kind:
         raise InputError(where, "matches no host in the inventory")
     playbook = paths.playbook(request.playbook)
     cmdline = " ".join(flag for flag, on in (("--check", request.check), ("--diff", request.diff)) if on)
-    if request.nodes is not None and request.inventories:  # localhost alone is not sliced
-        results, rc, output = _run_sliced(request, request.nodes, sources, hosts, run_dir, cmdline, observer)
-    else:
-        results, rc, output = _run_here(request, playbook, sources, hosts, run_dir, cmdline, observer)
+    with interrupt.stop_on_signals() as stop:
+        try:
+            if request.nodes is not None and request.inventories:  # localhost alone is not sliced
+                ran = _run_sliced(request, request.nodes, sources, hosts, run_dir, cmdline, observer)
+            else:
+                ran = _run_here(request, playbook, sources, hosts, run_dir, cmdline, observer, stop)
+        except FleetfixError:
+            if stop.signum is None:
+                raise
+            ran = ({}, 1, "")  # the slices that were cut short
+        stop.finish()
+    results, rc, output = ran
+    if stop.signum is not None:
+        answered = {h: r for h, r in results.items() if r.tasks and r.status != "skipped"}
+        raise interrupt.Interrupted(stop.signum, run_dir, answered)
     if rc not in (0, 2, 4) and all(r.status == "skipped" or not r.tasks for r in results.values()):
         raise FleetfixError(
             f"{playbook.name}: {_ansible_error(output, f'ansible-playbook exited {rc}')}",
@@ -176,8 +188,12 @@ def _run_here(
     run_dir: Path,
     cmdline: str,
     observer: RunObserver | None,
+    stop: interrupt.StopRequest,
 ) -> tuple[dict[str, HostResult], int, str]:
     fold, progress = EventFold(), MergedProgress(observer, len(hosts))
+    # ansible-runner polls its cancel callback between reads of the playbook's output: every second here.
+    (run_dir / "env").mkdir(exist_ok=True)
+    (run_dir / "env" / "settings").write_text("pexpect_timeout: 1\n")
 
     def on_event(event: dict[str, Any]) -> bool:
         fold.add(event)
@@ -197,6 +213,7 @@ def _run_here(
         quiet=True,
         ident="ansible",
         event_handler=on_event,
+        cancel_callback=stop.give_up,
     )
     output = runner.stdout.read() if runner.stdout and runner.rc not in (0, 2, 4) else ""
     return fold.results(hosts), runner.rc, output

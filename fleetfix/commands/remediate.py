@@ -3,6 +3,7 @@ failure budget is spent; `--resume` continues a run from its journal; `--check` 
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetfix import grammar
+from fleetfix.ansible.interrupt import Interrupted
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.runner import RunObserver, RunRequest, inventory_hostvars, run_playbook
 from fleetfix.audit import audit_results
@@ -225,7 +227,17 @@ def start(
 ) -> RemediateOutcome:
     with RemediationLock(lock_path(), f"a new {plan.module} run"), Journal(default_path()) as journal:
         run_id = journal.start_run(command, plan, window.spec if window else None, _options(request))
-        return _drive(_context(request, run_id, plan, window, observer), journal, facts)
+        return _drive_recorded(_context(request, run_id, plan, window, observer), journal, facts)
+
+
+def _drive_recorded(ctx: BatchContext, journal: Journal, facts: dict[str, HostFacts]) -> RemediateOutcome:
+    """``_drive``, with a stop by signal recorded as such: the run is left interrupted and resumable."""
+    try:
+        return _drive(ctx, journal, facts)
+    except Interrupted as stopped:
+        name = signal.Signals(stopped.signum).name
+        journal.end_run(ctx.run_id, "interrupted", f"interrupted by {name}: continue it with --resume")
+        raise Interrupted(stopped.signum, stopped.run_dir) from None
 
 
 def resume(request: RemediateRequest, observer: RunObserver | None) -> RemediateOutcome:
@@ -243,4 +255,4 @@ def resume(request: RemediateRequest, observer: RunObserver | None) -> Remediate
         facts = _facts(request.inventories, ",".join(pending), observer, request.nodes)[1] if pending else {}
         journal.resume_run(record.id, window.spec if window else None)
         request = _resumed(request, record.options)
-        return _drive(_context(request, record.id, record.plan, window, observer), journal, facts)
+        return _drive_recorded(_context(request, record.id, record.plan, window, observer), journal, facts)

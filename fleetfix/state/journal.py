@@ -34,6 +34,7 @@ class RunStatus(StrEnum):
     STOPPED_BUDGET = "stopped-budget"
     FAILED = "failed"
     ABORTED = "aborted"
+    INTERRUPTED = "interrupted"  # stopped by SIGINT/SIGTERM; resumable
 
 
 RUN_STATUSES = tuple(RunStatus)
