@@ -11,7 +11,7 @@ import click
 from fleetfix import __version__
 from fleetfix import console as ui
 from fleetfix.ansible.nodes import ExecutionNodes
-from fleetfix.cli.guard import one_line, write_debug_log
+from fleetfix.cli.guard import one_line, show_warnings, write_debug_log
 from fleetfix.cli.options import advisories_option, execution_nodes_option, inventory_option, limit_option
 from fleetfix.errors import ExitStatus, FleetfixError
 
@@ -150,6 +150,7 @@ def run(argv: list[str] | None = None) -> int:
     naming that log and exit status 70.
     """
     previous = signal.signal(signal.SIGTERM, _terminated)
+    show_warnings(ui.warning)
     try:
         main.main(args=argv, prog_name="fleetfix", standalone_mode=False)
     except FleetfixError as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,3 +35,22 @@ def write_debug_log(exc: BaseException) -> Path:
         except OSError:
             continue
     return Path("/dev/null")
+
+
+class OneLineHandler(logging.Handler):
+    """Log records (Ansible's warnings, relayed by fleetfix.ansible) shown as one line each."""
+
+    def __init__(self, show: Callable[[str], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.show = show
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.show(one_line(record.getMessage()))
+
+
+def show_warnings(show: Callable[[str], None]) -> None:
+    """Route fleetfix's warnings to ``show``, once per process."""
+    logger = logging.getLogger("fleetfix")
+    if not any(isinstance(h, OneLineHandler) for h in logger.handlers):
+        logger.addHandler(OneLineHandler(show))
+        logger.propagate = False
