@@ -60,7 +60,13 @@ class RunOutcome:
 def new_run_dir(kind: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = paths.state_dir() / "runs" / f"{stamp}-{kind}-{uuid.uuid4().hex[:6]}"
-    run_dir.mkdir(parents=True)
+    try:
+        run_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"{run_dir.parent}: cannot write the state directory ({exc.strerror or exc}); "
+            "set FLEETFIX_STATE_DIR to a writable directory"
+        ) from None
     return run_dir
 
 
