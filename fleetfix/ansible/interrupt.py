@@ -31,14 +31,15 @@ class Interrupted(FleetfixError):
 
     def __init__(self, signum: int, run_dir: Path | None = None, hosts: dict[str, Any] | None = None) -> None:
         name = signal.Signals(signum).name
-        where = f"; what ran is kept in {run_dir}" if run_dir is not None else ""
+        what = f": the playbook was stopped; what ran is kept in {run_dir}" if run_dir is not None else ""
         status = ExitStatus.TERMINATED if signum == signal.SIGTERM else ExitStatus.INTERRUPTED
-        super().__init__(f"interrupted by {name}: the playbook was stopped{where}", status)
+        super().__init__(f"interrupted by {name}{what}", status)
         self.signum, self.run_dir, self.hosts = signum, run_dir, hosts or {}
 
 
 def _processes() -> list[tuple[int, int, int]]:
-    """(pid, parent, process group) of every process, read from /proc."""
+    """(pid, parent, process group) of every living process, read from /proc. Zombies are left out: they
+    have stopped already, and where PID 1 does not reap orphans (some containers) they never go away."""
     found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -49,7 +50,7 @@ def _processes() -> list[tuple[int, int, int]]:
         except OSError:
             continue
         fields = stat[stat.rfind(b")") + 2 :].split()  # after "pid (comm) "
-        if len(fields) > 2:
+        if len(fields) > 2 and fields[0] not in (b"Z", b"X"):
             found.append((int(entry.name), int(fields[1]), int(fields[2])))
     return found
 
@@ -130,6 +131,12 @@ class StopRequest:
 
 
 _current: StopRequest | None = None
+
+
+def raise_interrupted(signum: int, _frame: FrameType | None = None) -> None:
+    """The handler outside playbook runs: stop where the command is, as Ctrl-C does, with the signal's
+    status (a remediation between two steps is then recorded interrupted like one inside a step)."""
+    raise Interrupted(signum)
 
 
 def current() -> StopRequest | None:

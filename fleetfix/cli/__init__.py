@@ -10,6 +10,7 @@ import click
 
 from fleetfix import __version__
 from fleetfix import console as ui
+from fleetfix.ansible import interrupt
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.cli.guard import one_line, show_warnings, write_debug_log
 from fleetfix.cli.options import advisories_option, execution_nodes_option, inventory_option, limit_option
@@ -135,21 +136,17 @@ def _attach_command_groups() -> None:
 _attach_command_groups()
 
 
-def _terminated(signum: int, _frame: object) -> None:
-    raise Terminated(signum)
-
-
-class Terminated(BaseException):
-    """SIGTERM outside a playbook run (during one, the run forwards it and raises Interrupted)."""
-
-
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and turn every failure into one line on stderr and a documented exit code.
 
     Anything unexpected is a fault of fleetfix: its traceback goes to a debug log, the user gets one line
     naming that log and exit status 70.
     """
-    previous = signal.signal(signal.SIGTERM, _terminated)
+    # Outside a playbook run SIGINT and SIGTERM raise Interrupted where the command is; during one the run
+    # forwards them to the playbook first (fleetfix.ansible.interrupt).
+    previous = {
+        sig: signal.signal(sig, interrupt.raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     show_warnings(ui.warning)
     try:
         main.main(args=argv, prog_name="fleetfix", standalone_mode=False)
@@ -167,9 +164,6 @@ def run(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         ui.error("interrupted")
         return ExitStatus.INTERRUPTED
-    except Terminated:
-        ui.error("terminated")
-        return ExitStatus.TERMINATED
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else ExitStatus.USAGE
     except BrokenPipeError:
@@ -179,7 +173,8 @@ def run(argv: list[str] | None = None) -> int:
         ui.error(one_line(f"internal error: {type(exc).__name__}: {exc}") + f" (details: {log})")
         return ExitStatus.INTERNAL
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return ExitStatus.OK
 
 

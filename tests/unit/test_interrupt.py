@@ -39,7 +39,8 @@ def _group_alive(group: int) -> list[int]:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if int(stat[stat.rfind(")") + 2 :].split()[2]) == group:
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if fields[0] != "Z" and int(fields[2]) == group:  # a zombie has ended already
                 alive.append(int(entry.name))
     return alive
 
