@@ -328,3 +328,52 @@ def test_the_guard_turns_a_fault_into_status_70_one_line_and_a_log(
     assert "internal error: ZeroDivisionError" in line
     (log,) = (tmp_path / "state" / "debug").glob("*.log")
     assert "Traceback" in log.read_text() and str(log) in line
+
+
+def test_inventory_files() -> None:
+    """Broken inventories reach ansible-inventory for real (a few examples: each costs a second or two)."""
+    from fleetfix.errors import InputError
+
+    sample = DATA / "inventories" / "test-playbooks-more" / "inventory.ini"
+
+    @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(data=file_inputs(sample))
+    def each(data: bytes) -> None:
+        directory = _scratch()
+        path = _write(directory, "hosts.ini", data)
+        try:
+            listing = runner._inventory_list([str(path)], None, directory)
+        except InputError as error:
+            assert "\n" not in str(error)
+        else:
+            assert isinstance(listing, dict)
+
+    each()
+
+
+def test_datagrams(tmp_path: Path) -> None:
+    """Any datagram, plain or shaped like an extended netconsole record, leaves one stamped line per line."""
+    from fleetfix.listen.receiver import Listener
+
+    extended = st.builds(
+        lambda seq, offset, total, body: b"6,%d,1000,-,ncfrag=%d/%d;" % (seq, offset, total) + body,
+        st.integers(0, 5),
+        st.integers(0, 3000),
+        st.integers(0, 3000),
+        st.binary(max_size=200),
+    )
+    listener = Listener("127.0.0.1", 0, tmp_path, lambda event: None, max_pending=2)
+    source = listener._source(("192.0.2.9", 6665))
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        datagrams=st.lists(st.binary(max_size=300) | extended | hostile_text().map(str.encode), max_size=5)
+    )
+    def each(datagrams: list[bytes]) -> None:
+        for data in datagrams:
+            listener._datagram(source, data, 1.0)
+
+    each()
+    listener.close()
+    for line in (tmp_path / source.log).read_text(encoding="utf-8").splitlines():
+        assert line[:4].isdigit() and "+00:00 " in line, line
