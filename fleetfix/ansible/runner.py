@@ -147,7 +147,10 @@ def _inventory_list(sources: Sequence[str], limit: str | None, run_dir: Path) ->
     )
     where = ",".join(sources)
     if rc != 0 or not output.exists():
-        raise InputError(where, _ansible_error(err or out, "ansible-inventory could not read the inventory"))
+        said = err or out
+        if limit and "Could not match supplied host pattern" in said:
+            raise InputError(f"--limit {limit}", "matches no host in the inventory")
+        raise InputError(where, _ansible_error(said, "ansible-inventory could not read the inventory"))
     _report_warnings(f"{out}\n{err}", where)
     try:
         listing = json.loads(output.read_text(encoding="utf-8"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fleetfix.lab import discover
-from tests.conftest import REPO
+from tests.support import REPO
 
 pytestmark = pytest.mark.fleet
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
 from tests.strategies import CANARY
+from tests.support import REPO
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from fleetfix import grammar
 from fleetfix.commands import capture
 from fleetfix.errors import InputError
-from tests.conftest import REPO
 from tests.strategies import CANARY, hostile_text
+from tests.support import REPO
 
 ROLE = REPO / "roles" / "crash_capture"
 TEMPLATES = ROLE / "templates"

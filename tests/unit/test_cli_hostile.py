@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from fleetfix.ansible import runner
 from fleetfix.cli import run
 from fleetfix.errors import ExitStatus, FleetfixError
-from tests.conftest import REPO
 from tests.strategies import hostile_text
+from tests.support import REPO
 
 DOCUMENTED = {0, 1, 2, 3, 4, 5, 6, 130, 143}  # README "Exit codes"; 70 is the guard, which must not fire
 DATA = REPO / "tests" / "data"

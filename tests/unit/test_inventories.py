@@ -17,7 +17,7 @@ import pytest
 from fleetfix.ansible import runner
 from fleetfix.ansible.runner import inventory_hostvars
 from fleetfix.errors import InputError
-from tests.conftest import REPO
+from tests.support import REPO
 
 INVENTORIES = REPO / "tests" / "data" / "inventories"
 
