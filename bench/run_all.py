@@ -84,6 +84,12 @@ BENCHES = (
         figures=(("sustained datagrams / 50k/s target", r"sustained .*?= ([\d.]+)x", ">= 1"),),
     ),
     Bench(
+        name="listen_fault_storm",
+        args=(),
+        quick_args=("--runs", "1", "--seconds", "2"),
+        figures=(("lines kept at 40k/s, half faults / 0.99", r"storm \(median.*?= ([\d.]+)x", ">= 1"),),
+    ),
+    Bench(
         name="audit_vs_ping",
         args=(),
         quick_args=("--hosts", "10", "--repeat", "1"),

@@ -19,7 +19,9 @@ class ExitStatus(IntEnum):
     HOSTS_FAILED = 4  # some hosts were unreachable or a task failed on them
     ENVIRONMENT = 5  # this machine cannot do it: not root, a tool missing, a port taken
     INCOMPLETE = 6  # the change window or the failure budget stopped the run with work left
-    INTERRUPTED = 130  # Ctrl-C
+    INTERNAL = 70  # a fault of fleetfix itself: a one-line message, the traceback in a debug log
+    INTERRUPTED = 130  # Ctrl-C (SIGINT)
+    TERMINATED = 143  # SIGTERM
 
 
 class FleetfixError(Exception):
@@ -39,7 +41,9 @@ class InputError(FleetfixError):
     def __init__(self, source: str, message: str, line: int | None = None, field: str | None = None) -> None:
         where = source if line is None else f"{source}:{line}"
         what = message if field is None else f"{field}: {message}"
-        super().__init__(f"{where}: {what}", ExitStatus.BAD_INPUT)
+        # A bad option value is a usage error (exit 2); a bad file's content is bad input (exit 3).
+        status = ExitStatus.USAGE if source.startswith("-") else ExitStatus.BAD_INPUT
+        super().__init__(f"{where}: {what}", status)
         self.source, self.line, self.field = source, line, field
 
 

@@ -29,6 +29,7 @@ from fleetfix.errors import InputError
 _TILDE, _END, _CARET, _ALPHA, _DIGITS = range(5)
 _TOKEN = re.compile(r"[0-9]+|[A-Za-z]+|~|\^")
 _END_TOKEN = (_END, 0)
+MAX_VERSION_LENGTH = 128  # rpm's EVR strings in the wild stay far below this
 
 # What ``uname -r`` appends after the version proper: machine (".x86_64", "-amd64") and an optional
 # "+debug"-style variant. Stripped so x86_64 and aarch64 builds of one release compare equal.
@@ -36,19 +37,26 @@ _KERNEL_MACHINE = re.compile(
     r"(?:[.-](?:x86_64|aarch64|ppc64le|ppc64|s390x|i686|amd64|arm64|armmp|686-pae|686))?(?:\+\w+)?$"
 )
 
-SortKey = tuple[tuple[int, int | str], ...]
+SortKey = tuple[tuple[int, int | str | tuple[int, str]], ...]
+
+
+def _number(digits: str) -> tuple[int, str]:
+    """A run of digits in numeric order without converting it: a longer number (leading zeros aside) is
+    larger, equal lengths compare as text. int() refuses runs of thousands of digits."""
+    significant = digits.lstrip("0")
+    return (len(significant), significant)
 
 
 def sort_key(text: str) -> SortKey:
     """The rpmvercmp order of ``text`` as a tuple; equal keys mean rpmvercmp returns 0."""
-    tokens: list[tuple[int, int | str]] = []
+    tokens: list[tuple[int, int | str | tuple[int, str]]] = []
     for token in _TOKEN.findall(text):
         if token == "~":
             tokens.append((_TILDE, 0))
         elif token == "^":
             tokens.append((_CARET, 0))
         elif token[0].isdigit():
-            tokens.append((_DIGITS, int(token)))
+            tokens.append((_DIGITS, _number(token)))
         else:
             tokens.append((_ALPHA, token))
     tokens.append(_END_TOKEN)
@@ -100,6 +108,11 @@ def parse_version(
         raise InputError(source, "empty version", line=line, field=field)
     if any(char.isspace() for char in text):
         raise InputError(source, f"version {text!r} contains whitespace", line=line, field=field)
+    if len(text) > MAX_VERSION_LENGTH:
+        shown = f"{text[:20]}...({len(text)} characters)"
+        raise InputError(
+            source, f"version {shown} is longer than {MAX_VERSION_LENGTH}", line=line, field=field
+        )
     if not _TOKEN.search(text):
         raise InputError(source, f"version {text!r} has no digits or letters", line=line, field=field)
     return DriverVersion(text)

@@ -96,15 +96,18 @@ def iter_events(source: Path) -> Iterator[dict[str, Any]]:
 
 
 def _counter(event: dict[str, Any]) -> int:
-    return int(event.get("counter") or 0)
+    """The event's place in its run; an event without a usable counter sorts first."""
+    counter = event.get("counter")
+    return counter if isinstance(counter, int) and not isinstance(counter, bool) else 0
 
 
 def results_from_artifacts(source: Path) -> dict[str, HostResult]:
     fold = EventFold()
     with collector_paused(freeze_after=True):
         for event in iter_events(source):
-            data = event.get("event_data") or {}
-            if "host" not in data and event.get("host_name"):
+            data = event.get("event_data")
+            data = data if isinstance(data, dict) else {}
+            if "host" not in data and isinstance(event.get("host_name"), str):
                 event = {**event, "event_data": {**data, "host": event["host_name"]}}
             fold.add(event)
         results = fold.results()

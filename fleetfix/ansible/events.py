@@ -38,12 +38,17 @@ class EventFold:
         self._hosts: dict[str, _HostFold] = {}
 
     def add(self, event: Mapping[str, Any]) -> None:
-        kind = event.get("event", "")
-        data = event.get("event_data") or {}
+        kind = event.get("event", "") if isinstance(event, Mapping) else ""
+        data = event.get("event_data") if isinstance(event, Mapping) else None
+        data = data if isinstance(data, Mapping) else {}
         host = data.get("host")
-        if not host or kind not in _OK_EVENTS | _FAILED_EVENTS | _SKIPPED_EVENTS | {"runner_on_unreachable"}:
+        if not isinstance(host, str) or not host:
             return
-        result: Mapping[str, Any] = data.get("res") or {}
+        if kind not in _OK_EVENTS | _FAILED_EVENTS | _SKIPPED_EVENTS | {"runner_on_unreachable"}:
+            return
+        # Events from elsewhere (an AWX export, a hand-edited artifact) may carry any shape here.
+        raw = data.get("res")
+        result: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         fold = self._hosts.setdefault(host, _HostFold())
         status = self._status(kind, data)
         fold.tasks.append(
@@ -56,8 +61,9 @@ class EventFold:
                 result=result,
             )
         )
-        if status == "ok":
-            fold.facts.update(result.get("ansible_facts") or {})
+        facts = result.get("ansible_facts")
+        if status == "ok" and isinstance(facts, Mapping):
+            fold.facts.update(facts)
         if status in ("failed", "unreachable") and fold.status not in ("failed", "unreachable"):
             fold.status, fold.message = status, _message(result) or status
         elif status == "ok" and fold.status == "skipped":

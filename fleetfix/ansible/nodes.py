@@ -58,12 +58,14 @@ def _from_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = serde.load_yaml(path.read_text()) or {}
+        data = serde.load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(str(path), "not valid YAML", line=mark.line + 1 if mark else None) from None
     except OSError as exc:
         raise InputError(str(path), exc.strerror or str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), f"not UTF-8 text (byte {exc.start})") from None
     section = data.get("execution_nodes", {}) if isinstance(data, dict) else None
     if not isinstance(section, dict):
         raise InputError(str(path), "must be a mapping", field="execution_nodes")

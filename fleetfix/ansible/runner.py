@@ -8,8 +8,8 @@ artifacts (job events included), so any run can be re-evaluated with ``--from-ar
 from __future__ import annotations
 
 import json
+import logging
 import os
-import re
 import shutil
 import sys
 import uuid
@@ -21,6 +21,7 @@ from typing import Any
 
 import ansible_runner
 
+from fleetfix.ansible import interrupt
 from fleetfix.ansible.events import EventFold
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.observer import MergedProgress, RunObserver
@@ -34,7 +35,7 @@ from fleetfix.state import paths
 __all__ = ["RunObserver", "RunOutcome", "RunRequest", "inventory_hostvars", "list_hosts", "run_playbook"]
 
 MAX_FORKS = 100
-_LIST_HOSTS = re.compile(r"^\s+hosts \((\d+)\):\s*$")
+log = logging.getLogger("fleetfix.ansible")
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,13 @@ class RunOutcome:
 def new_run_dir(kind: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = paths.state_dir() / "runs" / f"{stamp}-{kind}-{uuid.uuid4().hex[:6]}"
-    run_dir.mkdir(parents=True)
+    try:
+        run_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"{run_dir.parent}: cannot write the state directory ({exc.strerror or exc}); "
+            "set FLEETFIX_STATE_DIR to a writable directory"
+        ) from None
     return run_dir
 
 
@@ -103,64 +110,131 @@ def _ansible_error(text: str, fallback: str) -> str:
     return " ".join(chosen.split())[:400]
 
 
-def list_hosts(inventories: Sequence[str], limit: str | None, run_dir: Path) -> list[str]:
-    """Resolve inventories and limit to host names; a broken inventory or an unknown pattern is an error."""
-    out, err, rc = ansible_runner.run_command(
-        executable_cmd=ansible_executable("ansible"),
-        cmdline_args=[limit or "all", "--list-hosts", *[a for src in inventories for a in ("-i", src)]],
-        envvars=_ansible_env(),
-        quiet=True,
-        suppress_env_files=True,
-    )
-    if rc != 0:
-        where = ",".join(inventories)
-        raise InputError(where, _ansible_error(err or out, "ansible could not read the inventory"))
-    hosts: list[str] = []
-    listing = False
-    for line in out.splitlines():
-        if _LIST_HOSTS.match(line):
-            listing = True
-        elif listing and line.strip():
-            hosts.append(line.strip())
-    return hosts
+def _warnings(text: str) -> list[str]:
+    """Ansible's ``[WARNING]:`` messages in ``text``, each joined onto one line."""
+    found: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("[WARNING]:"):
+            found.append(line.removeprefix("[WARNING]:").strip())
+        elif found and line.startswith(" ") and line.strip():
+            found[-1] += " " + line.strip()  # a wrapped continuation of the last warning
+    return found
 
 
-def _inventory_list(sources: Sequence[str]) -> dict[str, Any]:
-    """``ansible-inventory --list``: every group with its hosts and children, and ``_meta.hostvars``."""
+_warned: set[str] = set()
+
+
+def _report_warnings(text: str, where: str) -> None:
+    """Ansible's warnings, as one line on stderr (through the ``fleetfix.ansible`` logger), once each."""
+    found = [warning for warning in _warnings(text) if warning not in _warned]
+    _warned.update(found)
+    if found:
+        more = f" (and {len(found) - 1} more warnings)" if len(found) > 1 else ""
+        log.warning("ansible warns about %s: %s%s", where, found[0], more)
+
+
+def _inventory_list(sources: Sequence[str], limit: str | None, run_dir: Path) -> dict[str, Any]:
+    """``ansible-inventory --list --output FILE``: every group with its hosts and children, and
+    ``_meta.hostvars``. Read from the file, never from the command's output, where Ansible also writes
+    its warnings (a group named ``db-servers`` earns one)."""
+    output = run_dir / f"inventory-{uuid.uuid4().hex[:8]}.json"
+    args = ["--list", "--output", str(output), *[a for src in sources for a in ("-i", src)]]
     out, err, rc = ansible_runner.run_command(
         executable_cmd=ansible_executable("ansible-inventory"),
-        cmdline_args=["--list", *[a for src in sources for a in ("-i", src)]],
+        cmdline_args=[*args, *(["--limit", limit] if limit else [])],
         envvars=_ansible_env(),
         quiet=True,
         suppress_env_files=True,
     )
-    if rc != 0:
-        raise InputError(",".join(sources), _ansible_error(err or out, "ansible-inventory failed"))
-    return json.loads(out)
+    where = ",".join(sources)
+    if rc != 0 or not output.exists():
+        said = err or out
+        if limit and "Could not match supplied host pattern" in said:
+            raise InputError(f"--limit {limit}", "matches no host in the inventory")
+        raise InputError(where, _ansible_error(said, "ansible-inventory could not read the inventory"))
+    _report_warnings(f"{out}\n{err}", where)
+    try:
+        listing = json.loads(output.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(where, f"ansible-inventory wrote no readable JSON: {exc}") from None
+    finally:
+        output.unlink(missing_ok=True)
+    if not isinstance(listing, dict):
+        raise InputError(where, "ansible-inventory wrote no inventory mapping")
+    return _plain(listing)
+
+
+def _plain(value: Any) -> Any:
+    """ansible-inventory's JSON with Ansible's tags removed: a value templated by an inventory plugin (the
+    constructed plugin's ``compose``) is written as ``{"__ansible_unsafe": "text"}``."""
+    if isinstance(value, dict):
+        if len(value) == 1 and "__ansible_unsafe" in value:
+            return _plain(value["__ansible_unsafe"])
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _hosts_of(listing: Mapping[str, Any]) -> list[str]:
+    """Every host of an ``ansible-inventory --list`` document, in the order the groups name them."""
+    seen: dict[str, None] = {}
+
+    def visit(group: str, path: tuple[str, ...]) -> None:
+        entry = listing.get(group)
+        if not isinstance(entry, Mapping) or group in path:
+            return
+        for host in entry.get("hosts") or []:
+            seen.setdefault(str(host), None)
+        for child in entry.get("children") or []:
+            visit(str(child), (*path, group))
+
+    visit("all", ())
+    hostvars = (listing.get("_meta") or {}).get("hostvars") or {}
+    for host in hostvars:
+        seen.setdefault(str(host), None)
+    return list(seen)
+
+
+def list_hosts(inventories: Sequence[str], limit: str | None, run_dir: Path) -> list[str]:
+    """Resolve inventories and limit to host names; a broken inventory or an unknown pattern is an error."""
+    return _hosts_of(_inventory_list(inventories, limit, run_dir))
 
 
 def inventory_hostvars(inventories: Sequence[Path], limit: str | None) -> dict[str, dict[str, Any]]:
     """Every host's variables as the inventories resolve them (group vars merged), after the limit."""
     run_dir = new_run_dir("inventory")
     sources = _inventory_args(inventories, run_dir)
-    hosts = set(list_hosts(sources, limit, run_dir))
-    hostvars = _inventory_list(sources).get("_meta", {}).get("hostvars", {})
-    return {host: dict(hostvars.get(host, {})) for host in sorted(hosts)}
+    listing = _inventory_list(sources, limit, run_dir)
+    hostvars = (listing.get("_meta") or {}).get("hostvars") or {}
+    return {host: dict(hostvars.get(host) or {}) for host in sorted(_hosts_of(listing))}
 
 
 def run_playbook(request: RunRequest, observer: RunObserver | None = None, kind: str = "run") -> RunOutcome:
     run_dir = new_run_dir(kind)
     sources = _inventory_args(request.inventories, run_dir)
-    hosts = list_hosts(sources, request.limit, run_dir)
+    listing = _inventory_list(sources, request.limit, run_dir)
+    hosts = _hosts_of(listing)
     if not hosts:
         where = f"--limit {request.limit}" if request.limit else ",".join(sources)
         raise InputError(where, "matches no host in the inventory")
     playbook = paths.playbook(request.playbook)
     cmdline = " ".join(flag for flag, on in (("--check", request.check), ("--diff", request.diff)) if on)
-    if request.nodes is not None and request.inventories:  # localhost alone is not sliced
-        results, rc, output = _run_sliced(request, request.nodes, sources, hosts, run_dir, cmdline, observer)
-    else:
-        results, rc, output = _run_here(request, playbook, sources, hosts, run_dir, cmdline, observer)
+    with interrupt.stop_on_signals() as stop:
+        try:
+            if request.nodes is not None and request.inventories:  # localhost alone is not sliced
+                ran = _run_sliced(request, request.nodes, listing, hosts, run_dir, cmdline, observer)
+            else:
+                ran = _run_here(request, playbook, sources, hosts, run_dir, cmdline, observer, stop)
+        except FleetfixError:
+            if stop.signum is None:
+                raise
+            ran = ({}, 1, "")  # the slices that were cut short
+        stop.finish()
+    results, rc, output = ran
+    if stop.signum is not None:
+        answered = {h: r for h, r in results.items() if r.tasks and r.status != "skipped"}
+        raise interrupt.Interrupted(stop.signum, run_dir, answered)
     if rc not in (0, 2, 4) and all(r.status == "skipped" or not r.tasks for r in results.values()):
         raise FleetfixError(
             f"{playbook.name}: {_ansible_error(output, f'ansible-playbook exited {rc}')}",
@@ -177,8 +251,12 @@ def _run_here(
     run_dir: Path,
     cmdline: str,
     observer: RunObserver | None,
+    stop: interrupt.StopRequest,
 ) -> tuple[dict[str, HostResult], int, str]:
     fold, progress = EventFold(), MergedProgress(observer, len(hosts))
+    # ansible-runner polls its cancel callback between reads of the playbook's output: every second here.
+    (run_dir / "env").mkdir(exist_ok=True)
+    (run_dir / "env" / "settings").write_text("pexpect_timeout: 1\n")
 
     def on_event(event: dict[str, Any]) -> bool:
         fold.add(event)
@@ -198,6 +276,8 @@ def _run_here(
         quiet=True,
         ident="ansible",
         event_handler=on_event,
+        cancel_callback=stop.give_up,
+        fact_cache_type="memory",  # jsonfile would name a file after each host: a "/" in a name breaks it
     )
     output = runner.stdout.read() if runner.stdout and runner.rc not in (0, 2, 4) else ""
     return fold.results(hosts), runner.rc, output
@@ -206,14 +286,13 @@ def _run_here(
 def _run_sliced(
     request: RunRequest,
     nodes: ExecutionNodes,
-    sources: list[str],
+    listing: dict[str, Any],
     hosts: list[str],
     run_dir: Path,
     cmdline: str,
     observer: RunObserver | None,
 ) -> tuple[dict[str, HostResult], int, str]:
     """The run cut into slices over ``nodes``; each host's result comes from its slice's finished attempt."""
-    listing = _inventory_list(sources)
     if nodes.slice_by == "group":
         groups = {g: v.get("hosts", []) for g, v in listing.items() if g not in ("_meta", "all", "ungrouped")}
         pieces = slices.by_group(hosts, groups, len(nodes.nodes))

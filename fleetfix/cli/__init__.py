@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import click
 
 from fleetfix import __version__
 from fleetfix import console as ui
+from fleetfix.ansible import interrupt
 from fleetfix.ansible.nodes import ExecutionNodes
+from fleetfix.cli.guard import one_line, show_warnings, write_debug_log
 from fleetfix.cli.options import advisories_option, execution_nodes_option, inventory_option, limit_option
 from fleetfix.errors import ExitStatus, FleetfixError
 
@@ -134,24 +137,44 @@ _attach_command_groups()
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI and turn every expected failure into one line on stderr and a documented exit code."""
+    """Run the CLI and turn every failure into one line on stderr and a documented exit code.
+
+    Anything unexpected is a fault of fleetfix: its traceback goes to a debug log, the user gets one line
+    naming that log and exit status 70.
+    """
+    # Outside a playbook run SIGINT and SIGTERM raise Interrupted where the command is; during one the run
+    # forwards them to the playbook first (fleetfix.ansible.interrupt).
+    previous = {
+        sig: signal.signal(sig, interrupt.raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    show_warnings(ui.warning)
     try:
         main.main(args=argv, prog_name="fleetfix", standalone_mode=False)
     except FleetfixError as exc:
-        ui.error(str(exc))
+        ui.error(one_line(str(exc)))
         return int(exc.status)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        ui.error(one_line(exc.format_message()))
         return ExitStatus.USAGE
     except click.Abort:
+        ui.error("interrupted")
         return ExitStatus.INTERRUPTED
     except KeyboardInterrupt:
         ui.error("interrupted")
         return ExitStatus.INTERRUPTED
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else ExitStatus.USAGE
+    except BrokenPipeError:
+        return ExitStatus.OK  # the reader went away (| head): nothing left to say
+    except Exception as exc:
+        log = write_debug_log(exc)
+        ui.error(one_line(f"internal error: {type(exc).__name__}: {exc}") + f" (details: {log})")
+        return ExitStatus.INTERNAL
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return ExitStatus.OK
 
 

@@ -107,9 +107,9 @@ def remediate(**options: object) -> None:
 
 
 def _run_id(text: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise FleetfixError(
-            f"--resume: {text!r} is not a run id (fleetfix runs lists them)", ExitStatus.BAD_INPUT
+            f"--resume: {text!r} is not a run id (fleetfix runs lists them)", ExitStatus.USAGE
         )
     return int(text)
 
@@ -131,7 +131,7 @@ def runs(ctx: click.Context, fmt: str) -> None:
 
 
 @runs.command("show")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=click.IntRange(1, 2**63 - 1))
 @click.option(
     "--format",
     "fmt",

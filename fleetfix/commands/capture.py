@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from fleetfix import grammar
 from fleetfix.ansible.nodes import ExecutionNodes
-from fleetfix.ansible.runner import RunObserver, RunRequest, run_playbook
+from fleetfix.ansible.runner import RunObserver, RunRequest, inventory_hostvars, run_playbook
 from fleetfix.audit import AuditReport
 from fleetfix.capture.outcome import CaptureOutcome, HostCapture
 from fleetfix.commands.audit import run_audit
@@ -26,9 +26,6 @@ from fleetfix.host_result import HostResult
 
 # The role's task that stops a host whose crash memory needs a reboot nobody allowed.
 REBOOT_GATE_TASK = "Stop where crash memory needs a reboot that is not allowed"
-_SIZE = r"\d+[KMG]?"
-_CRASH_SIZE = re.compile(rf"^({_SIZE}(@{_SIZE})?|({_SIZE}-({_SIZE})?:{_SIZE},?)+(@{_SIZE})?)$")
-_IFNAME = re.compile(r"^[^/:\s]{1,15}$")
 
 
 @dataclass(frozen=True)
@@ -56,20 +53,46 @@ class CaptureOptions:
         return {key: value for key, value in values.items() if value is not None}
 
 
+def _checked(option: str, kind: str, value: str, whole: str) -> str:
+    why = grammar.problem(kind, value)
+    if why is not None:
+        raise InputError(option, f"{whole!r}: {why}")
+    return value
+
+
 def parse_dump_target(text: str) -> dict[str, str]:
-    """``/var/crash`` (local), ``ssh://user@host[/dir]`` or ``nfs://server/export`` -> role variables."""
+    """``/var/crash`` (local), ``ssh://user@host[/dir]`` or ``nfs://server/export`` -> role variables.
+
+    Every part is held to its grammar (fleetfix.grammar): kdump-tools sources these values as root.
+    """
+    option = "--dump-target"
+    shapes = "/path, ssh://user@host/dir or nfs://server/export"
     if text.startswith("/"):
-        return {"crash_capture_kdump_target": "local", "crash_capture_kdump_path": text}
-    url = urlsplit(text)
-    if url.scheme == "ssh" and url.username and url.hostname:
-        found = {"crash_capture_kdump_target": "ssh", "crash_capture_kdump_ssh": url.netloc}
-        return found | ({"crash_capture_kdump_path": url.path} if url.path not in ("", "/") else {})
-    if url.scheme == "nfs" and url.hostname and url.path.startswith("/"):
+        path = _checked(option, "path", text, text)
+        return {"crash_capture_kdump_target": "local", "crash_capture_kdump_path": path}
+    try:
+        url = urlsplit(text)
+        port = url.port
+    except ValueError:
+        raise InputError(option, f"{text!r} is not {shapes}") from None
+    host = url.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    if url.password is not None or port is not None or url.query or url.fragment:
+        raise InputError(option, f"{text!r}: no password, port, query or fragment is allowed")
+    if url.scheme == "ssh" and url.username and host:
+        found = {
+            "crash_capture_kdump_target": "ssh",
+            "crash_capture_kdump_ssh": _checked(option, "ssh", f"{url.username}@{host}", text),
+        }
+        if url.path in ("", "/"):
+            return found
+        return found | {"crash_capture_kdump_path": _checked(option, "path", url.path, text)}
+    if url.scheme == "nfs" and host and url.path.startswith("/") and not url.username:
         return {
             "crash_capture_kdump_target": "nfs",
-            "crash_capture_kdump_nfs": f"{url.netloc}:{url.path}",
+            "crash_capture_kdump_nfs": _checked(option, "nfs", f"{host}:{url.path}", text),
         }
-    raise InputError("--dump-target", f"{text!r} is not /path, ssh://user@host/dir or nfs://server/export")
+    raise InputError(option, f"{text!r} is not {shapes}")
 
 
 def parse_options(
@@ -87,24 +110,29 @@ def parse_options(
             raise InputError("--log-host", f"{log_host!r} is not an IP address") from None
     port = None
     if log_port is not None:
-        if not log_port.isdigit() or not 1 <= int(log_port) <= 65535:
+        if not (log_port.isascii() and log_port.isdigit()) or not 1 <= int(log_port[:6]) <= 65535:
             raise InputError("--log-port", f"{log_port!r} is not a UDP port (1-65535)")
         port = int(log_port)
     if (port is not None or interface is not None) and log_host is None:
         raise InputError(
             "--log-host", "needed with --log-port or --interface (where should netconsole send?)"
         )
-    if interface is not None and (not _IFNAME.match(interface) or interface in (".", "..")):
-        raise InputError("--interface", f"{interface!r} is not a network interface name")
+    if interface is not None:
+        _checked("--interface", "interface", interface, interface)
     if crash_size is not None:
         if crash_size.strip().lower() == "auto":
             raise InputError("--crash-size", "auto reserves too little for a dump; give a size such as 256M")
-        if not _CRASH_SIZE.match(crash_size):
-            raise InputError(
-                "--crash-size", f"{crash_size!r} is not a size (256M) or ranges (1G-4G:256M,4G-:512M)"
-            )
+        _checked("--crash-size", "crash_size", crash_size, crash_size)
     target = parse_dump_target(dump_target) if dump_target is not None else None
     return CaptureOptions(log_host, port, interface, crash_size, target)
+
+
+def check_inventory_values(hostvars: Mapping[str, Mapping[str, Any]], source: str) -> None:
+    """Refuse, before any host is contacted, a role variable an inventory sets outside its grammar."""
+    for host, variables in sorted(hostvars.items()):
+        problems = grammar.variable_problems(variables)
+        if problems:
+            raise InputError(source, f"host {host}: {problems[0]}")
 
 
 def _diffs(result: HostResult) -> str:
@@ -175,6 +203,9 @@ def enable(
     nodes: ExecutionNodes | None = None,
 ) -> CaptureOutcome:
     extravars = options.extravars(reboot)
+    if inventories:
+        source = ",".join(str(i) for i in inventories)
+        check_inventory_values(inventory_hostvars(inventories, limit), source)
     request = RunRequest("capture.yml", tuple(inventories), limit, extravars, check, check, nodes)
     outcome = run_playbook(request, observer, kind="capture")
     return outcome_from_results(outcome.hosts, check, outcome.run_dir)

@@ -3,12 +3,15 @@ failure budget is spent; `--resume` continues a run from its journal; `--check` 
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from fleetfix import grammar
+from fleetfix.ansible.interrupt import Interrupted
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.runner import RunObserver, RunRequest, inventory_hostvars, run_playbook
 from fleetfix.audit import audit_results
@@ -139,15 +142,21 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
     """Fresh facts, the advisories and the inventory's vars -> the plan and its window."""
     if not request.module:
         raise InputError("--module", "name the driver module to remediate, e.g. --module mpt3sas")
+    if (why := grammar.problem("module", request.module)) is not None:
+        raise InputError("--module", why)
     # Bad option values, and a start outside the given window, are refused before any host is contacted.
     if request.to is not None:
         parse_version(request.to, "--to")
     if request.window is not None:
         _refuse_outside(parse_window(request.window, request.tz), request.clock())
+    hostvars = inventory_hostvars(request.inventories, request.limit)
+    for host, variables in sorted(hostvars.items()):
+        if problems := grammar.variable_problems(variables):
+            where = ",".join(map(str, request.inventories)) or "inventory"
+            raise InputError(where, f"host {host}: {problems[0]}")
     db = load_db(request.advisory_dirs)
     outcome, facts = _facts(request.inventories, request.limit, observer, request.nodes)
     report = audit_results(outcome.hosts, db, request.clock(), source=str(outcome.run_dir))
-    hostvars = inventory_hostvars(request.inventories, request.limit)
     loaded = {h.host for h in report.hosts if any(d.name == request.module for d in h.drivers)}
     window = window_for_run(request.window, request.tz, {h: v for h, v in hostvars.items() if h in loaded})
     reboot_ok = {h for h, v in hostvars.items() if str(v.get("hba_driver_reboot_ok", "")).lower() == "true"}
@@ -218,7 +227,17 @@ def start(
 ) -> RemediateOutcome:
     with RemediationLock(lock_path(), f"a new {plan.module} run"), Journal(default_path()) as journal:
         run_id = journal.start_run(command, plan, window.spec if window else None, _options(request))
-        return _drive(_context(request, run_id, plan, window, observer), journal, facts)
+        return _drive_recorded(_context(request, run_id, plan, window, observer), journal, facts)
+
+
+def _drive_recorded(ctx: BatchContext, journal: Journal, facts: dict[str, HostFacts]) -> RemediateOutcome:
+    """``_drive``, with a stop by signal recorded as such: the run is left interrupted and resumable."""
+    try:
+        return _drive(ctx, journal, facts)
+    except Interrupted as stopped:
+        name = signal.Signals(stopped.signum).name
+        journal.end_run(ctx.run_id, "interrupted", f"interrupted by {name}: continue it with --resume")
+        raise Interrupted(stopped.signum, stopped.run_dir) from None
 
 
 def resume(request: RemediateRequest, observer: RunObserver | None) -> RemediateOutcome:
@@ -236,4 +255,4 @@ def resume(request: RemediateRequest, observer: RunObserver | None) -> Remediate
         facts = _facts(request.inventories, ",".join(pending), observer, request.nodes)[1] if pending else {}
         journal.resume_run(record.id, window.spec if window else None)
         request = _resumed(request, record.options)
-        return _drive(_context(request, record.id, record.plan, window, observer), journal, facts)
+        return _drive_recorded(_context(request, record.id, record.plan, window, observer), journal, facts)

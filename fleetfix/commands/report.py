@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetfix.commands.runs import list_runs, show_run
-from fleetfix.errors import InputError
+from fleetfix.errors import ExitStatus, FleetfixError, InputError
 from fleetfix.files import write_atomic
 from fleetfix.render.html_report import change_report
 from fleetfix.state import paths
@@ -74,7 +74,9 @@ def write_report(request: ReportRequest, now: datetime | None = None) -> Path:
     """Read every input (any bad one fails before anything is written), then write the file whole."""
     audit_path = request.audit or paths.state_dir() / "audit" / "latest.json"
     if request.audit is None and not audit_path.exists():
-        raise InputError("--audit", f"no audit report at {audit_path}: run fleetfix audit, or name one")
+        # The default input is missing, not a bad option value: bad input (3), named by the option to set.
+        message = f"--audit: no audit report at {audit_path}: run fleetfix audit, or name one"
+        raise FleetfixError(message, ExitStatus.BAD_INPUT)
     audit = _audit(audit_path)
     triage = _load_json(request.triage) if request.triage else None
     if triage is not None and not isinstance(triage, Mapping):

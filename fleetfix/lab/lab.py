@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ from typing import Any
 import yaml
 
 from fleetfix.errors import EnvironmentProblem
-from fleetfix.lab import disks, guest_files, hostproc, inventory, network, provision, repo
+from fleetfix.lab import discover, disks, guest_files, hostproc, inventory, network, provision, repo
 from fleetfix.lab.layout import Layout, labs_root
 from fleetfix.lab.scenario import HostSpec, Scenario
 from fleetfix.lab.scenario_load import load_scenario
@@ -60,6 +61,12 @@ def _alive(pid: int | None, start: int | None) -> bool:
 class Lab:
     def __init__(self, name: str = "default") -> None:
         self.layout = Layout(name)
+        if self.layout.read_state() is None:
+            # Started under another state directory: its supervisor knows which.
+            for _pid, root in discover.supervisors(name):
+                if Layout(name, root).read_state() is not None:
+                    self.layout = Layout(name, root)
+                    break
 
     @property
     def name(self) -> str:
@@ -261,11 +268,20 @@ class Lab:
                 os.kill(host["pid"], signal.SIGKILL)
         if _alive(supervisor.get("pid"), supervisor.get("start")):
             os.kill(supervisor["pid"], signal.SIGKILL)
+        for pid, _root in discover.supervisors(self.name):  # one no state file names
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         hosts = state.get("hosts", {})
+        known = list(hosts) if hosts else None
+        left = discover.namespaces(self.name, known)
+        for netns in left:  # a host whose PIDs no file recorded: found by its namespace
+            for pid in discover.pids_in(netns):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         network.destroy(
             state.get("bridge", self.layout.bridge),
             state.get("subnet"),
-            [h["netns"] for h in hosts.values()],
+            sorted({*(h["netns"] for h in hosts.values()), *left}),
             [h["veth"] for h in hosts.values()],
         )
         disks.detach_under(self.layout.dir)
@@ -306,7 +322,23 @@ class Lab:
     def status(self) -> dict[str, Any]:
         state = self.layout.read_state()
         if not state:
-            return {"name": self.name, "running": False, "hosts": []}
+            # No state anywhere, yet its namespaces or supervisor may be up: say so; `lab down` ends them.
+            left = discover.namespaces(self.name)
+            alive = bool(discover.supervisors(self.name))
+            return {
+                "name": self.name,
+                "running": alive or bool(left),
+                "hosts": [
+                    {
+                        "name": ns.removeprefix(self.layout.netns("")),
+                        "ip": "",
+                        "groups": [],
+                        "disks": [],
+                        "state": "orphaned",
+                    }
+                    for ns in left
+                ],
+            }
         detail = self._status_file().get("hosts", {})
         return {
             "name": self.name,

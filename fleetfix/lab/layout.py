@@ -22,6 +22,7 @@ class Layout:
     """Names and paths of the lab called ``name``; nothing here touches the system."""
 
     name: str
+    root: Path | None = None  # the labs directory; default: the one under this process's state directory
 
     @property
     def lab_id(self) -> str:
@@ -29,7 +30,7 @@ class Layout:
 
     @property
     def dir(self) -> Path:
-        return labs_root() / self.name
+        return (self.root or labs_root()) / self.name
 
     @property
     def bridge(self) -> str:

@@ -11,14 +11,22 @@ Memory is bounded: datagrams are cut at ``max_datagram`` bytes, unfinished lines
 fragmented records per source at ``max_pending`` and their size at ``max_message``, and only ``max_sources``
 sources keep state and an open file (least recently heard is closed first). With the defaults that is about
 70 MiB at most, whatever arrives; a kernel record is about 1 KiB of text plus a few KiB of userdata, well
-under ``max_message``. Bytes that are not printable UTF-8 are escaped as ``\\xNN`` so no content can split
-or forge a log line.
+under ``max_message``. Text is escaped reversibly (``fleetfix.listen.text.escape``): no content can split
+or forge a log line, move a terminal's cursor or reorder what a reader sees (bidi controls).
+
+Disk is bounded too: a sender's log is rotated to ``<log>.1`` (the previous ``.1`` is deleted) when it
+reaches ``max_log_bytes``, as is ``events.jsonl`` at ``max_events_bytes``; what rotation deletes is counted
+(``ListenStats.rotated_bytes``). A storm of fault lines costs no more than other lines: flagged lines are
+written to ``events.jsonl`` in one write per batch of datagrams, and alerts reach ``on_event`` through a
+bounded queue served by a thread of their own, at most ``alerts_per_second`` per sender; the rest are folded
+into one "folded" event per sender and second that counts them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import selectors
 import socket
 import threading
@@ -37,13 +45,25 @@ from fleetfix.soak.verdict import kernel_fault_kind
 
 
 class _Source:
-    __slots__ = ("address", "file", "log", "partial", "partial_since", "records")
+    __slots__ = (
+        "address",
+        "alert_second",
+        "alerts",
+        "file",
+        "folded",
+        "log",
+        "partial",
+        "partial_since",
+        "records",
+        "written",
+    )
 
-    def __init__(self, address: str, log: str, file: TextIO) -> None:
-        self.address, self.log, self.file = address, log, file
+    def __init__(self, address: str, log: str, file: TextIO, written: int) -> None:
+        self.address, self.log, self.file, self.written = address, log, file, written
         self.partial = b""
         self.partial_since = 0.0
         self.records: OrderedDict[bytes, Record] = OrderedDict()
+        self.alert_second, self.alerts, self.folded = -1, 0, 0
 
 
 class Listener:
@@ -67,20 +87,31 @@ class Listener:
         max_sources: int = 256,
         receive_buffer: int = 32 * 1024 * 1024,
         idle_flush: float = 1.0,
+        max_log_bytes: int = 256 * 1024 * 1024,
+        max_events_bytes: int = 64 * 1024 * 1024,
+        alerts_per_second: int = 5,
+        alert_queue: int = 1024,
     ) -> None:
         self.dir, self.on_event = Path(dir), on_event
         self.max_datagram, self.max_line, self.max_message = max_datagram, max_line, max_message
         self.max_pending, self.max_sources, self.idle_flush = max_pending, max_sources, idle_flush
+        self.max_log_bytes, self.max_events_bytes = max_log_bytes, max_events_bytes
+        self.alerts_per_second = alerts_per_second
         self.stats = ListenStats()
         self._sources: OrderedDict[tuple[str, int], _Source] = OrderedDict()
         self._stopping = threading.Event()
         self._stamp_second, self._stamp_text = -1, ""
         self._prepare_dir()
-        self._events = _append(self.dir / "events.jsonl")
+        self._events, self._events_written = _append(self.dir / "events.jsonl")
+        self._pending_events: list[str] = []
+        self._alerts: queue.Queue[ListenEvent | None] = queue.Queue(maxsize=alert_queue)
+        self._alerter = threading.Thread(target=self._deliver_alerts, name="listen alerts", daemon=True)
+        self._alerter.start()
         try:
             self._sock = bind_socket(bind, port, receive_buffer)
         except FleetfixError:
             self._events.close()
+            self._alerts.put(None)
             raise
         self._wake_read, self._wake_write = socket.socketpair()
 
@@ -131,7 +162,10 @@ class Listener:
         self.stats.dropped = self.kernel_drops()
         while self._sources:
             self._retire(self._sources.popitem(last=False)[1], time.time())
+        self._write_events()
         self._events.close()
+        self._alerts.put(None)  # after every alert queued: the thread delivers them, then ends
+        self._alerter.join(timeout=10)
         for sock in (self._sock, self._wake_read, self._wake_write):
             sock.close()
 
@@ -174,6 +208,7 @@ class Listener:
             stats.bytes += len(data)
         for source in self._sources.values():
             source.file.flush()
+        self._write_events()
 
     def _datagram(self, source: _Source, data: bytes, now: float) -> None:
         header = EXTENDED.match(data)
@@ -227,16 +262,71 @@ class Listener:
     def _write(self, source: _Source, raw: bytes, now: float) -> None:
         line = escape(raw)
         stamp = self._stamp(now)
-        source.file.write(f"{stamp} {line}\n")
+        text = f"{stamp} {line}\n"
+        if source.written + len(text) > self.max_log_bytes:
+            self._rotate_log(source)
+        source.file.write(text)
+        source.written += len(text)
         self.stats.lines += 1
         kind = kernel_fault_kind(line)
         if kind is not None:
             event = ListenEvent(stamp, source.address, line, kind, source.log)
-            self._events.write(event.to_json() + "\n")
-            self._events.flush()
+            self._pending_events.append(event.to_json())
             self.stats.events += 1
+            self._alert(source, event, now)
+
+    # --- alerts and events.jsonl -------------------------------------------------------------------------
+
+    def _alert(self, source: _Source, event: ListenEvent, now: float) -> None:
+        """At most ``alerts_per_second`` alerts per sender; the rest are counted, then told as one."""
+        second = int(now)
+        if second != source.alert_second:
+            self._tell_folded(source, event.time)
+            source.alert_second, source.alerts = second, 0
+        if source.alerts >= self.alerts_per_second:
+            source.folded += 1
+            return
+        source.alerts += 1
+        self._queue_alert(event)
+
+    def _tell_folded(self, source: _Source, stamp: str) -> None:
+        if source.folded:
+            line = f"{source.folded} more fault lines from {source.address} folded (see {source.log})"
+            self._queue_alert(ListenEvent(stamp, source.address, line, "folded", source.log))
+            self.stats.folded += source.folded
+            source.folded = 0
+
+    def _queue_alert(self, event: ListenEvent) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self._alerts.put_nowait(event)
+        except queue.Full:  # the terminal is slower than the senders: the line is in events.jsonl anyway
+            self.stats.folded += 1
+
+    def _deliver_alerts(self) -> None:
+        while (event := self._alerts.get()) is not None:
             if self.on_event is not None:
-                self.on_event(event)
+                with contextlib.suppress(Exception):  # a broken terminal must not stop the receiver
+                    self.on_event(event)
+
+    def _write_events(self) -> None:
+        if not self._pending_events:
+            return
+        text = "\n".join(self._pending_events) + "\n"
+        self._pending_events.clear()
+        if self._events_written + len(text) > self.max_events_bytes:
+            self._events.close()
+            self.stats.rotated_bytes += _rotate(self.dir / "events.jsonl")
+            self._events, self._events_written = _append(self.dir / "events.jsonl")
+        self._events.write(text)
+        self._events.flush()
+        self._events_written += len(text)
+
+    def _rotate_log(self, source: _Source) -> None:
+        source.file.close()
+        self.stats.rotated_bytes += _rotate(self.dir / source.log)
+        source.file, source.written = _append(self.dir / source.log)
 
     def _stamp(self, now: float) -> str:
         second = int(now)
@@ -256,7 +346,7 @@ class Listener:
         if len(self._sources) >= self.max_sources:
             self._retire(self._sources.popitem(last=False)[1], time.time())
         log = log_name(*key)
-        source = self._sources[key] = _Source(f"{key[0]}:{key[1]}", log, _append(self.dir / log))
+        source = self._sources[key] = _Source(f"{key[0]}:{key[1]}", log, *_append(self.dir / log))
         return source
 
     def _flush_idle(self, now: float) -> None:
@@ -269,13 +359,17 @@ class Listener:
                 source.records and now - next(iter(source.records.values())).first_seen >= self.idle_flush * 5
             ):
                 self._write_record(source, source.records.popitem(last=False)[1], now)
+            if source.folded and int(now) != source.alert_second:
+                self._tell_folded(source, self._stamp(now))
             source.file.flush()
+        self._write_events()
 
     def _retire(self, source: _Source, now: float) -> None:
         if source.partial:
             self._write(source, source.partial, now)
         while source.records:
             self._write_record(source, source.records.popitem(last=False)[1], now)
+        self._tell_folded(source, self._stamp(now))
         source.file.close()
 
     def _prepare_dir(self) -> None:
@@ -287,8 +381,24 @@ class Listener:
             raise EnvironmentProblem(f"{self.dir}: the log directory is not writable")
 
 
-def _append(path: Path) -> TextIO:
+def _append(path: Path) -> tuple[TextIO, int]:
+    """The file opened for appending, and its size so far (it counts against the disk cap)."""
     try:
-        return path.open("a", encoding="utf-8", buffering=16384)
+        handle = path.open("a", encoding="utf-8", buffering=16384)
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror or exc}") from None
+    return handle, handle.tell()
+
+
+def _rotate(path: Path) -> int:
+    """``path`` becomes ``path.1``; returns the size of the ``.1`` that made room for it (now deleted)."""
+    older = path.with_name(path.name + ".1")
+    try:
+        deleted = older.stat().st_size
+    except OSError:
+        deleted = 0
+    try:
+        path.replace(older)
+    except OSError as exc:
+        raise EnvironmentProblem(f"{path}: cannot rotate: {exc.strerror or exc}") from None
+    return deleted

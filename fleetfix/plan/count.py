@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from fleetfix.errors import InputError
 
-_COUNT = re.compile(r"(\d+)(%?)")
+_COUNT = re.compile(r"([0-9]{1,9})(%?)")  # a billion hosts is plenty; int() refuses 4300+ digits
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,7 @@ def _check_zone(name: str, label: str, fail: _Fail) -> str:
         return "UTC"
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name longer than a file name
         raise fail(f"unknown time zone {name!r} ({label}; an IANA name such as 'Europe/Paris')") from None
     return name
 

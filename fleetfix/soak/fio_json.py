@@ -113,12 +113,15 @@ def parse_fio_json(text: str, source: str) -> FioResult:
     version = report.get("fio version")
     global_options = report.get("global options")
     global_rw = global_options.get("rw") if isinstance(global_options, dict) else None
-    return FioResult(
+    result = FioResult(
         source=source,
         fio_version=version if isinstance(version, str) else None,
         jobs=tuple(_job(job, f"jobs[{i}]", global_rw, source) for i, job in enumerate(jobs)),
         notes=tuple(notes),
     )
+    if not all(math.isfinite(total) for total in (result.iops, result.bandwidth_bytes, result.total_ios)):
+        raise InputError(source, "the jobs' totals overflow: no disk does that much I/O", field="jobs")
+    return result
 
 
 def _last_report(text: str, source: str) -> tuple[dict[str, Any], list[str]]:

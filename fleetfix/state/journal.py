@@ -34,6 +34,7 @@ class RunStatus(StrEnum):
     STOPPED_BUDGET = "stopped-budget"
     FAILED = "failed"
     ABORTED = "aborted"
+    INTERRUPTED = "interrupted"  # stopped by SIGINT/SIGTERM; resumable
 
 
 RUN_STATUSES = tuple(RunStatus)
@@ -156,8 +157,14 @@ class Journal:
     def __enter__(self) -> Journal:
         return self
 
-    def __exit__(self, *_: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
+        """Closes the journal; a row that does not read back, or pages SQLite finds corrupt, become an
+        InputError naming the journal (it is a file the user can repair, move away or restore)."""
         self.close()
+        if isinstance(error, CorruptRow | sqlite3.DatabaseError) and not isinstance(
+            error, sqlite3.IntegrityError
+        ):
+            raise InputError(str(self.path), f"not a usable fleetfix journal: {error}") from None
 
     def _migrate(self) -> None:
         """Bring the file to ``SCHEMA_VERSION`` by the ladder; a newer file is refused, never changed."""
@@ -366,8 +373,15 @@ _RUN_COLUMNS = (
 )
 
 
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+class CorruptRow(Exception):
+    """A row that does not read back; ``Journal.__exit__`` turns it into an InputError naming the journal."""
+
+
+def _time(text: Any) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise CorruptRow(f"not a time: {str(text)[:40]!r}") from None
 
 
 def _json(detail: Mapping[str, Any]) -> str:

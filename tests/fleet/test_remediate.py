@@ -402,6 +402,37 @@ def test_kill_9_mid_batch_then_resume_upgrades_each_host_once(make_lab, tmp_path
     assert [(r["id"], r["status"], r["hosts"]["done"]) for r in runs(tmp_path)] == [(1, "done", 2)]
 
 
+def test_ctrl_c_mid_batch_stops_the_playbook_records_interrupted_and_resumes(
+    make_lab, tmp_path: Path
+) -> None:
+    lab = make_lab("seed", hosts=["db01", "db02"], name=f"hx-{os.getpid()}")
+    proc = start_remediate(tmp_path, [lab.inventory_path], "--batch", "2", "--soak-runtime", SOAK)
+    try:
+        wait_for(
+            "the upgrade step", lambda: ("db01", "upgrade", "started", None) in journal_steps(tmp_path), proc
+        )
+        children = _descendants(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == ExitStatus.INTERRUPTED, stderr
+    assert stderr.splitlines()[-1].startswith("fleetfix: interrupted by SIGINT"), stderr  # after the plan
+    assert stdout == ""
+    assert _playbooks(children) == []  # waited for: nothing keeps changing hosts after the exit
+    assert [(r["id"], r["status"]) for r in runs(tmp_path)] == [(1, "interrupted")]
+
+    result = fleetfix(tmp_path, "remediate", "-i", str(lab.inventory_path), "--resume", "--format", "json")
+    rc, report, hosts = outcome(result)
+    assert rc == ExitStatus.OK, report
+    assert report["status"] == "done"
+    for name in ("db01", "db02"):
+        assert hosts[name]["status"] == "done", hosts[name]["outcome"]
+        assert loaded(lab, name) == (TARGET, GOOD_BUILD)
+        assert installs(lab, name) == 1, name
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -422,12 +453,12 @@ def test_kill_9_mid_batch_then_resume_upgrades_each_host_once(make_lab, tmp_path
     ],
     ids=["unknown-module", "no-bad-hosts", "bad-window", "invalid-version", "nothing-to-resume"],
 )
-def test_bad_input_is_one_line_and_exit_3(
+def test_bad_option_values_are_one_line_and_exit_2(
     seed_pair: tuple[Lab, dict[str, str]], tmp_path: Path, args: list[str], message: str
 ) -> None:
     lab, before = seed_pair
     result = fleetfix(tmp_path, "remediate", "-i", str(lab.inventory_path), "--yes", *args)
-    assert result.returncode == ExitStatus.BAD_INPUT, result.stderr
+    assert result.returncode == ExitStatus.USAGE, result.stderr
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
     assert result.stdout == ""
     assert runs(tmp_path) == []

@@ -323,3 +323,28 @@ def test_a_damaged_stored_plan_names_the_run_and_field(tmp_path: Path, plan: Pla
     assert caught.value.field == "batches[0].hosts[1].steps[2].step"
     where = "batches[0].hosts[1].steps[2].step"
     assert str(caught.value).startswith(f"{path}: run {run} plan: {where}: expected")
+
+
+def test_a_remediation_stopped_by_a_signal_is_recorded_interrupted_and_resumable(
+    tmp_path: Path, plan: Plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+    from types import SimpleNamespace
+
+    from fleetfix.ansible.interrupt import Interrupted
+    from fleetfix.commands import remediate
+
+    def stopped(*_: object) -> None:
+        raise Interrupted(signal.SIGINT, tmp_path / "run")
+
+    monkeypatch.setattr(remediate, "_drive", stopped)
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        run = journal.start_run("remediate", plan, None)
+        journal.step_started(run, plan.hosts[0], "upgrade")
+        with pytest.raises(Interrupted) as caught:
+            remediate._drive_recorded(SimpleNamespace(run_id=run), journal, {})
+        assert caught.value.status == 130
+        record = journal.run(run)
+        assert record.status == "interrupted" and "--resume" in record.note
+        assert journal.latest_unfinished().id == run
+        assert plan.hosts[0] in journal.progress(run).pending

@@ -13,14 +13,17 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fleetfix.errors import EnvironmentProblem, InputError
 from fleetfix.listen.receiver import Listener
-from fleetfix.listen.text import ListenEvent, escape, log_name
+from fleetfix.listen.text import ListenEvent, escape, log_name, unescape
 from tests.support import REPO
 
 STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 (.*)$")
@@ -181,7 +184,7 @@ def test_pending_records_per_source_are_bounded(tmp_path: Path) -> None:
 def test_garbage_never_breaks_the_line_structure(running: Running) -> None:
     sock = running.send("a\0b\x1b[31m\rc\u2028d\u0085e\tf ünï".encode() + b"\xff\xfe\xc3\n")
     running.stop()
-    assert running.log_lines(sock) == ["a\\x00b\\x1b[31m\\x0dc\\u2028d\\x85e\tf ünï\\xff\\xfe\\xc3"]
+    assert running.log_lines(sock) == ["a\\x00b\\x1b[31m\\x0dc\\u2028d\\u0085e\tf ünï\\xff\\xfe\\xc3"]
     text = (running.directory / log_name(*running.names[sock])).read_text()
     assert len(text.splitlines()) == 1
 
@@ -266,8 +269,47 @@ def test_log_names_come_only_from_address_and_port(host: str, port: int, name: s
     assert "/" not in log_name(host, port)
 
 
-def test_escape_leaves_kernel_escapes_and_text_alone() -> None:
-    assert escape(b"sdb: \\x1b already escaped, caf\xc3\xa9") == "sdb: \\x1b already escaped, café"
+def test_escape_keeps_text_and_marks_a_kernel_escape_as_such() -> None:
+    assert escape(b"sdb: \\x1b already escaped, caf\xc3\xa9") == "sdb: \\\\x1b already escaped, café"
+    assert escape("evil \u202egnp.exe \u2066x\u2069".encode()) == "evil \\u202egnp.exe \\u2066x\\u2069"
+
+
+@given(st.binary(max_size=300) | st.text(max_size=100).map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_escape_is_reversible_and_leaves_nothing_a_terminal_acts_on(raw: bytes) -> None:
+    text = escape(raw)
+    assert unescape(text) == raw
+    assert not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") and c != "\t" for c in text), text
+    assert not set(text) & {
+        chr(c) for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+    }
+
+
+def test_a_storm_of_fault_lines_is_alerted_at_the_rate_and_the_rest_counted(tmp_path: Path) -> None:
+    running = Running(tmp_path, alerts_per_second=3)
+    sock = running.send(
+        *[b"[  1.%06d] BUG: unable to handle page fault for address: %d\n" % (n, n) for n in range(50)]
+    )
+    running.stop()
+    assert len(running.log_lines(sock)) == 50
+    rows = (running.directory / "events.jsonl").read_text().splitlines()
+    assert len(rows) == 50  # every flagged line is kept
+    alerted = [e for e in running.events if e.kind != "folded"]
+    folded = [e for e in running.events if e.kind == "folded"]
+    assert 3 <= len(alerted) <= 6  # the storm may straddle a second
+    assert sum(int(e.line.split()[0]) for e in folded) == 50 - len(alerted)
+    assert running.listener.stats.folded == 50 - len(alerted)
+
+
+def test_a_senders_log_is_rotated_at_its_cap(tmp_path: Path) -> None:
+    running = Running(tmp_path, max_log_bytes=4000, max_events_bytes=100_000)
+    line = b"x" * 60 + b"\n"
+    sock = running.send(*[line] * 200)
+    running.stop()
+    log = running.directory / log_name(*running.names[sock])
+    rotated = log.with_name(log.name + ".1")
+    assert log.stat().st_size <= 4000 and rotated.stat().st_size <= 4000
+    assert running.listener.stats.rotated_bytes > 0
+    assert "rotated out" in running.listener.stats.line()
 
 
 @pytest.mark.parametrize("port", [70000, -1, "6666", True])

@@ -193,22 +193,24 @@ def test_the_receivers_logs_are_brought_into_the_store_and_given_to_their_host(
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (["--run-length", "backup"], r"--run-length: expected JOB=DURATION, got 'backup'"),
+        (["--run-length", "backup"], r"--run-length: expected JOB=DURATION, got 'backup'", 2),
         (
             ["--run-length", f"{BACKUP}=3 hours please"],
             r"--run-length /usr/local/sbin/nightly-backup: expected a",
+            2,
         ),
-        (["--default-run-length", "0h"], r"--default-run-length: a run length must be longer than zero"),
-        (["missing.log"], r"missing\.log: no such file or directory"),
+        (["--default-run-length", "0h"], r"--default-run-length: a run length must be longer than zero", 2),
+        (["missing.log"], r"missing\.log: no such file or directory", 3),
     ],
 )
 def test_bad_options_and_paths_are_one_line_errors(
-    state: Path, store: Path, args: list[str], message: str
+    state: Path, store: Path, args: list[str], message: str, code: int
 ) -> None:
+    """A bad option value is a usage error (2); a file that cannot be read is bad input (3)."""
     result = fleetfix("triage", *args)
-    assert result.exit_code == 3
+    assert result.exit_code == code
     assert re.search(message, result.stderr) and len(result.stderr.strip().splitlines()) == 1
     assert result.stdout == ""
 

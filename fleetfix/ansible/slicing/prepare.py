@@ -106,6 +106,7 @@ def _transmit(slice_dir: Path, job: SliceJob, forks: int) -> None:
             forks=forks,
             envvars=dict(ANSIBLE_SETTINGS),
             ident=NODE_IDENT,
+            fact_cache_type="memory",  # as a local run: a "/" in a host name breaks the jsonfile cache
             streamer="transmit",
             _output=output,
         )

@@ -23,6 +23,7 @@ from typing import Any
 
 import ansible_runner
 
+from fleetfix.ansible import interrupt
 from fleetfix.ansible.events import EventFold
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.slicing.assign import schedule
@@ -167,6 +168,9 @@ def run_slices(
     lock = threading.Lock()
 
     def run_on(piece: Slice, node: str) -> Attempt:
+        stop = interrupt.current()
+        if stop is not None and stop.requested():
+            return Attempt(False, {}, 1, error=f"{node}: not started, the run was interrupted")
         with lock:
             tries[piece.index] = tries.get(piece.index, 0) + 1
             number = tries[piece.index]
