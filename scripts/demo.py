@@ -270,12 +270,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     file=sys.stderr,
                 )
             else:
-                subprocess.run(
+                down = subprocess.run(
                     [FLEETFIX, "lab", "down", "--name", demo.lab],
                     env=demo.lab_env,
                     capture_output=True,
+                    text=True,
                     check=False,
                 )
+                if down.returncode != 0:
+                    print(f"demo: tearing the lab down failed: {down.stderr.strip()}", file=sys.stderr)
+                    status = status or 1
     return status
 
 
