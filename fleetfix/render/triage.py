@@ -43,6 +43,18 @@ def crash_dict(crash: Crash) -> dict[str, Any]:
             {"function": f.function, "offset": f.offset, "module": f.module, "reliable": f.reliable}
             for f in oops.call_trace
         ],
+        "related": [
+            {
+                "role": r.role,
+                "kind": r.kind,
+                "first_line": r.first_line,
+                "line": r.line,
+                "uptime_seconds": r.timestamp,
+                "rip": r.rip,
+                "implicated_module": r.implicated_module,
+            }
+            for r in oops.related
+        ],
         "source": crash.source,
         "line": oops.line,
         "uptime_seconds": oops.timestamp,

@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fleetfix.errors import InputError
 from fleetfix.facts.history import ScheduledJob
 from fleetfix.triage.calendar.analyze import parse_analyze_calendar
+from fleetfix.triage.cascade import fold_cascades
 from fleetfix.triage.correlate.job_schedule import HostJobs
 from fleetfix.triage.group import Crash
 from fleetfix.triage.oops.find_all import Oops, iter_oopses, signature
@@ -160,11 +161,12 @@ def dump_time(name: str, zone: tzinfo) -> datetime | None:
 
 
 def read_log(path: Path, host: str, zone: tzinfo = UTC, dumped_at: datetime | None = None) -> list[Crash]:
-    """The reports in one kernel log, each with its wall-clock time by the rule above."""
+    """The crashes in one kernel log (a cascade of reports is one crash), each with its wall-clock time by
+    the rule above."""
     try:
         modified = datetime.fromtimestamp(path.stat().st_mtime, zone)
         with path.open("rb") as handle:
-            oopses = list(iter_oopses(_chunks(handle), reference_year=modified.year))
+            oopses = list(fold_cascades(iter_oopses(_chunks(handle), reference_year=modified.year)))
             last = _last_stamp(handle) if dumped_at is not None else None
     except OSError as exc:
         raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get("FLEETFIX_CORPUS") or REPO.parent / "shared" / "corpus")  # a checkout's sibling
 # A collections path: ansible_collections/fleetfix/hba in it links to the repository, the collection's root.
 COLLECTIONS = REPO / "collections"
 

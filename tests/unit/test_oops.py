@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleetfix.lab import oopstext
+from fleetfix.triage.cascade import fold_cascades
 from fleetfix.triage.lines import split_prefix
 from fleetfix.triage.oops import search as oops_find
 from fleetfix.triage.oops.find_all import Oops, iter_oopses, parse_oopses, signature
@@ -76,6 +77,7 @@ CHECKS = {
     "kdump_loaded": lambda o: o.kdump_loaded,
     "last_unloaded": lambda o: o.last_unloaded,
     "signature": signature,
+    "related": lambda o: [f"{r.role} {r.kind}" for r in o.related],
 }
 # Keys that describe the source rather than the parse result; everything else must have a check.
 NOT_PARSED = {
@@ -128,9 +130,8 @@ def test_corpus_oopses(corpus_dir: Path) -> None:
 def test_gathered_oopses(name: str) -> None:
     wanted = yaml.safe_load((DATA / "expected.yaml").read_text())[name]
     wanted = wanted if isinstance(wanted, list) else [wanted]
-    found = parse_oopses(
-        _strip_header((DATA / name).read_text()), reference_year=wanted[0].get("reference_year")
-    )
+    text = _strip_header((DATA / name).read_text())
+    found = list(fold_cascades(parse_oopses(text, reference_year=wanted[0].get("reference_year"))))
     assert len(found) == len(wanted)
     for oops, want in zip(found, wanted, strict=True):
         _compare(name, oops, want)

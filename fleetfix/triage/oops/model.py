@@ -1,4 +1,5 @@
-"""What a parsed kernel report is: ``Oops``, its call-trace ``Frame``s and its ``LinkedModule``s."""
+"""What a parsed kernel report is: ``Oops``, its call-trace ``Frame``s, its ``LinkedModule``s, and the
+``Related`` reports a cascade folds into it."""
 
 from __future__ import annotations
 
@@ -22,6 +23,20 @@ class LinkedModule:
 
     name: str
     markers: str
+
+
+@dataclass(frozen=True)
+class Related:
+    """A report folded into another's cascade: a ``precursor`` (a WARNING just before it) or a
+    ``consequence`` (a report after it on a dying kernel, or its panic line)."""
+
+    role: str
+    kind: str
+    first_line: str
+    line: int
+    timestamp: float | None
+    rip: str | None
+    implicated_module: str | None
 
 
 @dataclass(frozen=True)
@@ -52,3 +67,4 @@ class Oops:
     modules_linked_in: tuple[LinkedModule, ...]
     last_unloaded: str | None
     implicated_module: str | None
+    related: tuple[Related, ...] = ()  # set by ``cascade.fold_cascades`` on a cascade's primary report
