@@ -7,9 +7,11 @@ import re
 from fleetfix.triage.lines import Line
 from fleetfix.triage.oops.model import Frame, LinkedModule, Oops
 from fleetfix.triage.oops.patterns import (
+    BRACE_FRAME,
     CRASH_BT,
     EXCEPTION_FRAMES,
     EXCEPTION_RIP,
+    GPF_CODE,
     HUNG,
     IDENTITY,
     KERNEL_BUG,
@@ -19,6 +21,7 @@ from fleetfix.triage.oops.patterns import (
     OLD_IDENTITY,
     RELEASE,
     RIP,
+    RIP_LINES,
     USER_CS,
     WARNING,
 )
@@ -34,6 +37,9 @@ class Draft:
         self.warning_site = self.oops_code = self.panic_message = self.kernel = self.comm = None
         self.hardware = self.workqueue = self.rip = self.rip_offset = self.rip_module = None
         self.taint_raw = self.last_unloaded = None
+        self.warned_at: tuple[str, str, str | None] | None = (
+            None  # the WARNING line's function, offset, module
+        )
         self.cpu: int | None = None
         self.pid: int | None = None
         self.kdump_loaded = False
@@ -47,6 +53,8 @@ class Draft:
     def freeze(self) -> Oops:
         if self.crash_bt:
             self._refine_crash_bt()
+        if self.rip is None and self.warned_at is not None:  # old WARNINGs print no RIP line
+            self.rip, self.rip_offset, self.rip_module = self.warned_at
         named = [f for f in self.frames if f.module and f.reliable] or [f for f in self.frames if f.module]
         implicated = self.rip_module or (named[0].module if named else None)
         return Oops(
@@ -95,6 +103,12 @@ def read_fact(d: Draft, text: str) -> bool:
         if d.cpu is None and warning.group(1):
             d.cpu, d.pid = int(warning.group(1)), int(warning.group(2))
         d.warning_site = d.warning_site or warning.group(3).rstrip(":")
+        if warning.group(4) and d.warned_at is None:
+            d.warned_at = (warning.group(4), warning.group(5), warning.group(6))
+        return True
+    if text.startswith("general protection fault"):
+        code = GPF_CODE.match(text)
+        d.oops_code = d.oops_code or (code.group(1) if code else None)
         return True
     if text.startswith("kernel BUG at "):
         d.warning_site = d.warning_site or KERNEL_BUG.match(text).group(1)  # type: ignore[union-attr]
@@ -124,10 +138,10 @@ def read_fact(d: Draft, text: str) -> bool:
             offset = rip.group(2)
             d.rip, d.rip_offset = rip.group(1), offset if offset.startswith("0x") else hex(int(offset))
         return True
-    if text.startswith(("RIP", "IP: ", "EIP", "pc : ", "NIP ")):
+    if text.startswith(RIP_LINES):
         rip = RIP.match(text)
         if rip is None:
-            return text.startswith("RIP")
+            return text.startswith(("RIP", "NIP"))
         if rip.group("cs") not in USER_CS and d.rip is None:
             d.rip, d.rip_offset, d.rip_module = rip.group("fn"), rip.group("off"), rip.group("mod")
         return True
@@ -164,7 +178,23 @@ def _read_identity(d: Draft, text: str) -> bool:
     elif " Tainted:" in rest:
         d.taint_raw = ""
         read_taint(d, rest.split("Tainted:", 1)[1])
+    else:  # wrapped: "Not tainted ..." or "Tainted: ..." opens the next line
+        d.taint_open = True
     return True
+
+
+def read_wrapped_identity(d: Draft, text: str) -> bool:
+    """The taint and release of an identity line a mailer or console wrapped after ``Comm:``."""
+    if text.startswith("Not tainted"):
+        d.taint_raw = "Not tainted"
+        release = RELEASE.search(text[len("Not tainted") :])
+        d.kernel = release.group(0) if release else None
+        return True
+    if text.startswith("Tainted:") and d.taint_raw is None:
+        d.taint_raw = ""
+        read_taint(d, text[len("Tainted:") :])
+        return True
+    return False
 
 
 def read_taint(d: Draft, field: str) -> None:
@@ -175,7 +205,8 @@ def read_taint(d: Draft, field: str) -> None:
         d.kernel = release.group(0)
     if d.taint_raw != "Not tainted":
         d.taint_raw = " ".join(filter(None, [d.taint_raw, flags.strip()])) if flags.strip() else d.taint_raw
-        letters = [c for token in flags.split() if token.isalpha() and token.isupper() for c in token]
+        # "O--------------" (an s390 RHEL build marker run into the last flag) still says O
+        letters = [c for token in flags.split() for c in re.match(r"[A-Z]*", token).group(0)]  # type: ignore[union-attr]
         d.taint = (*d.taint, *(c for c in letters if c != "G"))
     d.taint_open = release is None and "#" not in field
 
@@ -195,4 +226,13 @@ def read_modules(d: Draft, text: str) -> None:
 def to_frame(match: re.Match[str], crash_bt: bool) -> Frame:
     if crash_bt:
         return Frame(match.group(1), None, match.group(2), True)
-    return Frame(match.group(2), match.group(3), match.group(4), match.group(1) is None)
+    guessed = match.group("guess") or match.group("unreliable") or match.group("paren")
+    return Frame(match.group("fn"), match.group("off"), match.group("mod"), not guessed)
+
+
+def brace_frames(text: str) -> list[Frame]:
+    """2.6-era x86_64 frames, several a line: ``<ffffffff80162597>{free_pages_and_swap_cache+116}``."""
+    return [
+        Frame(fn, offset if offset.startswith("0x") else hex(int(offset)), module, True)
+        for module, fn, offset in BRACE_FRAME.findall(text)
+    ]

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from fleetfix.triage.lines import Line, split_prefix
-from fleetfix.triage.oops.draft import Draft, read_fact, read_modules, read_taint, to_frame
+from fleetfix.triage.lines import Line
+from fleetfix.triage.normalize import LineNormalizer
+from fleetfix.triage.oops.draft import (
+    Draft,
+    brace_frames,
+    read_fact,
+    read_modules,
+    read_taint,
+    read_wrapped_identity,
+    to_frame,
+)
 from fleetfix.triage.oops.model import Oops
 from fleetfix.triage.oops.patterns import (
     AFTER_END,
@@ -11,17 +20,20 @@ from fleetfix.triage.oops.patterns import (
     CRASH_BT,
     CUT_HERE,
     FRAME,
+    HARD_LOCKUP,
     HUNG,
     IDLE_LIMIT,
     NULL_DEREF,
     OOPS_CODE,
     PAGE_FAULT,
     PANIC,
+    RCU_STALL,
     STRUCTURE,
     SUMMARY_REGISTERS,
     TAINT_CONTINUATION,
     TRACE_ENDS,
     TRACE_MARKERS,
+    WATCHDOG,
 )
 
 
@@ -29,20 +41,40 @@ class Scanner:
     """Feeds each line to the open ``Draft``, or opens one; returns the reports a line finishes."""
 
     def __init__(self, reference_year: int | None) -> None:
-        self.reference_year = reference_year
+        self.normalizer = LineNormalizer(reference_year)
         self.draft: Draft | None = None
 
     def finish(self) -> list[Oops]:
+        """The reports still open at the end of the input."""
+        done = [oops for line, number in self.normalizer.flush() for oops in self._feed(line, number)]
+        return done + self._close()
+
+    def holds_start(self) -> bool:
+        """Whether the line held back for a wrap opens a report (the next line may continue it)."""
+        held = self.normalizer.pending
+        return held is not None and _start_of_report(held[0].body.strip(), None) is not None
+
+    def flush(self) -> list[Oops]:
+        """Read the line held back for a wrap now: the lines after it are not read (they hold no report)."""
+        held = self.normalizer.pending
+        self.normalizer.pending = None
+        return self._feed(held[0], held[1]) if held is not None else []
+
+    def feed(self, raw: str, line_no: int) -> list[Oops]:
+        return [
+            oops for line, number in self.normalizer.feed(raw, line_no) for oops in self._feed(line, number)
+        ]
+
+    def _close(self) -> list[Oops]:
         done, self.draft = self.draft, None
         return [done.freeze()] if done and done.first_line is not None else []
 
-    def feed(self, raw: str, line_no: int) -> list[Oops]:
-        line = split_prefix(raw.rstrip("\r\n"), self.reference_year)
+    def _feed(self, line: Line, line_no: int) -> list[Oops]:
         text = line.body.strip()
         draft = self.draft
         start = _start_of_report(text, draft)
         if start is not None:
-            finished = self.finish()
+            finished = self._close()
             kind, first, crash_bt = start
             self.draft = Draft(line, line_no, kind, first, crash_bt)
             if first is not None:  # a "[ cut here ]" line says nothing more
@@ -55,13 +87,15 @@ class Scanner:
         else:
             draft.idle += 1
             if draft.idle > IDLE_LIMIT or draft.ended:
-                return self.finish()
+                return self._close()
         return []
 
     def _read(self, d: Draft, line: Line, text: str) -> bool:
         """Take what ``text`` says into ``d``; False when the line is not part of a report."""
         if d.taint_open:
             d.taint_open = False
+            if read_wrapped_identity(d, text):
+                return True
             if text and TAINT_CONTINUATION.fullmatch(line.body) and not STRUCTURE.match(text):
                 read_taint(d, line.body)
                 return True
@@ -87,11 +121,15 @@ class Scanner:
             if frame:
                 d.frames.append(to_frame(frame, d.crash_bt))
                 return True
+            if ">{" in text:
+                d.frames += brace_frames(text)
+                return True
             if text.startswith(TRACE_ENDS) and not d.crash_bt:  # bt interleaves the exception registers
                 d.trace = "done"
         if text.startswith(("Call Trace:", "Call trace:")):
             if d.trace == "before":
                 d.trace = "in"
+                d.frames += brace_frames(text)  # 2.6 put the first frames on this line
             return True
         if text.startswith("---[ end trace") or text.startswith("---[ end Kernel panic"):
             d.ended = True
@@ -108,12 +146,14 @@ def _summary_line(d: Draft, text: str) -> bool:
 
 def _start_of_report(text: str, d: Draft | None) -> tuple[str | None, str | None, bool] | None:
     """``(kind, first_line, crash_bt)`` when ``text`` opens a new report; None when it does not."""
-    if not text or text[0] not in "-BkKgiWOUIPw":
+    if not text or text[0] not in "-BkKgiWOUIPwNr":
         return None
     if CUT_HERE.fullmatch(text):
         return None, None, False
     if text.startswith("INFO: task ") and HUNG.match(text):
         return "hung_task", text, False
+    if "INFO: rcu" in text[:16] and RCU_STALL.match(text):
+        return "rcu_stall", text, False
     if text.startswith("PID: ") and CRASH_BT.match(text):
         return "panic", text, True
     kind = _kind_of(text)
@@ -127,7 +167,13 @@ def _start_of_report(text: str, d: Draft | None) -> tuple[str | None, str | None
 def _kind_of(text: str) -> str | None:
     if text.startswith("Oops: ") and not OOPS_CODE.match(text):
         text = text[6:]  # 6.x kernels: "Oops: general protection fault, ..."
-    if text.startswith(("BUG: ", "watchdog: BUG: ", "Unable to handle kernel")):
+    if text.startswith(WATCHDOG):
+        if HARD_LOCKUP.match(text):
+            return "hard_lockup"
+        text = text.split(": ", 1)[1]
+    if text.startswith("Watchdog detected hard LOCKUP"):
+        return "hard_lockup"
+    if text.startswith(("BUG: ", "Unable to handle kernel")):
         if "soft lockup" in text:
             return "soft_lockup"
         if any(s in text for s in NULL_DEREF):
@@ -137,7 +183,7 @@ def _kind_of(text: str) -> str | None:
         return "bug"
     if text.startswith("general protection fault"):
         return "general_protection_fault"
-    if text.startswith("invalid opcode: "):
+    if text.startswith(("invalid opcode: ", "illegal operation: ")):  # x86, s390
         return "invalid_opcode_bug"
     if text.startswith("kernel BUG at "):
         return "bug"
@@ -162,7 +208,7 @@ def _continues(d: Draft, kind: str, text: str) -> bool:
         return True
     if kind == "invalid_opcode_bug" and d.kind in ("bug", None) and d.oops_code is None:
         d.kind = d.kind or kind
-        d.oops_code = text[len("invalid opcode: ") :].split(" SMP")[0].strip() or None
+        d.oops_code = text.split(": ", 1)[1].split(" SMP")[0].strip() or None
         return True
     if d.kind is None:  # after "[ cut here ]": the WARNING or BUG line names the kind
         d.kind = kind

@@ -29,6 +29,10 @@ MARKERS = (
     "Kernel panic - not syncing",
     "Unable to handle kernel",
     "blocked for more than",
+    "detected stall",
+    "hard LOCKUP",
+    "Internal error: ",
+    "illegal operation: ",
     'COMMAND: "',
 )
 _ANCHOR_BYTES = tuple(anchor.encode() for anchor in ANCHORS)
@@ -56,16 +60,22 @@ class BlockReader:
         while pos < size:
             if self.scanner.draft is None:
                 hit = _next_start(buf, pos, max(pos, searched), markers, anchors, cache, newline)
-                if hit < 0:  # keep a look-back's worth of whole lines for an anchor in the next block
+                start = buf.rfind(newline, pos, hit) + 1 or pos if hit >= 0 else -1
+                reading_on = start != pos and self.scanner.holds_start()  # its wrap may follow
+                if start != pos and not reading_on:  # lines are skipped: the held line is read first
+                    yield from self.scanner.flush()
+                if reading_on or self.scanner.draft is not None:
+                    pass  # read on line by line
+                elif hit < 0:  # keep a look-back's worth of whole lines for an anchor in the next block
                     partial = buf.rfind(newline, pos) + 1 or pos
                     keep = max(pos, partial - _LOOKBACK)
                     keep = buf.find(newline, keep - 1) + 1 if keep > pos else pos
                     self.line_no += buf.count(newline, pos, keep)
                     pos, searched = keep, partial - keep
                     break
-                start = buf.rfind(newline, pos, hit) + 1 or pos
-                self.line_no += buf.count(newline, pos, start)
-                pos = start
+                else:
+                    self.line_no += buf.count(newline, pos, start)
+                    pos = start
             end = buf.find(newline, pos)
             if end < 0:
                 searched = 0
