@@ -67,6 +67,10 @@ def split_prefix(raw: str, reference_year: int | None = None) -> Line:
             extended = _EXTENDED.match(raw)
             if extended:
                 return Line(None, int(extended.group(1)) / 1e6, raw[extended.end() :], True)
+    if pos == 0 and raw[:1] in (" ", "\t"):  # a stamped line indented by a commit message or a quote
+        indent = len(raw) - len(raw.lstrip(" \t"))
+        if _STAMP.match(raw, indent):
+            pos = indent
     if raw[pos : pos + 1] in ("[", "<"):
         shown = _DMESG_T.match(raw, pos)
         if shown:

@@ -38,6 +38,9 @@ _QP_SIGN = "=3D"  # "=" itself, encoded: an encoded mail shows it soon (a bare "
 _RSYSLOG_ESCAPE = "#012"
 _WORD_END = re.compile(r"[\w.\-/]$")
 _WORD_START = re.compile(r"[a-z0-9_]")
+_NOT_CONTINUATIONS = frozenset(
+    {"", "...", "[...]", "\u2026", "<snip>", "[snip]"}
+)  # blank, or a cut made by hand
 
 
 class LineNormalizer:
@@ -97,7 +100,7 @@ class LineNormalizer:
             and pending[0].prefixed
             and not line.prefixed
             and pending[2] == first_no - 1
-            and line.body.strip()
+            and line.body.strip() not in _NOT_CONTINUATIONS
         ):
             self.pending = (_joined(pending[0], line.body), pending[1], line_no)
             return

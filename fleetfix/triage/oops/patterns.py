@@ -38,11 +38,11 @@ USER_CS = frozenset({"0033", "0023", "e033", "e02b"})
 EXCEPTION_RIP = re.compile(r"\[exception RIP: ([\w.$]+)\+((?:0x)?[0-9a-f]+)\]")
 # A call-trace frame: "fn+off/len [module]" after up to two addresses (x86 "[<addr>]", powerpc "[sp] [addr]"),
 # "?" or powerpc's "(unreliable)" or s390's parentheses for a guess, a build id after the module, and the
-# source position that syzbot's symbolizer adds.
+# source position that syzbot's symbolizer adds; arm64 marks the frame of the PC or LR "(P)", "(L)".
 FRAME = re.compile(
     r"(?P<paren>\()?(?:\[<?[0-9a-f]+>?\]\s+){0,2}(?P<guess>\?\s+)?(?:\[<[0-9a-f]+>\]\s+)?\.?(?P<fn>[\w.$]+)"
     r"\+(?P<off>0x[0-9a-f]+(?:/0x[0-9a-f]+)?)(?:\s+\[(?P<mod>[\w-]+)(?: [0-9a-f]{20,})?\])?\)?"
-    r"(?P<unreliable>\s+\(unreliable\))?(?:\s+[\w/.+-]+:\d+(?: \[inline\])?)?\s*$"
+    r"(?P<unreliable>\s+\(unreliable\))?(?:\s+\([A-Z]\))?(?:\s+[\w/.+-]+:\d+(?: \[inline\])?)?\s*$"
 )
 # 2.6-era x86_64: several frames a line, "<addr>{fn+off}" or "<addr>{:module:fn+off}".
 BRACE_FRAME = re.compile(r"<[0-9a-f]+>\{(?::([\w-]+):)?([\w.$]+)\+(0x[0-9a-f]+|\d+)\}")

@@ -1,10 +1,11 @@
 """Finding reports in a large log fast: fixed-string searches per block, lines parsed only near a report.
 
-Every report carries an anchor: a call trace, a panic line, or the header of the crash tool's bt. Fixed
-strings found by str.find scan a large log far faster than one regular expression, and four anchors far
-faster than every marker; the text up to ``_LOOKBACK`` before an anchor is then searched for the marker that
-opened its report, and from there the ``Scanner`` reads line by line with its anchored rules. So a report is
-a report because it has a trace: a lone "BUG:" line with nothing after it is not.
+Every report carries an anchor: a call trace, a panic line, the header of the crash tool's bt, or the line
+of a report that needs no trace (a hung task, an RCU stall, a lockup). Fixed strings found by str.find scan
+a large log far faster than one regular expression, and a few anchors far faster than every marker; the
+text up to ``_LOOKBACK`` before an anchor is then searched for the marker that opened its report, and from
+there the ``Scanner`` reads line by line with its anchored rules. So a report is a report because it has
+an anchor: a lone "BUG:" line with nothing after it is not.
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from fleetfix.triage.oops.model import Oops
 if TYPE_CHECKING:
     from fleetfix.triage.oops.scanner import Scanner
 
-ANCHORS = ("Call Trace:", "Call trace:", "Kernel panic - not syncing", 'COMMAND: "')
+ANCHORS = (
+    "Call Trace:",
+    "Call trace:",
+    "Kernel panic - not syncing",
+    'COMMAND: "',
+    "blocked for more than",
+    "detected stall",
+    "soft lockup - CPU",
+    "hard LOCKUP",
+)
 MARKERS = (
     "cut here ]",
     "BUG: ",
