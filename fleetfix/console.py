@@ -296,8 +296,9 @@ def triage_table(result: TriageResult, console: Console = stdout, wide: bool = F
     sources = (
         ", ".join(str(s) for s in result.sources) or "the crash store (run fleetfix collect -i INVENTORY)"
     )
+    read = result.read.describe()
     if not result.groups:
-        console.print(f"No kernel crash reports found in {sources}.")
+        console.print(f"No kernel crash reports found in {sources} ({read}).")
         return
     if wide:
         _triage_groups_wide(result, console)
@@ -322,6 +323,7 @@ def triage_table(result: TriageResult, console: Console = stdout, wide: bool = F
             f"{len(crashes)} crashes on {len({c.host for c in crashes})} hosts in {len(result.groups)} "
             + ("group" if len(result.groups) == 1 else "groups")
             + (f", {untimed} without a wall-clock time" if untimed else "")
+            + f" ({read})"
             + ("" if result.audit else "; no audit report yet: run fleetfix audit to see the loaded builds")
         )
     )

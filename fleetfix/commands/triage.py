@@ -102,15 +102,23 @@ def triage(request: TriageRequest, observer: RunObserver | None = None) -> Triag
             sync_netconsole(netconsole, store)
         if store.is_dir() or request.store is not None:  # the default store before any collect: nothing
             sources.insert(0, store)
+    if not sources:
+        raise InputError(
+            str(store), "no crash store yet: run fleetfix collect -i INVENTORY, or name the logs to read"
+        )
     found = read_paths(sources)
+    if found.stats.kernel_logs == 0 and not found.hosts:  # never "no crash" for having read nothing
+        where = ", ".join(str(s) for s in sources)
+        raise InputError(where, f"no kernel log to read: {found.stats.describe()}")
     groups = group_crashes(
         found.crashes, audit, db, found.hosts, request.run_lengths, None, request.default_run_length
     )
-    return TriageResult(groups, datetime.now(UTC), tuple(sources), audit_path if audit else None, collected)
+    audited = audit_path if audit else None
+    return TriageResult(groups, datetime.now(UTC), tuple(sources), audited, collected, found.stats)
 
 
 def render(result: TriageResult, fmt: str) -> str:
     """The JSON or Markdown document (the table is drawn by ``ui.triage_table``)."""
     if fmt == "json":
-        return to_json(result.groups, result.generated_at)
-    return to_markdown(result.groups, result.generated_at)
+        return to_json(result.groups, result.generated_at, result.read_counts)
+    return to_markdown(result.groups, result.generated_at, result.read.describe())

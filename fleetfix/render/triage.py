@@ -5,7 +5,7 @@ Times are shown in UTC. In JSON, each group names its crashes by their index in 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -87,7 +87,10 @@ def correlation_dict(job: JobCorrelation) -> dict[str, Any]:
     }
 
 
-def to_dict(groups: Sequence[CrashGroup], generated_at: datetime) -> dict[str, Any]:
+def to_dict(
+    groups: Sequence[CrashGroup], generated_at: datetime, read: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """The document; ``read`` counts what was read (files, lines, kernel logs, the files that were not)."""
     crashes = [crash for group in groups for crash in group.crashes]
     index = {id(crash): i for i, crash in enumerate(crashes)}
     return {
@@ -97,6 +100,7 @@ def to_dict(groups: Sequence[CrashGroup], generated_at: datetime) -> dict[str, A
             "groups": len(groups),
             "hosts": len({c.host for c in crashes}),
             "untimed": sum(1 for c in crashes if c.time is None),
+            "read": dict(read or {}),
         },
         "crashes": [crash_dict(c) for c in crashes],
         "groups": [
@@ -106,6 +110,7 @@ def to_dict(groups: Sequence[CrashGroup], generated_at: datetime) -> dict[str, A
                 "rip": g.rip,
                 "kind": g.kind,
                 "crashes": [index[id(c)] for c in g.crashes],
+                "example": index[id(g.example)],  # a crash with its whole report: others may go without
                 "hosts": list(g.hosts),
                 "times": [_utc(t) for t in g.times],
                 "loaded": [
@@ -139,8 +144,10 @@ def to_dict(groups: Sequence[CrashGroup], generated_at: datetime) -> dict[str, A
     }
 
 
-def to_json(groups: Sequence[CrashGroup], generated_at: datetime) -> str:
-    return serde.to_json(to_dict(groups, generated_at))
+def to_json(
+    groups: Sequence[CrashGroup], generated_at: datetime, read: Mapping[str, int] | None = None
+) -> str:
+    return serde.to_json(to_dict(groups, generated_at, read))
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,12 +261,13 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(groups: Sequence[CrashGroup], generated_at: datetime) -> str:
+def to_markdown(groups: Sequence[CrashGroup], generated_at: datetime, read: str | None = None) -> str:
     crashes = [c for g in groups for c in g.crashes]
     lines = [
         f"# fleetfix triage ({generated_at:%Y-%m-%d %H:%M %Z})",
         "",
-        f"{len(crashes)} crashes on {len({c.host for c in crashes})} hosts, in {len(groups)} groups.",
+        f"{len(crashes)} crashes on {len({c.host for c in crashes})} hosts, in {len(groups)} groups."
+        + (f" Read: {read}." if read else ""),
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),

@@ -13,8 +13,13 @@ Layout::
 "systemd_analyze": "..."}``: the host's IANA zone (UTC when absent), the source addresses its netconsole
 messages arrive from, its scheduled jobs as the facts give them (docs/facts.md), and the output of
 ``systemd-analyze calendar --iterations=N [--base-time=...] EXPR...`` for its timers' expressions.
-A bare list is taken as the scheduled jobs alone. Any other PATH given to triage is a plain kernel log
-(dmesg, /var/log/messages, journalctl -k) of the host named by its file stem.
+A bare list is taken as the scheduled jobs alone.
+
+Triage reads any PATH: a crash store (a directory of hosts with ``crash/`` or ``jobs.json``), a receiver's
+directory (``fleetfix listen --dir``: ``events.jsonl`` or ``<address>_<port>.log`` files), any other
+directory as a tree of logs (``state.log_files``: the host is the first directory under it, or the file's
+stem for a file at its top), or one log file (dmesg, /var/log/messages, journalctl -k, plain or compressed)
+of the host named by its file stem.
 
 When did a crash happen? Kernel ``[seconds]`` stamps count from boot, so a report gets a wall-clock time
 only from (1) its line's prefix: syslog or journald (no year: the file's modification year, one year
@@ -28,27 +33,38 @@ correlated. A crash seen both by kdump and by netconsole is kept once, with the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fleetfix.errors import InputError
 from fleetfix.facts.history import ScheduledJob
+from fleetfix.state.log_files import (
+    DECOMPRESSION_ERRORS,
+    Chunks,
+    host_of,
+    is_compressed,
+    log_files,
+    open_log,
+)
 from fleetfix.triage.calendar.analyze import parse_analyze_calendar
 from fleetfix.triage.cascade import fold_cascades
 from fleetfix.triage.correlate.job_schedule import HostJobs
 from fleetfix.triage.group import Crash
 from fleetfix.triage.oops.find_all import Oops, iter_oopses, signature
+from fleetfix.triage.result import ReadStats
 
 _KDUMP_TOOLS_DIR = re.compile(r"(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)")
 _EL_DIR = re.compile(r".*-(\d{4})-(\d\d)-(\d\d)-(\d\d):(\d\d):(\d\d)")
 _STAMP = re.compile(rb"\[ *(\d+\.\d+)\]")
 _BASIS_RANK = {"log prefix": 0, "dump directory": 1, "unknown": 2}
+_RECEIVER_LOG = re.compile(r"[0-9A-Za-z.-]+_\d+\.log")
 
 
 @dataclass(frozen=True)
@@ -60,39 +76,112 @@ class StoredHost(HostJobs):
 class Collected:
     crashes: tuple[Crash, ...]
     hosts: dict[str, StoredHost]
+    stats: ReadStats = dataclasses.field(default_factory=ReadStats)
+
+
+class Briefs:
+    """Keeps the whole report of the first crash of each signature only; later ones go without their call
+    trace and module list (``Crash.signature`` still groups them), so memory does not grow with the trace
+    count of a log."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def crash(self, host: str, oops: Oops, source: str, time: datetime | None, basis: str) -> Crash:
+        key = signature(oops)
+        if key in self.seen:
+            oops = dataclasses.replace(oops, call_trace=(), modules_linked_in=())
+        else:
+            self.seen.add(key)
+        return Crash(host, oops, source, time, basis, key)
+
+
+def directory_kind(path: Path) -> Literal["store", "receiver", "logs"]:
+    """A crash store, a netconsole receiver's directory, or any other directory of logs."""
+    if (path / "events.jsonl").is_file() or any(_RECEIVER_LOG.fullmatch(p.name) for p in path.glob("*.log")):
+        return "receiver"
+    for child in _subdirs(path):
+        if child.name == "netconsole" or (child / "crash").is_dir() or (child / "jobs.json").is_file():
+            return "store"
+    return "logs"
 
 
 def read_paths(paths: Sequence[Path]) -> Collected:
-    """Crash stores (directories) and plain kernel logs (files), merged; duplicates kept once."""
+    """Crash stores, receiver directories, directories of logs and log files, merged; duplicates kept once."""
     crashes: list[Crash] = []
     hosts: dict[str, StoredHost] = {}
+    stats = ReadStats()
+    briefs = Briefs()
     for path in paths:
         if path.is_dir():
-            found = read_store(path)
+            kind = directory_kind(path)
+            if kind == "store":
+                found = read_store(path, briefs)
+            elif kind == "receiver":
+                found = read_receiver(path, {}, briefs)
+            else:
+                found = read_log_tree(path, hosts, briefs)
             crashes += found.crashes
             hosts.update(found.hosts)
+            stats += found.stats
         elif path.exists():
-            host = hosts.get(path.stem)
-            crashes += read_log(path, path.stem, host.zone if host else UTC)
+            host = hosts.get(host_of(path))
+            found_crashes, read = read_log(path, host_of(path), host.zone if host else UTC, briefs=briefs)
+            crashes += found_crashes
+            stats += read
         else:
             raise InputError(str(path), "no such file or directory")
-    return Collected(deduplicate(crashes), hosts)
+    return Collected(deduplicate(crashes), hosts, stats)
 
 
-def read_store(store: Path) -> Collected:
+def read_store(store: Path, briefs: Briefs | None = None) -> Collected:
+    briefs = briefs or Briefs()
     hosts = {d.name: read_jobs(d / "jobs.json", d.name) for d in _subdirs(store) if d.name != "netconsole"}
     crashes: list[Crash] = []
+    stats = ReadStats()
     for name, host in hosts.items():
         for dump in _subdirs(store / name / "crash"):
             for log in _kernel_logs(dump):
-                crashes += read_log(log, name, host.zone, dump_time(dump.name, host.zone))
+                found, read = read_log(log, name, host.zone, dump_time(dump.name, host.zone), briefs)
+                crashes += found
+                stats += read
+    received = read_receiver(store / "netconsole", hosts, briefs)
+    return Collected(deduplicate(crashes + list(received.crashes)), hosts, stats + received.stats)
+
+
+def read_receiver(directory: Path, hosts: dict[str, StoredHost], briefs: Briefs | None = None) -> Collected:
+    """A netconsole receiver's ``<address>_<port>.log`` files, each given to the host its sender is."""
+    briefs = briefs or Briefs()
     addresses = {a: h.host for h in hosts.values() for a in h.addresses}
-    netconsole = store / "netconsole"
-    senders = _senders(netconsole / "events.jsonl")
-    for log in sorted(netconsole.glob("*.log")) if netconsole.is_dir() else ():
+    senders = _senders(directory / "events.jsonl")
+    crashes: list[Crash] = []
+    stats = ReadStats()
+    for log in sorted(directory.glob("*.log")) if directory.is_dir() else ():
         name = source_host(log, senders, addresses)
-        crashes += read_log(log, name, hosts[name].zone if name in hosts else UTC)
-    return Collected(deduplicate(crashes), hosts)
+        found, read = read_log(log, name, hosts[name].zone if name in hosts else UTC, briefs=briefs)
+        crashes += found
+        stats += read
+    return Collected(tuple(crashes), {}, stats)
+
+
+def read_log_tree(directory: Path, hosts: dict[str, StoredHost], briefs: Briefs | None = None) -> Collected:
+    """Every file under ``directory``; a file in a subdirectory belongs to the host the subdirectory names.
+    Files that cannot be opened or decompressed are counted, not fatal: one unreadable rotation must not
+    hide the crashes in the others."""
+    briefs = briefs or Briefs()
+    crashes: list[Crash] = []
+    stats = ReadStats()
+    try:
+        for path in log_files(directory):
+            parts = path.relative_to(directory).parts
+            name = parts[0] if len(parts) > 1 else host_of(path)
+            zone = hosts[name].zone if name in hosts else UTC
+            found, read = read_log(path, name, zone, briefs=briefs, strict=False)
+            crashes += found
+            stats += read
+    except OSError as exc:
+        raise InputError(str(directory), f"cannot read directory: {exc.strerror or exc}") from None
+    return Collected(tuple(crashes), {}, stats)
 
 
 def _subdirs(path: Path) -> list[Path]:
@@ -160,26 +249,41 @@ def dump_time(name: str, zone: tzinfo) -> datetime | None:
     return None
 
 
-def read_log(path: Path, host: str, zone: tzinfo = UTC, dumped_at: datetime | None = None) -> list[Crash]:
+def read_log(
+    path: Path,
+    host: str,
+    zone: tzinfo = UTC,
+    dumped_at: datetime | None = None,
+    briefs: Briefs | None = None,
+    strict: bool = True,
+) -> tuple[list[Crash], ReadStats]:
     """The crashes in one kernel log (a cascade of reports is one crash), each with its wall-clock time by
-    the rule above."""
+    the rule above, and what reading it came to. A file that cannot be read is an error when ``strict``,
+    else counted as unreadable."""
+    briefs = briefs or Briefs()
+    source = str(path)
+    crashes: list[Crash] = []
     try:
         modified = datetime.fromtimestamp(path.stat().st_mtime, zone)
-        with path.open("rb") as handle:
-            oopses = list(fold_cascades(iter_oopses(_chunks(handle), reference_year=modified.year)))
-            last = _last_stamp(handle) if dumped_at is not None else None
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
-    crashes = []
-    for oops in oopses:
-        time, basis = _wallclock(oops, zone, modified, dumped_at, last)
-        crashes.append(Crash(host, oops, str(path), time, basis))
-    return crashes
-
-
-def _chunks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
-    while chunk := handle.read(size):
-        yield chunk
+        with open_log(path) as handle:
+            chunks = Chunks(handle)
+            oopses = fold_cascades(iter_oopses(chunks, reference_year=modified.year))
+            if dumped_at is None:
+                for oops in oopses:
+                    time, basis = _wallclock(oops, zone, modified, None, None)
+                    crashes.append(briefs.crash(host, oops, source, time, basis))
+            else:  # a kdump log is small; its last stamp dates its reports
+                found = list(oopses)
+                last = _last_stamp(handle) if not is_compressed(path) else None
+                for oops in found:
+                    time, basis = _wallclock(oops, zone, modified, dumped_at, last)
+                    crashes.append(briefs.crash(host, oops, source, time, basis))
+    except DECOMPRESSION_ERRORS as exc:
+        if strict:
+            raise InputError(source, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        return [], ReadStats(unreadable=(source,))
+    kernel = bool(crashes) or (chunks.kernel_signs and not chunks.binary)
+    return crashes, ReadStats(1, chunks.lines, 0 if kernel else 1)
 
 
 def _last_stamp(handle: BinaryIO) -> float | None:
@@ -212,9 +316,16 @@ def deduplicate(crashes: Iterable[Crash]) -> tuple[Crash, ...]:
     best: dict[tuple[str, str, float] | int, Crash] = {}
     for index, crash in enumerate(crashes):
         stamp = crash.oops.timestamp
-        key = index if stamp is None else (crash.host, signature(crash.oops), stamp)
+        key = index if stamp is None else (crash.host, crash.key, stamp)
         kept = best.get(key)
-        if kept is None or _BASIS_RANK[crash.time_basis] < _BASIS_RANK[kept.time_basis]:
+        if kept is None:
+            best[key] = crash
+        elif _BASIS_RANK[crash.time_basis] < _BASIS_RANK[kept.time_basis]:
+            if kept.oops.call_trace and not crash.oops.call_trace:  # the same report: keep the whole one
+                whole = dataclasses.replace(
+                    crash.oops, call_trace=kept.oops.call_trace, modules_linked_in=kept.oops.modules_linked_in
+                )
+                crash = dataclasses.replace(crash, oops=whole)
             best[key] = crash
     return tuple(best.values())
 

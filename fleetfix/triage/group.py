@@ -24,13 +24,20 @@ from fleetfix.triage.oops.find_all import Oops, signature
 
 @dataclass(frozen=True, slots=True)
 class Crash:
-    """One report from one host, with its wall-clock time when the log or the dump tells it."""
+    """One crash (a cascade of reports) from one host, with its wall-clock time when the log or the dump
+    tells it. Only the first crash of each signature needs its whole report: ``brief`` gives the others
+    without their call trace and module list, so a log of 100,000 crashes stays small in memory."""
 
     host: str
     oops: Oops
     source: str  # the file it was read from
     time: datetime | None  # aware
     time_basis: str  # how ``time`` was found: "log prefix", "dump directory", or "unknown"
+    signature: str = ""  # ``oops.signature`` of the whole report; empty: computed from ``oops``
+
+    @property
+    def key(self) -> str:
+        return self.signature or signature(self.oops)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,13 @@ class CrashGroup:
     @property
     def hosts(self) -> tuple[str, ...]:
         return tuple(sorted({c.host for c in self.crashes}))
+
+    @property
+    def example(self) -> Crash:
+        """A crash of the group with its whole report (the others may be brief: ``Crash``)."""
+        return next(
+            (c for c in self.crashes if c.oops.call_trace or c.oops.modules_linked_in), self.crashes[0]
+        )
 
     @property
     def times(self) -> tuple[datetime, ...]:
@@ -150,7 +164,7 @@ def group_crashes(
     builds = audited_builds(audit) if audit is not None else {}
     by_signature: dict[str, list[Crash]] = {}
     for crash in crashes:
-        by_signature.setdefault(signature(crash.oops), []).append(crash)
+        by_signature.setdefault(crash.key, []).append(crash)
     groups = []
     for key, members in by_signature.items():
         members.sort(key=lambda c: (c.time is None, c.time.timestamp() if c.time else 0.0, c.host))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from datetime import timedelta
@@ -80,7 +81,8 @@ def test_json_names_the_driver_groups_the_crashes_and_times_them_against_the_bac
     result = fleetfix("triage", "--format", "json", "--run-length", f"{BACKUP}=3h")
     assert result.exit_code == 1, result.output  # crashes found
     document = json.loads(result.stdout)
-    assert document["summary"] == {"crashes": 6, "groups": 2, "hosts": 3, "untimed": 0}
+    read = {"files": 6, "lines": 236, "kernel_logs": 6, "not_kernel_logs": 0, "unreadable": 0}
+    assert document["summary"] == {"crashes": 6, "groups": 2, "hosts": 3, "untimed": 0, "read": read}
     mpt3sas, lpfc = document["groups"]
     assert (mpt3sas["module"], mpt3sas["rip"], mpt3sas["hosts"]) == (
         "mpt3sas", "refcount_warn_saturate", ["db01", "db02", "db03"],
@@ -142,13 +144,71 @@ def test_paths_instead_of_the_store(tmp_path: Path, state: Path, corpus_dir: Pat
     assert (crash["host"], crash["implicated_module"], crash["time"]) == ("web01", "megaraid_sas", None)
 
 
-def test_no_crash_is_exit_status_zero(state: Path, tmp_path: Path) -> None:
-    result = fleetfix("triage")
-    assert result.exit_code == 0, result.output
-    assert "No kernel crash reports found" in result.stdout
+def test_no_crash_is_exit_status_zero_and_says_what_was_read(state: Path, tmp_path: Path) -> None:
     quiet = tmp_path / "quiet.log"
     quiet.write_text("[    1.000000] sd 0:0:0:0: [sda] Attached SCSI disk\n")
+    result = fleetfix("triage", quiet)
+    assert result.exit_code == 0, result.output
+    assert "No kernel crash reports found" in result.stdout and "1 files, 1 lines read" in result.stdout
     assert json.loads(fleetfix("triage", quiet, "--format", "json").stdout)["crashes"] == []
+
+
+def test_having_read_nothing_is_never_no_crash(state: Path, tmp_path: Path) -> None:
+    """No store yet, an empty directory, or only files that are not kernel logs: an error, not "no crash"."""
+    result = fleetfix("triage")
+    assert result.exit_code == 3 and "no crash store yet" in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = fleetfix("triage", empty)
+    assert result.exit_code == 3 and "no kernel log to read: 0 files, 0 lines read" in result.output
+    (empty / "notes.txt").write_text("shopping list\nmilk\n")
+    (empty / "core.bin").write_bytes(b"\x7fELF\0\0\0[ 1.000000] kernel: x")
+    result = fleetfix("triage", empty)
+    assert result.exit_code == 3, result.output
+    assert "2 files, 2 lines read; 2 not kernel logs" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_directory_of_logs_is_read_recursively_under_any_names(
+    state: Path, tmp_path: Path, corpus_dir: Path
+) -> None:
+    """The host is the first directory under the one given, or the file's stem at its top; rotations may be
+    compressed; files that are not kernel logs are counted, an unreadable one does not stop the rest."""
+    logs = tmp_path / "incident-4711"
+    (logs / "db1" / "var" / "log").mkdir(parents=True)
+    (logs / "db1" / "var" / "log" / "kern.log.2.gz").write_bytes(
+        gzip.compress(corpus(corpus_dir, "01_mpt3sas_refcount_uaf_warning.log").encode())
+    )
+    (logs / "db1" / "var" / "log" / "auth.log").write_text("Jan  1 00:00:01 db1 sshd[1]: Accepted key\n")
+    (logs / "db1" / "broken.gz").write_bytes(b"not gzip at all")
+    (logs / "web7.txt").write_text(corpus(corpus_dir, "05_megaraid_sas_fortify_warning.log"))
+    result = fleetfix("triage", logs, "--format", "json")
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    found = sorted((c["host"], c["implicated_module"]) for c in document["crashes"])
+    assert found == [("db1", "mpt3sas"), ("web7", "megaraid_sas")]
+    read = document["summary"]["read"]
+    assert (read["files"], read["kernel_logs"], read["not_kernel_logs"], read["unreadable"]) == (4, 2, 1, 1)
+    assert read["lines"] > 50
+
+
+def test_a_receivers_directory_is_read_as_netconsole_logs(
+    state: Path, tmp_path: Path, corpus_dir: Path
+) -> None:
+    received = tmp_path / "netconsole"
+    received.mkdir()
+    text = received_lines(
+        corpus(corpus_dir, "03_lpfc_null_deref_probe.log"), "2026-11-25T01:12:03.123456+00:00"
+    )
+    (received / f"{log_name('10.0.0.7', 6666)}").write_text(text)
+    result = fleetfix("triage", received, "--format", "json")
+    assert result.exit_code == 1, result.output
+    (crash,) = json.loads(result.stdout)["crashes"]
+    assert (crash["host"], crash["implicated_module"], crash["time"]) == (
+        "10.0.0.7",
+        "lpfc",
+        "2026-11-25T01:12:03.123456+00:00",
+    )
 
 
 def received_lines(text: str, at: str) -> str:
