@@ -98,9 +98,10 @@ def triage(
     """Group kernel crashes across hosts, name the driver and its build, and time them against cron jobs
     and timers.
 
-    PATHs are crash stores or kernel logs (dmesg, /var/log/messages, journalctl -k; the host is the file
-    name's stem); with none, the crash store. With -i, collect from those hosts first. Exit status: 0 no
-    crash found, 1 crashes found, 3 bad input.
+    PATHs are crash stores, fleetfix listen --dir directories, directories of logs (read recursively; the
+    host is the first directory under PATH, or the file's name) or single logs (dmesg, /var/log/messages,
+    journalctl -k, plain or compressed); with none, the crash store. With -i, collect from those hosts
+    first. Exit status: 0 no crash found, 1 crashes found, 3 bad input or nothing to read.
     """
     from fleetfix.commands import triage as triage_run
 
