@@ -4,13 +4,13 @@ Sample input (a report quoted in a reply, from a mail in quoted-printable, once 
 
     > [   19.442078] Unable to handle kernel NULL pointer dereference at
     > virtual address 0000000000000014
-    >    ESR =3D 0x0000000096000004
+    > [   19.465329]   ESR =3D 0x0000000096000004
     Jul  1 10:00:00 host kernel: [ 5.0] Call trace:#012 mt7921_regd_notifier+0x180/0x290 [mt7921_common]
     {"MESSAGE":"pc : mt7921_regd_notifier+0x180/0x290 [mt7921_common]","_TRANSPORT":"kernel",...}
 
     >>> [line.body for line, _ in normalized]
     ['Unable to handle kernel NULL pointer dereference at virtual address 0000000000000014',
-     '   ESR = 0x0000000096000004', 'Call trace:', ' mt7921_regd_notifier+0x180/0x290 [mt7921_common]',
+     '  ESR = 0x0000000096000004', 'Call trace:', ' mt7921_regd_notifier+0x180/0x290 [mt7921_common]',
      'pc : mt7921_regd_notifier+0x180/0x290 [mt7921_common]']
 
 What is undone, in order: quoted-printable (``=3D`` and soft line breaks ending in ``=``, once the input
@@ -54,7 +54,7 @@ class LineNormalizer:
 
     def feed(self, raw: str, line_no: int) -> Iterator[tuple[Line, int]]:
         raw = raw.rstrip("\r\n")
-        if not self.quoted_printable and (_QP_SIGN in raw or raw.endswith("=20")):
+        if not self.quoted_printable and _QP_SIGN in raw:
             self.quoted_printable = True
         first_no = line_no
         if self.quoted_printable:

@@ -16,14 +16,16 @@ receiver's file, or the ``crash`` tool's ``bt`` output)::
     >>> o.kind, o.rip, o.rip_module, o.implicated_module, o.taint
     ('null_pointer_dereference', 'lpfc_sli4_cleanup_poll_list', 'lpfc', 'lpfc', ('I',))
 
-Lines may carry a syslog or journald prefix (``Jul 30 15:28:52 host kernel:``, no year: pass
-``reference_year``), an ISO-8601 prefix (rsyslog, ``journalctl -o short-iso``, or the netconsole receiver's
-``2026-11-25T01:12:03.123456+00:00 [  812.3] ...``), a ``[ seconds]`` stamp, or nothing:
-``fleetfix.triage.lines`` splits it off. Lines of other messages interleaved inside a report are skipped. The
-input may be one string or any iterable of text or bytes pieces (lines, or chunks of any size), so a 1 GB file
-streams through in bounded memory: ordinary lines are skipped by a few fixed-string searches per block, and
-only reports are parsed line by line. A report is found through its call trace, its panic line or its
-``crash`` bt header (see ``ANCHORS``).
+Lines may come in any shape a fleet's logs take (syslog, journald including ``-o json``, ``dmesg -T``,
+netconsole, mail quoting and quoted-printable, rsyslog's ``#012``, lines a mailer or console wrapped):
+``fleetfix.triage.normalize`` and ``fleetfix.triage.lines`` put each back into the kernel's own text, with the
+times its prefix carried (a syslog prefix has no year: pass ``reference_year``). Lines of other messages
+interleaved inside a report are skipped. The input may be one string or any iterable of text or bytes pieces
+(lines, or chunks of any size), so a 1 GB file streams through in bounded memory: ordinary lines are skipped
+by a few fixed-string searches per block, and only reports are parsed line by line. A report is found through
+an anchor: its call trace, its panic line, its ``crash`` bt header, or the line of a hung task, RCU stall or
+lockup (see ``ANCHORS``). These are reports, one per kernel report; ``fleetfix.triage.cascade`` folds the
+reports one fault leaves into one crash.
 """
 
 from __future__ import annotations
