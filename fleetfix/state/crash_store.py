@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -65,6 +66,11 @@ _EL_DIR = re.compile(r".*-(\d{4})-(\d\d)-(\d\d)-(\d\d):(\d\d):(\d\d)")
 _STAMP = re.compile(rb"\[ *(\d+\.\d+)\]")
 _BASIS_RANK = {"log prefix": 0, "dump directory": 1, "unknown": 2}
 _RECEIVER_LOG = re.compile(r"[0-9A-Za-z.-]+_\d+\.log")
+# Fields of a report that crashes of one bug mostly share: a brief crash points to one copy of each text.
+_REPEATED = (
+    "kind", "first_line", "warning_site", "oops_code", "panic_message", "kernel", "comm", "hardware",
+    "workqueue", "rip", "rip_offset", "rip_module", "taint_raw", "last_unloaded", "implicated_module",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -86,14 +92,23 @@ class Briefs:
 
     def __init__(self) -> None:
         self.seen: set[str] = set()
+        self.taints: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def crash(self, host: str, oops: Oops, source: str, time: datetime | None, basis: str) -> Crash:
         key = signature(oops)
         if key in self.seen:
-            oops = dataclasses.replace(oops, call_trace=(), modules_linked_in=())
+            oops = self._brief(oops)
         else:
             self.seen.add(key)
-        return Crash(host, oops, source, time, basis, key)
+        return Crash(sys.intern(host), oops, sys.intern(source), time, basis, sys.intern(key))
+
+    def _brief(self, oops: Oops) -> Oops:
+        """The report without its trace and module list, its repeated texts shared with earlier crashes."""
+        shared = {
+            name: sys.intern(value) for name in _REPEATED if isinstance(value := getattr(oops, name), str)
+        }
+        taint = self.taints.setdefault(oops.taint, oops.taint)
+        return dataclasses.replace(oops, call_trace=(), modules_linked_in=(), taint=taint, **shared)
 
 
 def directory_kind(path: Path) -> Literal["store", "receiver", "logs"]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Frame:
     """One call-trace frame. ``offset`` is ``0x1ce/0x200`` (offset/length) or ``None`` in ``crash`` bt."""
 
@@ -17,7 +17,7 @@ class Frame:
     reliable: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkedModule:
     """An entry of ``Modules linked in:``: ``mpt3sas(OE)`` is name ``mpt3sas``, markers ``OE``."""
 
@@ -25,7 +25,7 @@ class LinkedModule:
     markers: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Related:
     """A report folded into another's cascade: a ``precursor`` (a WARNING just before it) or a
     ``consequence`` (a report after it on a dying kernel, or its panic line)."""
@@ -39,7 +39,7 @@ class Related:
     implicated_module: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Oops:
     """One report. ``line`` is the 1-based input line where it starts; ``timestamp`` that line's stamp."""
 

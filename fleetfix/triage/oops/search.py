@@ -18,14 +18,16 @@ from fleetfix.triage.oops.model import Oops
 if TYPE_CHECKING:
     from fleetfix.triage.oops.scanner import Scanner
 
+# " Trace:" finds "Call Trace:" (and 2.6's "Call Trace:<addr>{...}"): bytes.find skips through a log far
+# faster for some patterns than others, and these were the fastest of their kind on dmesg text.
 ANCHORS = (
-    "Call Trace:",
-    "Call trace:",
+    " Trace:",
+    " trace:",
     "Kernel panic - not syncing",
     'COMMAND: "',
     "blocked for more than",
     "detected stall",
-    "soft lockup - CPU",
+    "lockup - CPU",
     "hard LOCKUP",
 )
 MARKERS = (
