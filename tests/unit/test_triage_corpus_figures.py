@@ -14,7 +14,7 @@ import yaml
 
 from fleetfix.triage.cascade import fold_cascades
 from fleetfix.triage.oops.find_all import Oops, parse_oopses
-from tests.conftest import strip_provenance
+from tests.support import strip_provenance
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "oopses"
 KEY_FIELDS = {
