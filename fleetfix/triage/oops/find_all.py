@@ -23,9 +23,9 @@ times its prefix carried (a syslog prefix has no year: pass ``reference_year``).
 interleaved inside a report are skipped. The input may be one string or any iterable of text or bytes pieces
 (lines, or chunks of any size), so a 1 GB file streams through in bounded memory: ordinary lines are skipped
 by a few fixed-string searches per block, and only reports are parsed line by line. A report is found through
-an anchor: its call trace, its panic line, its ``crash`` bt header, or the line of a hung task, RCU stall or
-lockup (see ``ANCHORS``). These are reports, one per kernel report; ``fleetfix.triage.cascade`` folds the
-reports one fault leaves into one crash.
+an anchor: its call trace, its panic line, its ``crash`` bt header, or an RCU stall's first line (see
+``ANCHORS``). These are reports, one per kernel report; ``fleetfix.triage.cascade`` folds the reports one
+fault leaves into one crash.
 """
 
 from __future__ import annotations

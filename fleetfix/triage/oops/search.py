@@ -1,7 +1,7 @@
 """Finding reports in a large log fast: fixed-string searches per block, lines parsed only near a report.
 
 Every report carries an anchor: a call trace, a panic line, the header of the crash tool's bt, or the line
-of a report that needs no trace (a hung task, an RCU stall, a lockup). Fixed strings found by str.find scan
+of an RCU stall (which may come without a trace). Fixed strings found by str.find scan
 a large log far faster than one regular expression, and a few anchors far faster than every marker; the
 text up to ``_LOOKBACK`` before an anchor is then searched for the marker that opened its report, and from
 there the ``Scanner`` reads line by line with its anchored rules. So a report is a report because it has
@@ -19,17 +19,9 @@ if TYPE_CHECKING:
     from fleetfix.triage.oops.scanner import Scanner
 
 # " Trace:" finds "Call Trace:" (and 2.6's "Call Trace:<addr>{...}"): bytes.find skips through a log far
-# faster for some patterns than others, and these were the fastest of their kind on dmesg text.
-ANCHORS = (
-    " Trace:",
-    " trace:",
-    "Kernel panic - not syncing",
-    'COMMAND: "',
-    "blocked for more than",
-    "detected stall",
-    "lockup - CPU",
-    "hard LOCKUP",
-)
+# faster for some patterns than others, and these were the fastest of their kind on dmesg text. Hung tasks
+# and lockups print a call trace; an RCU stall may print none.
+ANCHORS = (" Trace:", " trace:", "Kernel panic - not syncing", 'COMMAND: "', "detected stall")
 MARKERS = (
     "cut here ]",
     "BUG: ",
