@@ -56,29 +56,37 @@ class LineNormalizer:
         raw = raw.rstrip("\r\n")
         if not self.quoted_printable and _QP_SIGN in raw:
             self.quoted_printable = True
+        if not self.quoted_printable:
+            yield from self._read(raw, line_no, line_no)
+            return
         first_no = line_no
-        if self.quoted_printable:
-            if self.soft is not None:
-                held, held_no = self.soft
-                self.soft = None
-                if held_no == line_no - 1:
-                    raw, first_no = held + raw, held_no
-            if raw.endswith("=") and not raw.endswith("=="):
-                self.soft = (raw[:-1], line_no)
-                return
-            raw = _QP_CODE.sub(lambda m: chr(int(m.group(1), 16)), raw)
-        for line in self._lines(raw):
-            yield from self._unwrap(line, first_no, line_no)
+        if self.soft is not None:
+            held, held_no = self.soft
+            self.soft = None
+            if held_no == line_no - 1:
+                raw, first_no = held + raw, held_no
+            else:  # the lines between were skipped: the held line stands alone
+                yield from self._read(held, held_no, held_no)
+        if raw.endswith("=") and not raw.endswith("=="):
+            self.soft = (raw[:-1], first_no)
+            return
+        yield from self._read(raw, first_no, line_no)
 
     def flush(self) -> Iterator[tuple[Line, int]]:
         if self.soft is not None:
             held, held_no = self.soft
             self.soft = None
-            yield from self.feed(held, held_no)
+            yield from self._read(held, held_no, held_no)
         if self.pending is not None:
             line, number, _ = self.pending
             self.pending = None
             yield line, number
+
+    def _read(self, raw: str, first_no: int, line_no: int) -> Iterator[tuple[Line, int]]:
+        if self.quoted_printable:
+            raw = _QP_CODE.sub(lambda m: chr(int(m.group(1), 16)), raw)
+        for line in self._lines(raw):
+            yield from self._unwrap(line, first_no, line_no)
 
     def _lines(self, raw: str) -> list[Line]:
         if raw[:1] == "{" and '"MESSAGE"' in raw:

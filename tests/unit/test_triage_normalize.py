@@ -84,3 +84,14 @@ def test_prefixes_of_every_shape() -> None:
             dated,
             True,
         )
+
+
+def test_a_soft_break_is_never_lost() -> None:
+    normalizer = LineNormalizer(None)
+    out = [line.body for line, _ in normalizer.feed("x =3D 1, held=", 1)]
+    out += [line.body for line, _ in normalizer.feed("far later", 9)]  # lines 2-8 were skipped
+    out += [line.body for line, _ in normalizer.flush()]
+    assert out == ["x = 1, held", "far later"]
+    normalizer = LineNormalizer(None)
+    out = [line.body for line, _ in normalizer.feed("a =3D b, last=", 1)]
+    assert out + [line.body for line, _ in normalizer.flush()] == ["a = b, last"]
