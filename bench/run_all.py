@@ -74,8 +74,11 @@ BENCHES = (
     Bench(
         name="triage_throughput",
         args=(),
-        quick_args=("64M",),
-        figures=(("oops parse / grep -c -E", r"ratio\s*:\s*([\d.]+)", "<= 3"),),
+        quick_args=("64M", "4000"),
+        figures=(
+            ("oops parse / grep -c -E (CPU)", r"ratio\s*:\s*([\d.]+)", "<= 3"),
+            ("triage peak RSS at 100,000 crashes (MiB)", r"peak RSS\s*:.*, (\d+) MiB at", "tens of MB"),
+        ),
     ),
     Bench(
         name="listen_throughput",
