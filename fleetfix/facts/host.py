@@ -16,6 +16,7 @@ from msgspec import Struct
 from fleetfix import serde
 from fleetfix.facts.crash_capture import CrashCapture
 from fleetfix.facts.history import CrashDump, ScheduledJob
+from fleetfix.facts.kernel_package import KernelPackage, identify
 
 SCHEMA = 2
 
@@ -42,11 +43,13 @@ class Kernel(Struct, frozen=True, kw_only=True, gc=False):
     release: str | None = None
     version: str | None = None
     machine: str | None = None
+    version_signature: str | None = None  # Ubuntu's /proc/version_signature
 
 
 class OsRelease(Struct, frozen=True, kw_only=True, gc=False):
     id: str | None = None
     version_id: str | None = None
+    id_like: tuple[str, ...] = ()
     family: str | None = None
 
 
@@ -147,6 +150,18 @@ class HostFacts(Struct, frozen=True, kw_only=True, gc=False):
         for dump, plain in zip(self.crash_dumps, data["crash_dumps"], strict=True):
             plain["time"] = dump.time.isoformat()
         return data
+
+    @property
+    def kernel_package(self) -> KernelPackage | None:
+        """The distribution package the running kernel comes from (facts/kernel_package.py), if any."""
+        return identify(
+            self.kernel.release,
+            self.kernel.version,
+            self.kernel.version_signature,
+            self.os.id,
+            self.os.version_id,
+            self.os.id_like,
+        )
 
     def module(self, name: str) -> LoadedModule | None:
         """A loaded module by name; ``-`` and ``_`` are the same to the kernel."""

@@ -412,7 +412,12 @@ def parse_os_release(text):
         if any(i in members for i in ids):
             family = name
             break
-    return {"id": os_id, "version_id": values.get("VERSION_ID") or None, "family": family}
+    return {
+        "id": os_id,
+        "version_id": values.get("VERSION_ID") or None,
+        "id_like": values.get("ID_LIKE", "").split(),
+        "family": family,
+    }
 
 
 def systemctl_enabled(state):
@@ -530,7 +535,13 @@ def read_identity(host):
     tainted = host.integer("/proc/sys/kernel/tainted")
     return {
         "hostname": hostname,
-        "kernel": {"release": release, "version": version, "machine": machine},
+        "kernel": {
+            "release": release,
+            "version": version,
+            "machine": machine,
+            # Ubuntu kernels only: "Ubuntu 5.15.0-79.86-generic 5.15.111", the package and its upstream base.
+            "version_signature": host.value("/proc/version_signature"),
+        },
         "os": parse_os_release(os_release or ""),
         "boot_id": host.value("/proc/sys/kernel/random/boot_id"),
         "uptime_seconds": float(uptime[0]) if uptime and re.match(r"^\d+(\.\d+)?$", uptime[0]) else None,

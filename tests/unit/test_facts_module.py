@@ -360,14 +360,14 @@ def test_disk_signatures(data: bytes, expected: tuple[str | None, str | None]) -
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("ID=debian\nVERSION_ID=\"12\"\n", {"id": "debian", "version_id": "12", "family": "debian"}),
+        ("ID=debian\nVERSION_ID=\"12\"\n", {"id": "debian", "version_id": "12", "id_like": [], "family": "debian"}),
         ('ID=ubuntu\nID_LIKE=debian\nVERSION_ID="22.04"\n',
-         {"id": "ubuntu", "version_id": "22.04", "family": "debian"}),
+         {"id": "ubuntu", "version_id": "22.04", "id_like": ["debian"], "family": "debian"}),
         ('ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.3"\n',
-         {"id": "rocky", "version_id": "9.3", "family": "redhat"}),
-        ('ID="sles"\nVERSION_ID="15.5"\n', {"id": "sles", "version_id": "15.5", "family": "suse"}),
-        ("ID=arch\n", {"id": "arch", "version_id": None, "family": "arch"}),
-        ("", {"id": None, "version_id": None, "family": None}),
+         {"id": "rocky", "version_id": "9.3", "id_like": ["rhel", "centos", "fedora"], "family": "redhat"}),
+        ('ID="sles"\nVERSION_ID="15.5"\n', {"id": "sles", "version_id": "15.5", "id_like": [], "family": "suse"}),
+        ("ID=arch\n", {"id": "arch", "version_id": None, "id_like": [], "family": "arch"}),
+        ("", {"id": None, "version_id": None, "id_like": [], "family": None}),
     ],
 )  # fmt: skip
 def test_os_release_family(text: str, expected: dict[str, Any]) -> None:
@@ -473,7 +473,7 @@ def test_captured_debian_host(tmp_path: Path) -> None:
     assert facts["hostname"] == "db01" and facts["kernel"]["release"] == "6.1.0-18-amd64"
     assert facts["kernel"]["machine"] is None  # never os.uname() of the machine reading the tree
     assert facts["tainted"] == {"value": 12288, "letters": ["O", "E"]}
-    assert facts["os"] == {"id": "debian", "version_id": "12", "family": "debian"}
+    assert facts["os"] == {"id": "debian", "version_id": "12", "id_like": [], "family": "debian"}
     assert facts["uptime_seconds"] == 8123.4
 
     modules = {m["name"]: m for m in facts["modules"]}
