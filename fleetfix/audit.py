@@ -11,10 +11,11 @@ from datetime import datetime
 
 from msgspec import Struct
 
-from fleetfix.advisories.database import AdvisoryDB
+from fleetfix.advisories.database import UNKNOWN, AdvisoryDB
 from fleetfix.errors import ExitStatus
 from fleetfix.facts.crash_capture import CaptureReadiness
 from fleetfix.facts.host import STORAGE_DRIVERS, HostFacts, LoadedModule
+from fleetfix.facts.kernel_package import KernelPackage
 from fleetfix.host_result import HostResult
 
 
@@ -48,6 +49,7 @@ class Finding(Struct, frozen=True, kw_only=True, gc=False):
     trigger: str
     why: str
     references: tuple[str, ...]
+    status: str = "affected"  # or "unknown": no data settles it for this host's kernel
 
 
 class HostAudit(Struct, frozen=True, kw_only=True, gc=False):
@@ -55,10 +57,14 @@ class HostAudit(Struct, frozen=True, kw_only=True, gc=False):
     status: str
     message: str
     kernel: str | None = None
+    kernel_package: KernelPackage | None = None  # the distribution package the kernel comes from
     module_support: bool | None = None
     drivers: tuple[DriverView, ...] = ()
     capture: CaptureReadiness | None = None
     findings: tuple[Finding, ...] = ()
+    # Advisories no data can settle for this kernel ("unknown for Rocky Linux:9 kernel 5.14.0-..."): shown,
+    # never counted as at risk unless the operator asks (``--fail-on unknown``).
+    unknown: tuple[Finding, ...] = ()
 
     @property
     def reachable(self) -> bool:
@@ -87,14 +93,18 @@ class AuditReport(Struct, frozen=True, kw_only=True, gc=False):
             "reachable": len(reachable),
             "unreachable_or_failed": len(self.hosts) - len(reachable),
             "with_findings": sum(1 for h in reachable if h.findings),
+            "with_unknown": sum(1 for h in reachable if h.unknown),
             "capture_not_ready": sum(1 for h in reachable if h.capture and not h.capture.ready),
         }
 
-    def exit_status(self) -> ExitStatus:
-        """Unreachable or failed hosts outrank findings: an audit that could not see a host is incomplete."""
+    def exit_status(self, fail_on_unknown: bool = False) -> ExitStatus:
+        """Unreachable or failed hosts outrank findings: an audit that could not see a host is incomplete.
+        Unknown verdicts count as findings only when ``fail_on_unknown``."""
         if any(not h.reachable for h in self.hosts):
             return ExitStatus.HOSTS_FAILED
-        return ExitStatus.FINDINGS if any(h.at_risk for h in self.hosts) else ExitStatus.OK
+        if any(h.at_risk or (fail_on_unknown and h.unknown) for h in self.hosts):
+            return ExitStatus.FINDINGS
+        return ExitStatus.OK
 
 
 class Auditor:
@@ -106,12 +116,24 @@ class Auditor:
 
     def __init__(self, db: AdvisoryDB) -> None:
         self._db = db
-        self._memo: dict[tuple[str, str | None, str | None, str | None], tuple[Finding, ...]] = {}
+        self._memo: dict[
+            tuple[str, str | None, str | None, str | None, KernelPackage | None], tuple[Finding, ...]
+        ] = {}
 
-    def findings(self, module: LoadedModule, kernel: str | None) -> tuple[Finding, ...]:
+    def findings(
+        self, module: LoadedModule, kernel: str | None, package: KernelPackage | None = None
+    ) -> tuple[Finding, ...]:
+        """Every match for this build, known and unknown (``Finding.status``)."""
         # Kernel-range advisories describe the in-tree driver; an out-of-tree build loaded in its place is
         # judged by its own version and srcversion only.
-        key = (module.name, module.version, module.srcversion, None if module.out_of_tree else kernel)
+        in_tree = not module.out_of_tree
+        key = (
+            module.name,
+            module.version,
+            module.srcversion,
+            kernel if in_tree else None,
+            package if in_tree else None,
+        )
         cached = self._memo.get(key)
         if cached is None:
             cached = self._memo[key] = tuple(
@@ -125,6 +147,7 @@ class Auditor:
                     trigger=match.advisory.trigger.description,
                     why=match.why,
                     references=tuple(match.advisory.references),
+                    status=match.status,
                 )
                 for match in self._db.match(*key)
             )
@@ -136,12 +159,13 @@ class Auditor:
             if device.driver_module:
                 disks.setdefault(device.driver_module, []).append(device.name)
         kernel = facts.kernel.release
+        package = facts.kernel_package
         drivers: list[DriverView] = []
         findings: list[Finding] = []
         for module in facts.modules:
             advised = bool(self._db.for_module(module.name))
             if advised:
-                findings.extend(self.findings(module, kernel))
+                findings.extend(self.findings(module, kernel, package))
             if advised or module.name in STORAGE_DRIVERS or module.name in disks:
                 view = DriverView(
                     name=module.name,
@@ -160,10 +184,12 @@ class Auditor:
             status="ok",
             message="" if facts.module_support else "no loadable module support: no storage drivers to check",
             kernel=kernel,
+            kernel_package=package,
             module_support=facts.module_support,
             drivers=tuple(drivers),
             capture=facts.crash_capture.readiness,
-            findings=tuple(findings),
+            findings=tuple(f for f in findings if f.status != UNKNOWN),
+            unknown=tuple(f for f in findings if f.status == UNKNOWN),
         )
 
 

@@ -258,3 +258,22 @@ class RpmVersion:
 def rpm_compare(a: str, b: str) -> int:
     """rpm's EVR order of two ``[epoch:]version[-release]`` strings: negative, zero or positive."""
     return RpmVersion(a)._compare(RpmVersion(b))
+
+
+PackageVersion = DpkgVersion | RpmVersion
+
+# How each distribution orders its package versions, by the name that opens its ecosystem key ("Debian:12").
+ECOSYSTEM_SCHEMES = {
+    "Debian": "dpkg",
+    "Ubuntu": "dpkg",
+    "Red Hat": "rpm",
+    "Rocky Linux": "rpm",
+    "AlmaLinux": "rpm",
+    "CentOS": "rpm",
+    "Oracle Linux": "rpm",
+}
+
+
+def package_version(scheme: str, text: str) -> PackageVersion:
+    """A package version ordered by ``scheme`` ("dpkg" or "rpm"); ValueError when it is not one."""
+    return DpkgVersion(text) if scheme == "dpkg" else RpmVersion(text)

@@ -14,8 +14,9 @@ A distribution kernel's release (``uname -r``) names an ABI, not the fixes it ca
       Ubuntu 5.15.0-79.86-generic 5.15.111
       #86-Ubuntu SMP Mon Jul 10 16:19:54 UTC 2023
 
-- EL (RHEL, Rocky, AlmaLinux, CentOS, Oracle Linux's RHCK): the release itself, ``.el<N>`` in it, machine
-  and variant (``.x86_64``, ``.aarch64+64k``) removed.
+- EL (RHEL, Rocky, AlmaLinux, CentOS, Oracle Linux): the release itself, ``.el<N>`` in it, the machine
+  (``.x86_64``) removed; the flavour names the package (``kernel``, ``kernel-rt``, ``kernel-64k``,
+  ``kernel-uek``).
 
 Anything else is a kernel with no known package: its release is its upstream version.
 """
@@ -48,9 +49,10 @@ _UBUNTU_SIGNATURE = re.compile(
 _UBUNTU_UNAME_V = re.compile(r"#(?P<upload>[0-9]+(?:~[A-Za-z0-9.+]+)?)-Ubuntu\b")
 _UBUNTU_RELEASE = re.compile(r"(?P<abi>[0-9]+\.[0-9]+\.[0-9]+-[0-9]+)-(?P<flavour>[a-z][a-z0-9-]*)")
 _UPSTREAM_OF_DEBIAN = re.compile(r"(?:[0-9]+:)?(?P<upstream>[0-9]+\.[0-9]+(?:\.[0-9]+)?)")
+_EL_REALTIME = re.compile(r"\.rt[0-9]")
 _EL_RELEASE = re.compile(
     r"(?P<version>[0-9][A-Za-z0-9._]*)-(?P<release>[0-9][A-Za-z0-9._]*\.el(?P<major>[0-9]+)(?:_[0-9]+)*(?P<uek>uek)?)"
-    r"(?:\.(?:x86_64|aarch64|ppc64le|s390x|i686))?(?:\+[A-Za-z0-9_]+)?"
+    r"(?:\.(?:x86_64|aarch64|ppc64le|s390x|i686))?(?:\+(?P<variant>[A-Za-z0-9_]+))?"
 )
 
 
@@ -134,9 +136,16 @@ def _el(ecosystem: str, release: str) -> KernelPackage | None:
     match = _EL_RELEASE.fullmatch(release)
     if match is None:
         return None
+    # Each kernel flavour is its own package: kernel-rt ("284.11.1.rt14.296.el9_2", or "+rt" from 9.3 on),
+    # kernel-64k and kernel-debug ("+64k", "+debug"), Oracle's kernel-uek ("el9uek").
+    if match["uek"]:
+        package = "kernel-uek"
+    elif match["variant"]:
+        package = f"kernel-{match['variant']}"
+    elif _EL_REALTIME.search(match["release"]):
+        package = "kernel-rt"
+    else:
+        package = "kernel"
     return KernelPackage(
-        ecosystem=ecosystem,
-        package="kernel-uek" if match["uek"] else "kernel",
-        version=f"{match['version']}-{match['release']}",
-        scheme="rpm",
+        ecosystem=ecosystem, package=package, version=f"{match['version']}-{match['release']}", scheme="rpm"
     )

@@ -27,7 +27,7 @@ def test_identity_of_real_kernels(case: dict[str, Any]) -> None:
         str(expected["version"]),
     )
     assert package.upstream == (None if expected["upstream"] is None else str(expected["upstream"]))
-    assert package.scheme == ("rpm" if package.package == "kernel" else "dpkg")
+    assert package.scheme == ("rpm" if package.package.startswith("kernel") else "dpkg")
 
 
 def test_a_kernel_without_distribution_strings_has_no_package() -> None:
