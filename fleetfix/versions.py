@@ -143,7 +143,9 @@ def compare_kernels(a: str, b: str) -> int:
 # the kernel's *source package* version, compared with the distribution's own rules. Both are reduced to
 # tuple sort keys, like driver versions above.
 
-_DPKG_VERSION = re.compile(r"(?:(?P<epoch>[0-9]+):)?(?P<upstream>[0-9][A-Za-z0-9.+~:-]*?)(?:-(?P<revision>[A-Za-z0-9.+~]+))?")
+_DPKG_VERSION = re.compile(
+    r"(?:(?P<epoch>[0-9]+):)?(?P<upstream>[0-9][A-Za-z0-9.+~:-]*?)(?:-(?P<revision>[A-Za-z0-9.+~]+))?"
+)
 _DPKG_SEGMENT = re.compile(r"([^0-9]*)([0-9]*)")
 _DPKG_END_SEGMENT: tuple[tuple[int, ...], int] = ((0,), 0)
 
@@ -166,7 +168,7 @@ def _dpkg_part_key(text: str) -> tuple[tuple[tuple[int, ...], int], ...]:
     for letters, digits in _DPKG_SEGMENT.findall(text):
         if not letters and not digits:
             continue
-        segments.append((tuple(_dpkg_order(c) for c in letters) + (0,), int(digits or 0)))
+        segments.append(((*(_dpkg_order(c) for c in letters), 0), int(digits or 0)))
     while segments and segments[-1] == _DPKG_END_SEGMENT:
         segments.pop()
     segments.append(_DPKG_END_SEGMENT)
@@ -206,7 +208,7 @@ class DpkgVersion:
 
 
 def dpkg_compare(a: str, b: str) -> int:
-    """``dpkg --compare-versions``: negative if ``a`` is older than ``b``, zero if equal, positive if newer."""
+    """``dpkg --compare-versions``: negative if ``a`` is older than ``b``, zero if equal, else positive."""
     key_a, key_b = DpkgVersion(a).key, DpkgVersion(b).key
     return (key_a > key_b) - (key_a < key_b)
 

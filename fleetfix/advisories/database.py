@@ -287,9 +287,13 @@ def _judge_kernel(affected: Affected, kernel: str, package: KernelPackage | None
     """
     if package is None:
         if not affected.kernel:
-            return [f"unknown for kernel {kernel}: only distribution data, and this kernel is none of theirs"], UNKNOWN
+            return [
+                f"unknown for kernel {kernel}: only distribution data, and this kernel is none of theirs"
+            ], UNKNOWN
         running = kernel_version(kernel)
-        return [spec.explain("kernel", kernel) for spec in affected.kernel if spec.contains(running)], AFFECTED
+        return [
+            spec.explain("kernel", kernel) for spec in affected.kernel if spec.contains(running)
+        ], AFFECTED
     ranges = [entry for entry in affected.distributions if entry.covers(package)]
     if ranges:
         try:
@@ -300,5 +304,7 @@ def _judge_kernel(affected: Affected, kernel: str, package: KernelPackage | None
     if package.upstream and affected.kernel:
         base = kernel_version(package.upstream)
         what = f"{package.describe()}, upstream base"
-        return [spec.explain(what, package.upstream) for spec in affected.kernel if spec.contains(base)], AFFECTED
+        return [
+            spec.explain(what, package.upstream) for spec in affected.kernel if spec.contains(base)
+        ], AFFECTED
     return [f"unknown for {package.describe()}: no data for this distribution's kernel"], UNKNOWN

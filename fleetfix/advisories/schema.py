@@ -216,14 +216,21 @@ class _Reader:
 
     def distribution(self, node: yaml.Node, field: str) -> DistributionRange:
         f = self.mapping(
-            node, field, frozenset({"ecosystem", "package", "introduced", "fixed"}), frozenset({"ecosystem", "package"})
+            node,
+            field,
+            frozenset({"ecosystem", "package", "introduced", "fixed"}),
+            frozenset({"ecosystem", "package"}),
         )
-        ecosystem = self.matching(f["ecosystem"], f"{field}.ecosystem", _ECOSYSTEM, "an ecosystem like Debian:12")
+        ecosystem = self.matching(
+            f["ecosystem"], f"{field}.ecosystem", _ECOSYSTEM, "an ecosystem like Debian:12"
+        )
         name = ecosystem.split(":")[0]
         scheme = ECOSYSTEM_SCHEMES.get(name)
         if scheme is None:
             known = ", ".join(sorted(ECOSYSTEM_SCHEMES))
-            raise self.fail(f["ecosystem"], f"{field}.ecosystem", f"{name!r} is not a known distribution ({known})")
+            raise self.fail(
+                f["ecosystem"], f"{field}.ecosystem", f"{name!r} is not a known distribution ({known})"
+            )
         bounds: dict[str, PackageVersion] = {}
         for key in ("introduced", "fixed"):
             if key in f:

@@ -44,7 +44,8 @@ _UBUNTU_MAIN_FLAVOURS = frozenset({"generic", "lowlatency", "generic-64k", "gene
 
 _DEBIAN_UNAME_V = re.compile(r"\bDebian (?P<version>(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*)")
 _UBUNTU_SIGNATURE = re.compile(
-    r"Ubuntu (?P<version>[0-9][A-Za-z0-9.+~-]*?)-(?P<flavour>[a-z][a-z0-9-]*) (?P<upstream>[0-9]+\.[0-9]+(?:\.[0-9]+)?)"
+    r"Ubuntu (?P<version>[0-9][A-Za-z0-9.+~-]*?)-(?P<flavour>[a-z][a-z0-9-]*)"
+    r" (?P<upstream>[0-9]+\.[0-9]+(?:\.[0-9]+)?)"
 )
 _UBUNTU_UNAME_V = re.compile(r"#(?P<upload>[0-9]+(?:~[A-Za-z0-9.+]+)?)-Ubuntu\b")
 _UBUNTU_RELEASE = re.compile(r"(?P<abi>[0-9]+\.[0-9]+\.[0-9]+-[0-9]+)-(?P<flavour>[a-z][a-z0-9-]*)")
@@ -129,7 +130,9 @@ def _ubuntu(ecosystem: str, release: str, uname_v: str, signature: str) -> Kerne
     if "~" in version:  # a kernel of a later release backported to this one: linux-hwe-5.15, linux-aws-5.15
         series = ".".join(version.split(".")[:2])
         package = f"linux-hwe-{series}" if package == "linux" else f"{package}-{series}"
-    return KernelPackage(ecosystem=ecosystem, package=package, version=version, scheme="dpkg", upstream=upstream)
+    return KernelPackage(
+        ecosystem=ecosystem, package=package, version=version, scheme="dpkg", upstream=upstream
+    )
 
 
 def _el(ecosystem: str, release: str) -> KernelPackage | None:

@@ -360,12 +360,14 @@ def test_disk_signatures(data: bytes, expected: tuple[str | None, str | None]) -
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("ID=debian\nVERSION_ID=\"12\"\n", {"id": "debian", "version_id": "12", "id_like": [], "family": "debian"}),
+        ("ID=debian\nVERSION_ID=\"12\"\n",
+         {"id": "debian", "version_id": "12", "id_like": [], "family": "debian"}),
         ('ID=ubuntu\nID_LIKE=debian\nVERSION_ID="22.04"\n',
          {"id": "ubuntu", "version_id": "22.04", "id_like": ["debian"], "family": "debian"}),
         ('ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.3"\n',
          {"id": "rocky", "version_id": "9.3", "id_like": ["rhel", "centos", "fedora"], "family": "redhat"}),
-        ('ID="sles"\nVERSION_ID="15.5"\n', {"id": "sles", "version_id": "15.5", "id_like": [], "family": "suse"}),
+        ('ID="sles"\nVERSION_ID="15.5"\n',
+         {"id": "sles", "version_id": "15.5", "id_like": [], "family": "suse"}),
         ("ID=arch\n", {"id": "arch", "version_id": None, "id_like": [], "family": "arch"}),
         ("", {"id": None, "version_id": None, "id_like": [], "family": None}),
     ],

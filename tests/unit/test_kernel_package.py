@@ -17,7 +17,12 @@ KERNELS = yaml.safe_load((Path(__file__).parents[1] / "data/distro/kernels.yaml"
 def test_identity_of_real_kernels(case: dict[str, Any]) -> None:
     os = case["os"]
     package = identify(
-        case["release"], case["version"], case.get("signature"), os["id"], os["version_id"], tuple(os["id_like"])
+        case["release"],
+        case["version"],
+        case.get("signature"),
+        os["id"],
+        os["version_id"],
+        tuple(os["id_like"]),
     )
     assert package is not None
     expected = case["expected"]
@@ -32,7 +37,10 @@ def test_identity_of_real_kernels(case: dict[str, Any]) -> None:
 
 def test_a_kernel_without_distribution_strings_has_no_package() -> None:
     # A self-built kernel on Debian: uname -v carries no "Debian <version>".
-    assert identify("6.6.30", "#1 SMP PREEMPT_DYNAMIC Tue May 14 10:00:00 UTC 2024", None, "debian", "12") is None
+    assert (
+        identify("6.6.30", "#1 SMP PREEMPT_DYNAMIC Tue May 14 10:00:00 UTC 2024", None, "debian", "12")
+        is None
+    )
     # No os-release at all, or an unknown family.
     assert identify("6.1.0-18-amd64", "#1 SMP Debian 6.1.76-1", None, None, None) is None
     assert identify("6.8.9-arch1-1", "#1 SMP PREEMPT_DYNAMIC", None, "arch", "rolling") is None
@@ -44,7 +52,11 @@ def test_a_kernel_without_distribution_strings_has_no_package() -> None:
 def test_oracle_linux_unbreakable_kernel_is_its_own_package() -> None:
     uek = identify("5.15.0-204.147.6.2.el9uek.x86_64", "#2 SMP", None, "ol", "9.3", ("fedora",))
     assert uek is not None
-    assert (uek.ecosystem, uek.package, uek.version) == ("Oracle Linux:9", "kernel-uek", "5.15.0-204.147.6.2.el9uek")
+    assert (uek.ecosystem, uek.package, uek.version) == (
+        "Oracle Linux:9",
+        "kernel-uek",
+        "5.15.0-204.147.6.2.el9uek",
+    )
 
 
 def test_ecosystem_names() -> None:
