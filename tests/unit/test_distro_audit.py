@@ -25,6 +25,7 @@ from fleetfix.audit import Auditor, audit_results
 from fleetfix.errors import ExitStatus
 from fleetfix.facts.host import HostFacts
 from fleetfix.host_result import HostResult
+from fleetfix.render import audit as audit_render
 from fleetfix.state.paths import shipped_advisories
 
 DATA = Path(__file__).parents[1] / "data"
@@ -107,3 +108,20 @@ def test_unknown_fails_the_audit_only_when_asked(db: AdvisoryDB) -> None:
     assert report.exit_status() is ExitStatus.OK
     assert report.exit_status(fail_on_unknown=True) is ExitStatus.FINDINGS
     assert report.counts()["with_unknown"] == 1
+
+
+def test_reports_carry_the_package_and_the_unknown_verdicts(db: AdvisoryDB) -> None:
+    results = {"rt": HostResult("rt", "ok", "", {"fleetfix": _facts("rhel92-rt")}, ())}
+    judged = audit_results(results, db, datetime(2026, 12, 5, tzinfo=UTC))
+    (host,) = json.loads(audit_render.to_json(judged))["hosts"]
+    assert host["kernel_package"] == {
+        "ecosystem": "Red Hat:9",
+        "package": "kernel-rt",
+        "version": "5.14.0-284.11.1.rt14.296.el9_2",
+        "scheme": "rpm",
+        "upstream": None,
+    }
+    assert RHEL_CVE in {f["advisory"] for f in host["findings"]}
+    assert {f["status"] for f in host["unknown"]} == {"unknown"}
+    assert UPSTREAM_CVE in {f["advisory"] for f in host["unknown"]}
+    assert "## Unknown: no data for the host's distribution kernel" in audit_render.to_markdown(judged)
