@@ -111,6 +111,29 @@ class BlockDevice(Struct, frozen=True, kw_only=True, gc=False):
         return name.replace("-", "_") if name else None
 
 
+class NextBootModule(Struct, frozen=True, kw_only=True, gc=False):
+    """The build of a loaded storage module that the next boot will load (its file under /lib/modules)."""
+
+    name: str
+    path: str | None = None  # relative to /lib/modules/<kernel>, as modules.dep names it; None: not installed
+    version: str | None = None  # from the file's .modinfo
+    srcversion: str | None = None
+
+    @property
+    def out_of_tree(self) -> bool:
+        """Installed outside the kernel package's own tree (updates/, extra/, weak-updates/, dkms)."""
+        return self.path is not None and not self.path.startswith("kernel/")
+
+
+class NextBoot(Struct, frozen=True, kw_only=True, gc=False):
+    kernel: str | None = None  # the release that boots next
+    source: str = ""  # how it was chosen: grubby --default-kernel, grubenv saved_entry, newest installed...
+    modules: tuple[NextBootModule, ...] = ()
+
+    def module(self, name: str) -> NextBootModule | None:
+        return next((m for m in self.modules if m.name == name), None)
+
+
 class FactError(Struct, frozen=True, kw_only=True, gc=False):
     surface: str
     error: str
@@ -128,6 +151,7 @@ class HostFacts(Struct, frozen=True, kw_only=True, gc=False):
     modules: tuple[LoadedModule, ...] = ()
     crash_capture: CrashCapture
     block_devices: tuple[BlockDevice, ...] = ()
+    next_boot: NextBoot | None = None  # absent from facts of older collections
     scheduled_jobs: tuple[ScheduledJob, ...] = ()
     crash_dumps: tuple[CrashDump, ...] = ()
     crash_dumps_total: int | None = None  # absent or null: as many as ``crash_dumps`` lists

@@ -9,6 +9,7 @@ which prefixes every path with ``root`` and turns a failed read into an ``errors
 from __future__ import annotations
 
 import errno
+import lzma
 import os
 import re
 import shlex
@@ -18,6 +19,12 @@ from datetime import datetime
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetfix.hba.plugins.module_utils.capture_readiness import capture_readiness
 from ansible_collections.fleetfix.hba.plugins.module_utils.crash_dumps import crash_dir_time, is_dmesg_file
+from ansible_collections.fleetfix.hba.plugins.module_utils.next_boot import (
+    decompress_module,
+    module_path,
+    next_kernel,
+    parse_modinfo,
+)
 from ansible_collections.fleetfix.hba.plugins.module_utils.netconsole import (
     TARGET_ATTRS,
     TARGETS_DIR,
@@ -931,6 +938,62 @@ def read_crash_dumps(host, crash_dir, limit):
     return dumps[:limit], len(dumps)
 
 
+# Host adapter drivers whose next-boot build is always looked up when loaded; any out-of-tree module and
+# any module driving a disk is looked up too.
+NEXT_BOOT_MODULES = frozenset(
+    {
+        "mpt3sas", "mpt2sas", "mpi3mr", "megaraid_sas", "smartpqi", "hpsa", "aacraid", "arcmsr", "qla2xxx",
+        "qla4xxx", "lpfc", "bfa", "qedf", "qedi", "be2iscsi", "fnic", "bnx2fc", "csiostor", "pm80xx", "isci",
+        "mvsas", "esas2r", "nvme", "nvme_fc",
+    }
+)  # fmt: skip
+
+
+def _grubby_default(module, host):
+    """``grubby --default-kernel`` on a live host where grubby exists; None elsewhere."""
+    if host.root != "/":
+        return None
+    binary = module.get_bin_path("grubby")
+    if binary is None:
+        return None
+    rc, out, err = module.run_command([binary, "--default-kernel"])
+    if rc != 0:
+        host.fail("grubby --default-kernel", err.strip() or "exit status %d" % rc)
+        return None
+    return out
+
+
+def read_next_boot(module, host, modules, disk_modules):
+    """The kernel that boots next and, for the storage modules loaded now, the build it will load."""
+    installed = [r for r in host.listdir("/lib/modules") if host.exists("/boot/vmlinuz-" + r)]
+    release, source = next_kernel(
+        installed,
+        _grubby_default(module, host),
+        host.text("/etc/default/grub"),
+        host.text("/boot/grub/grubenv") or host.text("/boot/grub2/grubenv"),
+    )
+    builds = []
+    dep = host.text("/lib/modules/%s/modules.dep" % release) if release else None
+    for loaded in modules if release else ():
+        name = loaded["name"]
+        if not (name in NEXT_BOOT_MODULES or name in disk_modules or "O" in loaded["taint"]):
+            continue
+        path = module_path(dep, name)
+        build = {"name": name, "path": path, "version": None, "srcversion": None}
+        if path is not None:
+            full = "/lib/modules/%s/%s" % (release, path)
+            try:
+                with open(host.real(full), "rb") as handle:
+                    info = parse_modinfo(decompress_module(path, handle.read()))
+            except (OSError, ValueError, EOFError, struct.error, lzma.LZMAError) as error:
+                host.fail(full, error)
+            else:
+                build["version"] = info.get("version") or None
+                build["srcversion"] = info.get("srcversion") or None
+        builds.append(build)
+    return {"kernel": release, "source": source, "modules": builds}
+
+
 def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
     """Every surface, in one dict; ``module`` runs systemctl (the only subprocesses)."""
     host = Host(root)
@@ -947,6 +1010,7 @@ def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
     for entry in modules:
         entry["holds_boot_disk"] = entry["name"] in boot_modules
     capture = read_crash_capture(module, host, modules)
+    disk_modules = {(d["module"] or d["driver"] or "").replace("-", "_") for d in disks}
     dumps, total = read_crash_dumps(
         host, crash_dir or local_dump_directory(capture["kdump_config"]) or "/var/crash", max_crash_dumps
     )
@@ -956,6 +1020,7 @@ def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
             "modules": modules,
             "crash_capture": capture,
             "block_devices": disks,
+            "next_boot": read_next_boot(module, host, modules, disk_modules),
             "scheduled_jobs": read_scheduled_jobs(host),
             "crash_dumps": dumps,
             "crash_dumps_total": total,

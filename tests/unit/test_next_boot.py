@@ -16,6 +16,7 @@ Sources of the strings (public pages and repositories, found by text search):
 from __future__ import annotations
 
 import lzma
+import shutil
 import sys
 from pathlib import Path
 
@@ -143,3 +144,46 @@ def test_a_real_elf_without_modinfo_and_a_non_elf_file_are_refused() -> None:
         nb.parse_modinfo(Path(sys.executable).resolve().read_bytes())
     with pytest.raises(ValueError, match="not an ELF"):
         nb.parse_modinfo(b"#!/bin/sh\n")
+
+
+def test_facts_of_a_tree_with_a_kernel_installed_after_boot(tmp_path: Path) -> None:
+    """The captured Debian host (running 6.1.0-18-amd64, mpt3sas 43.100.00.00 out of tree) after 6.1.0-21
+    was installed with a DKMS build of mpt3sas and no reboot: the next boot loads 6.1.0-21's files."""
+    from tests.unit.test_facts_module import DEBIAN, run_facts
+
+    root = tmp_path / "root"
+    shutil.copytree(DEBIAN, root, symlinks=True)
+    (root / "boot").mkdir()
+    for release in ("6.1.0-18-amd64", "6.1.0-21-amd64"):
+        (root / "boot" / f"vmlinuz-{release}").write_bytes(b"")
+        (root / "lib/modules" / release).mkdir(parents=True)
+    new = root / "lib/modules/6.1.0-21-amd64"
+    (new / "modules.dep").write_text(
+        "updates/dkms/mpt3sas.ko: kernel/drivers/scsi/raid_class.ko\n"
+        "kernel/drivers/scsi/megaraid/megaraid_sas.ko.xz:\n"
+    )
+    (new / "updates/dkms").mkdir(parents=True)
+    write_ko(
+        new / "updates/dkms/mpt3sas.ko",
+        [("version", "46.00.00.00"), ("srcversion", "0123456789ABCDEF0123456")],
+    )
+    (new / "kernel/drivers/scsi/megaraid").mkdir(parents=True)
+    write_ko(tmp_path / "megaraid_sas.ko", [("version", "07.719.03.00-rc1")])
+    packed = lzma.compress((tmp_path / "megaraid_sas.ko").read_bytes(), format=lzma.FORMAT_XZ)
+    (new / "kernel/drivers/scsi/megaraid/megaraid_sas.ko.xz").write_bytes(packed)
+    (root / "etc/default").mkdir(exist_ok=True)
+    (root / "etc/default/grub").write_text('GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\n')
+
+    facts = run_facts(tmp_path, f"root={root}")["fleetfix"]
+    next_boot = facts["next_boot"]
+    assert (next_boot["kernel"], next_boot["source"]) == ("6.1.0-21-amd64", "newest installed")
+    builds = {m["name"]: m for m in next_boot["modules"]}
+    assert builds["mpt3sas"] == {
+        "name": "mpt3sas",
+        "path": "updates/dkms/mpt3sas.ko",
+        "version": "46.00.00.00",
+        "srcversion": "0123456789ABCDEF0123456",
+    }
+    assert builds["megaraid_sas"]["version"] == "07.719.03.00-rc1"
+    assert builds["nvme"]["path"] is None  # 6.1.0-21's modules.dep has no nvme: it would not load
+    assert "sd_mod" not in builds and "dm_mod" not in builds
