@@ -14,7 +14,7 @@ from msgspec import Struct
 from fleetfix.advisories.database import UNKNOWN, AdvisoryDB
 from fleetfix.errors import ExitStatus
 from fleetfix.facts.crash_capture import CaptureReadiness
-from fleetfix.facts.host import STORAGE_DRIVERS, HostFacts, LoadedModule
+from fleetfix.facts.host import STORAGE_DRIVERS, HostFacts, LoadedModule, NextBootModule
 from fleetfix.facts.kernel_package import KernelPackage
 from fleetfix.host_result import HostResult
 
@@ -29,6 +29,24 @@ class DriverView(Struct, frozen=True, kw_only=True, gc=False):
     used_by: tuple[str, ...] = ()
     holds_boot_disk: bool = False
     permanent: bool = False
+    # The build the next boot loads, when it is not the one loaded now (another kernel, an upgrade not yet
+    # activated): "loaded X, next boot Y". next_boot_path None with next_boot_kernel set: not installed there.
+    next_boot_kernel: str | None = None
+    next_boot_path: str | None = None
+    next_boot_version: str | None = None
+    next_boot_srcversion: str | None = None
+
+    @property
+    def next_boot_note(self) -> str | None:
+        """``loaded 43.100.00.00, next boot 46.00.00.00 (6.1.0-21-amd64)`` when they differ, else None."""
+        if self.next_boot_kernel is None:
+            return None
+        if self.next_boot_path is None:
+            return f"loaded {self.version or '?'}, not installed for next boot ({self.next_boot_kernel})"
+        return (
+            f"loaded {self.version or '?'}, next boot {self.next_boot_version or '?'} "
+            f"({self.next_boot_kernel}, {self.next_boot_path})"
+        )
 
     @property
     def out_of_tree(self) -> bool:
@@ -153,6 +171,28 @@ class Auditor:
             )
         return cached
 
+    def next_boot_findings(self, build: NextBootModule, kernel: str) -> tuple[Finding, ...]:
+        """Findings for the build the next boot loads, when it is installed outside the kernel's own tree
+        (judged by its version and srcversion, as a loaded out-of-tree build is)."""
+        if not build.out_of_tree:
+            return ()
+        where = f"next boot ({kernel}, {build.path}): "
+        return tuple(
+            Finding(
+                advisory=match.advisory.id,
+                module=build.name,
+                version=build.version,
+                fixed_in=str(match.advisory.fixed_in) if match.advisory.fixed_in else None,
+                severity=match.advisory.severity,
+                fault=tuple(match.advisory.fault),
+                trigger=match.advisory.trigger.description,
+                why=where + match.why,
+                references=tuple(match.advisory.references),
+                status=match.status,
+            )
+            for match in self._db.match(build.name, build.version, build.srcversion)
+        )
+
     def host(self, host: str, facts: HostFacts) -> HostAudit:
         disks: dict[str, list[str]] = {}
         for device in facts.block_devices:
@@ -167,6 +207,9 @@ class Auditor:
             if advised:
                 findings.extend(self.findings(module, kernel, package))
             if advised or module.name in STORAGE_DRIVERS or module.name in disks:
+                after = _next_build(facts, module)
+                if advised and after is not None and after.path is not None and facts.next_boot is not None:
+                    findings.extend(self.next_boot_findings(after, facts.next_boot.kernel or "?"))
                 view = DriverView(
                     name=module.name,
                     version=module.version,
@@ -177,6 +220,10 @@ class Auditor:
                     used_by=module.used_by,
                     holds_boot_disk=module.holds_boot_disk,
                     permanent=module.permanent,
+                    next_boot_kernel=facts.next_boot.kernel if after and facts.next_boot else None,
+                    next_boot_path=after.path if after else None,
+                    next_boot_version=after.version if after else None,
+                    next_boot_srcversion=after.srcversion if after else None,
                 )
                 drivers.append(view)
         return HostAudit(
@@ -191,6 +238,24 @@ class Auditor:
             findings=tuple(f for f in findings if f.status != UNKNOWN),
             unknown=tuple(f for f in findings if f.status == UNKNOWN),
         )
+
+
+def _next_build(facts: HostFacts, module: LoadedModule) -> NextBootModule | None:
+    """The next boot's build of ``module`` when it differs from the loaded one (another kernel, or another
+    file for this kernel); None when it is the same build or the facts do not say."""
+    next_boot = facts.next_boot
+    if next_boot is None or next_boot.kernel is None:
+        return None
+    build = next_boot.module(module.name)
+    if build is None:
+        return None
+    if build.path is None:
+        return build  # the next kernel has no such module: it will not load at all
+    if build.out_of_tree or module.out_of_tree:
+        same = (build.version, build.srcversion) == (module.version, module.srcversion)
+    else:
+        same = build.version == module.version  # in-tree builds of two kernels differ in srcversion anyway
+    return None if same else build
 
 
 def audit_results(

@@ -176,7 +176,9 @@ def audit_table_wide(report: AuditReport, console: Console = stdout) -> None:
             continue
         drivers = Text("\n").join(
             Text.assemble(
-                f"{d.name} {d.version or '?'}", (" (out-of-tree)" if d.out_of_tree else "", "yellow")
+                f"{d.name} {d.version or '?'}",
+                (" (out-of-tree)" if d.out_of_tree else "", "yellow"),
+                (f"\n  {d.next_boot_note}" if d.next_boot_note else "", "cyan"),
             )
             for d in host.drivers
         )

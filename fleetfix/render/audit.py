@@ -34,6 +34,15 @@ def host_dict(host: HostAudit) -> dict[str, Any]:
                 "refcount": d.refcount,
                 "used_by": list(d.used_by),
                 "holds_boot_disk": d.holds_boot_disk,
+                "next_boot": None
+                if d.next_boot_kernel is None
+                else {
+                    "kernel": d.next_boot_kernel,
+                    "path": d.next_boot_path,
+                    "version": d.next_boot_version,
+                    "srcversion": d.next_boot_srcversion,
+                    "note": d.next_boot_note,
+                },
             }
             for d in host.drivers
         ],
@@ -78,7 +87,13 @@ def to_markdown(report: AuditReport) -> str:
         "|---|---|---|---|---|---|",
     ]
     for host in report.hosts:
-        drivers = ", ".join(f"{d.name} {d.version or '?'}" for d in host.drivers) or "-"
+        drivers = (
+            ", ".join(
+                f"{d.name} {d.version or '?'}" + (f" ({d.next_boot_note})" if d.next_boot_note else "")
+                for d in host.drivers
+            )
+            or "-"
+        )
         capture = (
             "-"
             if host.capture is None

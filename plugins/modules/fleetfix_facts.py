@@ -19,17 +19,17 @@ from datetime import datetime
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetfix.hba.plugins.module_utils.capture_readiness import capture_readiness
 from ansible_collections.fleetfix.hba.plugins.module_utils.crash_dumps import crash_dir_time, is_dmesg_file
-from ansible_collections.fleetfix.hba.plugins.module_utils.next_boot import (
-    decompress_module,
-    module_path,
-    next_kernel,
-    parse_modinfo,
-)
 from ansible_collections.fleetfix.hba.plugins.module_utils.netconsole import (
     TARGET_ATTRS,
     TARGETS_DIR,
     parse_netconsole_param,
     read_target_attrs,
+)
+from ansible_collections.fleetfix.hba.plugins.module_utils.next_boot import (
+    decompress_module,
+    module_path,
+    next_kernel,
+    parse_modinfo,
 )
 from ansible_collections.fleetfix.hba.plugins.module_utils.write_safety import write_safety
 
@@ -958,7 +958,7 @@ def _grubby_default(module, host):
         return None
     rc, out, err = module.run_command([binary, "--default-kernel"])
     if rc != 0:
-        host.fail("grubby --default-kernel", err.strip() or "exit status %d" % rc)
+        host.fail("grubby --default-kernel", err.strip() or f"exit status {rc}")
         return None
     return out
 
@@ -973,7 +973,7 @@ def read_next_boot(module, host, modules, disk_modules):
         host.text("/boot/grub/grubenv") or host.text("/boot/grub2/grubenv"),
     )
     builds = []
-    dep = host.text("/lib/modules/%s/modules.dep" % release) if release else None
+    dep = host.text(f"/lib/modules/{release}/modules.dep") if release else None
     for loaded in modules if release else ():
         name = loaded["name"]
         if not (name in NEXT_BOOT_MODULES or name in disk_modules or "O" in loaded["taint"]):
@@ -981,7 +981,7 @@ def read_next_boot(module, host, modules, disk_modules):
         path = module_path(dep, name)
         build = {"name": name, "path": path, "version": None, "srcversion": None}
         if path is not None:
-            full = "/lib/modules/%s/%s" % (release, path)
+            full = f"/lib/modules/{release}/{path}"
             try:
                 with open(host.real(full), "rb") as handle:
                     info = parse_modinfo(decompress_module(path, handle.read()))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import lzma
 import shutil
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,44 @@ def test_facts_of_a_tree_with_a_kernel_installed_after_boot(tmp_path: Path) -> N
     assert builds["megaraid_sas"]["version"] == "07.719.03.00-rc1"
     assert builds["nvme"]["path"] is None  # 6.1.0-21's modules.dep has no nvme: it would not load
     assert "sd_mod" not in builds and "dm_mod" not in builds
+
+
+def test_audit_shows_loaded_and_next_boot_builds_with_findings_for_both() -> None:
+    """db01 runs mpt3sas 43.100.00.00 out of tree; the next boot would load a DKMS build at 35.00.00.00,
+    below the shipped mpt3sas-fw-event-reset-race fix (35.100.00.00, advisories/mpt3sas.yaml)."""
+    import json
+
+    from fleetfix.advisories.schema import load_advisories
+    from fleetfix.audit import Auditor, AuditReport
+    from fleetfix.facts.host import HostFacts
+    from fleetfix.render import audit as audit_render
+    from fleetfix.state.paths import shipped_advisories
+
+    raw = json.loads((Path(__file__).parents[1] / "data/facts/db01.json").read_text())
+    raw["next_boot"] = {
+        "kernel": "6.1.0-21-amd64",
+        "source": "newest installed",
+        "modules": [
+            {"name": "mpt3sas", "path": "updates/dkms/mpt3sas.ko", "version": "35.00.00.00",
+             "srcversion": None},
+            {"name": "megaraid_sas", "path": "kernel/drivers/scsi/megaraid/megaraid_sas.ko.xz",
+             "version": "07.719.03.00-rc1", "srcversion": "AB12"},
+            {"name": "nvme", "path": None, "version": None, "srcversion": None},
+        ],
+    }  # fmt: skip
+    db = load_advisories([shipped_advisories()])
+    host = Auditor(db).host("db01", HostFacts.from_dict(raw, "db01"))
+    views = {d.name: d for d in host.drivers}
+    assert views["mpt3sas"].next_boot_note == (
+        "loaded 43.100.00.00, next boot 35.00.00.00 (6.1.0-21-amd64, updates/dkms/mpt3sas.ko)"
+    )
+    assert views["megaraid_sas"].next_boot_note is None  # same in-tree version on the next kernel
+    assert views["nvme"].next_boot_note == "loaded ?, not installed for next boot (6.1.0-21-amd64)"
+    next_findings = [f for f in host.findings if f.why.startswith("next boot (6.1.0-21-amd64, ")]
+    assert next_findings and all(f.module == "mpt3sas" and f.version == "35.00.00.00" for f in next_findings)
+    loaded = [f for f in host.findings if f.module == "mpt3sas" and not f.why.startswith("next boot")]
+    assert all(f.version == "43.100.00.00" for f in loaded)
+    report = AuditReport(hosts=(host,), generated_at=datetime(2026, 12, 5, tzinfo=UTC))
+    document = json.loads(audit_render.to_json(report))
+    (mpt3sas,) = [m for m in document["hosts"][0]["modules"] if m["name"] == "mpt3sas"]
+    assert mpt3sas["next_boot"]["version"] == "35.00.00.00"
