@@ -22,7 +22,7 @@ import yaml
 from fleetfix.advisories.database import AdvisoryDB
 from fleetfix.advisories.schema import load_advisories
 from fleetfix.audit import Auditor, audit_results
-from fleetfix.errors import ExitStatus
+from fleetfix.errors import ExitStatus, InputError
 from fleetfix.facts.host import HostFacts
 from fleetfix.host_result import HostResult
 from fleetfix.render import audit as audit_render
@@ -125,3 +125,34 @@ def test_reports_carry_the_package_and_the_unknown_verdicts(db: AdvisoryDB) -> N
     assert {f["status"] for f in host["unknown"]} == {"unknown"}
     assert UPSTREAM_CVE in {f["advisory"] for f in host["unknown"]}
     assert "## Unknown: no data for the host's distribution kernel" in audit_render.to_markdown(judged)
+
+
+@pytest.mark.parametrize(
+    ("distributions", "expected"),
+    [
+        ('{ecosystem: "Gentoo:1", package: linux, fixed: "1"}', "'Gentoo' is not a known distribution"),
+        ('{ecosystem: "Debian", package: linux, fixed: "1"}', "is not an ecosystem like Debian:12"),
+        ('{ecosystem: "Debian:12", package: linux, fixed: "6.1 76"}', "is not a Debian package version"),
+        ('{ecosystem: "Red Hat:9", package: kernel, fixed: "a-b-c"}', "is not an rpm version"),
+        ('{ecosystem: "Debian:12", package: Linux, fixed: "1"}', "is not a source package name"),
+        ('{ecosystem: "Debian:12", fixed: "1"}', "package: required field missing"),
+        (
+            '{ecosystem: "Debian:12", package: linux, introduced: "6.1.90-1", fixed: "6.1.76-1"}',
+            "fixed: not newer than introduced",
+        ),
+    ],
+)
+def test_bad_distribution_ranges_name_file_line_and_field(
+    tmp_path: Path, distributions: str, expected: str
+) -> None:
+    text = (
+        "- id: x\n  module: qla2xxx\n  vendor: v\n  title: t\n  affected:\n    distributions:\n"
+        f"      - {distributions}\n"
+        "  fault: [panic]\n  trigger: t\n  severity: high\n  references: []\n"
+    )
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(InputError) as caught:
+        load_advisories([tmp_path])
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'bad.yaml'}:7: affected.distributions[0].")
+    assert expected in message

@@ -629,3 +629,25 @@ def test_unreadable_surface_becomes_an_error_not_a_failure(tmp_path: Path) -> No
     surfaces = [e["surface"] for e in facts["errors"]]
     assert "/proc/sys/kernel/tainted" in surfaces and "/proc/cmdline" in surfaces
     assert facts["crash_capture"]["netconsole"]["persistent"]["cmdline"] == "garbage"
+
+
+def test_ubuntu_version_signature_and_id_like(tmp_path: Path) -> None:
+    """Ubuntu 22.04's identity strings (tests/data/distro/kernels.yaml, ubuntu2204-old) in a captured tree."""
+    root = tmp_path / "root"
+    shutil.copytree(DEBIAN, root, symlinks=True)
+    (root / "proc/version_signature").write_text("Ubuntu 5.15.0-79.86-generic 5.15.111\n")
+    (root / "proc/sys/kernel/osrelease").write_text("5.15.0-79-generic\n")
+    (root / "proc/sys/kernel/version").write_text("#86-Ubuntu SMP Mon Jul 10 16:19:54 UTC 2023\n")
+    (root / "etc/os-release").unlink()
+    (root / "etc/os-release").write_text('ID=ubuntu\nID_LIKE=debian\nVERSION_ID="22.04"\n')
+    facts = run_facts(tmp_path, f"root={root}")["fleetfix"]
+    assert facts["kernel"]["version_signature"] == "Ubuntu 5.15.0-79.86-generic 5.15.111"
+    assert facts["os"]["id_like"] == ["debian"]
+    package = HostFacts.from_dict(facts, "ubuntu").kernel_package
+    assert package is not None
+    assert (package.ecosystem, package.package, package.version, package.upstream) == (
+        "Ubuntu:22.04",
+        "linux",
+        "5.15.0-79.86",
+        "5.15.111",
+    )
