@@ -11,10 +11,11 @@ from datetime import datetime
 
 from msgspec import Struct
 
-from fleetfix.advisories.database import AdvisoryDB
+from fleetfix.advisories.database import UNKNOWN, AdvisoryDB
 from fleetfix.errors import ExitStatus
 from fleetfix.facts.crash_capture import CaptureReadiness
-from fleetfix.facts.host import STORAGE_DRIVERS, HostFacts, LoadedModule
+from fleetfix.facts.host import STORAGE_DRIVERS, HostFacts, LoadedModule, NextBootModule
+from fleetfix.facts.kernel_package import KernelPackage
 from fleetfix.host_result import HostResult
 
 
@@ -28,6 +29,24 @@ class DriverView(Struct, frozen=True, kw_only=True, gc=False):
     used_by: tuple[str, ...] = ()
     holds_boot_disk: bool = False
     permanent: bool = False
+    # The build the next boot loads, when it is not the one loaded now (another kernel, an upgrade not yet
+    # activated): "loaded X, next boot Y". next_boot_path None with next_boot_kernel set: not installed there.
+    next_boot_kernel: str | None = None
+    next_boot_path: str | None = None
+    next_boot_version: str | None = None
+    next_boot_srcversion: str | None = None
+
+    @property
+    def next_boot_note(self) -> str | None:
+        """``loaded 43.100.00.00, next boot 46.00.00.00 (6.1.0-21-amd64)`` when they differ, else None."""
+        if self.next_boot_kernel is None:
+            return None
+        if self.next_boot_path is None:
+            return f"loaded {self.version or '?'}, not installed for next boot ({self.next_boot_kernel})"
+        return (
+            f"loaded {self.version or '?'}, next boot {self.next_boot_version or '?'} "
+            f"({self.next_boot_kernel}, {self.next_boot_path})"
+        )
 
     @property
     def out_of_tree(self) -> bool:
@@ -48,6 +67,7 @@ class Finding(Struct, frozen=True, kw_only=True, gc=False):
     trigger: str
     why: str
     references: tuple[str, ...]
+    status: str = "affected"  # or "unknown": no data settles it for this host's kernel
 
 
 class HostAudit(Struct, frozen=True, kw_only=True, gc=False):
@@ -55,10 +75,14 @@ class HostAudit(Struct, frozen=True, kw_only=True, gc=False):
     status: str
     message: str
     kernel: str | None = None
+    kernel_package: KernelPackage | None = None  # the distribution package the kernel comes from
     module_support: bool | None = None
     drivers: tuple[DriverView, ...] = ()
     capture: CaptureReadiness | None = None
     findings: tuple[Finding, ...] = ()
+    # Advisories no data can settle for this kernel ("unknown for Rocky Linux:9 kernel 5.14.0-..."): shown,
+    # never counted as at risk unless the operator asks (``--fail-on unknown``).
+    unknown: tuple[Finding, ...] = ()
 
     @property
     def reachable(self) -> bool:
@@ -87,14 +111,18 @@ class AuditReport(Struct, frozen=True, kw_only=True, gc=False):
             "reachable": len(reachable),
             "unreachable_or_failed": len(self.hosts) - len(reachable),
             "with_findings": sum(1 for h in reachable if h.findings),
+            "with_unknown": sum(1 for h in reachable if h.unknown),
             "capture_not_ready": sum(1 for h in reachable if h.capture and not h.capture.ready),
         }
 
-    def exit_status(self) -> ExitStatus:
-        """Unreachable or failed hosts outrank findings: an audit that could not see a host is incomplete."""
+    def exit_status(self, fail_on_unknown: bool = False) -> ExitStatus:
+        """Unreachable or failed hosts outrank findings: an audit that could not see a host is incomplete.
+        Unknown verdicts count as findings only when ``fail_on_unknown``."""
         if any(not h.reachable for h in self.hosts):
             return ExitStatus.HOSTS_FAILED
-        return ExitStatus.FINDINGS if any(h.at_risk for h in self.hosts) else ExitStatus.OK
+        if any(h.at_risk or (fail_on_unknown and h.unknown) for h in self.hosts):
+            return ExitStatus.FINDINGS
+        return ExitStatus.OK
 
 
 class Auditor:
@@ -106,12 +134,24 @@ class Auditor:
 
     def __init__(self, db: AdvisoryDB) -> None:
         self._db = db
-        self._memo: dict[tuple[str, str | None, str | None, str | None], tuple[Finding, ...]] = {}
+        self._memo: dict[
+            tuple[str, str | None, str | None, str | None, KernelPackage | None], tuple[Finding, ...]
+        ] = {}
 
-    def findings(self, module: LoadedModule, kernel: str | None) -> tuple[Finding, ...]:
+    def findings(
+        self, module: LoadedModule, kernel: str | None, package: KernelPackage | None = None
+    ) -> tuple[Finding, ...]:
+        """Every match for this build, known and unknown (``Finding.status``)."""
         # Kernel-range advisories describe the in-tree driver; an out-of-tree build loaded in its place is
         # judged by its own version and srcversion only.
-        key = (module.name, module.version, module.srcversion, None if module.out_of_tree else kernel)
+        in_tree = not module.out_of_tree
+        key = (
+            module.name,
+            module.version,
+            module.srcversion,
+            kernel if in_tree else None,
+            package if in_tree else None,
+        )
         cached = self._memo.get(key)
         if cached is None:
             cached = self._memo[key] = tuple(
@@ -125,10 +165,33 @@ class Auditor:
                     trigger=match.advisory.trigger.description,
                     why=match.why,
                     references=tuple(match.advisory.references),
+                    status=match.status,
                 )
                 for match in self._db.match(*key)
             )
         return cached
+
+    def next_boot_findings(self, build: NextBootModule, kernel: str) -> tuple[Finding, ...]:
+        """Findings for the build the next boot loads, when it is installed outside the kernel's own tree
+        (judged by its version and srcversion, as a loaded out-of-tree build is)."""
+        if not build.out_of_tree:
+            return ()
+        where = f"next boot ({kernel}, {build.path}): "
+        return tuple(
+            Finding(
+                advisory=match.advisory.id,
+                module=build.name,
+                version=build.version,
+                fixed_in=str(match.advisory.fixed_in) if match.advisory.fixed_in else None,
+                severity=match.advisory.severity,
+                fault=tuple(match.advisory.fault),
+                trigger=match.advisory.trigger.description,
+                why=where + match.why,
+                references=tuple(match.advisory.references),
+                status=match.status,
+            )
+            for match in self._db.match(build.name, build.version, build.srcversion)
+        )
 
     def host(self, host: str, facts: HostFacts) -> HostAudit:
         disks: dict[str, list[str]] = {}
@@ -136,13 +199,17 @@ class Auditor:
             if device.driver_module:
                 disks.setdefault(device.driver_module, []).append(device.name)
         kernel = facts.kernel.release
+        package = facts.kernel_package
         drivers: list[DriverView] = []
         findings: list[Finding] = []
         for module in facts.modules:
             advised = bool(self._db.for_module(module.name))
             if advised:
-                findings.extend(self.findings(module, kernel))
+                findings.extend(self.findings(module, kernel, package))
             if advised or module.name in STORAGE_DRIVERS or module.name in disks:
+                after = _next_build(facts, module)
+                if advised and after is not None and after.path is not None and facts.next_boot is not None:
+                    findings.extend(self.next_boot_findings(after, facts.next_boot.kernel or "?"))
                 view = DriverView(
                     name=module.name,
                     version=module.version,
@@ -153,6 +220,10 @@ class Auditor:
                     used_by=module.used_by,
                     holds_boot_disk=module.holds_boot_disk,
                     permanent=module.permanent,
+                    next_boot_kernel=facts.next_boot.kernel if after and facts.next_boot else None,
+                    next_boot_path=after.path if after else None,
+                    next_boot_version=after.version if after else None,
+                    next_boot_srcversion=after.srcversion if after else None,
                 )
                 drivers.append(view)
         return HostAudit(
@@ -160,11 +231,31 @@ class Auditor:
             status="ok",
             message="" if facts.module_support else "no loadable module support: no storage drivers to check",
             kernel=kernel,
+            kernel_package=package,
             module_support=facts.module_support,
             drivers=tuple(drivers),
             capture=facts.crash_capture.readiness,
-            findings=tuple(findings),
+            findings=tuple(f for f in findings if f.status != UNKNOWN),
+            unknown=tuple(f for f in findings if f.status == UNKNOWN),
         )
+
+
+def _next_build(facts: HostFacts, module: LoadedModule) -> NextBootModule | None:
+    """The next boot's build of ``module`` when it differs from the loaded one (another kernel, or another
+    file for this kernel); None when it is the same build or the facts do not say."""
+    next_boot = facts.next_boot
+    if next_boot is None or next_boot.kernel is None:
+        return None
+    build = next_boot.module(module.name)
+    if build is None:
+        return None
+    if build.path is None:
+        return build  # the next kernel has no such module: it will not load at all
+    if build.out_of_tree or module.out_of_tree:
+        same = (build.version, build.srcversion) == (module.version, module.srcversion)
+    else:
+        same = build.version == module.version  # in-tree builds of two kernels differ in srcversion anyway
+    return None if same else build
 
 
 def audit_results(

@@ -136,6 +136,13 @@ def audit_table(report: AuditReport, console: Console = stdout) -> None:
         rows += [("when", detail.trigger)] if detail.trigger else []
         rows.append(("fix", detail.fix))
         _labelled(console, rows, indent=2)
+    unknown = [host for host in report.hosts if host.unknown]
+    if unknown:
+        console.print(Text("unknown: no data for the host's distribution kernel", "bold"))
+        rows = [
+            (host.host, f"{len(host.unknown)} advisories, e.g. {host.unknown[0].why}") for host in unknown
+        ]
+        _labelled(console, rows, indent=2)
     gaps = summary.capture_gaps(report)
     if gaps:
         console.print(Text("crash capture not ready", "bold yellow"))
@@ -153,6 +160,7 @@ def _audit_counts(report: AuditReport) -> Text:
     return Text(
         f"{counts['hosts']} hosts, {counts['reachable']} reachable, {counts['unreachable_or_failed']} "
         f"unreachable/failed, {counts['with_findings']} with findings, "
+        f"{counts['with_unknown']} with unknown verdicts (--fail-on unknown to fail on them), "
         f"{counts['capture_not_ready']} without working crash capture"
     )
 
@@ -168,7 +176,9 @@ def audit_table_wide(report: AuditReport, console: Console = stdout) -> None:
             continue
         drivers = Text("\n").join(
             Text.assemble(
-                f"{d.name} {d.version or '?'}", (" (out-of-tree)" if d.out_of_tree else "", "yellow")
+                f"{d.name} {d.version or '?'}",
+                (" (out-of-tree)" if d.out_of_tree else "", "yellow"),
+                (f"\n  {d.next_boot_note}" if d.next_boot_note else "", "cyan"),
             )
             for d in host.drivers
         )
@@ -181,6 +191,10 @@ def audit_table_wide(report: AuditReport, console: Console = stdout) -> None:
             Text.assemble((f.advisory, _SEVERITY_STYLES.get(f.severity, "")), f" ({f.severity}) {f.why}")
             for f in summary.by_weight(host.findings)
         ) or Text("none", "green")
+        if host.unknown:
+            findings = Text("\n").join(
+                [findings, *(Text(f"{f.advisory} (unknown) {f.why}", "dim") for f in host.unknown)]
+            )
         table.add_row(
             host.host, "ok", host.kernel or "", drivers or Text(host.message), capture_text, findings
         )

@@ -135,3 +135,147 @@ def compare_kernels(a: str, b: str) -> int:
     """Order two kernel releases (see ``kernel_version``): negative, zero or positive."""
     key_a, key_b = kernel_version(a).key, kernel_version(b).key
     return (key_a > key_b) - (key_a < key_b)
+
+
+# --- distribution package versions ------------------------------------------------------------------------
+#
+# Distribution data (Debian's and Ubuntu's trackers, Red Hat's errata, the OSV records built from them) name
+# the kernel's *source package* version, compared with the distribution's own rules. Both are reduced to
+# tuple sort keys, like driver versions above.
+
+_DPKG_VERSION = re.compile(
+    r"(?:(?P<epoch>[0-9]+):)?(?P<upstream>[0-9][A-Za-z0-9.+~:-]*?)(?:-(?P<revision>[A-Za-z0-9.+~]+))?"
+)
+_DPKG_SEGMENT = re.compile(r"([^0-9]*)([0-9]*)")
+_DPKG_END_SEGMENT: tuple[tuple[int, ...], int] = ((0,), 0)
+
+
+def _dpkg_order(char: str) -> int:
+    """dpkg's character weight: ``~`` before the end of a part, the end before letters, letters before
+    anything else (``+``, ``.``, ``-``, ``:``)."""
+    if char == "~":
+        return -1
+    if char.isascii() and char.isalpha():
+        return ord(char)
+    return ord(char) + 256
+
+
+def _dpkg_part_key(text: str) -> tuple[tuple[tuple[int, ...], int], ...]:
+    """dpkg's verrevcmp as a key: alternating non-digit runs (weighed char by char, ``0`` marking their end)
+    and digit runs (as integers, empty as 0). A final end segment makes "no more runs" compare like dpkg:
+    below a run starting with a letter or ``.``, above one starting with ``~``."""
+    segments = []
+    for letters, digits in _DPKG_SEGMENT.findall(text):
+        if not letters and not digits:
+            continue
+        segments.append(((*(_dpkg_order(c) for c in letters), 0), int(digits or 0)))
+    while segments and segments[-1] == _DPKG_END_SEGMENT:
+        segments.pop()
+    segments.append(_DPKG_END_SEGMENT)
+    return tuple(segments)
+
+
+@total_ordering
+@dataclass(frozen=True, eq=False, slots=True)
+class DpkgVersion:
+    """A Debian package version ``[epoch:]upstream[-revision]``, ordered as ``dpkg --compare-versions``."""
+
+    text: str
+    key: tuple[object, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        match = _DPKG_VERSION.fullmatch(self.text)
+        if match is None:
+            raise ValueError(f"{self.text!r} is not a Debian package version ([epoch:]upstream[-revision])")
+        key = (
+            int(match["epoch"] or 0),
+            _dpkg_part_key(match["upstream"]),
+            _dpkg_part_key(match["revision"] or ""),
+        )
+        object.__setattr__(self, "key", key)
+
+    def __eq__(self, other: object) -> bool:
+        return self.key == other.key if isinstance(other, DpkgVersion) else NotImplemented
+
+    def __lt__(self, other: DpkgVersion) -> bool:
+        return self.key < other.key if isinstance(other, DpkgVersion) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def dpkg_compare(a: str, b: str) -> int:
+    """``dpkg --compare-versions``: negative if ``a`` is older than ``b``, zero if equal, else positive."""
+    key_a, key_b = DpkgVersion(a).key, DpkgVersion(b).key
+    return (key_a > key_b) - (key_a < key_b)
+
+
+_RPM_EVR = re.compile(r"(?:(?P<epoch>[0-9]+):)?(?P<version>[^\s:-]+)(?:-(?P<release>[^\s:-]+))?")
+
+
+@total_ordering
+@dataclass(frozen=True, eq=False, slots=True)
+class RpmVersion:
+    """An rpm ``[epoch:]version[-release]``, ordered as rpm orders packages of one name: epoch (absent is 0),
+    then version, then release, each by rpmvercmp. A missing release compares equal to any release, as in
+    rpm's dependency ranges (``kernel >= 5.14.0`` holds for every 5.14.0 build)."""
+
+    text: str
+    epoch: int = field(init=False, repr=False)
+    version: SortKey = field(init=False, repr=False)
+    release: SortKey | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        match = _RPM_EVR.fullmatch(self.text)
+        if match is None:
+            raise ValueError(f"{self.text!r} is not an rpm version ([epoch:]version[-release])")
+        object.__setattr__(self, "epoch", int(match["epoch"] or 0))
+        object.__setattr__(self, "version", sort_key(match["version"]))
+        object.__setattr__(self, "release", sort_key(match["release"]) if match["release"] else None)
+
+    def _compare(self, other: RpmVersion) -> int:
+        for mine, theirs in ((self.epoch, other.epoch), (self.version, other.version)):
+            if mine != theirs:
+                return -1 if mine < theirs else 1
+        if self.release is None or other.release is None or self.release == other.release:
+            return 0
+        return -1 if self.release < other.release else 1
+
+    def __eq__(self, other: object) -> bool:
+        return self._compare(other) == 0 if isinstance(other, RpmVersion) else NotImplemented
+
+    def __lt__(self, other: RpmVersion) -> bool:
+        return self._compare(other) < 0 if isinstance(other, RpmVersion) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.epoch, self.version))
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def rpm_compare(a: str, b: str) -> int:
+    """rpm's EVR order of two ``[epoch:]version[-release]`` strings: negative, zero or positive."""
+    return RpmVersion(a)._compare(RpmVersion(b))
+
+
+PackageVersion = DpkgVersion | RpmVersion
+
+# How each distribution orders its package versions, by the name that opens its ecosystem key ("Debian:12").
+ECOSYSTEM_SCHEMES = {
+    "Debian": "dpkg",
+    "Ubuntu": "dpkg",
+    "Red Hat": "rpm",
+    "Rocky Linux": "rpm",
+    "AlmaLinux": "rpm",
+    "CentOS": "rpm",
+    "Oracle Linux": "rpm",
+}
+
+
+def package_version(scheme: str, text: str) -> PackageVersion:
+    """A package version ordered by ``scheme`` ("dpkg" or "rpm"); ValueError when it is not one."""
+    return DpkgVersion(text) if scheme == "dpkg" else RpmVersion(text)

@@ -21,14 +21,17 @@ from fleetfix.advisories.database import (
     Advisory,
     AdvisoryDB,
     Affected,
+    DistributionRange,
     Trigger,
     VersionRange,
     VersionSet,
     VersionSpec,
 )
 from fleetfix.errors import InputError
-from fleetfix.versions import DriverVersion, parse_version
+from fleetfix.versions import ECOSYSTEM_SCHEMES, DriverVersion, PackageVersion, package_version, parse_version
 
+_ECOSYSTEM = re.compile(r"(?P<name>[A-Za-z][A-Za-z ]*[A-Za-z]):(?P<release>[0-9][0-9.]*)")
+_PACKAGE = re.compile(r"[a-z0-9][a-z0-9.+-]*")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 _MODULE = re.compile(r"[a-z0-9_]+")
 _SRCVERSION = re.compile(r"[0-9A-Fa-f]{8,40}")
@@ -192,15 +195,57 @@ class _Reader:
         )
 
     def affected(self, node: yaml.Node, field: str) -> Affected:
-        f = self.mapping(node, field, frozenset({"driver", "srcversions", "kernel"}))
+        f = self.mapping(node, field, frozenset({"driver", "srcversions", "kernel", "distributions"}))
         if not f:
-            raise self.fail(node, field, "give at least one of driver, srcversions, kernel")
+            raise self.fail(node, field, "give at least one of driver, srcversions, kernel, distributions")
         return Affected(
+            distributions=self.distributions(f["distributions"], f"{field}.distributions")
+            if "distributions" in f
+            else (),
             driver=self.specs(f["driver"], f"{field}.driver") if "driver" in f else (),
             srcversions=self.srcversions(f["srcversions"], f"{field}.srcversions")
             if "srcversions" in f
             else frozenset(),
             kernel=self.specs(f["kernel"], f"{field}.kernel") if "kernel" in f else (),
+        )
+
+    def distributions(self, node: yaml.Node, field: str) -> tuple[DistributionRange, ...]:
+        return tuple(
+            self.distribution(item, f"{field}[{i}]") for i, item in enumerate(self.sequence(node, field))
+        )
+
+    def distribution(self, node: yaml.Node, field: str) -> DistributionRange:
+        f = self.mapping(
+            node,
+            field,
+            frozenset({"ecosystem", "package", "introduced", "fixed"}),
+            frozenset({"ecosystem", "package"}),
+        )
+        ecosystem = self.matching(
+            f["ecosystem"], f"{field}.ecosystem", _ECOSYSTEM, "an ecosystem like Debian:12"
+        )
+        name = ecosystem.split(":")[0]
+        scheme = ECOSYSTEM_SCHEMES.get(name)
+        if scheme is None:
+            known = ", ".join(sorted(ECOSYSTEM_SCHEMES))
+            raise self.fail(
+                f["ecosystem"], f"{field}.ecosystem", f"{name!r} is not a known distribution ({known})"
+            )
+        bounds: dict[str, PackageVersion] = {}
+        for key in ("introduced", "fixed"):
+            if key in f:
+                text = self.text(f[key], f"{field}.{key}")
+                try:
+                    bounds[key] = package_version(scheme, text)
+                except ValueError as exc:
+                    raise self.fail(f[key], f"{field}.{key}", str(exc)) from None
+        if "introduced" in bounds and "fixed" in bounds and not bounds["introduced"] < bounds["fixed"]:
+            raise self.fail(f["fixed"], f"{field}.fixed", "not newer than introduced")
+        return DistributionRange(
+            ecosystem=ecosystem,
+            package=self.matching(f["package"], f"{field}.package", _PACKAGE, "a source package name"),
+            introduced=bounds.get("introduced"),
+            fixed=bounds.get("fixed"),
         )
 
     def srcversions(self, node: yaml.Node, field: str) -> frozenset[str]:

@@ -47,6 +47,14 @@ def main() -> None:
     type=click.Path(path_type=Path),
     help="Judge a facts run made elsewhere: a runner artifacts dir or an AWX job events export.",
 )
+@click.option(
+    "--fail-on",
+    "fail_on",
+    type=click.Choice(("findings", "unknown")),
+    default="findings",
+    show_default=True,
+    help="unknown: also exit 1 when no data settles an advisory for a host's distribution kernel.",
+)
 def audit(
     inventories: tuple[Path, ...],
     limit: str | None,
@@ -56,6 +64,7 @@ def audit(
     wide: bool,
     output: Path | None,
     from_artifacts: Path | None,
+    fail_on: str,
 ) -> None:
     """Crash-capture readiness and known-bad HBA drivers on every host."""
     from fleetfix.commands.audit import audit_artifacts, run_audit
@@ -66,7 +75,7 @@ def audit(
         with ui.PlayProgress() as progress:
             report = run_audit(inventories, limit, advisory_dirs, progress, nodes)
     ui.emit_audit(report, fmt, output, wide)
-    sys.exit(report.exit_status())
+    sys.exit(report.exit_status(fail_on_unknown=fail_on == "unknown"))
 
 
 @main.group()

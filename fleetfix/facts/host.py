@@ -16,6 +16,7 @@ from msgspec import Struct
 from fleetfix import serde
 from fleetfix.facts.crash_capture import CrashCapture
 from fleetfix.facts.history import CrashDump, ScheduledJob
+from fleetfix.facts.kernel_package import KernelPackage, identify
 
 SCHEMA = 2
 
@@ -42,11 +43,13 @@ class Kernel(Struct, frozen=True, kw_only=True, gc=False):
     release: str | None = None
     version: str | None = None
     machine: str | None = None
+    version_signature: str | None = None  # Ubuntu's /proc/version_signature
 
 
 class OsRelease(Struct, frozen=True, kw_only=True, gc=False):
     id: str | None = None
     version_id: str | None = None
+    id_like: tuple[str, ...] = ()
     family: str | None = None
 
 
@@ -108,6 +111,29 @@ class BlockDevice(Struct, frozen=True, kw_only=True, gc=False):
         return name.replace("-", "_") if name else None
 
 
+class NextBootModule(Struct, frozen=True, kw_only=True, gc=False):
+    """The build of a loaded storage module that the next boot will load (its file under /lib/modules)."""
+
+    name: str
+    path: str | None = None  # relative to /lib/modules/<kernel>, as modules.dep names it; None: not installed
+    version: str | None = None  # from the file's .modinfo
+    srcversion: str | None = None
+
+    @property
+    def out_of_tree(self) -> bool:
+        """Installed outside the kernel package's own tree (updates/, extra/, weak-updates/, dkms)."""
+        return self.path is not None and not self.path.startswith("kernel/")
+
+
+class NextBoot(Struct, frozen=True, kw_only=True, gc=False):
+    kernel: str | None = None  # the release that boots next
+    source: str = ""  # how it was chosen: grubby --default-kernel, grubenv saved_entry, newest installed...
+    modules: tuple[NextBootModule, ...] = ()
+
+    def module(self, name: str) -> NextBootModule | None:
+        return next((m for m in self.modules if m.name == name), None)
+
+
 class FactError(Struct, frozen=True, kw_only=True, gc=False):
     surface: str
     error: str
@@ -125,6 +151,7 @@ class HostFacts(Struct, frozen=True, kw_only=True, gc=False):
     modules: tuple[LoadedModule, ...] = ()
     crash_capture: CrashCapture
     block_devices: tuple[BlockDevice, ...] = ()
+    next_boot: NextBoot | None = None  # absent from facts of older collections
     scheduled_jobs: tuple[ScheduledJob, ...] = ()
     crash_dumps: tuple[CrashDump, ...] = ()
     crash_dumps_total: int | None = None  # absent or null: as many as ``crash_dumps`` lists
@@ -147,6 +174,18 @@ class HostFacts(Struct, frozen=True, kw_only=True, gc=False):
         for dump, plain in zip(self.crash_dumps, data["crash_dumps"], strict=True):
             plain["time"] = dump.time.isoformat()
         return data
+
+    @property
+    def kernel_package(self) -> KernelPackage | None:
+        """The distribution package the running kernel comes from (facts/kernel_package.py), if any."""
+        return identify(
+            self.kernel.release,
+            self.kernel.version,
+            self.kernel.version_signature,
+            self.os.id,
+            self.os.version_id,
+            self.os.id_like,
+        )
 
     def module(self, name: str) -> LoadedModule | None:
         """A loaded module by name; ``-`` and ``_`` are the same to the kernel."""

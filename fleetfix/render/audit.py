@@ -20,6 +20,7 @@ def host_dict(host: HostAudit) -> dict[str, Any]:
         "status": host.status,
         "message": host.message,
         "kernel": host.kernel,
+        "kernel_package": host.kernel_package,  # ecosystem, package, version, scheme, upstream; or null
         "module_support": host.module_support,
         "modules": [
             {
@@ -33,6 +34,15 @@ def host_dict(host: HostAudit) -> dict[str, Any]:
                 "refcount": d.refcount,
                 "used_by": list(d.used_by),
                 "holds_boot_disk": d.holds_boot_disk,
+                "next_boot": None
+                if d.next_boot_kernel is None
+                else {
+                    "kernel": d.next_boot_kernel,
+                    "path": d.next_boot_path,
+                    "version": d.next_boot_version,
+                    "srcversion": d.next_boot_srcversion,
+                    "note": d.next_boot_note,
+                },
             }
             for d in host.drivers
         ],
@@ -46,6 +56,7 @@ def host_dict(host: HostAudit) -> dict[str, Any]:
             "checks": capture.checks,  # name, ok, detail
         },
         "findings": host.findings,  # a Finding's fields are the report's keys, in order
+        "unknown": host.unknown,  # advisories no data settles for this kernel (status "unknown")
     }
 
 
@@ -69,13 +80,20 @@ def to_markdown(report: AuditReport) -> str:
         "",
         f"{counts['hosts']} hosts: {counts['reachable']} reachable, {counts['unreachable_or_failed']} "
         f"unreachable or failed, {counts['with_findings']} with findings, "
+        f"{counts['with_unknown']} with unknown verdicts, "
         f"{counts['capture_not_ready']} without working crash capture.",
         "",
         "| host | status | kernel | storage drivers | crash capture | findings |",
         "|---|---|---|---|---|---|",
     ]
     for host in report.hosts:
-        drivers = ", ".join(f"{d.name} {d.version or '?'}" for d in host.drivers) or "-"
+        drivers = (
+            ", ".join(
+                f"{d.name} {d.version or '?'}" + (f" ({d.next_boot_note})" if d.next_boot_note else "")
+                for d in host.drivers
+            )
+            or "-"
+        )
         capture = (
             "-"
             if host.capture is None
@@ -85,6 +103,14 @@ def to_markdown(report: AuditReport) -> str:
         status = host.status if host.reachable else f"{host.status}: {host.message}"
         row = (host.host, status, host.kernel or "-", drivers, capture, findings)
         lines.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
+    unknown = [host for host in report.hosts if host.unknown]
+    if unknown:
+        lines += ["", "## Unknown: no data for the host's distribution kernel", ""]
+        lines += [
+            f"- **{host.host}**: {', '.join(sorted({f.advisory for f in host.unknown}))} "
+            f"({host.unknown[0].why})"
+            for host in unknown
+        ]
     per_advisory = report.hosts_per_advisory()
     if per_advisory:
         lines += ["", "## Hosts at risk per advisory", ""]

@@ -9,6 +9,7 @@ which prefixes every path with ``root`` and turns a failed read into an ``errors
 from __future__ import annotations
 
 import errno
+import lzma
 import os
 import re
 import shlex
@@ -23,6 +24,12 @@ from ansible_collections.fleetfix.hba.plugins.module_utils.netconsole import (
     TARGETS_DIR,
     parse_netconsole_param,
     read_target_attrs,
+)
+from ansible_collections.fleetfix.hba.plugins.module_utils.next_boot import (
+    decompress_module,
+    module_path,
+    next_kernel,
+    parse_modinfo,
 )
 from ansible_collections.fleetfix.hba.plugins.module_utils.write_safety import write_safety
 
@@ -412,7 +419,12 @@ def parse_os_release(text):
         if any(i in members for i in ids):
             family = name
             break
-    return {"id": os_id, "version_id": values.get("VERSION_ID") or None, "family": family}
+    return {
+        "id": os_id,
+        "version_id": values.get("VERSION_ID") or None,
+        "id_like": values.get("ID_LIKE", "").split(),
+        "family": family,
+    }
 
 
 def systemctl_enabled(state):
@@ -530,7 +542,13 @@ def read_identity(host):
     tainted = host.integer("/proc/sys/kernel/tainted")
     return {
         "hostname": hostname,
-        "kernel": {"release": release, "version": version, "machine": machine},
+        "kernel": {
+            "release": release,
+            "version": version,
+            "machine": machine,
+            # Ubuntu kernels only: "Ubuntu 5.15.0-79.86-generic 5.15.111", the package and its upstream base.
+            "version_signature": host.value("/proc/version_signature"),
+        },
         "os": parse_os_release(os_release or ""),
         "boot_id": host.value("/proc/sys/kernel/random/boot_id"),
         "uptime_seconds": float(uptime[0]) if uptime and re.match(r"^\d+(\.\d+)?$", uptime[0]) else None,
@@ -920,6 +938,62 @@ def read_crash_dumps(host, crash_dir, limit):
     return dumps[:limit], len(dumps)
 
 
+# Host adapter drivers whose next-boot build is always looked up when loaded; any out-of-tree module and
+# any module driving a disk is looked up too.
+NEXT_BOOT_MODULES = frozenset(
+    {
+        "mpt3sas", "mpt2sas", "mpi3mr", "megaraid_sas", "smartpqi", "hpsa", "aacraid", "arcmsr", "qla2xxx",
+        "qla4xxx", "lpfc", "bfa", "qedf", "qedi", "be2iscsi", "fnic", "bnx2fc", "csiostor", "pm80xx", "isci",
+        "mvsas", "esas2r", "nvme", "nvme_fc",
+    }
+)  # fmt: skip
+
+
+def _grubby_default(module, host):
+    """``grubby --default-kernel`` on a live host where grubby exists; None elsewhere."""
+    if host.root != "/":
+        return None
+    binary = module.get_bin_path("grubby")
+    if binary is None:
+        return None
+    rc, out, err = module.run_command([binary, "--default-kernel"])
+    if rc != 0:
+        host.fail("grubby --default-kernel", err.strip() or f"exit status {rc}")
+        return None
+    return out
+
+
+def read_next_boot(module, host, modules, disk_modules):
+    """The kernel that boots next and, for the storage modules loaded now, the build it will load."""
+    installed = [r for r in host.listdir("/lib/modules") if host.exists("/boot/vmlinuz-" + r)]
+    release, source = next_kernel(
+        installed,
+        _grubby_default(module, host),
+        host.text("/etc/default/grub"),
+        host.text("/boot/grub/grubenv") or host.text("/boot/grub2/grubenv"),
+    )
+    builds = []
+    dep = host.text(f"/lib/modules/{release}/modules.dep") if release else None
+    for loaded in modules if release else ():
+        name = loaded["name"]
+        if not (name in NEXT_BOOT_MODULES or name in disk_modules or "O" in loaded["taint"]):
+            continue
+        path = module_path(dep, name)
+        build = {"name": name, "path": path, "version": None, "srcversion": None}
+        if path is not None:
+            full = f"/lib/modules/{release}/{path}"
+            try:
+                with open(host.real(full), "rb") as handle:
+                    info = parse_modinfo(decompress_module(path, handle.read()))
+            except (OSError, ValueError, EOFError, struct.error, lzma.LZMAError) as error:
+                host.fail(full, error)
+            else:
+                build["version"] = info.get("version") or None
+                build["srcversion"] = info.get("srcversion") or None
+        builds.append(build)
+    return {"kernel": release, "source": source, "modules": builds}
+
+
 def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
     """Every surface, in one dict; ``module`` runs systemctl (the only subprocesses)."""
     host = Host(root)
@@ -936,6 +1010,7 @@ def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
     for entry in modules:
         entry["holds_boot_disk"] = entry["name"] in boot_modules
     capture = read_crash_capture(module, host, modules)
+    disk_modules = {(d["module"] or d["driver"] or "").replace("-", "_") for d in disks}
     dumps, total = read_crash_dumps(
         host, crash_dir or local_dump_directory(capture["kdump_config"]) or "/var/crash", max_crash_dumps
     )
@@ -945,6 +1020,7 @@ def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
             "modules": modules,
             "crash_capture": capture,
             "block_devices": disks,
+            "next_boot": read_next_boot(module, host, modules, disk_modules),
             "scheduled_jobs": read_scheduled_jobs(host),
             "crash_dumps": dumps,
             "crash_dumps_total": total,

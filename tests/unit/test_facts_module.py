@@ -360,14 +360,16 @@ def test_disk_signatures(data: bytes, expected: tuple[str | None, str | None]) -
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("ID=debian\nVERSION_ID=\"12\"\n", {"id": "debian", "version_id": "12", "family": "debian"}),
+        ("ID=debian\nVERSION_ID=\"12\"\n",
+         {"id": "debian", "version_id": "12", "id_like": [], "family": "debian"}),
         ('ID=ubuntu\nID_LIKE=debian\nVERSION_ID="22.04"\n',
-         {"id": "ubuntu", "version_id": "22.04", "family": "debian"}),
+         {"id": "ubuntu", "version_id": "22.04", "id_like": ["debian"], "family": "debian"}),
         ('ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.3"\n',
-         {"id": "rocky", "version_id": "9.3", "family": "redhat"}),
-        ('ID="sles"\nVERSION_ID="15.5"\n', {"id": "sles", "version_id": "15.5", "family": "suse"}),
-        ("ID=arch\n", {"id": "arch", "version_id": None, "family": "arch"}),
-        ("", {"id": None, "version_id": None, "family": None}),
+         {"id": "rocky", "version_id": "9.3", "id_like": ["rhel", "centos", "fedora"], "family": "redhat"}),
+        ('ID="sles"\nVERSION_ID="15.5"\n',
+         {"id": "sles", "version_id": "15.5", "id_like": [], "family": "suse"}),
+        ("ID=arch\n", {"id": "arch", "version_id": None, "id_like": [], "family": "arch"}),
+        ("", {"id": None, "version_id": None, "id_like": [], "family": None}),
     ],
 )  # fmt: skip
 def test_os_release_family(text: str, expected: dict[str, Any]) -> None:
@@ -473,7 +475,7 @@ def test_captured_debian_host(tmp_path: Path) -> None:
     assert facts["hostname"] == "db01" and facts["kernel"]["release"] == "6.1.0-18-amd64"
     assert facts["kernel"]["machine"] is None  # never os.uname() of the machine reading the tree
     assert facts["tainted"] == {"value": 12288, "letters": ["O", "E"]}
-    assert facts["os"] == {"id": "debian", "version_id": "12", "family": "debian"}
+    assert facts["os"] == {"id": "debian", "version_id": "12", "id_like": [], "family": "debian"}
     assert facts["uptime_seconds"] == 8123.4
 
     modules = {m["name"]: m for m in facts["modules"]}
@@ -627,3 +629,25 @@ def test_unreadable_surface_becomes_an_error_not_a_failure(tmp_path: Path) -> No
     surfaces = [e["surface"] for e in facts["errors"]]
     assert "/proc/sys/kernel/tainted" in surfaces and "/proc/cmdline" in surfaces
     assert facts["crash_capture"]["netconsole"]["persistent"]["cmdline"] == "garbage"
+
+
+def test_ubuntu_version_signature_and_id_like(tmp_path: Path) -> None:
+    """Ubuntu 22.04's identity strings (tests/data/distro/kernels.yaml, ubuntu2204-old) in a captured tree."""
+    root = tmp_path / "root"
+    shutil.copytree(DEBIAN, root, symlinks=True)
+    (root / "proc/version_signature").write_text("Ubuntu 5.15.0-79.86-generic 5.15.111\n")
+    (root / "proc/sys/kernel/osrelease").write_text("5.15.0-79-generic\n")
+    (root / "proc/sys/kernel/version").write_text("#86-Ubuntu SMP Mon Jul 10 16:19:54 UTC 2023\n")
+    (root / "etc/os-release").unlink()
+    (root / "etc/os-release").write_text('ID=ubuntu\nID_LIKE=debian\nVERSION_ID="22.04"\n')
+    facts = run_facts(tmp_path, f"root={root}")["fleetfix"]
+    assert facts["kernel"]["version_signature"] == "Ubuntu 5.15.0-79.86-generic 5.15.111"
+    assert facts["os"]["id_like"] == ["debian"]
+    package = HostFacts.from_dict(facts, "ubuntu").kernel_package
+    assert package is not None
+    assert (package.ecosystem, package.package, package.version, package.upstream) == (
+        "Ubuntu:22.04",
+        "linux",
+        "5.15.0-79.86",
+        "5.15.111",
+    )
