@@ -19,12 +19,13 @@ from typing import Any
 import yaml
 
 from fleetfix.errors import EnvironmentProblem
-from fleetfix.lab import discover, disks, guest_files, hostproc, inventory, network, provision, repo
+from fleetfix.lab import discover, disks, guest_files, hostproc, inventory, network, provision, repo, rpmrepo
 from fleetfix.lab.layout import Layout, labs_root
 from fleetfix.lab.scenario import HostSpec, Scenario
 from fleetfix.lab.scenario_load import load_scenario
 
 _TOOLS = ("ip", "losetup", "ssh-keygen", "dpkg-deb", "/usr/sbin/sshd", "/usr/bin/python3", "ssh")
+_EL_TOOLS = ("rpm", "rpmbuild", "createrepo_c", "dnf")
 _BOOT_TIMEOUT = 120.0
 _FIRST_HOST = 10  # host addresses start at .10 of the lab's /24
 
@@ -45,12 +46,17 @@ def require_root() -> None:
         )
 
 
-def _require_tools() -> None:
+def _require_tools(el: bool) -> None:
     missing = [t for t in _TOOLS if shutil.which(t) is None]
     if missing:
         raise EnvironmentProblem(
             f"fleetfix lab needs {', '.join(missing)} (apt-get install iproute2 util-linux openssh-server "
             "openssh-client dpkg python3)"
+        )
+    missing = [t for t in _EL_TOOLS if shutil.which(t) is None]
+    if el and missing:
+        raise EnvironmentProblem(
+            f"EL hosts in the lab need {', '.join(missing)} (apt-get install rpm dnf createrepo-c)"
         )
 
 
@@ -84,11 +90,11 @@ class Lab:
 
     def up(self, scenario: Scenario | str = "seed", hosts: int | list[str] | None = None) -> list[HostInfo]:
         require_root()
-        _require_tools()
         if self.layout.dir.exists() or self.layout.read_state():
             self.down()
         scenario_obj = load_scenario(scenario) if isinstance(scenario, str) else scenario
         chosen = self._select(scenario_obj, hosts)
+        _require_tools(any(h.group.distro.is_el for h in chosen))
         layout = self.layout
         taken = {s["subnet"] for s in (Layout(p.name).read_state() for p in labs_root().glob("*")) if s}
         subnet = network.pick_subnet(layout.lab_id, taken)
@@ -149,7 +155,13 @@ class Lab:
         gateway_mac = Path(f"/sys/class/net/{layout.bridge}/address").read_text().strip()
         preload = guest_files.build_preload(labs_root() / ".cache")
         built = repo.build(layout.repo_dir, scenario.packages)
-        kdump_tools = next(b for b in built if b.name == "kdump-tools")
+        el = [h.group.distro for h in chosen if h.group.distro.is_el]
+        if el:
+            rpmrepo.build(layout.repo_dir, scenario.packages, scenario.el_kernels(), el[0])
+        preinstalled = provision.Preinstalled(
+            kdump_tools=next(b for b in built if b.name == "kdump-tools"),
+            rpm_dir=layout.repo_dir / rpmrepo.SUBDIR if el else None,
+        )
         ssh_dir = layout.key_file.parent
         ssh_dir.mkdir(parents=True, exist_ok=True)
         _keygen(layout.key_file, f"fleetfix-lab-{self.name}")
@@ -200,7 +212,7 @@ class Lab:
                 gateway_mac,
                 host_key,
                 preload,
-                kdump_tools,
+                preinstalled,
                 controllers,
                 boot_spec,
             )

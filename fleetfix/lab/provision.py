@@ -1,8 +1,9 @@
 """A host's first state, written straight into its copy-on-write upper layers before it ever boots.
 
 Everything here is what the host would carry on its disks: /etc (identity, sshd, grub defaults, cron,
-timers, apt sources), /usr (module files, lab tools), /var (dpkg database for preinstalled lab packages,
-crash history) and /boot (grub.cfg with the current command line, kernel config).
+timers, apt sources or dnf repositories), /usr (module files, lab tools), /var (the dpkg or RPM database of
+preinstalled packages, crash history) and /boot (grub.cfg or BLS entries with the current command line, the
+initramfs, kernel config).
 """
 
 from __future__ import annotations
@@ -16,13 +17,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from fleetfix.lab import guest_files, hba, oopstext, repo
+from fleetfix.lab import guest_files, hba, oopstext, repo, rpmrepo
+from fleetfix.lab.distro import Distro
+from fleetfix.lab.guest import bls, initramfs
 from fleetfix.lab.guest.elfmodinfo import write_ko
 from fleetfix.lab.guest.grub_cli import render
 from fleetfix.lab.scenario import Group, HostSpec
 
 LAYERS = ("etc", "usr", "var", "boot")
 NETCONSOLE_PORTS = (6665, 6666)
+
+
+@dataclass(frozen=True)
+class Preinstalled:
+    """Packages a host starts with: Debian's kdump-tools (when installed), EL's RPM files (release, system,
+    kexec-tools: the last only when kdump is installed)."""
+
+    kdump_tools: repo.Built
+    rpm_dir: Path | None
+
+    def rpms(self, kdump: bool) -> list[Path]:
+        assert self.rpm_dir is not None
+        names = [rpmrepo.SYSTEM_PACKAGE, "rocky-release", *(["kexec-tools"] if kdump else [])]
+        return [next(self.rpm_dir.glob(f"{name}-[0-9]*.rpm")) for name in names]
 
 
 @dataclass(frozen=True)
@@ -63,26 +80,32 @@ def _sshd_config(address: str) -> str:
     )
 
 
-def _etc(etc: Path, host: HostSpec, address: str, gateway: str, gateway_mac: str, host_key: Path) -> None:
+def _etc(
+    etc: Path, host: HostSpec, address: str, gateway: str, gateway_mac: str, host_key: Path, machine_id: str
+) -> None:
     group = host.group
     _write(etc, "hostname", f"{host.name}\n")
     _write(etc, "hosts", f"127.0.0.1\tlocalhost\n{address}\t{host.name}\n{gateway}\tfleetfix-controller\n")
-    _write(etc, "machine-id", uuid.uuid4().hex + "\n", 0o444)
+    _write(etc, "machine-id", machine_id + "\n", 0o444)
     _write(etc, "ssh/sshd_config", _sshd_config(address))
     _write(etc, "ssh/ssh_host_ed25519_key", host_key.read_bytes(), 0o600)
     _write(etc, "ssh/ssh_host_ed25519_key.pub", host_key.with_suffix(".pub").read_bytes())
     for rel in ("ssh/ssh_host_rsa_key", "ssh/ssh_host_ecdsa_key", "apt/sources.list.d/debian.sources"):
         _whiteout(etc, rel)
     _write(etc, "ld.so.preload", f"/{guest_files.PRELOAD}\n")
-    _write(etc, "apt/sources.list", "")
-    _write(etc, "apt/sources.list.d/fleetfix-lab.list", f"deb [trusted=yes] file:{repo.MOUNT_POINT} ./\n")
     crash = group.crash_capture
-    grub = (
-        "GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\nGRUB_DISTRIBUTOR=`lsb_release -i -s 2> /dev/null || echo Debian`\n"
-        f'GRUB_CMDLINE_LINUX_DEFAULT="{group.cmdline}"\n'
-        f'GRUB_CMDLINE_LINUX="{f"crashkernel={crash.crashkernel}" if crash.crashkernel else ""}"\n'
-    )
-    _write(etc, "default/grub", grub)
+    if group.distro.is_el:
+        _el_etc(etc, group)
+    else:
+        _write(etc, "apt/sources.list", "")
+        _write(etc, "apt/sources.list.d/fleetfix-lab.list", f"deb [trusted=yes] file:{repo.MOUNT_POINT} ./\n")
+        grub = (
+            "GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\n"
+            "GRUB_DISTRIBUTOR=`lsb_release -i -s 2> /dev/null || echo Debian`\n"
+            f'GRUB_CMDLINE_LINUX_DEFAULT="{group.cmdline}"\n'
+            f'GRUB_CMDLINE_LINUX="{f"crashkernel={crash.crashkernel}" if crash.crashkernel else ""}"\n'
+        )
+        _write(etc, "default/grub", grub)
     systemd = etc / "systemd/system"
     systemd.mkdir(parents=True, exist_ok=True)
     os.setxattr(systemd, "trusted.overlay.opaque", b"y")  # start from no enabled units of the machine's own
@@ -111,25 +134,67 @@ def _etc(etc: Path, host: HostSpec, address: str, gateway: str, gateway_mac: str
         _write(etc, "modprobe.d/netconsole.conf", f"options netconsole netconsole={params}\n")
         _write(etc, "modules-load.d/netconsole.conf", "netconsole\n")
     if crash.kdump.enabled:
-        link = systemd / "multi-user.target.wants/kdump-tools.service"
+        unit = f"{group.distro.kdump_service}.service"
+        link = systemd / "multi-user.target.wants" / unit
         link.parent.mkdir(exist_ok=True)
-        os.symlink("/usr/lib/systemd/system/kdump-tools.service", link)
+        os.symlink(f"/usr/lib/systemd/system/{unit}", link)
 
 
-def _modules(usr: Path, group: Group) -> None:
+def _el_etc(etc: Path, group: Group) -> None:
+    """dnf against the lab's RPM repository, the RPM database where EL keeps it, EL's grub defaults."""
+    for rel in ("debian_version", "apt/sources.list.d/debian.sources", "lsb-release"):
+        _whiteout(etc, rel)
+    _write(etc, "rpm/macros.dbpath", f"%_dbpath {rpmrepo.DB_PATH}\n")
+    _write(
+        etc,
+        "dnf/dnf.conf",
+        "[main]\ngpgcheck=1\ninstallonly_limit=3\nclean_requirements_on_remove=True\nbest=True\n"
+        "skip_if_unavailable=False\n",
+    )
+    _write(
+        etc,
+        "yum.repos.d/fleetfix-lab.repo",
+        f"[fleetfix-lab]\nname=fleetfix lab drivers and tools\nbaseurl=file://{repo.MOUNT_POINT}/{rpmrepo.SUBDIR}\n"
+        "enabled=1\ngpgcheck=0\nmetadata_expire=0\n",
+    )
+    crash = group.crash_capture.crashkernel
+    linux = f"{f'crashkernel={crash} ' if crash else ''}{group.cmdline}".strip()
+    grub = (
+        "GRUB_TIMEOUT=5\nGRUB_DISTRIBUTOR=\"$(sed 's, release .*$,,g' /etc/system-release)\"\n"
+        "GRUB_DEFAULT=saved\n"
+        'GRUB_DISABLE_SUBMENU=true\nGRUB_TERMINAL_OUTPUT="console"\n'
+        f'GRUB_CMDLINE_LINUX="{linux}"\nGRUB_DISABLE_RECOVERY="true"\nGRUB_ENABLE_BLSCFG=true\n'
+    )
+    _write(etc, "default/grub", grub)
+
+
+def _out_of_tree_path(distro: Distro, module: str) -> str:
+    """Where a vendor build sits: kmod packages' extra/<module>/ on EL, DKMS's updates/ on Debian."""
+    return f"extra/{module}/{module}.ko" if distro.is_el else f"updates/{module}.ko"
+
+
+def _modules(usr: Path, group: Group) -> dict[str, bytes]:
+    """Write the group's module files; returns the boot disk's drivers (path under the release -> file)."""
     base = usr / "lib/modules" / group.kernel
+    boot: dict[str, bytes] = {}
     for module in group.modules:
         info = repo.driver_modinfo(module.name, module.version, module.srcversion, module.taint)
         info = [(k, ",".join(module.deps)) if k == "depends" else (k, v) for k, v in info]
         rel = (
-            f"updates/{module.name}.ko" if "O" in module.taint else f"kernel/{hba.in_tree_path(module.name)}"
+            _out_of_tree_path(group.distro, module.name)
+            if "O" in module.taint
+            else f"kernel/{hba.in_tree_path(module.name)}"
         )
         write_ko(base / rel, [*info, ("vermagic", f"{group.kernel} SMP preempt mod_unload modversions ")])
+        if module.boot_disk:
+            boot[rel] = (base / rel).read_bytes()
+            boot |= {f"kernel/{hba.in_tree_path(d)}": b"" for d in module.deps}
     in_tree = {d for m in group.modules for d in m.deps} | {"netconsole"}
     for name in sorted(in_tree):
         info = [("license", "GPL"), ("srcversion", uuid.uuid5(uuid.NAMESPACE_DNS, name).hex[:23].upper())]
         info += [("depends", ""), ("intree", "Y"), ("name", name), ("signer", "Debian Secure Boot CA")]
         write_ko(base / "kernel" / hba.in_tree_path(name), info)
+    return {rel: data or (base / rel).read_bytes() for rel, data in boot.items()}
 
 
 def _preinstall(upper: Path, package: repo.Built) -> None:
@@ -182,17 +247,33 @@ def _crash_history(var: Path, host: HostSpec) -> None:
             kdump_loaded=True,
         )
         text = "\n".join(oopstext.render(ctx, seed=hash((host.name, stamp)) & 0xFFFF)) + "\n"
-        _write(var, f"crash/{stamp}/dmesg.{stamp}", text)
-        _write(var, f"crash/{stamp}/dump.{stamp}", b"KDUMP   \x00" + bytes(64))
+        if host.group.distro.is_el:  # kdump's <address>-<date>-<time>/ with vmcore and vmcore-dmesg.txt
+            directory = f"crash/127.0.0.1-{crash.time:%Y-%m-%d-%H:%M:%S}"
+            log, dump = f"{directory}/vmcore-dmesg.txt", f"{directory}/vmcore"
+        else:
+            log, dump = f"crash/{stamp}/dmesg.{stamp}", f"crash/{stamp}/dump.{stamp}"
+        _write(var, log, text)
+        _write(var, dump, b"KDUMP   \x00" + bytes(64))
         mtime = crash.time.timestamp()
-        os.utime(var / f"crash/{stamp}/dmesg.{stamp}", (mtime, mtime))
+        os.utime(var / log, (mtime, mtime))
 
 
-def _boot(boot: Path, group: Group) -> None:
+def _boot(boot: Path, host: HostSpec, machine_id: str, initrd: bytes) -> None:
+    group = host.group
     crash = group.crash_capture
     args = f"{f'crashkernel={crash.crashkernel} ' if crash.crashkernel else ''}{group.cmdline}".strip()
-    _write(boot, "grub/grub.cfg", render(group.kernel, str(uuid.uuid4()), args))
-    for name in (f"vmlinuz-{group.kernel}", f"initrd.img-{group.kernel}", f"System.map-{group.kernel}"):
+    root = str(uuid.uuid4())
+    if group.distro.is_el:
+        product = (group.distro.redhat_release or "").split(" release ")[-1].strip()
+        title = f"Rocky Linux ({group.kernel}) {product}"
+        entry = bls.entry(machine_id, group.kernel, f"root=UUID={root} ro {args}".strip(), title)
+        _write(boot, f"loader/entries/{machine_id}-{group.kernel}.conf", entry)
+        _write(boot, "grub2/grubenv", f"# GRUB Environment Block\nsaved_entry={machine_id}-{group.kernel}\n")
+        _write(boot, "grub2/grub.cfg", "### BEGIN /etc/grub.d/10_linux ###\ninsmod blscfg\nblscfg\n")
+    else:
+        _write(boot, "grub/grub.cfg", render(group.kernel, root, args))
+    _write(boot, group.distro.initramfs(group.kernel).removeprefix("boot/"), initrd)
+    for name in (f"vmlinuz-{group.kernel}", f"System.map-{group.kernel}"):
         _write(boot, name, b"")
     config = "CONFIG_KEXEC=y\nCONFIG_KEXEC_FILE=y\nCONFIG_CRASH_DUMP=y\nCONFIG_NETCONSOLE=m\n"
     config += "CONFIG_NETCONSOLE_DYNAMIC=y\nCONFIG_CONFIGFS_FS=y\nCONFIG_MODULES=y\nCONFIG_MODULE_SIG=y\n"
@@ -207,27 +288,37 @@ def provision(
     gateway_mac: str,
     host_key: Path,
     preload: Path,
-    kdump_tools: repo.Built,
+    preinstalled: Preinstalled,
     controllers: list[Controller],
     boot_spec: dict,
 ) -> None:
     """Write the host's upper layers and its boot.json (what its PID 1 reads at every boot)."""
     upper = host_dir / "upper"
+    distro = host.group.distro
     for name in LAYERS:
         (upper / name).mkdir(parents=True, exist_ok=True)
         (host_dir / "work" / name).mkdir(parents=True, exist_ok=True)
-    _etc(upper / "etc", host, address, gateway, gateway_mac, host_key)
-    guest_files.install(upper, preload)
-    _modules(upper / "usr", host.group)
+    machine_id = uuid.uuid4().hex
+    _etc(upper / "etc", host, address, gateway, gateway_mac, host_key, machine_id)
+    guest_files.install(upper, preload, distro.family)
+    _write(upper, initramfs.OS_FILE.as_posix(), json.dumps({"key": distro.key, "family": distro.family}))
+    boot_modules = _modules(upper / "usr", host.group)
     hardware = {"controllers": [c.__dict__ for c in controllers]}
     _write(upper, "usr/lib/fleetfix-lab/hardware.json", json.dumps(hardware, indent=1))
     for spec_file in host.group.files:
         _write(upper, spec_file.path, spec_file.content, spec_file.mode)
-    if host.group.crash_capture.kdump.installed:
-        _preinstall(upper, kdump_tools)
+    kdump = host.group.crash_capture.kdump.installed
+    if distro.is_el:
+        rpm_db = upper / rpmrepo.DB_PATH.lstrip("/")
+        rpm_db.mkdir(parents=True, exist_ok=True)
+        os.setxattr(rpm_db, "trusted.overlay.opaque", b"y")  # never the machine's own database
+        rpmrepo.preinstall(upper, preinstalled.rpms(kdump))
+    elif kdump:
+        _preinstall(upper, preinstalled.kdump_tools)
     (upper / "var/lib/fleetfix-lab/repo").mkdir(parents=True, exist_ok=True)
     _crash_history(upper / "var", host)
-    _boot(upper / "boot", host.group)
+    _boot(upper / "boot", host, machine_id, initramfs.image_bytes(host.group.kernel, boot_modules, host.name))
+    boot_spec = {**boot_spec, "kernel_build": distro.kernel_build}
     (host_dir / "boot.json").write_text(json.dumps(boot_spec, indent=1, default=_json_default))
 
 

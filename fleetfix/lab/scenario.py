@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from fleetfix.lab.distro import DISTROS, Distro
+
 
 @dataclass(frozen=True)
 class Disk:
@@ -79,6 +81,7 @@ class Group:
     pattern: str  # str.format pattern with {group} and {n}, e.g. "{group}{n:02d}"
     extra_groups: tuple[str, ...]
     state: str  # "up", or "down": address and namespaces exist but no sshd answers
+    os: str  # a key of fleetfix.lab.distro.DISTROS: debian12, el9
     kernel: str
     kernel_version: str  # `uname -v`
     cmdline: str  # extra kernel arguments (GRUB_CMDLINE_LINUX_DEFAULT); root=, ro, crashkernel= are added
@@ -88,6 +91,10 @@ class Group:
     timers: tuple[Timer, ...]
     files: tuple[File, ...]
     crash_history: tuple[PastCrash, ...]
+
+    @property
+    def distro(self) -> Distro:
+        return DISTROS[self.os]
 
     def host_names(self) -> list[str]:
         return [self.pattern.format(group=self.name, n=n) for n in range(self.first, self.first + self.count)]
@@ -147,6 +154,10 @@ class Scenario:
     groups: tuple[Group, ...]
     packages: tuple[Package, ...]
     faults: tuple[Fault, ...]
+
+    def el_kernels(self) -> tuple[str, ...]:
+        """Kernel releases of the scenario's EL hosts: the lab's kmod packages are built for each."""
+        return tuple(sorted({g.kernel for g in self.groups if g.distro.is_el}))
 
     def hosts(self) -> list[HostSpec]:
         return [HostSpec(name, group) for group in self.groups for name in group.host_names()]

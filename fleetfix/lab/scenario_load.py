@@ -10,6 +10,7 @@ from croniter import croniter
 
 from fleetfix.errors import InputError
 from fleetfix.lab import scenario as sc
+from fleetfix.lab.distro import DEFAULT, DISTROS
 from fleetfix.lab.yamlnodes import Node, get, load
 
 SHIPPED = Path(__file__).resolve().parent / "scenarios"
@@ -180,7 +181,18 @@ def _past_crash(node: Node) -> sc.PastCrash:
 
 
 def _group(node: Node) -> sc.Group:
-    allowed = {"name", "count", "first", "pattern", "groups", "state", "kernel", "kernel_version", "cmdline"}
+    allowed = {
+        "name",
+        "count",
+        "first",
+        "pattern",
+        "groups",
+        "state",
+        "os",
+        "kernel",
+        "kernel_version",
+        "cmdline",
+    }
     allowed |= {"crash_capture", "modules", "cron", "timers", "files", "crash_history"}
     fields = node.mapping(allowed)
     name = _matching(get(fields, "name", node), _NAME, "group name")
@@ -189,6 +201,9 @@ def _group(node: Node) -> sc.Group:
     if state not in ("up", "down"):
         raise fields["state"].fail("must be up or down")
     pattern = _text(fields, "pattern", node, "{group}{n:02d}")
+    os_key = _text(fields, "os", node, DEFAULT)
+    if os_key not in DISTROS:
+        raise fields["os"].fail(f"{os_key!r} is not an OS the lab simulates ({', '.join(sorted(DISTROS))})")
     group = sc.Group(
         name=name,
         count=fields["count"].integer(minimum=1) if "count" in fields else 1,
@@ -196,8 +211,9 @@ def _group(node: Node) -> sc.Group:
         pattern=pattern,
         extra_groups=tuple(_matching(n, _NAME, "group name") for n in _list(fields, "groups")),
         state=state,
+        os=os_key,
         kernel=kernel,
-        kernel_version=_text(fields, "kernel_version", node, "#1 SMP PREEMPT_DYNAMIC Debian"),
+        kernel_version=_text(fields, "kernel_version", node, DISTROS[os_key].kernel_version),
         cmdline=_text(fields, "cmdline", node, "quiet"),
         crash_capture=_crash_capture(fields.get("crash_capture")),
         modules=tuple(_module(n) for n in _list(fields, "modules")),

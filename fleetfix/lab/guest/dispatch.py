@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import grub_cli, kdump_cli, kmod_cli, power, systemctl_cli
+from . import bls, grub_cli, initramfs, kdump_cli, kdumpctl_cli, kmod_cli, power, systemctl_cli
 
 COMMANDS = {
     "systemctl": systemctl_cli.main,
@@ -24,11 +24,21 @@ COMMANDS = {
     "modinfo": kmod_cli.modinfo_main,
     "depmod": kmod_cli.depmod_main,
     "update-grub": grub_cli.update_grub_main,
-    "grubby": grub_cli.grubby_main,
+    "grubby": bls.grubby_main,
     "kdump-config": kdump_cli.main,
+    "kdumpctl": kdumpctl_cli.main,
+    "update-initramfs": initramfs.update_initramfs_main,
+    "lsinitramfs": initramfs.lsinitramfs_main,
+    "dracut": initramfs.dracut_main,
+    "lsinitrd": initramfs.lsinitrd_main,
 }
-# Where each stand-in is installed in a host's /usr; the other names reach these through Debian's links.
+# Where each stand-in is installed in a host's /usr, per OS family; the other names reach these through
+# Debian's links. kdump-config and kdumpctl come with the lab's kdump-tools and kexec-tools packages.
 INSTALLED = {"usr/bin/systemctl", "usr/bin/kmod", "usr/sbin/update-grub", "usr/sbin/grubby"}
+INSTALLED_BY_FAMILY = {
+    "debian": {"usr/sbin/update-initramfs", "usr/bin/lsinitramfs"},
+    "el": {"usr/bin/dracut", "usr/bin/lsinitrd"},
+}
 
 
 def main() -> int:

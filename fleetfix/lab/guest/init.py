@@ -1,7 +1,8 @@
 """PID 1 of a lab host: one boot, from mounting the host's layers to sshd, then reaping until shutdown.
 
 It runs on the host's own /usr/bin/python3, already inside the host's namespaces. Every boot reads the
-host's disks as a real boot would: the command line and kernel release from /boot/grub/grub.cfg, the
+host's disks as a real boot would: the command line and kernel release from the default boot entry (BLS
+on EL, /boot/grub/grub.cfg on Debian), the boot disk's driver from the kernel's initramfs and the other
 modules from the installed files (so an upgraded driver package takes effect), the enabled units from
 /etc/systemd/system. Exit status 0 asks for the next boot, POWEROFF for none.
 """
@@ -18,7 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
-from . import grub_cli, hardware, nscalls, views
+from . import bls, hardware, initramfs, nscalls, views
 from .kmod import Kernel
 from .units import Units
 
@@ -34,10 +35,6 @@ _DEV_NODES = {
     "urandom": (1, 9),
     "tty": (5, 0),
 }
-_KMSG_VERSION = (
-    "(debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14) 12.2.0, GNU ld (GNU Binutils for Debian) "
-)
-_KMSG_VERSION += "2.40)"
 
 
 class _Shutdown(Exception):
@@ -138,13 +135,13 @@ def boot(host_dir: Path) -> None:
     nscalls.prctl(nscalls.PR_SET_NAME, b"systemd")
     _mounts(host_dir, spec["repo_dir"])
     _dev(controllers)
-    image, args = grub_cli.boot_line(Path("/boot/grub/grub.cfg").read_text())
+    image, args = bls.default_boot()
     release = image.rsplit("vmlinuz-", 1)[-1]
     version = spec["kernel_version"]
     views.build_proc(
         {
             "cmdline": f"BOOT_IMAGE={image} {args}\n",
-            "version": f"Linux version {release} {_KMSG_VERSION} {version}\n",
+            "version": f"Linux version {release} {spec['kernel_build']} {version}\n",
             "modules": "",
             "sys/kernel/tainted": "0\n",
             "sys/kernel/osrelease": f"{release}\n",
@@ -165,9 +162,12 @@ def boot(host_dir: Path) -> None:
     Path("/root/.ssh/authorized_keys").write_text(spec["authorized_key"] + "\n")
     os.chmod("/root/.ssh/authorized_keys", 0o600)
     kernel = Kernel()
+    early = {c["driver"] for c in controllers if c["boot_disk"]}
     for name in _modules_to_load(controllers):
         try:
-            kernel.load(name, _modprobe_options(name))
+            # The boot disk's driver comes from the initramfs, before the root file system is there.
+            copy = initramfs.module_copy(release, name) if name in early else None
+            kernel.load(name, _modprobe_options(name), copy)
         except (LookupError, ValueError) as exc:
             print(f"modules-load: {exc}", flush=True)
     units = Units()

@@ -1,7 +1,7 @@
 """Loading and unloading modules in a lab host: /proc/modules, /sys/module and the taint mask.
 
-Module files are looked up the way depmod orders them (``updates/`` before ``extra/`` before ``kernel/``),
-so an upgraded driver package's build wins over the one shipped with the kernel.
+Module files are looked up the way depmod orders them (``updates/``, ``extra/``, the kernel's own, then EL's
+``weak-updates/``), so an upgraded driver package's build wins over the one shipped with the kernel.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .elfmodinfo import read_modinfo
 
 # Bit of each taint letter in /proc/sys/kernel/tainted, in the kernel's printing order.
 TAINT_BITS = {letter: bit for bit, letter in enumerate("PFSRMBUDAWCIOELKXTN")}
-_SEARCH_ORDER = ("updates", "extra", "kernel")
+_SEARCH_ORDER = ("updates", "extra", "kernel", "weak-updates")
 _GPL_COMPATIBLE = {
     "GPL",
     "GPL v2",
@@ -77,8 +77,8 @@ class Kernel:
     def release(self) -> str:
         return (self.root / "proc/sys/kernel/osrelease").read_text().strip()
 
-    def find(self, name: str) -> Path | None:
-        base = self.root / "lib/modules" / self.release()
+    def find(self, name: str, release: str | None = None) -> Path | None:
+        base = self.root / "lib/modules" / (release or self.release())
         for top in _SEARCH_ORDER:
             for candidate in sorted((base / top).rglob("*.ko")) if (base / top).is_dir() else []:
                 if canonical(candidate.stem) == canonical(name):
@@ -103,12 +103,12 @@ class Kernel:
     def is_loaded(self, name: str) -> bool:
         return any(m.name == canonical(name) for m in self.loaded())
 
-    def load(self, name: str, params: dict[str, str] | None = None) -> list[str]:
-        """Load ``name`` and what it depends on; returns the names newly loaded."""
+    def load(self, name: str, params: dict[str, str] | None = None, path: Path | None = None) -> list[str]:
+        """Load ``name`` (from ``path``, else as found) and what it depends on; returns what was loaded."""
         name = canonical(name)
         if self.is_loaded(name):
             return []
-        _path, info = self.modinfo(name)
+        _path, info = self.modinfo(str(path) if path else name)
         newly = []
         deps = [canonical(d) for d in info.get("depends", "").split(",") if d]
         for dep in deps:

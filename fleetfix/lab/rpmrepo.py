@@ -1,0 +1,303 @@
+"""The lab's RPM repository for EL hosts: real RPMs (rpmbuild) indexed by createrepo_c, reached with dnf.
+
+It holds the scenario's drivers as kmod packages (the module file for each EL kernel of the scenario under
+``/lib/modules/<kernel>/extra/<module>/``, owned by the package), kexec-tools with the lab's ``kdumpctl``,
+the distribution's release package, and the package standing for what every host shares with the machine.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from fleetfix.errors import EnvironmentProblem
+from fleetfix.lab import guest_files, hba
+from fleetfix.lab.distro import Distro
+from fleetfix.lab.guest.elfmodinfo import write_ko
+from fleetfix.lab.repo import driver_modinfo
+from fleetfix.lab.scenario import Package
+
+SUBDIR = "el"  # the repository's directory under the lab repository
+DB_PATH = "/var/lib/rpm"
+KEXEC_TOOLS_VERSION = ("2.0.28", "1.el9.fleetfix1")
+SYSTEM_PACKAGE = "fleetfix-lab-system"
+# What the machine's own Debian programs provide to every host: package scriptlets and dnf need them.
+_SYSTEM_PROVIDES = (
+    "/bin/sh",
+    "/usr/bin/sh",
+    "/bin/bash",
+    "bash",
+    "systemd",
+    "kmod",
+    "python3",
+    "/usr/bin/python3",
+)
+_KDUMP_UNIT = """\
+[Unit]
+Description=Crash recovery kernel arming
+After=network.target network-online.target remote-fs.target basic.target
+DefaultDependencies=no
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/kdumpctl start
+ExecStop=/usr/bin/kdumpctl stop
+ExecReload=/usr/bin/kdumpctl reload
+RemainAfterExit=yes
+StartLimitInterval=0
+PrivateTmp=yes
+
+[Install]
+WantedBy=multi-user.target
+"""
+# kexec-tools' shipped /etc/kdump.conf, its directives without the commented documentation.
+_KDUMP_CONF = """\
+# This file contains a series of commands to perform (in order) in the kdump
+# kernel after a kernel crash in the crash kernel(1st kernel) has happened.
+#
+# Directives in this file are only applicable to the kdump initramfs, and have
+# no effect once the root filesystem is mounted and the normal init scripts are
+# processed.
+
+path /var/crash
+core_collector makedumpfile -l --message-level 7 -d 31
+"""
+_SYSCONFIG_KDUMP = (
+    'KDUMP_KERNELVER=""\n'
+    'KDUMP_COMMANDLINE=""\n'
+    'KDUMP_COMMANDLINE_REMOVE="hugepages hugepagesz slub_debug quiet log_buf_len swiotlb cma hugetlb_cma"\n'
+    'KDUMP_COMMANDLINE_APPEND="irqpoll nr_cpus=1 reset_devices cgroup_disable=memory mce=off numa=off"\n'
+    'KEXEC_ARGS="-s"\nKDUMP_IMG="vmlinuz"\nKDUMP_IMG_EXT=""\n'
+)
+
+
+@dataclass(frozen=True)
+class Rpm:
+    """One package: name, version-release, files (path -> content, mode), scriptlets, dependencies."""
+
+    name: str
+    version: str
+    release: str
+    summary: str
+    files: dict[str, tuple[bytes, int]]
+    scripts: dict[str, str]  # pre, post, postun -> shell body
+    config: tuple[str, ...] = ()  # paths marked %config(noreplace)
+    provides: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    arch: str = "x86_64"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}-{self.version}-{self.release}.{self.arch}.rpm"
+
+
+def split_version(debian_style: str) -> tuple[str, str]:
+    """A scenario package version ``[epoch:]upstream[-revision]`` as RPM's (version, release).
+
+    >>> split_version("46.00.00.00-1")
+    ('46.00.00.00', '1')
+    """
+    plain = debian_style.split(":", 1)[-1]
+    version, _, release = plain.rpartition("-")
+    return (version, release) if version else (plain, "1")
+
+
+def driver_rpm(package: Package, kernels: tuple[str, ...]) -> Rpm:
+    """A kmod-style driver package: the module file per kernel under extra/, then depmod and dracut."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ko = Path(tmp) / "m.ko"
+        info = _driver_modinfo(package)
+        write_ko(ko, info)
+        content = ko.read_bytes()
+    files = {f"lib/modules/{k}/extra/{package.module}/{package.module}.ko": (content, 0o644) for k in kernels}
+    quoted = " ".join(shlex.quote(k) for k in kernels)
+    refresh = (
+        f"for release in {quoted}; do\n"
+        '  [ -d "/lib/modules/$release" ] || continue\n'
+        '  depmod -a "$release"\n'
+        '  image="/boot/initramfs-$release.img"\n'
+        '  if [ -f "$image" ]; then dracut -f "$image" "$release"; fi\n'
+        "done\n"
+    )
+    scripts = {"post": refresh, "postun": f"if [ $1 -eq 0 ]; then\n{refresh}fi\n"}
+    if package.broken:
+        scripts = {
+            "pre": (
+                f'echo "{package.module}: module build failed for kernel $(uname -r): exit status 2" >&2\n'
+                "exit 1\n"
+            )
+        }
+    version, release = split_version(package.version)
+    return Rpm(
+        name=package.name,
+        version=version,
+        release=release,
+        summary=f"{hba.hba(package.module).description} {package.module_version} (vendor kmod build)",
+        files=files,
+        scripts=scripts,
+        provides=(f"kmod({package.module}.ko) = {package.module_version}",),
+    )
+
+
+def _driver_modinfo(package: Package) -> list[tuple[str, str]]:
+    return driver_modinfo(package.module, package.module_version, package.srcversion, package.taint)
+
+
+def kexec_tools() -> Rpm:
+    """kexec-tools as EL 8/9 ship it: kdumpctl, kdump.service, /etc/kdump.conf and /etc/sysconfig/kdump."""
+    files = {
+        "usr/bin/kdumpctl": (guest_files.entry_script().encode(), 0o755),
+        "usr/lib/systemd/system/kdump.service": (_KDUMP_UNIT.encode(), 0o644),
+        "etc/kdump.conf": (_KDUMP_CONF.encode(), 0o644),
+        "etc/sysconfig/kdump": (_SYSCONFIG_KDUMP.encode(), 0o644),
+    }
+    return Rpm(
+        name="kexec-tools",
+        version=KEXEC_TOOLS_VERSION[0],
+        release=KEXEC_TOOLS_VERSION[1],
+        summary="The kexec/kdump userspace component",
+        files=files,
+        scripts={"post": "systemctl enable kdump.service >/dev/null 2>&1 || :\n"},
+        config=("/etc/kdump.conf", "/etc/sysconfig/kdump"),
+    )
+
+
+def release_rpm(distro: Distro) -> Rpm:
+    """The distribution's release package: os-release, redhat-release and dnf's $releasever."""
+    version = (distro.redhat_release or "").split(" release ")[-1].split(" ")[0]
+    return Rpm(
+        name="rocky-release",
+        version=version or distro.releasever,
+        release="1.el" + distro.releasever,
+        summary="Rocky Linux release files",
+        files={
+            "usr/lib/os-release": ((distro.os_release or "").encode(), 0o644),
+            "etc/redhat-release": ((distro.redhat_release or "").encode(), 0o644),
+            "etc/rocky-release": ((distro.redhat_release or "").encode(), 0o644),
+            "etc/system-release": ((distro.redhat_release or "").encode(), 0o644),
+        },
+        scripts={},
+        provides=(f"system-release(releasever) = {distro.releasever}", "redhat-release", "system-release"),
+        arch="noarch",
+    )
+
+
+def system_rpm() -> Rpm:
+    """No files: it records that the shell, python3, systemd and kmod come from the machine beneath."""
+    return Rpm(
+        name=SYSTEM_PACKAGE,
+        version="1",
+        release="1",
+        summary="Programs every lab host shares with the machine running the lab",
+        files={},
+        scripts={},
+        provides=_SYSTEM_PROVIDES,
+        arch="noarch",
+    )
+
+
+def _spec(rpm: Rpm, staging: Path) -> str:
+    lines = [
+        f"Name: {rpm.name}",
+        f"Version: {rpm.version}",
+        f"Release: {rpm.release}",
+        f"Summary: {rpm.summary}",
+        "License: GPL-2.0-only",
+        f"BuildArch: {rpm.arch}",
+        "AutoReqProv: no",
+        *(f"Provides: {p}" for p in rpm.provides),
+        *(f"Requires: {r}" for r in rpm.requires),
+        "%description",
+        rpm.summary,
+        "%install",
+        f"cp -a {shlex.quote(str(staging))}/. %{{buildroot}}/",
+    ]
+    for name, body in rpm.scripts.items():
+        lines += [f"%{name}", body.rstrip("\n")]
+    lines.append("%files")
+    for rel in sorted(rpm.files):
+        path = "/" + rel
+        lines.append(f"%config(noreplace) {path}" if path in rpm.config else path)
+    return "\n".join(lines) + "\n"
+
+
+def build_rpm(rpm: Rpm, out_dir: Path) -> Path:
+    with tempfile.TemporaryDirectory() as tmp:
+        top = Path(tmp)
+        staging = top / "staging"
+        staging.mkdir()
+        for rel, (content, mode) in rpm.files.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+            target.chmod(mode)
+        spec = top / f"{rpm.name}.spec"
+        spec.write_text(_spec(rpm, staging))
+        result = subprocess.run(
+            [
+                "rpmbuild",
+                "-bb",
+                "--quiet",
+                "--define",
+                f"_topdir {top}",
+                "--define",
+                "_binary_payload w2.xzdio",
+                "--define",
+                "__os_install_post %{nil}",
+                str(spec),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        built = top / "RPMS" / rpm.arch / rpm.file_name
+        if result.returncode != 0 or not built.is_file():
+            raise EnvironmentProblem(
+                f"rpmbuild {rpm.name}: {(result.stderr or result.stdout).strip()[-400:]}"
+            )
+        target = out_dir / rpm.file_name
+        shutil.move(built, target)
+    return target
+
+
+def build(
+    repo_dir: Path, packages: tuple[Package, ...], kernels: tuple[str, ...], distro: Distro
+) -> list[Rpm]:
+    """Build every package into ``repo_dir/el`` and index it with createrepo_c."""
+    out = repo_dir / SUBDIR
+    out.mkdir(parents=True, exist_ok=True)
+    rpms = [system_rpm(), release_rpm(distro), kexec_tools(), *(driver_rpm(p, kernels) for p in packages)]
+    for rpm in rpms:
+        build_rpm(rpm, out)
+    result = subprocess.run(["createrepo_c", "-q", str(out)], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise EnvironmentProblem(f"createrepo_c {out}: {result.stderr.strip()}")
+    return rpms
+
+
+def preinstall(upper: Path, rpm_files: list[Path]) -> None:
+    """Install packages into a host's upper layers as its first state: files and RPM database, no scripts."""
+    (upper / DB_PATH.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [
+            "rpm",
+            "--root",
+            str(upper),
+            "--dbpath",
+            DB_PATH,
+            "-i",
+            "--nodeps",
+            "--noscripts",
+            "--notriggers",
+            *map(str, rpm_files),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise EnvironmentProblem(f"rpm preinstall into {upper}: {result.stderr.strip()[-400:]}")
