@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the lab fleet and the tests use, when run as root and any is missing.
 set -euo pipefail
+# rpm (rpm, rpmbuild, rpmsign), dnf (with python3-dnf), createrepo-c and gnupg: the lab's EL hosts.
 packages=(openssh-server openssh-client fio iproute2 util-linux kmod procps psmisc dpkg apt-utils systemd gcc libc6-dev python3
-          qemu-system-x86 qemu-utils ipxe-qemu seabios debootstrap e2fsprogs chromium)
+          qemu-system-x86 qemu-utils ipxe-qemu seabios debootstrap e2fsprogs chromium
+          rpm dnf python3-dnf createrepo-c gnupg)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -30,7 +30,10 @@ def lab() -> None:
 
 @lab.command()
 @click.option(
-    "--scenario", default="seed", show_default=True, help="Scenario file, or a shipped one: seed, large."
+    "--scenario",
+    default="seed",
+    show_default=True,
+    help="Scenario file, or a shipped one: seed, large, mixed.",
 )
 @click.option("--hosts", type=click.IntRange(min=1), help="Bring up only the first N hosts of the scenario.")
 @name_option

@@ -157,7 +157,9 @@ class Lab:
         built = repo.build(layout.repo_dir, scenario.packages)
         el = [h.group.distro for h in chosen if h.group.distro.is_el]
         if el:
-            rpmrepo.build(layout.repo_dir, scenario.packages, scenario.el_kernels(), el[0])
+            rpmrepo.build(
+                layout.repo_dir, scenario.packages, scenario.el_kernels(), el[0], layout.dir / "gnupg"
+            )
         preinstalled = provision.Preinstalled(
             kdump_tools=next(b for b in built if b.name == "kdump-tools"),
             rpm_dir=layout.repo_dir / rpmrepo.SUBDIR if el else None,

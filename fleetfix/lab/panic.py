@@ -40,24 +40,36 @@ def oops_lines(root: Path, module: str, kind: str, pid: int, uptime: float, kern
 
 
 def save_dump(root: Path, lines: list[str]) -> Path | None:
-    """kdump-tools' layout: <KDUMP_COREDIR>/<YYYYMMDDHHMM>/dmesg.<stamp> (and the dump beside it)."""
+    """Where kdump leaves the crashed kernel's log: kdump-tools' <KDUMP_COREDIR>/<YYYYMMDDHHMM>/dmesg.<stamp>
+    on Debian, EL kdump's <path>/127.0.0.1-<YYYY-MM-DD-HH:MM:SS>/vmcore-dmesg.txt (local dumps); the dump
+    beside it."""
     if _read(root / "sys/kernel/kexec_crash_loaded") != "1":
         return None
+    el = (root / "etc/kdump.conf").is_file() and not (root / "etc/default/kdump-tools").is_file()
     coredir = "/var/crash"
-    for line in _read(root / "etc/default/kdump-tools").splitlines():
-        if line.startswith("KDUMP_COREDIR="):
-            coredir = line.split("=", 1)[1].strip().strip("\"'") or coredir
-    stamp = time.strftime("%Y%m%d%H%M")
-    directory = root / coredir.lstrip("/") / stamp
+    if el:
+        for line in _read(root / "etc/kdump.conf").splitlines():
+            words = line.split()
+            if len(words) == 2 and words[0] == "path":
+                coredir = words[1]
+        directory = root / coredir.lstrip("/") / time.strftime("127.0.0.1-%Y-%m-%d-%H:%M:%S")
+        log, dump = directory / "vmcore-dmesg.txt", directory / "vmcore"
+    else:
+        for line in _read(root / "etc/default/kdump-tools").splitlines():
+            if line.startswith("KDUMP_COREDIR="):
+                coredir = line.split("=", 1)[1].strip().strip("\"'") or coredir
+        stamp = time.strftime("%Y%m%d%H%M")
+        directory = root / coredir.lstrip("/") / stamp
+        log, dump = directory / f"dmesg.{stamp}", directory / f"dump.{stamp}"
     directory.mkdir(parents=True, exist_ok=True)
     cmdline = _read(root / "proc/cmdline")
     boot = [
         f"[    0.000000] Linux version {_read(root / 'proc/sys/kernel/osrelease')}",
         f"[    0.000000] Command line: {cmdline}",
     ]
-    (directory / f"dmesg.{stamp}").write_text("\n".join([*boot, *lines]) + "\n")
-    (directory / f"dump.{stamp}").write_bytes(b"KDUMP   \x00" + bytes(64))
-    return directory / f"dmesg.{stamp}"
+    log.write_text("\n".join([*boot, *lines]) + "\n")
+    dump.write_bytes(b"KDUMP   \x00" + bytes(64))
+    return log
 
 
 def netconsole_targets(root: Path) -> list[dict[str, str]]:

@@ -36,6 +36,10 @@ class Preinstalled:
     kdump_tools: repo.Built
     rpm_dir: Path | None
 
+    def key(self) -> Path:
+        assert self.rpm_dir is not None
+        return self.rpm_dir / rpmrepo.KEY_NAME
+
     def rpms(self, kdump: bool) -> list[Path]:
         assert self.rpm_dir is not None
         names = [rpmrepo.SYSTEM_PACKAGE, "rocky-release", *(["kexec-tools"] if kdump else [])]
@@ -155,7 +159,7 @@ def _el_etc(etc: Path, group: Group) -> None:
         etc,
         "yum.repos.d/fleetfix-lab.repo",
         f"[fleetfix-lab]\nname=fleetfix lab drivers and tools\nbaseurl=file://{repo.MOUNT_POINT}/{rpmrepo.SUBDIR}\n"
-        "enabled=1\ngpgcheck=0\nmetadata_expire=0\n",
+        f"enabled=1\ngpgcheck=1\ngpgkey=file:///etc/pki/rpm-gpg/{rpmrepo.KEY_NAME}\nmetadata_expire=0\n",
     )
     crash = group.crash_capture.crashkernel
     linux = f"{f'crashkernel={crash} ' if crash else ''}{group.cmdline}".strip()
@@ -312,7 +316,9 @@ def provision(
         rpm_db = upper / rpmrepo.DB_PATH.lstrip("/")
         rpm_db.mkdir(parents=True, exist_ok=True)
         os.setxattr(rpm_db, "trusted.overlay.opaque", b"y")  # never the machine's own database
-        rpmrepo.preinstall(upper, preinstalled.rpms(kdump))
+        key = preinstalled.key()
+        _write(upper, f"etc/pki/rpm-gpg/{rpmrepo.KEY_NAME}", key.read_bytes())
+        rpmrepo.preinstall(upper, preinstalled.rpms(kdump), key)
     elif kdump:
         _preinstall(upper, preinstalled.kdump_tools)
     (upper / "var/lib/fleetfix-lab/repo").mkdir(parents=True, exist_ok=True)

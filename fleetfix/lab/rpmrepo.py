@@ -23,6 +23,10 @@ from fleetfix.lab.scenario import Package
 
 SUBDIR = "el"  # the repository's directory under the lab repository
 DB_PATH = "/var/lib/rpm"
+KEY_NAME = "RPM-GPG-KEY-fleetfix-lab"  # the signing key's public half, in the repository and /etc/pki/rpm-gpg
+_SIGNER = "fleetfix lab"
+KEY_NAME = "RPM-GPG-KEY-fleetfix-lab"  # the signing key's public half, in the repository and /etc/pki/rpm-gpg
+_SIGNER = "fleetfix lab"
 KEXEC_TOOLS_VERSION = ("2.0.28", "1.el9.fleetfix1")
 SYSTEM_PACKAGE = "fleetfix-lab-system"
 # What the machine's own Debian programs provide to every host: package scriptlets and dnf need them.
@@ -264,40 +268,43 @@ def build_rpm(rpm: Rpm, out_dir: Path) -> Path:
     return target
 
 
+def _run(argv: list[str], what: str) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise EnvironmentProblem(f"{what}: {(result.stderr or result.stdout).strip()[-400:]}")
+
+
+def _sign(files: list[Path], gnupg_home: Path, public_key: Path) -> None:
+    """Sign with the lab's own key (made once per lab), as a vendor signs its kmod packages."""
+    gnupg_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    gpg = ["gpg", "--homedir", str(gnupg_home), "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
+    if not any(gnupg_home.glob("private-keys-v1.d/*.key")):
+        _run(
+            [*gpg, "--quick-gen-key", f"{_SIGNER} <lab@fleetfix.invalid>", "rsa2048", "sign", "never"], "gpg"
+        )
+    sign = ["rpmsign", "--addsign", "--define", f"_gpg_name {_SIGNER}", "--define", f"_gpg_path {gnupg_home}"]
+    _run([*sign, "--define", "__gpg /usr/bin/gpg", *map(str, files)], "rpmsign")
+    _run([*gpg, "--armor", "--output", str(public_key), "--yes", "--export", _SIGNER], "gpg --export")
+
+
 def build(
-    repo_dir: Path, packages: tuple[Package, ...], kernels: tuple[str, ...], distro: Distro
+    repo_dir: Path, packages: tuple[Package, ...], kernels: tuple[str, ...], distro: Distro, gnupg_home: Path
 ) -> list[Rpm]:
-    """Build every package into ``repo_dir/el`` and index it with createrepo_c."""
+    """Build and sign every package into ``repo_dir/el`` and index it with createrepo_c."""
     out = repo_dir / SUBDIR
     out.mkdir(parents=True, exist_ok=True)
     rpms = [system_rpm(), release_rpm(distro), kexec_tools(), *(driver_rpm(p, kernels) for p in packages)]
-    for rpm in rpms:
-        build_rpm(rpm, out)
-    result = subprocess.run(["createrepo_c", "-q", str(out)], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise EnvironmentProblem(f"createrepo_c {out}: {result.stderr.strip()}")
+    _sign([build_rpm(rpm, out) for rpm in rpms], gnupg_home, out / KEY_NAME)
+    _run(["createrepo_c", "-q", str(out)], f"createrepo_c {out}")
     return rpms
 
 
-def preinstall(upper: Path, rpm_files: list[Path]) -> None:
-    """Install packages into a host's upper layers as its first state: files and RPM database, no scripts."""
+def preinstall(upper: Path, rpm_files: list[Path], public_key: Path) -> None:
+    """Install packages into a host's upper layers as its first state: files and RPM database, no scripts;
+    the lab's signing key imported, as an administrator imports a driver vendor's."""
     (upper / DB_PATH.lstrip("/")).mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [
-            "rpm",
-            "--root",
-            str(upper),
-            "--dbpath",
-            DB_PATH,
-            "-i",
-            "--nodeps",
-            "--noscripts",
-            "--notriggers",
-            *map(str, rpm_files),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    rpm = ["rpm", "--root", str(upper), "--dbpath", DB_PATH]
+    _run([*rpm, "--import", str(public_key)], f"rpm --import into {upper}")
+    _run(
+        [*rpm, "-i", "--nodeps", "--noscripts", "--notriggers", *map(str, rpm_files)], f"rpm -i into {upper}"
     )
-    if result.returncode != 0:
-        raise EnvironmentProblem(f"rpm preinstall into {upper}: {result.stderr.strip()[-400:]}")

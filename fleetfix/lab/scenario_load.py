@@ -26,7 +26,7 @@ _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
 def resolve(name_or_path: str) -> Path:
-    """A scenario given as a file path, or as the name of a shipped one (``seed``, ``large``)."""
+    """A scenario given as a file path, or as the name of a shipped one (``seed``, ``large``, ``mixed``)."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
         return candidate
