@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SCENARIOS = sorted(REPO.glob("roles/*/molecule/default/molecule.yml"))
+SCENARIOS = sorted(REPO.glob("roles/*/molecule/*/molecule.yml"))  # default: Debian hosts; el: EL hosts
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -39,8 +39,8 @@ def installed_collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.molecule
 @pytest.mark.skipif(os.geteuid() != 0, reason="lab hosts are network namespaces: needs root")
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda path: path.parents[2].name)
-def test_molecule_default_scenario(scenario: Path, tmp_path: Path, installed_collection: Path) -> None:
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda path: f"{path.parents[2].name}-{path.parent.name}")
+def test_molecule_scenario(scenario: Path, tmp_path: Path, installed_collection: Path) -> None:
     role = scenario.parents[2]
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("ANSIBLE_LIBRARY", "ANSIBLE_ROLES_PATH")},
@@ -54,7 +54,7 @@ def test_molecule_default_scenario(scenario: Path, tmp_path: Path, installed_col
         "NO_COLOR": "1",
     }
     result = subprocess.run(
-        [str(VENV_BIN / "molecule"), "test", "-s", "default"],
+        [str(VENV_BIN / "molecule"), "test", "-s", scenario.parent.name],
         cwd=role,
         env=env,
         capture_output=True,
