@@ -37,6 +37,31 @@ REDHAT_SUPPORT_PRODUCT_VERSION="9.5"
 """
 
 
+# Rocky Linux 10.0 `cat /etc/os-release` on a public install; its /proc/version build string is CentOS
+# Stream 10's (the same EL 10 toolchain), both recorded in tests/data/lab/os/rocky-10.0.txt.
+_ROCKY_10_OS_RELEASE = """\
+NAME="Rocky Linux"
+VERSION="10.0 (Red Quartz)"
+ID="rocky"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="10.0"
+PLATFORM_ID="platform:el10"
+PRETTY_NAME="Rocky Linux 10.0 (Red Quartz)"
+ANSI_COLOR="0;32"
+LOGO="fedora-logo-icon"
+CPE_NAME="cpe:/o:rocky:rocky:10::baseos"
+HOME_URL="https://rockylinux.org/"
+VENDOR_NAME="RESF"
+VENDOR_URL="https://resf.org/"
+BUG_REPORT_URL="https://bugs.rockylinux.org/"
+SUPPORT_END="2035-05-31"
+ROCKY_SUPPORT_PRODUCT="Rocky-Linux-10"
+ROCKY_SUPPORT_PRODUCT_VERSION="10.0"
+REDHAT_SUPPORT_PRODUCT="Rocky Linux"
+REDHAT_SUPPORT_PRODUCT_VERSION="10.0"
+"""
+
+
 @dataclass(frozen=True)
 class Distro:
     key: str  # as a scenario names it: debian12, el9
@@ -46,11 +71,17 @@ class Distro:
     releasever: str  # dnf's $releasever
     kernel_version: str  # default `uname -v`
     kernel_build: str  # the compiler part of /proc/version
-    kdump_packages: tuple[str, ...]  # packages that hold the kdump service
+    kdump_packages: tuple[str, ...]  # what crash_capture installs for kdump (its vars/ per platform)
 
     @property
     def is_el(self) -> bool:
         return self.family == EL
+
+    @property
+    def kdump_installed(self) -> tuple[str, ...]:
+        """Packages on a host with kdump installed: EL 10's kdump-utils needs kexec-tools beside it."""
+        extra = ("kexec-tools",) if "kdump-utils" in self.kdump_packages else ()
+        return (*extra, *self.kdump_packages)
 
     @property
     def kdump_service(self) -> str:
@@ -89,6 +120,19 @@ DISTROS = {
             "GNU ld version 2.35.2-54.el9)"
         ),
         kdump_packages=("kexec-tools",),
+    ),
+    "el10": Distro(
+        key="el10",
+        family=EL,
+        os_release=_ROCKY_10_OS_RELEASE,
+        redhat_release="Rocky Linux release 10.0 (Red Quartz)\n",
+        releasever="10",
+        kernel_version="#1 SMP PREEMPT_DYNAMIC Thu Mar 20 13:49:55 UTC 2025",
+        kernel_build=(
+            "(mockbuild@694f893baa82435fb52e73f7c6675ecf) "
+            "(gcc (GCC) 14.2.1 20250110 (Red Hat 14.2.1-7), GNU ld version 2.41-52.el10)"
+        ),
+        kdump_packages=("kdump-utils", "makedumpfile"),
     ),
 }
 DEFAULT = "debian12"

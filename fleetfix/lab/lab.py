@@ -155,14 +155,12 @@ class Lab:
         gateway_mac = Path(f"/sys/class/net/{layout.bridge}/address").read_text().strip()
         preload = guest_files.build_preload(labs_root() / ".cache")
         built = repo.build(layout.repo_dir, scenario.packages)
-        el = [h.group.distro for h in chosen if h.group.distro.is_el]
-        if el:
-            rpmrepo.build(
-                layout.repo_dir, scenario.packages, scenario.el_kernels(), el[0], layout.dir / "gnupg"
-            )
+        el_kernels = {k: v for k, v in scenario.el_kernels().items() if any(h.group.os == k for h in chosen)}
+        if el_kernels:
+            rpmrepo.build(layout.repo_dir, scenario.packages, el_kernels)
         preinstalled = provision.Preinstalled(
             kdump_tools=next(b for b in built if b.name == "kdump-tools"),
-            rpm_dir=layout.repo_dir / rpmrepo.SUBDIR if el else None,
+            rpm_dir=layout.repo_dir / rpmrepo.SUBDIR if el_kernels else None,
         )
         ssh_dir = layout.key_file.parent
         ssh_dir.mkdir(parents=True, exist_ok=True)

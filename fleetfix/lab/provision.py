@@ -40,10 +40,10 @@ class Preinstalled:
         assert self.rpm_dir is not None
         return self.rpm_dir / rpmrepo.KEY_NAME
 
-    def rpms(self, kdump: bool) -> list[Path]:
+    def rpms(self, distro: Distro, kdump: bool) -> list[Path]:
         assert self.rpm_dir is not None
-        names = [rpmrepo.SYSTEM_PACKAGE, "rocky-release", *(["kexec-tools"] if kdump else [])]
-        return [next(self.rpm_dir.glob(f"{name}-[0-9]*.rpm")) for name in names]
+        names = [rpmrepo.SYSTEM_PACKAGE, "rocky-release", *(distro.kdump_installed if kdump else ())]
+        return [next((self.rpm_dir / distro.releasever).glob(f"{name}-[0-9]*.rpm")) for name in names]
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def _el_etc(etc: Path, group: Group) -> None:
     _write(
         etc,
         "yum.repos.d/fleetfix-lab.repo",
-        f"[fleetfix-lab]\nname=fleetfix lab drivers and tools\nbaseurl=file://{repo.MOUNT_POINT}/{rpmrepo.SUBDIR}\n"
+        f"[fleetfix-lab]\nname=fleetfix lab drivers and tools\nbaseurl=file://{repo.MOUNT_POINT}/{rpmrepo.SUBDIR}/$releasever\n"
         f"enabled=1\ngpgcheck=1\ngpgkey=file:///etc/pki/rpm-gpg/{rpmrepo.KEY_NAME}\nmetadata_expire=0\n",
     )
     crash = group.crash_capture.crashkernel
@@ -318,7 +318,7 @@ def provision(
         os.setxattr(rpm_db, "trusted.overlay.opaque", b"y")  # never the machine's own database
         key = preinstalled.key()
         _write(upper, f"etc/pki/rpm-gpg/{rpmrepo.KEY_NAME}", key.read_bytes())
-        rpmrepo.preinstall(upper, preinstalled.rpms(kdump), key)
+        rpmrepo.preinstall(upper, preinstalled.rpms(distro, kdump), key)
     elif kdump:
         _preinstall(upper, preinstalled.kdump_tools)
     (upper / "var/lib/fleetfix-lab/repo").mkdir(parents=True, exist_ok=True)

@@ -16,18 +16,19 @@ from pathlib import Path
 
 from fleetfix.errors import EnvironmentProblem
 from fleetfix.lab import guest_files, hba
-from fleetfix.lab.distro import Distro
+from fleetfix.lab.distro import DISTROS, Distro
 from fleetfix.lab.guest.elfmodinfo import write_ko
 from fleetfix.lab.repo import driver_modinfo
 from fleetfix.lab.scenario import Package
 
-SUBDIR = "el"  # the repository's directory under the lab repository
+SUBDIR = "el"  # under the lab repository: one repository per EL release, el/<releasever>/, as dnf's baseurl
 DB_PATH = "/var/lib/rpm"
 KEY_NAME = "RPM-GPG-KEY-fleetfix-lab"  # the signing key's public half, in the repository and /etc/pki/rpm-gpg
 _SIGNER = "fleetfix lab"
-KEY_NAME = "RPM-GPG-KEY-fleetfix-lab"  # the signing key's public half, in the repository and /etc/pki/rpm-gpg
-_SIGNER = "fleetfix lab"
-KEXEC_TOOLS_VERSION = ("2.0.28", "1.el9.fleetfix1")
+# (version, release) of the kdump packages per EL release: EL 10 split kdump (kdump-utils) out of kexec-tools.
+KEXEC_TOOLS_VERSION = {"9": ("2.0.28", "1.el9"), "10": ("2.0.29", "1.el10")}
+KDUMP_UTILS_VERSION = ("1.0.51", "1.el10")
+MAKEDUMPFILE_VERSION = ("1.7.6", "1.el10")
 SYSTEM_PACKAGE = "fleetfix-lab-system"
 # What the machine's own Debian programs provide to every host: package scriptlets and dnf need them.
 _SYSTEM_PROVIDES = (
@@ -139,7 +140,7 @@ def driver_rpm(package: Package, kernels: tuple[str, ...]) -> Rpm:
     return Rpm(
         name=package.name,
         version=version,
-        release=release,
+        release=release,  # as the scenario names it, so that one package version reads alike on both families
         summary=f"{hba.hba(package.module).description} {package.module_version} (vendor kmod build)",
         files=files,
         scripts=scripts,
@@ -151,23 +152,49 @@ def _driver_modinfo(package: Package) -> list[tuple[str, str]]:
     return driver_modinfo(package.module, package.module_version, package.srcversion, package.taint)
 
 
-def kexec_tools() -> Rpm:
-    """kexec-tools as EL 8/9 ship it: kdumpctl, kdump.service, /etc/kdump.conf and /etc/sysconfig/kdump."""
-    files = {
+def kdump_rpms(distro: Distro) -> list[Rpm]:
+    """The release's kdump packaging: kdumpctl, kdump.service, /etc/kdump.conf and /etc/sysconfig/kdump in
+    kexec-tools (EL 8, 9), or in kdump-utils beside kexec-tools and makedumpfile (EL 10)."""
+    kdump = {
         "usr/bin/kdumpctl": (guest_files.entry_script().encode(), 0o755),
         "usr/lib/systemd/system/kdump.service": (_KDUMP_UNIT.encode(), 0o644),
         "etc/kdump.conf": (_KDUMP_CONF.encode(), 0o644),
         "etc/sysconfig/kdump": (_SYSCONFIG_KDUMP.encode(), 0o644),
     }
-    return Rpm(
-        name="kexec-tools",
-        version=KEXEC_TOOLS_VERSION[0],
-        release=KEXEC_TOOLS_VERSION[1],
-        summary="The kexec/kdump userspace component",
-        files=files,
-        scripts={"post": "systemctl enable kdump.service >/dev/null 2>&1 || :\n"},
-        config=("/etc/kdump.conf", "/etc/sysconfig/kdump"),
-    )
+    enable = {"post": "systemctl enable kdump.service >/dev/null 2>&1 || :\n"}
+    config = ("/etc/kdump.conf", "/etc/sysconfig/kdump")
+    version, release = KEXEC_TOOLS_VERSION[distro.releasever]
+    if "kdump-utils" not in distro.kdump_packages:
+        return [
+            Rpm("kexec-tools", version, release, "The kexec/kdump userspace component", kdump, enable, config)
+        ]
+    stub = {"usr/share/doc/{}/README": (b"", 0o644)}
+    return [
+        Rpm(
+            "kexec-tools",
+            version,
+            release,
+            "The kexec userspace component",
+            {k.format("kexec-tools"): v for k, v in stub.items()},
+            {},
+        ),
+        Rpm(
+            "makedumpfile",
+            *MAKEDUMPFILE_VERSION,
+            "make a small dumpfile of kdump",
+            {k.format("makedumpfile"): v for k, v in stub.items()},
+            {},
+        ),
+        Rpm(
+            "kdump-utils",
+            *KDUMP_UTILS_VERSION,
+            "Kernel crash dump collection utilities",
+            kdump,
+            enable,
+            config,
+            requires=("kexec-tools", "makedumpfile"),
+        ),
+    ]
 
 
 def release_rpm(distro: Distro) -> Rpm:
@@ -176,7 +203,7 @@ def release_rpm(distro: Distro) -> Rpm:
     return Rpm(
         name="rocky-release",
         version=version or distro.releasever,
-        release="1.el" + distro.releasever,
+        release=f"1.el{distro.releasever}",
         summary="Rocky Linux release files",
         files={
             "usr/lib/os-release": ((distro.os_release or "").encode(), 0o644),
@@ -274,29 +301,48 @@ def _run(argv: list[str], what: str) -> None:
         raise EnvironmentProblem(f"{what}: {(result.stderr or result.stdout).strip()[-400:]}")
 
 
-def _sign(files: list[Path], gnupg_home: Path, public_key: Path) -> None:
-    """Sign with the lab's own key (made once per lab), as a vendor signs its kmod packages."""
-    gnupg_home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    gpg = ["gpg", "--homedir", str(gnupg_home), "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
-    if not any(gnupg_home.glob("private-keys-v1.d/*.key")):
-        _run(
-            [*gpg, "--quick-gen-key", f"{_SIGNER} <lab@fleetfix.invalid>", "rsa2048", "sign", "never"], "gpg"
-        )
-    sign = ["rpmsign", "--addsign", "--define", f"_gpg_name {_SIGNER}", "--define", f"_gpg_path {gnupg_home}"]
-    _run([*sign, "--define", "__gpg /usr/bin/gpg", *map(str, files)], "rpmsign")
-    _run([*gpg, "--armor", "--output", str(public_key), "--yes", "--export", _SIGNER], "gpg --export")
+def _sign(files: list[Path], public_key: Path) -> None:
+    """Sign with a key made for this repository, as a vendor signs its kmod packages; only its public half
+    is kept. The key's home is short-lived and short-named (gpg-agent's socket lives there), and the agent
+    gpg started for it is stopped."""
+    with tempfile.TemporaryDirectory(prefix="ffl-gpg-") as home:
+        gpg = ["gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
+        identity = f"{_SIGNER} <lab@fleetfix.invalid>"
+        try:
+            _run([*gpg, "--quick-gen-key", identity, "rsa2048", "sign", "never"], "gpg")
+            sign = [
+                "rpmsign",
+                "--addsign",
+                "--define",
+                f"_gpg_name {_SIGNER}",
+                "--define",
+                f"_gpg_path {home}",
+            ]
+            _run([*sign, "--define", "__gpg /usr/bin/gpg", *map(str, files)], "rpmsign")
+            _run([*gpg, "--armor", "--output", str(public_key), "--yes", "--export", _SIGNER], "gpg --export")
+        finally:
+            subprocess.run(["gpgconf", "--homedir", home, "--kill", "all"], capture_output=True, check=False)
 
 
-def build(
-    repo_dir: Path, packages: tuple[Package, ...], kernels: tuple[str, ...], distro: Distro, gnupg_home: Path
-) -> list[Rpm]:
-    """Build and sign every package into ``repo_dir/el`` and index it with createrepo_c."""
-    out = repo_dir / SUBDIR
-    out.mkdir(parents=True, exist_ok=True)
-    rpms = [system_rpm(), release_rpm(distro), kexec_tools(), *(driver_rpm(p, kernels) for p in packages)]
-    _sign([build_rpm(rpm, out) for rpm in rpms], gnupg_home, out / KEY_NAME)
-    _run(["createrepo_c", "-q", str(out)], f"createrepo_c {out}")
-    return rpms
+def build(repo_dir: Path, packages: tuple[Package, ...], kernels: dict[str, tuple[str, ...]]) -> None:
+    """Build, sign and index (createrepo_c) one repository per EL release under ``repo_dir/el``.
+
+    ``kernels`` maps each EL distribution key of the scenario (el9, el10) to its hosts' kernel releases: a
+    release's kmod packages hold the module file for each of them.
+    """
+    top = repo_dir / SUBDIR
+    built: list[Path] = []
+    for key, releases in sorted(kernels.items()):
+        distro = DISTROS[key]
+        out = top / distro.releasever
+        out.mkdir(parents=True, exist_ok=True)
+        rpms = [system_rpm(), release_rpm(distro), *kdump_rpms(distro)]
+        rpms += [driver_rpm(p, releases) for p in packages]
+        built += [build_rpm(rpm, out) for rpm in rpms]
+    _sign(built, top / KEY_NAME)
+    for key in kernels:
+        out = top / DISTROS[key].releasever
+        _run(["createrepo_c", "-q", str(out)], f"createrepo_c {out}")
 
 
 def preinstall(upper: Path, rpm_files: list[Path], public_key: Path) -> None:

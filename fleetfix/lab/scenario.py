@@ -155,9 +155,14 @@ class Scenario:
     packages: tuple[Package, ...]
     faults: tuple[Fault, ...]
 
-    def el_kernels(self) -> tuple[str, ...]:
-        """Kernel releases of the scenario's EL hosts: the lab's kmod packages are built for each."""
-        return tuple(sorted({g.kernel for g in self.groups if g.distro.is_el}))
+    def el_kernels(self) -> dict[str, tuple[str, ...]]:
+        """Kernel releases of the scenario's EL hosts per OS (el9, el10): each release's kmod packages hold
+        a module file for each."""
+        found: dict[str, set[str]] = {}
+        for group in self.groups:
+            if group.distro.is_el:
+                found.setdefault(group.os, set()).add(group.kernel)
+        return {key: tuple(sorted(kernels)) for key, kernels in sorted(found.items())}
 
     def hosts(self) -> list[HostSpec]:
         return [HostSpec(name, group) for group in self.groups for name in group.host_names()]

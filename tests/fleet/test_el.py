@@ -6,6 +6,7 @@ the boot disk's driver back after a reboot, on both families."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,6 @@ from tests.fleet.test_capture import enable, needing_reboot, status
 from tests.fleet.test_capture import fleetfix as fleetfix_command
 from tests.fleet.test_hba_driver import GOOD_BUILD, MPT3SAS, failure, remediate, running, steps
 from tests.fleet.test_soak import soak_hosts
-from tests.fleet.test_triage import wait_up
 
 pytestmark = pytest.mark.fleet
 
@@ -45,7 +45,9 @@ def test_el_host_is_rocky_9_with_an_rpm_database_dnf_and_bls_boot_entries(make_l
 
     assert facts.split("\n")[:3] == ["rocky 9.5", "Rocky Linux release 9.5 (Blue Onyx)", EL_KERNEL]
     assert packages == ["fleetfix-lab-system", "gpg-pubkey", "kexec-tools", "rocky-release"]
-    signed = sh(lab, "rdb01", "rpm -K /var/lib/fleetfix-lab/repo/el/mpt3sas-driver-46.00.00.00-1.x86_64.rpm")
+    signed = sh(
+        lab, "rdb01", "rpm -K /var/lib/fleetfix-lab/repo/el/9/mpt3sas-driver-46.00.00.00-1.x86_64.rpm"
+    )
     assert signed.strip().endswith("digests signatures OK")
     assert "34.100.00.00-1" in available and "46.00.00.00-1" in available
     assert f'kernel="/boot/vmlinuz-{EL_KERNEL}"' in info
@@ -58,35 +60,41 @@ def test_el_host_is_rocky_9_with_an_rpm_database_dnf_and_bls_boot_entries(make_l
 
 
 def test_capture_status_check_and_enable_on_el_hosts(make_lab, tmp_path: Path) -> None:
-    lab = make_lab("mixed", hosts=["rdb01", "rdb03"])  # full capture; nothing at all
+    # EL 9 with full capture; EL 9 and EL 10 with nothing at all (EL 10 packages kdump as kdump-utils).
+    lab = make_lab("mixed", hosts=["rdb01", "rdb03", "rdb04"])
+    bare = {"rdb03": "kexec-tools", "rdb04": "kdump-utils"}
     rc, before = status(lab, tmp_path)
     assert rc == 1
     assert {n: (h["kdump_ready"], h["netconsole_ready"]) for n, h in before.items()} == {
         "rdb01": (True, True),
         "rdb03": (False, False),
+        "rdb04": (False, False),
     }
-    assert needing_reboot(before) == {"rdb03"}
-    files = {host: sh(lab, host, SNAPSHOT) for host in ("rdb01", "rdb03")}
+    assert needing_reboot(before) == set(bare)
+    files = {host: sh(lab, host, SNAPSHOT) for host in before}
 
     rc, checked = enable(lab, tmp_path, "--check")
-    assert rc == 1 and checked["rdb03"]["status"] == "reboot-needed"
-    assert {host: sh(lab, host, SNAPSHOT) for host in ("rdb01", "rdb03")} == files
+    assert rc == 1 and all(checked[host]["status"] == "reboot-needed" for host in bare)
+    assert {host: sh(lab, host, SNAPSHOT) for host in before} == files
 
     rc, first = enable(lab, tmp_path)
     assert rc == 1
-    assert first["rdb03"]["status"] == "reboot-needed"
-    assert "reboot needed: crashkernel=256M" in first["rdb03"]["message"]
-    assert "kdump packages" in first["rdb03"]["changed"] and "crash memory" in first["rdb03"]["changed"]
-    assert sh(lab, "rdb03", "rpm -q --qf '%{NAME}-%{VERSION}' kexec-tools") == "kexec-tools-2.0.28"
-    assert 'args="ro quiet crashkernel=256M"' in sh(lab, "rdb03", "grubby --info=ALL")
-    assert sh(lab, "rdb03", "systemctl is-enabled kdump").strip() == "enabled"
-    assert "path /var/crash" in sh(lab, "rdb03", "cat /etc/kdump.conf")
+    for host, package in bare.items():
+        assert first[host]["status"] == "reboot-needed"
+        assert "reboot needed: crashkernel=256M" in first[host]["message"]
+        assert "kdump packages" in first[host]["changed"] and "crash memory" in first[host]["changed"]
+        assert sh(lab, host, f"rpm -q --qf '%{{NAME}}' {package}") == package  # from the lab's dnf repository
+        assert 'args="ro quiet crashkernel=256M"' in sh(lab, host, "grubby --info=ALL")
+        assert sh(lab, host, "systemctl is-enabled kdump").strip() == "enabled"
+        assert "path /var/crash" in sh(lab, host, "cat /etc/kdump.conf")
+    assert sh(lab, "rdb04", "rpm -q --qf '%{NAME} ' kexec-tools makedumpfile") == "kexec-tools makedumpfile "
 
-    booted = sh(lab, "rdb03", "cat /proc/sys/kernel/random/boot_id")
+    booted = {host: sh(lab, host, "cat /proc/sys/kernel/random/boot_id") for host in bare}
     rc, rebooted = enable(lab, tmp_path, "--reboot")
-    assert rc == 0 and rebooted["rdb03"]["status"] == "rebooted", rebooted
-    assert sh(lab, "rdb03", "cat /proc/sys/kernel/random/boot_id") != booted
-    assert "crashkernel=256M" in sh(lab, "rdb03", "cat /proc/cmdline")
+    assert rc == 0 and {h for h, r in rebooted.items() if r["status"] == "rebooted"} == set(bare), rebooted
+    for host in bare:
+        assert sh(lab, host, "cat /proc/sys/kernel/random/boot_id") != booted[host]
+        assert "crashkernel=256M" in sh(lab, host, "cat /proc/cmdline")
     rc, ready = status(lab, tmp_path)
     assert rc == 0 and all(h["ready"] for h in ready.values()), ready
 
@@ -144,7 +152,7 @@ def test_remediate_with_dnf_from_the_repository_then_nothing_to_do(make_lab, tmp
 
 def test_remediate_from_an_rpm_file_and_a_broken_kmod_fails_with_its_words(make_lab, tmp_path: Path) -> None:
     lab = make_lab("mixed", hosts=["rdb01", "rdb03"])
-    rpm = lab.layout.repo_dir / "el" / "mpt3sas-driver-46.00.00.00-1.x86_64.rpm"
+    rpm = lab.layout.repo_dir / "el" / "9" / "mpt3sas-driver-46.00.00.00-1.x86_64.rpm"
     from_file = {**MPT3SAS, "fleetfix_hba_drivers": {"mpt3sas": {"source": "file", "package_file": str(rpm)}}}
     broken = {**MPT3SAS, "fleetfix_hba_drivers": {"mpt3sas": {**MPT3SAS["fleetfix_hba_drivers"]["mpt3sas"]}}}
     broken["fleetfix_hba_drivers"]["mpt3sas"]["package_versions"] = {"46.00.00.00": "46.00.00.00-2"}
@@ -185,7 +193,7 @@ def test_boot_disk_driver_upgrade_reboots_into_the_new_build_from_the_rebuilt_in
 STALE = {
     # host: (install the new build's module file without rebuilding the initramfs, rebuild it, list it)
     "rapp01": (
-        "rpm -Uvh --noscripts /var/lib/fleetfix-lab/repo/el/mpt3sas-driver-46.00.00.00-1.x86_64.rpm"
+        "rpm -Uvh --noscripts /var/lib/fleetfix-lab/repo/el/9/mpt3sas-driver-46.00.00.00-1.x86_64.rpm"
         " && depmod -a",
         "dracut -f",
         f"lsinitrd /boot/initramfs-{EL_KERNEL}.img",
@@ -200,11 +208,17 @@ STALE = {
 }
 
 
-def reboot(lab: Lab, host: str) -> None:
+def reboot(lab: Lab, host: str, timeout: float = 90) -> None:
+    """Reboot ``host`` and wait for its next boot (a new boot id over ssh)."""
     before = sh(lab, host, "cat /proc/sys/kernel/random/boot_id")
     lab.ssh(host, "systemctl reboot")
-    wait_up(lab, host)
-    assert sh(lab, host, "cat /proc/sys/kernel/random/boot_id") != before
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = lab.ssh(host, "cat /proc/sys/kernel/random/boot_id", timeout=10)
+        if now.returncode == 0 and now.stdout != before:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{host} did not boot again")
 
 
 @pytest.mark.parametrize("host", sorted(STALE))
@@ -228,8 +242,8 @@ def test_a_stale_initramfs_brings_the_old_build_back_after_a_reboot(make_lab, ho
 
 def test_soak_and_collect_on_el_hosts(make_lab, tmp_path: Path) -> None:
     lab = make_lab("mixed", hosts=["rapp01", "rdb01"])
-    sh(lab, "rapp01", "dnf -y -q install mpt3sas-driver-46.00.00.00-1 && systemctl reboot")
-    wait_up(lab, "rapp01")
+    sh(lab, "rapp01", "dnf -y -q install mpt3sas-driver-46.00.00.00-1")
+    reboot(lab, "rapp01")
     assert running(lab, "rapp01", "mpt3sas")[0] == "46.00.00.00"
 
     passed = soak_hosts(lab, tmp_path, "rapp01")["rapp01"]

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fleetfix.errors import InputError
 from fleetfix.lab import rpmrepo
@@ -17,28 +18,37 @@ from fleetfix.lab.guest import bls, initramfs
 from fleetfix.lab.scenario import Package
 from fleetfix.lab.scenario_load import load_scenario
 
-ROCKY = Path(__file__).resolve().parents[1] / "data/lab/os/rocky-9.5.txt"
+DATA = Path(__file__).resolve().parents[1] / "data/lab/os"
+ROLES = Path(__file__).resolve().parents[2] / "roles"
 EL_KERNEL = "5.14.0-503.35.1.el9_5.x86_64"
 
 
-def test_the_el9_identity_is_the_recorded_rocky_9_5_one() -> None:
-    recorded = ROCKY.read_text().split("$ cat ")
+@pytest.mark.parametrize(("key", "record"), [("el9", "rocky-9.5.txt"), ("el10", "rocky-10.0.txt")])
+def test_el_identity_is_the_recorded_rocky_one(key: str, record: str) -> None:
+    recorded = (DATA / record).read_text().split("$ cat ")
     os_release = next(p for p in recorded if p.startswith("/etc/os-release")).split("\n", 1)[1]
-    redhat = next(p for p in recorded if p.startswith("/etc/redhat-release")).split("\n", 1)[1]
     version = next(p for p in recorded if p.startswith("/proc/version")).split("\n", 1)[1].strip()
-    el9 = DISTROS["el9"]
-    assert el9.os_release == os_release
-    assert el9.redhat_release == redhat
-    assert version == f"Linux version {EL_KERNEL} {el9.kernel_build} {el9.kernel_version}"
+    distro = DISTROS[key]
+    assert distro.os_release == os_release
+    assert version.endswith(f" {distro.kernel_build} {distro.kernel_version}")
+    redhat = [p for p in recorded if p.startswith("/etc/redhat-release")]
+    if redhat:
+        assert distro.redhat_release == redhat[0].split("\n", 1)[1]
+
+
+@pytest.mark.parametrize(("key", "vars_file"), [("el9", "RedHat.yml"), ("el10", "RedHat_10.yml")])
+def test_el_kdump_packages_are_the_ones_crash_capture_installs(key: str, vars_file: str) -> None:
+    role_vars = yaml.safe_load((ROLES / "crash_capture/vars" / vars_file).read_text())
+    assert list(DISTROS[key].kdump_packages) == role_vars["__fleetfix_capture_packages"]
 
 
 def test_mixed_scenario_has_both_families_and_seed_stays_debian() -> None:
     mixed = load_scenario("mixed")
-    assert {g.os for g in mixed.groups} == {"debian12", "el9"}
-    assert mixed.el_kernels() == (EL_KERNEL,)
+    assert {g.os for g in mixed.groups} == {"debian12", "el9", "el10"}
+    assert mixed.el_kernels() == {"el10": ("6.12.0-55.9.1.el10_0.x86_64",), "el9": (EL_KERNEL,)}
     assert next(g for g in mixed.groups if g.os == "el9").kernel_version == DISTROS["el9"].kernel_version
     assert {g.os for g in load_scenario("seed").groups} == {"debian12"}
-    assert load_scenario("seed").el_kernels() == ()
+    assert load_scenario("seed").el_kernels() == {}
 
 
 def test_unknown_os_is_one_line_naming_the_field(tmp_path: Path) -> None:
@@ -54,7 +64,8 @@ def test_unknown_os_is_one_line_naming_the_field(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         load_scenario(str(path))
     assert (
-        str(caught.value) == f"{path}:3: groups[0].os: 'el7' is not an OS the lab simulates (debian12, el9)"
+        str(caught.value)
+        == f"{path}:3: groups[0].os: 'el7' is not an OS the lab simulates (debian12, el10, el9)"
     )
 
 
