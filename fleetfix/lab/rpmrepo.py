@@ -1,8 +1,10 @@
-"""The lab's RPM repository for EL hosts: real RPMs (rpmbuild) indexed by createrepo_c, reached with dnf.
+"""The lab's RPM repositories for EL hosts: real RPMs (rpmbuild, rpmsign) indexed by createrepo_c, one per EL
+release (dnf's $releasever), reached with dnf.
 
-It holds the scenario's drivers as kmod packages (the module file for each EL kernel of the scenario under
-``/lib/modules/<kernel>/extra/<module>/``, owned by the package), kexec-tools with the lab's ``kdumpctl``,
-the distribution's release package, and the package standing for what every host shares with the machine.
+Each holds the scenario's drivers as kmod packages (the module file for each kernel of that release's hosts
+under ``/lib/modules/<kernel>/extra/<module>/``, owned by the package), the release's kdump packaging with the
+lab's ``kdumpctl``, the distribution's release package, and the package standing for what every host shares
+with the machine.
 """
 
 from __future__ import annotations
