@@ -126,7 +126,7 @@ def test_audit_of_a_mixed_fleet_reads_both_families_alike(make_lab, tmp_path: Pa
 def test_remediate_with_dnf_from_the_repository_then_nothing_to_do(make_lab, tmp_path: Path) -> None:
     lab = make_lab("mixed", hosts=["rdb02"])
     bad, boot_before = running(lab, "rdb02", "mpt3sas")
-    replacing = {**MPT3SAS, "fleetfix_hba_from_versions": [bad]}
+    replacing = {**MPT3SAS, "hba_driver_from_versions": [bad]}
 
     result = remediate(lab, tmp_path, "rdb02", replacing)
 
@@ -153,9 +153,9 @@ def test_remediate_with_dnf_from_the_repository_then_nothing_to_do(make_lab, tmp
 def test_remediate_from_an_rpm_file_and_a_broken_kmod_fails_with_its_words(make_lab, tmp_path: Path) -> None:
     lab = make_lab("mixed", hosts=["rdb01", "rdb03"])
     rpm = lab.layout.repo_dir / "el" / "9" / "mpt3sas-driver-46.00.00.00-1.x86_64.rpm"
-    from_file = {**MPT3SAS, "fleetfix_hba_drivers": {"mpt3sas": {"source": "file", "package_file": str(rpm)}}}
-    broken = {**MPT3SAS, "fleetfix_hba_drivers": {"mpt3sas": {**MPT3SAS["fleetfix_hba_drivers"]["mpt3sas"]}}}
-    broken["fleetfix_hba_drivers"]["mpt3sas"]["package_versions"] = {"46.00.00.00": "46.00.00.00-2"}
+    from_file = {**MPT3SAS, "hba_driver_drivers": {"mpt3sas": {"source": "file", "package_file": str(rpm)}}}
+    broken = {**MPT3SAS, "hba_driver_drivers": {"mpt3sas": {**MPT3SAS["hba_driver_drivers"]["mpt3sas"]}}}
+    broken["hba_driver_drivers"]["mpt3sas"]["package_versions"] = {"46.00.00.00": "46.00.00.00-2"}
 
     installed = remediate(lab, tmp_path, "rdb01", from_file)
     refused = remediate(lab, tmp_path, "rdb03", broken)
@@ -180,7 +180,7 @@ def test_boot_disk_driver_upgrade_reboots_into_the_new_build_from_the_rebuilt_in
     assert sh(lab, "rapp01", in_image).strip() == BAD_BUILD
     boot_before = running(lab, "rapp01", "mpt3sas")[1]
 
-    result = remediate(lab, tmp_path, "rapp01", {**MPT3SAS, "fleetfix_hba_reboot_ok": True})
+    result = remediate(lab, tmp_path, "rapp01", {**MPT3SAS, "hba_driver_reboot_ok": True})
 
     assert result.status == "ok", result.message
     assert steps(result)["activate"]["method"] == "reboot"

@@ -39,7 +39,7 @@ def test_el_identity_is_the_recorded_rocky_one(key: str, record: str) -> None:
 @pytest.mark.parametrize(("key", "vars_file"), [("el9", "RedHat.yml"), ("el10", "RedHat_10.yml")])
 def test_el_kdump_packages_are_the_ones_crash_capture_installs(key: str, vars_file: str) -> None:
     role_vars = yaml.safe_load((ROLES / "crash_capture/vars" / vars_file).read_text())
-    assert list(DISTROS[key].kdump_packages) == role_vars["__fleetfix_capture_packages"]
+    assert list(DISTROS[key].kdump_packages) == role_vars["__crash_capture_packages"]
 
 
 def test_mixed_scenario_has_both_families_and_seed_stays_debian() -> None:
