@@ -49,7 +49,8 @@ def _timed(command: list[str], env: dict[str, str], ok: set[int]) -> Sample:
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in ok:
-        sys.exit(f"bench: {' '.join(command[:4])} ... exited {done.returncode}: {done.stderr.decode()[-400:]}")
+        said = done.stderr.decode(errors="replace")[-400:]
+        sys.exit(f"bench: {' '.join(command[:4])} ... exited {done.returncode}: {said}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return Sample(wall, cpu)
 
@@ -57,6 +58,7 @@ def _timed(command: list[str], env: dict[str, str], ok: set[int]) -> Sample:
 def _commands(inventory: Path, forks: int, state_dir: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
     repo = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(repo), "FLEETFIX_STATE_DIR": str(state_dir)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # fleetfix's bytecode cached, as an installed package has it
     ping_env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(paths.content_dir() / "ansible.cfg"),
