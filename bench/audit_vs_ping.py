@@ -1,7 +1,8 @@
 """The audit as a user waits for it, against an Ansible ping of the same lab hosts (root; the lab).
 
-For N lab hosts (default 30 and 100, from the `large` scenario) it times two commands, each a fresh process
-as a user would start it, with the project's ansible.cfg and the same forks:
+For N lab hosts (default 30 and 100, from the `large` scenario, grown in proportion beyond its 103 hosts)
+it times two commands, each a fresh process as a user would start it, with the project's ansible.cfg and
+the same forks:
 
 - `fleetfix audit -i INV --format json`: inventory resolution, advisory loading, the facts play through
   ansible-runner, event handling and the report, written to stdout;
@@ -11,7 +12,8 @@ After a warm-up of each (which opens the ssh control connections both then reuse
 A B A B ..., `--repeat` times each, so that the noise of a shared machine falls on both alike. It prints the
 median wall time of each and their ratio (target: audit / ping <= 1.1), and the controller CPU each used
 (user + system of every child process the command waited for, from the children's rusage), per host.
-The load average is printed beside the figures: on a loaded machine, read the CPU ratio as well.
+The load average is printed beside the figures: on a loaded machine, read the CPU ratio as well. The lab's
+time to come up and the memory it took (MemAvailable before and after, per host) come first.
 
     sudo PYTHONPATH=$PWD .venv/bin/python bench/audit_vs_ping.py [--hosts 30 100] [--repeat 5]
 """
@@ -73,11 +75,24 @@ def _load() -> str:
     return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
+def _available_mib() -> float:
+    """MemAvailable of /proc/meminfo: what the lab's hosts take is what it loses (other work aside)."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def measure(hosts: int, repeat: int) -> None:
     lab = Lab(f"bench{hosts}")
-    started = time.perf_counter()
+    started, available = time.perf_counter(), _available_mib()
     lab.up("large", hosts)
-    print(f"{hosts} hosts: lab up in {time.perf_counter() - started:.1f} s", flush=True)
+    taken = available - _available_mib()
+    print(
+        f"{hosts} hosts: lab up in {time.perf_counter() - started:.1f} s, "
+        f"memory {taken:.0f} MiB ({taken / hosts:.1f} MiB/host)",
+        flush=True,
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             inventory = lab.write_inventory(Path(tmp) / "inventory.yml")
