@@ -1,4 +1,5 @@
-"""Read job events back from a finished run: an ansible-runner artifacts tree or an AWX job event export.
+"""Job event files: written during a local run (``write_event``), read back from a finished run: an
+ansible-runner artifacts tree or an AWX job event export.
 
 Accepted shapes: a runner private data dir (``artifacts/<ident>/job_events/*.json``), an artifacts ident dir
 (``job_events/*.json``), or a file holding AWX job events (the API's ``{"results": [...]}`` page, a JSON list,
@@ -8,6 +9,7 @@ or one JSON event per line).
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +34,20 @@ def _event_files(root: Path) -> list[Path]:
     if not files:
         raise InputError(str(dirs[0]), "no job events in the artifacts directory")
     return files
+
+
+def write_event(events_dir: Path, event: dict[str, Any]) -> None:
+    """One job event as ansible-runner names and writes it (``<counter>-<uuid>.json``, owner-only, renamed
+    into place whole), encoded by msgspec: the runner's own ``json.dump`` writes in many small pieces and
+    costs more controller CPU than the rest of an audit's event handling."""
+    if "uuid" not in event or "counter" not in event:
+        return
+    path = events_dir / f"{event['counter']}-{event['uuid']}.json"
+    partial = path.with_name(path.name + ".tmp")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(msgspec.json.encode(event))
+    os.replace(partial, path)
 
 
 def _load_json(path: Path) -> Any:

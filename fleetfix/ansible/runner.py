@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,7 @@ from typing import Any
 import ansible_runner
 
 from fleetfix.ansible import interrupt
+from fleetfix.ansible.artifacts import write_event
 from fleetfix.ansible.events import EventFold
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.observer import MergedProgress, RunObserver
@@ -35,6 +37,7 @@ from fleetfix.state import paths
 __all__ = ["RunObserver", "RunOutcome", "RunRequest", "inventory_hostvars", "list_hosts", "run_playbook"]
 
 MAX_FORKS = 100
+RUN_IDENT = "ansible"  # a local run's artifacts directory: <run dir>/artifacts/ansible
 log = logging.getLogger("fleetfix.ansible")
 
 
@@ -133,35 +136,76 @@ def _report_warnings(text: str, where: str) -> None:
         log.warning("ansible warns about %s: %s%s", where, found[0], more)
 
 
+class _InventoryListing:
+    """``ansible-inventory --list --output FILE`` started in the background: every group with its hosts and
+    children, and ``_meta.hostvars``. Read from the file, never from the command's output, where Ansible
+    also writes its warnings (a group named ``db-servers`` earns one).
+
+    A local run starts it beside ansible-playbook, which parses the same inventories and fails on them as
+    it does, and reads it when the play needs it: a user then waits for one Ansible start-up, not two.
+    """
+
+    def __init__(self, sources: Sequence[str], limit: str | None, run_dir: Path) -> None:
+        self._where = ",".join(sources)
+        self._limit = limit
+        name = f"inventory-{uuid.uuid4().hex[:8]}"
+        self._output, self._said = run_dir / f"{name}.json", run_dir / f"{name}.log"
+        args = ["--list", "--output", str(self._output), *[a for src in sources for a in ("-i", src)]]
+        with self._said.open("wb") as said:
+            self._process = subprocess.Popen(
+                [ansible_executable("ansible-inventory"), *args, *(["--limit", limit] if limit else [])],
+                env={**os.environ, **_ansible_env()},
+                stdin=subprocess.DEVNULL,
+                stdout=said,
+                stderr=subprocess.STDOUT,
+            )
+        self._listing: dict[str, Any] | None = None
+        self._error: InputError | None = None
+
+    def result(self) -> dict[str, Any]:
+        """The listing, waited for; a broken inventory or a limit that matches nothing is an InputError."""
+        if self._error is not None:
+            raise self._error
+        if self._listing is None:
+            try:
+                self._listing = self._read(self._process.wait())
+            except InputError as exc:
+                self._error = exc
+                raise
+        return self._listing
+
+    def close(self) -> None:
+        """Stop it if it still runs (the run it served failed); remove what it wrote."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._output.unlink(missing_ok=True)
+        self._said.unlink(missing_ok=True)
+
+    def _read(self, rc: int) -> dict[str, Any]:
+        said = self._said.read_text(encoding="utf-8", errors="replace")
+        if rc != 0 or not self._output.exists():
+            if self._limit and "Could not match supplied host pattern" in said:
+                raise InputError(f"--limit {self._limit}", "matches no host in the inventory")
+            why = _ansible_error(said, "ansible-inventory could not read the inventory")
+            raise InputError(self._where, why)
+        _report_warnings(said, self._where)
+        try:
+            listing = json.loads(self._output.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(self._where, f"ansible-inventory wrote no readable JSON: {exc}") from None
+        if not isinstance(listing, dict):
+            raise InputError(self._where, "ansible-inventory wrote no inventory mapping")
+        return _plain(listing)
+
+
 def _inventory_list(sources: Sequence[str], limit: str | None, run_dir: Path) -> dict[str, Any]:
-    """``ansible-inventory --list --output FILE``: every group with its hosts and children, and
-    ``_meta.hostvars``. Read from the file, never from the command's output, where Ansible also writes
-    its warnings (a group named ``db-servers`` earns one)."""
-    output = run_dir / f"inventory-{uuid.uuid4().hex[:8]}.json"
-    args = ["--list", "--output", str(output), *[a for src in sources for a in ("-i", src)]]
-    out, err, rc = ansible_runner.run_command(
-        executable_cmd=ansible_executable("ansible-inventory"),
-        cmdline_args=[*args, *(["--limit", limit] if limit else [])],
-        envvars=_ansible_env(),
-        quiet=True,
-        suppress_env_files=True,
-    )
-    where = ",".join(sources)
-    if rc != 0 or not output.exists():
-        said = err or out
-        if limit and "Could not match supplied host pattern" in said:
-            raise InputError(f"--limit {limit}", "matches no host in the inventory")
-        raise InputError(where, _ansible_error(said, "ansible-inventory could not read the inventory"))
-    _report_warnings(f"{out}\n{err}", where)
+    """The inventories resolved by ``ansible-inventory``, waited for (see ``_InventoryListing``)."""
+    pending = _InventoryListing(sources, limit, run_dir)
     try:
-        listing = json.loads(output.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(where, f"ansible-inventory wrote no readable JSON: {exc}") from None
+        return pending.result()
     finally:
-        output.unlink(missing_ok=True)
-    if not isinstance(listing, dict):
-        raise InputError(where, "ansible-inventory wrote no inventory mapping")
-    return _plain(listing)
+        pending.close()
 
 
 def _plain(value: Any) -> Any:
@@ -213,19 +257,16 @@ def inventory_hostvars(inventories: Sequence[Path], limit: str | None) -> dict[s
 def run_playbook(request: RunRequest, observer: RunObserver | None = None, kind: str = "run") -> RunOutcome:
     run_dir = new_run_dir(kind)
     sources = _inventory_args(request.inventories, run_dir)
-    listing = _inventory_list(sources, request.limit, run_dir)
-    hosts = _hosts_of(listing)
-    if not hosts:
-        where = f"--limit {request.limit}" if request.limit else ",".join(sources)
-        raise InputError(where, "matches no host in the inventory")
     playbook = paths.playbook(request.playbook)
     cmdline = " ".join(flag for flag, on in (("--check", request.check), ("--diff", request.diff)) if on)
     with interrupt.stop_on_signals() as stop:
         try:
             if request.nodes is not None and request.inventories:  # localhost alone is not sliced
+                listing = _inventory_list(sources, request.limit, run_dir)
+                hosts = _matched(_hosts_of(listing), request.limit, sources)
                 ran = _run_sliced(request, request.nodes, listing, hosts, run_dir, cmdline, observer)
             else:
-                ran = _run_here(request, playbook, sources, hosts, run_dir, cmdline, observer, stop)
+                ran = _run_here(request, playbook, sources, run_dir, cmdline, observer, stop)
         except FleetfixError:
             if stop.signum is None:
                 raise
@@ -243,42 +284,74 @@ def run_playbook(request: RunRequest, observer: RunObserver | None = None, kind:
     return RunOutcome(run_dir=run_dir, hosts=results, rc=rc)
 
 
+def _matched(hosts: list[str], limit: str | None, sources: Sequence[str]) -> list[str]:
+    if not hosts:
+        where = f"--limit {limit}" if limit else ",".join(sources)
+        raise InputError(where, "matches no host in the inventory")
+    return hosts
+
+
 def _run_here(
     request: RunRequest,
     playbook: Path,
     sources: list[str],
-    hosts: list[str],
     run_dir: Path,
     cmdline: str,
     observer: RunObserver | None,
     stop: interrupt.StopRequest,
 ) -> tuple[dict[str, HostResult], int, str]:
-    fold, progress = EventFold(), MergedProgress(observer, len(hosts))
+    """The play on this machine, the inventory listed beside it (``_InventoryListing``).
+
+    Ansible starts no more workers than a play has hosts, so forks need not wait for the listing; the
+    progress display does, from the play's first event on. Job events are kept as ansible-runner keeps them
+    (``artifacts/ansible/job_events/<counter>-<uuid>.json``), written here with msgspec's encoder instead of
+    the runner's pure-Python ``json.dump``.
+    """
+    fold = EventFold()
+    progress: MergedProgress | None = None
     # ansible-runner polls its cancel callback between reads of the playbook's output: every second here.
     (run_dir / "env").mkdir(exist_ok=True)
     (run_dir / "env" / "settings").write_text("pexpect_timeout: 1\n")
+    events_dir = run_dir / "artifacts" / RUN_IDENT / "job_events"
+    pending = _InventoryListing(sources, request.limit, run_dir)
+
+    def host_count() -> int:
+        try:
+            return len(_hosts_of(pending.result()))
+        except InputError:
+            return 0  # the play fails on the same inventory; the error is raised once it has
 
     def on_event(event: dict[str, Any]) -> bool:
+        nonlocal progress
         fold.add(event)
-        progress.feed("ansible", event)
-        return True
+        if progress is None:
+            progress = MergedProgress(observer, host_count())
+        progress.feed(RUN_IDENT, event)
+        write_event(events_dir, event)
+        return False  # written above
 
-    runner = ansible_runner.run(
-        private_data_dir=str(run_dir),
-        playbook=str(playbook),
-        inventory=sources,
-        limit=request.limit,
-        extravars=dict(request.extravars),
-        forks=min(len(hosts), MAX_FORKS),
-        cmdline=cmdline or None,
-        envvars=_ansible_env(),
-        suppress_env_files=True,
-        quiet=True,
-        ident="ansible",
-        event_handler=on_event,
-        cancel_callback=stop.give_up,
-        fact_cache_type="memory",  # jsonfile would name a file after each host: a "/" in a name breaks it
-    )
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(run_dir),
+            playbook=str(playbook),
+            inventory=sources,
+            limit=request.limit,
+            extravars=dict(request.extravars),
+            forks=MAX_FORKS,
+            cmdline=cmdline or None,
+            envvars=_ansible_env(),
+            suppress_env_files=True,
+            quiet=True,
+            ident=RUN_IDENT,
+            event_handler=on_event,
+            cancel_callback=stop.give_up,
+            fact_cache_type="memory",  # jsonfile would name a file after each host: a "/" in a name breaks it
+        )
+        if stop.signum is not None:  # the listing was stopped too: what answered is what there is
+            return fold.results(), runner.rc, ""
+        hosts = _matched(_hosts_of(pending.result()), request.limit, sources)
+    finally:
+        pending.close()
     output = runner.stdout.read() if runner.stdout and runner.rc not in (0, 2, 4) else ""
     return fold.results(hosts), runner.rc, output
 

@@ -35,7 +35,11 @@ def lab() -> None:
     show_default=True,
     help="Scenario file, or a shipped one: seed, large, mixed.",
 )
-@click.option("--hosts", type=click.IntRange(min=1), help="Bring up only the first N hosts of the scenario.")
+@click.option(
+    "--hosts",
+    type=click.IntRange(min=1),
+    help="The first N hosts of the scenario; beyond its size its groups grow in proportion.",
+)
 @name_option
 def up(scenario: str, hosts: int | None, lab_name: str) -> None:
     """Bring the lab up (a stale lab of the same name is cleaned first)."""

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from fleetfix.lab.scenario_load import load_scenario
 _TOOLS = ("ip", "losetup", "ssh-keygen", "dpkg-deb", "/usr/sbin/sshd", "/usr/bin/python3", "ssh")
 _EL_TOOLS = ("rpm", "rpmbuild", "createrepo_c", "dnf")
 _BOOT_TIMEOUT = 120.0
-_FIRST_HOST = 10  # host addresses start at .10 of the lab's /24
+_FIRST_HOST = 10  # host addresses start at the 10th of the lab's subnet (a /24 up to 244 hosts)
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Lab:
         _require_tools(any(h.group.distro.is_el for h in chosen))
         layout = self.layout
         taken = {s["subnet"] for s in (Layout(p.name).read_state() for p in labs_root().glob("*")) if s}
-        subnet = network.pick_subnet(layout.lab_id, taken)
+        subnet = network.pick_subnet(layout.lab_id, taken, _FIRST_HOST + len(chosen))
         addresses = list(subnet.hosts())
         state: dict[str, Any] = {
             "name": self.name,
@@ -137,7 +137,7 @@ class Lab:
         if hosts is None:
             return every
         if isinstance(hosts, int):
-            return every[:hosts]
+            return every[:hosts] if hosts <= len(every) else _grown(scenario, hosts)
         by_name = {h.name: h for h in every}
         unknown = [h for h in hosts if h not in by_name]
         if unknown:
@@ -414,3 +414,16 @@ def _port_open(address: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _grown(scenario: Scenario, hosts: int) -> list[HostSpec]:
+    """The first ``hosts`` of the scenario with every group's count multiplied until it has that many: a
+    fleet larger than the scenario keeps its populations in the same proportions."""
+    every = scenario.hosts()
+    factor = -(-hosts // len(every))
+    groups = tuple(replace(group, count=group.count * factor) for group in scenario.groups)
+    grown = replace(scenario, groups=groups).hosts()
+    names = [host.name for host in grown]
+    if len(set(names)) != len(names):
+        raise EnvironmentProblem(f"scenario {scenario.name}: its host names cannot grow to {hosts} hosts")
+    return grown[:hosts]

@@ -23,17 +23,28 @@ def _ip(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.
     return result
 
 
-def pick_subnet(lab_id: str, taken: set[str]) -> ipaddress.IPv4Network:
-    """A free /24 inside SUPERNET: the one the lab id hashes to, or the next free one."""
+def prefix_for(addresses: int) -> int:
+    """The longest prefix, /24 at most, whose subnet holds ``addresses`` host addresses."""
+    prefix = 24
+    while 2 ** (32 - prefix) - 2 < addresses:
+        prefix -= 1
+    return prefix
+
+
+def pick_subnet(lab_id: str, taken: set[str], addresses: int = 254) -> ipaddress.IPv4Network:
+    """A free subnet inside SUPERNET for ``addresses`` host addresses (a /24 up to 254, larger beyond): the
+    one the lab id hashes to, or the next free one."""
     routes = json.loads(_ip("-j", "route", "show", "table", "all").stdout or "[]")
     used = {ipaddress.ip_network(r["dst"], strict=False) for r in routes if r.get("dst", "").count(".") == 3}
-    subnets = list(SUPERNET.subnets(new_prefix=24))
+    used |= {ipaddress.ip_network(t) for t in taken}
+    prefix = prefix_for(addresses)
+    subnets = list(SUPERNET.subnets(new_prefix=prefix))
     start = int(lab_id, 16) % len(subnets)
     for offset in range(len(subnets)):
         candidate = subnets[(start + offset) % len(subnets)]
-        if str(candidate) not in taken and not any(candidate.overlaps(u) for u in used):
+        if not any(candidate.overlaps(u) for u in used):
             return candidate
-    raise EnvironmentProblem(f"fleetfix lab: no free /24 left in {SUPERNET}")
+    raise EnvironmentProblem(f"fleetfix lab: no free /{prefix} left in {SUPERNET}")
 
 
 def create(bridge: str, subnet: ipaddress.IPv4Network, hosts: list[tuple[str, str, str]]) -> None:

@@ -22,11 +22,15 @@ def lab_root() -> None:
     _require_root()
 
 
+# Labs of concurrent test runs on one machine stay apart by name: FLEETFIX_TEST_LAB_PREFIX sets its start.
+LAB_PREFIX = os.environ.get("FLEETFIX_TEST_LAB_PREFIX", "pytest")
+
+
 @pytest.fixture(scope="session")
 def seed_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """The seed scenario under a lab name of this test process; ``lab.inventory_path`` is its inventory."""
     _require_root()
-    lab = Lab(f"pytest-seed-{os.getpid()}")
+    lab = Lab(f"{LAB_PREFIX}-seed-{os.getpid()}")
     lab.up("seed")
     lab.inventory_path = lab.write_inventory(tmp_path_factory.mktemp("seed-lab") / "inventory.yml")
     try:
@@ -42,7 +46,7 @@ def make_lab(tmp_path: Path) -> Iterator[Callable[..., Lab]]:
     made: list[Lab] = []
 
     def make(scenario: str = "seed", hosts: int | list[str] | None = None, name: str | None = None) -> Lab:
-        lab = Lab(name or f"pytest-{os.getpid()}-{len(made)}")
+        lab = Lab(name or f"{LAB_PREFIX}-{os.getpid()}-{len(made)}")
         made.append(lab)
         lab.up(scenario, hosts)
         lab.inventory_path = lab.write_inventory(tmp_path / f"{lab.name}.yml")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetfix.ansible.artifacts import iter_events, results_from_artifacts
+from fleetfix.ansible.artifacts import iter_events, results_from_artifacts, write_event
 from fleetfix.ansible.events import EventFold
 from fleetfix.errors import InputError
 
@@ -88,3 +88,18 @@ def test_a_broken_event_file_names_its_line_and_column(tmp_path: Path) -> None:
     (events / "1-a.json").write_text('{"counter": 1,\n "event": runner_on_ok}')
     with pytest.raises(InputError, match=r"1-a\.json:2: invalid JSON: Expecting value \(column 11\)$"):
         results_from_artifacts(tmp_path)
+
+
+def test_events_written_during_a_run_read_back_as_the_runner_wrote_them(tmp_path: Path) -> None:
+    # A local run writes each event itself (msgspec) where ansible-runner would have: same names, same
+    # content, so --from-artifacts judges the run exactly as the events the runner wrote.
+    events_dir = tmp_path / "artifacts" / "ansible" / "job_events"
+    events_dir.mkdir(parents=True)
+    originals = list(iter_events(RUNNER))
+    for event in originals:
+        write_event(events_dir, event)
+    names = sorted(path.name for path in events_dir.iterdir())
+    assert names == sorted(path.name for path in (RUNNER / "job_events").glob("*.json"))
+    assert all(oct(path.stat().st_mode & 0o777) == "0o600" for path in events_dir.iterdir())
+    assert list(iter_events(tmp_path)) == originals
+    assert results_from_artifacts(tmp_path) == results_from_artifacts(RUNNER)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from fleetfix.errors import ExitStatus, InputError
+from fleetfix.lab.lab import Lab
+from fleetfix.lab.network import prefix_for
 from fleetfix.lab.scenario_load import load_scenario
 
 GOOD_GROUP = """\
@@ -128,3 +130,17 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
 def test_unknown_scenario_name_lists_the_shipped_ones() -> None:
     with pytest.raises(InputError, match="seed"):
         load_scenario("no-such-scenario")
+
+
+def test_large_grows_past_its_size_in_the_same_proportions() -> None:
+    hosts = Lab("t")._select(load_scenario("large"), 1000)
+    names = [host.name for host in hosts]
+    assert len(names) == len(set(names)) == 1000
+    groups = [host.group.name for host in hosts]
+    assert (groups.count("db"), groups.count("app"), groups.count("store")) == (400, 300, 200)
+    assert names[:2] == ["db001", "db002"] and "app300" in names
+
+
+@pytest.mark.parametrize(("addresses", "prefix"), [(12, 24), (254, 24), (255, 23), (310, 23), (1010, 22)])
+def test_a_lab_subnet_holds_its_hosts(addresses: int, prefix: int) -> None:
+    assert prefix_for(addresses) == prefix
