@@ -27,8 +27,8 @@ test-fleet: $(STAMP) deps
 	$(PY) -m pytest -q -m fleet
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check fleetfix tests bench
-	$(VENV)/bin/ruff format --check fleetfix tests bench
+	$(VENV)/bin/ruff check fleetfix tests bench plugins scripts
+	$(VENV)/bin/ruff format --check fleetfix tests bench plugins scripts
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ansible-lint --offline -q
 
