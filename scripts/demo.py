@@ -70,9 +70,8 @@ class Demo:
         shown = shlex.join(["fleetfix", *args] if argv[0] == FLEETFIX else [Path(argv[0]).name, *args[1:]])
         if not quiet:
             self.show(f"$ {shown}")
-        done = subprocess.run(
-            argv, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        env = self.lab_env if args[0] == "lab" else self.env  # the lab outlives this run's state directory
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         if not quiet:
             for text in (done.stdout, done.stderr):
                 if text.strip():
