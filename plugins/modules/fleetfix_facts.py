@@ -13,6 +13,7 @@ import lzma
 import os
 import re
 import shlex
+import stat
 import struct
 from datetime import datetime
 
@@ -116,6 +117,15 @@ CRON_SPECIALS = frozenset(
 CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-]+$")
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*=")
 SKIPPED_CRON_FILE = re.compile(r"^\.|~$|\.(dpkg-[a-z]+|rpmsave|rpmnew|rpmorig|swp)$")
+RUN_PARTS_DIR = re.compile(r"\brun-parts\b(?:\s+-\S+)*\s+(/[^\s;|&)}]+)")
+STANDARD_JOB_DIRS = ("/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly", "/etc/cron.monthly")
+# Debian's run-parts (debianutils) without --lsbsysinit or --regex: run-parts(8).
+DEBIAN_RUN_PARTS_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+# EL's run-parts (crontabs, a shell script): the names it passes over.
+EL_RUN_PARTS_SKIPPED = re.compile(r"^\.|[~,]$|\.(rpmsave|rpmorig|rpmnew|swp|cfsaved)$")
+ANACRON_JOB = re.compile(r"^[ \t]*([0-9]+|@[^ \t]+)[ \t]+([0-9]+)[ \t]+([^ \t/]+)[ \t]+([^ \t].*)$")
+ANACRON_ENV = re.compile(r"^[ \t]*([^ \t=]+)[ \t]*=(.*)$")
+ANACRON_SPOOL = "/var/spool/anacron"
 TIMER_MONOTONIC = ("OnActiveSec", "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec")
 
 SIGNATURE_HEAD = 8192
@@ -296,6 +306,46 @@ def parse_crontab(text, source, has_user_field):
             }
         )
     return jobs
+
+
+def parse_anacrontab(text):
+    """anacrontab(5): jobs ``period delay job-identifier command`` and the variables anacron itself reads.
+
+    >>> parse_anacrontab("RANDOM_DELAY=45\\n1 5 cron.daily nice run-parts /etc/cron.daily")["jobs"][0]
+    {'period': '1', 'delay': '5', 'identifier': 'cron.daily', 'command': 'nice run-parts /etc/cron.daily'}
+    """
+    variables, jobs = {}, []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        job = ANACRON_JOB.match(line)
+        if job:
+            period, delay, identifier, command = job.groups()
+            jobs.append({"period": period, "delay": delay, "identifier": identifier, "command": command})
+            continue
+        assignment = ANACRON_ENV.match(line)
+        if assignment and assignment.group(1) in ("RANDOM_DELAY", "START_HOURS_RANGE"):
+            variables[assignment.group(1)] = assignment.group(2).strip()
+    return {
+        "random_delay": variables.get("RANDOM_DELAY"),
+        "start_hours_range": variables.get("START_HOURS_RANGE"),
+        "jobs": jobs,
+    }
+
+
+def run_parts_directories(commands):
+    """The directories ``run-parts`` is given in these commands, with the four standard ones."""
+    found = {m.group(1).rstrip("/") for c in commands for m in RUN_PARTS_DIR.finditer(c or "")}
+    return sorted(found | set(STANDARD_JOB_DIRS))
+
+
+def run_parts_selects(name, flavour, allowed, denied):
+    """Whether ``flavour``'s run-parts runs a file of this name (its executable bit is checked apart)."""
+    if flavour == "debianutils":
+        return bool(DEBIAN_RUN_PARTS_NAME.match(name))
+    if EL_RUN_PARTS_SKIPPED.search(name) or name in ("jobs.allow", "jobs.deny") or name in denied:
+        return False
+    return allowed is None or name in allowed
 
 
 def parse_unit_file(text):
@@ -903,6 +953,62 @@ def read_scheduled_jobs(host):
     return jobs + read_timers(host)
 
 
+def run_parts_flavour(host):
+    """``debianutils`` (an ELF program) or ``crontabs`` (EL's shell script); None without run-parts."""
+    for path in ("/usr/bin/run-parts", "/bin/run-parts"):
+        try:
+            head = host.read_bytes(path, 4)
+        except OSError:
+            continue
+        if head:
+            return "crontabs" if head.startswith(b"#!") else "debianutils"
+    return None
+
+
+def _name_list(host, path):
+    text = host.text(path)
+    return None if text is None else {line.strip() for line in text.splitlines() if line.strip()}
+
+
+def read_job_directory(host, path, flavour):
+    """What run-parts would run in ``path``: executable regular files its name rules accept, in order."""
+    allowed, denied = _name_list(host, path + "/jobs.allow"), _name_list(host, path + "/jobs.deny") or set()
+    scripts, passed_over = [], []
+    for name in sorted(host.listdir(path)):
+        try:
+            info = os.stat(host.real(path + "/" + name))
+        except OSError as error:
+            host.fail(path + "/" + name, error)
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            continue
+        if info.st_mode & 0o111 and run_parts_selects(name, flavour, allowed, denied):
+            scripts.append(name)
+        else:
+            passed_over.append(name)
+    return {"path": path, "exists": host.isdir(path), "scripts": scripts, "passed_over": passed_over}
+
+
+def read_anacron(host):
+    """The anacrontab as anacron reads it, each job's last run day, and whether anacron is installed."""
+    text = host.text("/etc/anacrontab")
+    table = parse_anacrontab(text) if text is not None else None
+    for job in table["jobs"] if table else ():
+        stamp = host.value(ANACRON_SPOOL + "/" + job["identifier"])
+        job["last_run"] = stamp if stamp and re.match(r"^[0-9]{8}$", stamp) else None
+    return {"installed": host.exists("/usr/sbin/anacron"), "anacrontab": table}
+
+
+def read_run_parts(host, jobs, anacron):
+    flavour = run_parts_flavour(host)
+    commands = [job["command"] for job in jobs if job["kind"] == "cron"]
+    commands += [job["command"] for job in (anacron["anacrontab"] or {}).get("jobs", ())]
+    return {
+        "flavour": flavour,
+        "directories": [read_job_directory(host, d, flavour) for d in run_parts_directories(commands)],
+    }
+
+
 def local_dump_directory(config):
     if config and config["kind"] == "local" and config["target"] == config["directory"]:
         return config["directory"]
@@ -1014,6 +1120,8 @@ def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
     dumps, total = read_crash_dumps(
         host, crash_dir or local_dump_directory(capture["kdump_config"]) or "/var/crash", max_crash_dumps
     )
+    jobs = read_scheduled_jobs(host)
+    anacron = read_anacron(host)
     facts.update(
         {
             "module_support": support,
@@ -1021,7 +1129,9 @@ def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
             "crash_capture": capture,
             "block_devices": disks,
             "next_boot": read_next_boot(module, host, modules, disk_modules),
-            "scheduled_jobs": read_scheduled_jobs(host),
+            "scheduled_jobs": jobs,
+            "anacron": anacron,
+            "run_parts": read_run_parts(host, jobs, anacron),
             "crash_dumps": dumps,
             "crash_dumps_total": total,
             "errors": host.errors,
