@@ -7,6 +7,7 @@ read by the facts module's own readers.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ from typing import Any
 import msgspec
 import pytest
 
+from fleetfix.errors import InputError
 from fleetfix.facts.history import Anacron, RunParts, ScheduledJob
+from fleetfix.state.crash_store import read_jobs
 from fleetfix.triage.correlate.job_schedule import AnacronSchedule, HostJobs
 from fleetfix.triage.correlate.jobs import correlate
 from fleetfix.triage.correlate.run_parts import Placed, Unplaced, host_schedules, runs_anacron
@@ -196,3 +199,19 @@ def test_a_crash_at_debians_0625_is_outside_the_el_window() -> None:
     found = correlate([("app02", at("2026-12-03T06:25"))], {"app02": host})
     backup = next(j for j in found.jobs if j.job == "/etc/cron.daily/backup.sh")
     assert backup.hits == 0
+
+
+# --- the crash store's jobs.json ------------------------------------------------------------------------
+
+
+def test_jobs_file_keeps_anacron_and_run_parts(tmp_path: Path) -> None:
+    facts = read_tree(SCHEDULES / "el9")
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps({"timezone": "UTC", **facts}))
+    host = read_jobs(path, "app02")
+    assert host.anacron is not None and host.anacron.installed
+    assert "/etc/cron.daily/backup.sh" in placed(host)
+    facts["run_parts"]["directories"][0]["scripts"] = "backup.sh"
+    path.write_text(json.dumps(facts))
+    with pytest.raises(InputError, match=r"jobs\.json: run_parts\.directories\[0\]\.scripts: "):
+        read_jobs(path, "app02")
