@@ -73,6 +73,15 @@ class CaptureCheck(Struct, frozen=True, kw_only=True, gc=False):
         return CHECK_LABELS.get(self.name, self.name)
 
 
+class SerialConsoleReadiness(Struct, frozen=True, kw_only=True, gc=False):
+    """Reported beside readiness, not part of it: a host without a serial line can still be ready."""
+
+    present: bool  # on the running command line and among the kernel's active consoles
+    next_boot: bool | None = None  # None: the next boot's command line could not be read
+    port: str | None = None  # e.g. ttyS0,115200n8
+    detail: str = ""
+
+
 class CaptureReadiness(Struct, frozen=True, kw_only=True, gc=False):
     """Can this host leave evidence the next time it panics? Ready only with kdump and netconsole both
     working now and after a reboot."""
@@ -82,6 +91,18 @@ class CaptureReadiness(Struct, frozen=True, kw_only=True, gc=False):
     netconsole_ready: bool
     missing: tuple[str, ...] = ()  # the details of the failed checks
     checks: tuple[CaptureCheck, ...] = ()
+    serial_console: SerialConsoleReadiness | None = None
+
+
+class Console(Struct, frozen=True, kw_only=True, gc=False):
+    port: str  # ttyS0, tty0
+    options: str | None = None  # 115200n8
+
+
+class SerialConsole(Struct, frozen=True, kw_only=True, gc=False):
+    consoles: tuple[Console, ...] = ()  # console= on /proc/cmdline, in order
+    active: tuple[str, ...] | None = None  # /sys/class/tty/console/active
+    next_boot: tuple[Console, ...] | None = None  # console= of the next boot (grub.cfg, BLS entries)
 
 
 class CrashCapture(Struct, frozen=True, kw_only=True, gc=False):
@@ -92,4 +113,5 @@ class CrashCapture(Struct, frozen=True, kw_only=True, gc=False):
     kdump_service: KdumpService | None = None
     kdump_config: KdumpConfig | None = None
     netconsole: Netconsole
+    serial_console: SerialConsole | None = None  # absent in facts from before it was read
     readiness: CaptureReadiness

@@ -126,6 +126,9 @@ EL_RUN_PARTS_SKIPPED = re.compile(r"^\.|[~,]$|\.(rpmsave|rpmorig|rpmnew|swp|cfsa
 ANACRON_JOB = re.compile(r"^[ \t]*([0-9]+|@[^ \t]+)[ \t]+([0-9]+)[ \t]+([^ \t/]+)[ \t]+([^ \t].*)$")
 ANACRON_ENV = re.compile(r"^[ \t]*([^ \t=]+)[ \t]*=(.*)$")
 ANACRON_SPOOL = "/var/spool/anacron"
+SERIAL_PORT = re.compile(r"^tty[A-Za-z]+[0-9]+$")  # ttyS0, ttyAMA0, ttyUSB0; tty0..tty63 are virtual
+GRUB_LINUX_LINE = re.compile(r"^\s*linux(?:efi|16)?\s+\S+(.*)$", re.MULTILINE)
+BLS_ENTRIES = "/boot/loader/entries"
 TIMER_MONOTONIC = ("OnActiveSec", "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec")
 
 SIGNATURE_HEAD = 8192
@@ -346,6 +349,34 @@ def run_parts_selects(name, flavour, allowed, denied):
     if EL_RUN_PARTS_SKIPPED.search(name) or name in ("jobs.allow", "jobs.deny") or name in denied:
         return False
     return allowed is None or name in allowed
+
+
+def parse_consoles(args):
+    """``console=`` values of a kernel command line, in order, as ``{port, options}``.
+
+    >>> parse_consoles("ro console=tty0 console=ttyS0,115200n8")
+    [{'port': 'tty0', 'options': None}, {'port': 'ttyS0', 'options': '115200n8'}]
+    """
+    consoles = []
+    for value in kernel_arg_values(args or "", "console"):
+        port, _, options = value.partition(",")
+        consoles.append({"port": port, "options": options or None})
+    return consoles
+
+
+def grub_default_args(text):
+    """The arguments of grub.cfg's first ``linux`` line (the default entry as update-grub writes it)."""
+    found = GRUB_LINUX_LINE.search(text or "")
+    return found.group(1).strip() if found else None
+
+
+def bls_options(text):
+    """``options`` of a Boot Loader Specification entry (what grubby edits on EL)."""
+    for line in (text or "").splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key == "options":
+            return value.strip()
+    return None
 
 
 def parse_unit_file(text):
@@ -858,6 +889,33 @@ def read_netconsole(host, modules, cmdline):
     }
 
 
+def read_next_boot_args(host):
+    """The next boot's command line: grub.cfg's default entry, else the BLS entries (all of them agreeing)."""
+    args = grub_default_args(host.text("/boot/grub/grub.cfg") or host.text("/boot/grub2/grub.cfg"))
+    if args is not None and "$kernelopts" not in args:
+        return args
+    entries = [
+        options
+        for name in sorted(host.listdir(BLS_ENTRIES))
+        if name.endswith(".conf")
+        and (options := bls_options(host.text(BLS_ENTRIES + "/" + name))) is not None
+    ]
+    if entries and all(parse_consoles(e) == parse_consoles(entries[0]) for e in entries):
+        return entries[0]
+    return None
+
+
+def read_serial_console(host, cmdline):
+    """Consoles on the running command line, the kernel's active consoles, and the next boot's."""
+    active = host.value("/sys/class/tty/console/active")
+    next_boot = read_next_boot_args(host)
+    return {
+        "consoles": parse_consoles(cmdline),
+        "active": None if active is None else active.split(),
+        "next_boot": None if next_boot is None else parse_consoles(next_boot),
+    }
+
+
 def read_crash_capture(module, host, modules):
     cmdline = host.value("/proc/cmdline")
     loaded = host.value("/sys/kernel/kexec_crash_loaded")
@@ -870,6 +928,7 @@ def read_crash_capture(module, host, modules):
         "kdump_service": service,
         "kdump_config": config,
         "netconsole": read_netconsole(host, modules, cmdline),
+        "serial_console": read_serial_console(host, cmdline),
     }
     capture["readiness"] = capture_readiness(capture)
     return capture
