@@ -82,6 +82,14 @@ class SerialConsoleReadiness(Struct, frozen=True, kw_only=True, gc=False):
     detail: str = ""
 
 
+class PstoreReadiness(Struct, frozen=True, kw_only=True, gc=False):
+    """Reported beside readiness, not part of it."""
+
+    usable: bool  # mounted, a backend registered, systemd-pstore enabled
+    backend: str | None = None  # efi_pstore, ramoops...
+    detail: str = ""
+
+
 class CaptureReadiness(Struct, frozen=True, kw_only=True, gc=False):
     """Can this host leave evidence the next time it panics? Ready only with kdump and netconsole both
     working now and after a reboot."""
@@ -92,6 +100,7 @@ class CaptureReadiness(Struct, frozen=True, kw_only=True, gc=False):
     missing: tuple[str, ...] = ()  # the details of the failed checks
     checks: tuple[CaptureCheck, ...] = ()
     serial_console: SerialConsoleReadiness | None = None
+    pstore: PstoreReadiness | None = None
 
 
 class Console(Struct, frozen=True, kw_only=True, gc=False):
@@ -105,6 +114,15 @@ class SerialConsole(Struct, frozen=True, kw_only=True, gc=False):
     next_boot: tuple[Console, ...] | None = None  # console= of the next boot (grub.cfg, BLS entries)
 
 
+class Pstore(Struct, frozen=True, kw_only=True, gc=False):
+    mounted: bool = False  # a pstore filesystem on /sys/fs/pstore
+    backend: str | None = None  # /sys/module/pstore/parameters/backend
+    service_installed: bool = False  # systemd-pstore.service
+    service_enabled: bool | None = None
+    records: tuple[str, ...] = ()  # /sys/fs/pstore: not archived yet
+    archived: tuple[str, ...] = ()  # /var/lib/systemd/pstore
+
+
 class CrashCapture(Struct, frozen=True, kw_only=True, gc=False):
     cmdline: str | None = None
     crashkernel: str | None = None
@@ -114,4 +132,5 @@ class CrashCapture(Struct, frozen=True, kw_only=True, gc=False):
     kdump_config: KdumpConfig | None = None
     netconsole: Netconsole
     serial_console: SerialConsole | None = None  # absent in facts from before it was read
+    pstore: Pstore | None = None
     readiness: CaptureReadiness

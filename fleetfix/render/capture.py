@@ -85,6 +85,7 @@ def status_json(report: AuditReport) -> str:
                 "netconsole_ready": capture.netconsole_ready,
                 "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in capture.checks],
                 "serial_console": serde.to_builtins(capture.serial_console),
+                "pstore": serde.to_builtins(capture.pstore),
             }
         hosts.append(entry)
     return json.dumps({"generated_at": report.generated_at.isoformat(), "hosts": hosts}, indent=2) + "\n"

@@ -118,6 +118,27 @@ def serial_console(capture):
     }
 
 
+def pstore(capture):
+    """``{usable, backend, detail}``: a crash's last kernel log survives in firmware (efi_pstore) or reserved
+    memory (ramoops) and systemd-pstore archives it at the next boot."""
+    facts = capture.get("pstore") or {}
+    gaps = []
+    if not facts.get("mounted"):
+        gaps.append("pstore filesystem not mounted on /sys/fs/pstore")
+    if not facts.get("backend"):
+        gaps.append("no pstore backend registered (efi_pstore, ramoops)")
+    if not facts.get("service_installed"):
+        gaps.append("systemd-pstore not installed")
+    elif not facts.get("service_enabled"):
+        gaps.append("systemd-pstore not enabled")
+    backend = facts.get("backend")
+    return {
+        "usable": not gaps,
+        "backend": backend,
+        "detail": "; ".join(gaps) if gaps else f"pstore through {backend}, archived by systemd-pstore",
+    }
+
+
 CHECKS = (_crash_memory, _loaded, _service, _target, _netconsole_live, _netconsole_persistent)
 
 
@@ -135,4 +156,5 @@ def capture_readiness(capture):
         "missing": [c["detail"] for c in checks if not c["ok"]],
         "checks": checks,
         "serial_console": serial_console(capture),
+        "pstore": pstore(capture),
     }

@@ -129,6 +129,7 @@ ANACRON_SPOOL = "/var/spool/anacron"
 SERIAL_PORT = re.compile(r"^tty[A-Za-z]+[0-9]+$")  # ttyS0, ttyAMA0, ttyUSB0; tty0..tty63 are virtual
 GRUB_LINUX_LINE = re.compile(r"^\s*linux(?:efi|16)?\s+\S+(.*)$", re.MULTILINE)
 BLS_ENTRIES = "/boot/loader/entries"
+PSTORE_ARCHIVE = "/var/lib/systemd/pstore"  # where systemd-pstore moves records at boot
 TIMER_MONOTONIC = ("OnActiveSec", "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec")
 
 SIGNATURE_HEAD = 8192
@@ -441,6 +442,17 @@ def parse_mountinfo_root(text):
         if sep and len(fields) >= 5 and fields[4] == "/":
             tail_fields = tail.split()
             found = (fields[2], tail_fields[1] if len(tail_fields) > 1 else None)
+    return found
+
+
+def parse_mountinfo_fstypes(text):
+    """{mount point: filesystem type} from /proc/self/mountinfo (the type follows the `` - `` separator)."""
+    found = {}
+    for line in text.splitlines():
+        head, sep, tail = line.partition(" - ")
+        fields, tail_fields = head.split(), tail.split()
+        if sep and len(fields) >= 5 and tail_fields:
+            found[fields[4]] = tail_fields[0]
     return found
 
 
@@ -916,6 +928,22 @@ def read_serial_console(host, cmdline):
     }
 
 
+def read_pstore(module, host):
+    """pstore: the filesystem mounted, the backend registered, systemd-pstore enabled, records waiting."""
+    mounts = parse_mountinfo_fstypes(host.text("/proc/self/mountinfo") or "")
+    backend = host.value("/sys/module/pstore/parameters/backend")
+    installed = _service_installed(host, "systemd-pstore")
+    enabled_state = _unit_states(module, host, "systemd-pstore.service")[0] if installed else None
+    return {
+        "mounted": "pstore" in [t for point, t in mounts.items() if point == "/sys/fs/pstore"],
+        "backend": None if backend in (None, "", "(null)") else backend,
+        "service_installed": installed,
+        "service_enabled": systemctl_enabled(enabled_state) if installed else False,
+        "records": sorted(host.listdir("/sys/fs/pstore")),
+        "archived": sorted(host.listdir(PSTORE_ARCHIVE)),
+    }
+
+
 def read_crash_capture(module, host, modules):
     cmdline = host.value("/proc/cmdline")
     loaded = host.value("/sys/kernel/kexec_crash_loaded")
@@ -929,6 +957,7 @@ def read_crash_capture(module, host, modules):
         "kdump_config": config,
         "netconsole": read_netconsole(host, modules, cmdline),
         "serial_console": read_serial_console(host, cmdline),
+        "pstore": read_pstore(module, host),
     }
     capture["readiness"] = capture_readiness(capture)
     return capture
