@@ -121,6 +121,7 @@ class Pstore(Struct, frozen=True, kw_only=True, gc=False):
     service_enabled: bool | None = None
     records: tuple[str, ...] = ()  # /sys/fs/pstore: not archived yet
     archived: tuple[str, ...] = ()  # /var/lib/systemd/pstore
+    crash_kexec_post_notifiers: bool | None = None  # False: with kdump loaded, a panic never reaches pstore
 
 
 class CrashCapture(Struct, frozen=True, kw_only=True, gc=False):

@@ -131,6 +131,8 @@ def pstore(capture):
         gaps.append("systemd-pstore not installed")
     elif not facts.get("service_enabled"):
         gaps.append("systemd-pstore not enabled")
+    if capture.get("kexec_crash_loaded") and facts.get("crash_kexec_post_notifiers") is False:
+        gaps.append("kdump takes a panic before pstore sees it (crash_kexec_post_notifiers is off)")
     backend = facts.get("backend")
     return {
         "usable": not gaps,

@@ -941,7 +941,15 @@ def read_pstore(module, host):
         "service_enabled": systemctl_enabled(enabled_state) if installed else False,
         "records": sorted(host.listdir("/sys/fs/pstore")),
         "archived": sorted(host.listdir(PSTORE_ARCHIVE)),
+        # Y: the panic notifiers (pstore's kmsg dump) run before kdump's kexec; N: kdump takes the panic first
+        "crash_kexec_post_notifiers": _yes_no(
+            host.value("/sys/module/kernel/parameters/crash_kexec_post_notifiers")
+        ),
     }
+
+
+def _yes_no(value):
+    return {"Y": True, "N": False}.get(value or "")
 
 
 def read_crash_capture(module, host, modules):

@@ -47,6 +47,7 @@ def test_an_efi_pstore_host_is_usable() -> None:
         "service_enabled": True,
         "records": ["dmesg-efi-170184583901001", "dmesg-efi-170184583902001"],
         "archived": [],
+        "crash_kexec_post_notifiers": None,
     }
     msgspec.convert(facts, Pstore)
     found = rules.pstore({"pstore": facts})
@@ -71,3 +72,12 @@ def test_a_host_without_a_backend(tmp_path: Path) -> None:
     facts = ff.read_pstore(SystemctlRunner(), ff.Host(str(tmp_path)))
     assert (facts["mounted"], facts["backend"], facts["service_installed"]) == (False, None, False)
     assert rules.pstore({"pstore": facts})["detail"].startswith("pstore filesystem not mounted")
+
+
+def test_kdump_loaded_without_post_notifiers_leaves_pstore_empty() -> None:
+    facts = {"mounted": True, "backend": "efi_pstore", "service_installed": True, "service_enabled": True}
+    capture = {"kexec_crash_loaded": True, "pstore": facts | {"crash_kexec_post_notifiers": False}}
+    found = rules.pstore(capture)
+    assert not found["usable"]
+    assert found["detail"] == "kdump takes a panic before pstore sees it (crash_kexec_post_notifiers is off)"
+    assert rules.pstore(capture | {"pstore": facts | {"crash_kexec_post_notifiers": True}})["usable"]
