@@ -150,7 +150,7 @@ def test_bad_input_is_one_line(make_lab, tmp_path: Path) -> None:
     assert hosts["db06"]["message"].startswith(f"log host {unused} unreachable: it does not answer on eth0")
 
 
-def test_enable_adds_the_serial_console_from_inventory_variables(make_lab, tmp_path: Path) -> None:
+def test_enable_adds_the_serial_console_and_systemd_pstore(make_lab, tmp_path: Path) -> None:
     """The port and speed come from the inventory; the console is there for the next boot, and present
     (command line and the kernel's active consoles) after it."""
     lab = make_lab("seed", hosts=["db01"], name="tr-serial")
@@ -165,6 +165,8 @@ def test_enable_adds_the_serial_console_from_inventory_variables(make_lab, tmp_p
 
     _, hosts = enable(lab, tmp_path)
     assert "serial console" in hosts["db01"]["changed"], hosts["db01"]
+    pstore = status(lab, tmp_path)[1]["db01"]["pstore"]  # enabled; the lab host has no pstore backend
+    assert "systemd-pstore not" not in pstore["detail"] and "no pstore backend" in pstore["detail"]
     grub = lab.ssh("db01", "cat /boot/grub/grub.cfg").stdout
     assert " console=tty0 console=ttyS1,57600n8" in grub
     after = status(lab, tmp_path)[1]["db01"]["serial_console"]
