@@ -186,7 +186,7 @@ def test_enable_adds_the_serial_console_and_systemd_pstore(make_lab, tmp_path: P
         tmp_path, "capture", "enable", "-i", str(lab.inventory_path), "--log-host", lab.controller_ip
     )
     assert (
-        refused.returncode != 0 and "invalid serial console ttyS1;reboot" in refused.stdout + refused.stderr
+        refused.returncode != 0 and 'invalid serial console "ttyS1;reboot"' in refused.stdout + refused.stderr
     )
 
 
