@@ -70,6 +70,8 @@ def schedule_record(result: HostResult) -> tuple[dict[str, Any], tuple[str, ...]
         "timezone": zone,
         "addresses": _addresses(facts, str(record.get("address") or "")),
         "scheduled_jobs": raw.get("scheduled_jobs") or [],
+        "anacron": raw.get("anacron"),
+        "run_parts": raw.get("run_parts"),
         "systemd_analyze": calendar or None,
     }
     return document, tuple(notes)

@@ -73,6 +73,23 @@ class CaptureCheck(Struct, frozen=True, kw_only=True, gc=False):
         return CHECK_LABELS.get(self.name, self.name)
 
 
+class SerialConsoleReadiness(Struct, frozen=True, kw_only=True, gc=False):
+    """Reported beside readiness, not part of it: a host without a serial line can still be ready."""
+
+    present: bool  # on the running command line and among the kernel's active consoles
+    next_boot: bool | None = None  # None: the next boot's command line could not be read
+    port: str | None = None  # e.g. ttyS0,115200n8
+    detail: str = ""
+
+
+class PstoreReadiness(Struct, frozen=True, kw_only=True, gc=False):
+    """Reported beside readiness, not part of it."""
+
+    usable: bool  # mounted, a backend registered, systemd-pstore enabled
+    backend: str | None = None  # efi_pstore, ramoops...
+    detail: str = ""
+
+
 class CaptureReadiness(Struct, frozen=True, kw_only=True, gc=False):
     """Can this host leave evidence the next time it panics? Ready only with kdump and netconsole both
     working now and after a reboot."""
@@ -82,6 +99,29 @@ class CaptureReadiness(Struct, frozen=True, kw_only=True, gc=False):
     netconsole_ready: bool
     missing: tuple[str, ...] = ()  # the details of the failed checks
     checks: tuple[CaptureCheck, ...] = ()
+    serial_console: SerialConsoleReadiness | None = None
+    pstore: PstoreReadiness | None = None
+
+
+class Console(Struct, frozen=True, kw_only=True, gc=False):
+    port: str  # ttyS0, tty0
+    options: str | None = None  # 115200n8
+
+
+class SerialConsole(Struct, frozen=True, kw_only=True, gc=False):
+    consoles: tuple[Console, ...] = ()  # console= on /proc/cmdline, in order
+    active: tuple[str, ...] | None = None  # /sys/class/tty/console/active
+    next_boot: tuple[Console, ...] | None = None  # console= of the next boot (grub.cfg, BLS entries)
+
+
+class Pstore(Struct, frozen=True, kw_only=True, gc=False):
+    mounted: bool = False  # a pstore filesystem on /sys/fs/pstore
+    backend: str | None = None  # /sys/module/pstore/parameters/backend
+    service_installed: bool = False  # systemd-pstore.service
+    service_enabled: bool | None = None
+    records: tuple[str, ...] = ()  # /sys/fs/pstore: not archived yet
+    archived: tuple[str, ...] = ()  # /var/lib/systemd/pstore
+    crash_kexec_post_notifiers: bool | None = None  # False: with kdump loaded, a panic never reaches pstore
 
 
 class CrashCapture(Struct, frozen=True, kw_only=True, gc=False):
@@ -92,4 +132,6 @@ class CrashCapture(Struct, frozen=True, kw_only=True, gc=False):
     kdump_service: KdumpService | None = None
     kdump_config: KdumpConfig | None = None
     netconsole: Netconsole
+    serial_console: SerialConsole | None = None  # absent in facts from before it was read
+    pstore: Pstore | None = None
     readiness: CaptureReadiness

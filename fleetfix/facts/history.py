@@ -44,3 +44,41 @@ class CrashDump(Struct, frozen=True, kw_only=True, gc=False):
     has_dmesg: bool
     dmesg_file: str | None = None
     files: tuple[str, ...] = ()
+
+
+class AnacronJob(Struct, frozen=True, kw_only=True, gc=False):
+    """One anacrontab job as written: ``period`` is days or ``@monthly``-style, ``delay`` minutes."""
+
+    period: str
+    delay: str
+    identifier: str
+    command: str
+    last_run: str | None = None  # /var/spool/anacron/<identifier>: YYYYMMDD
+
+
+class Anacrontab(Struct, frozen=True, kw_only=True, gc=False):
+    random_delay: str | None = None  # RANDOM_DELAY, minutes
+    start_hours_range: str | None = None  # START_HOURS_RANGE, "3-22"
+    jobs: tuple[AnacronJob, ...] = ()
+
+
+class Anacron(Struct, frozen=True, kw_only=True, gc=False):
+    installed: bool = False  # /usr/sbin/anacron exists
+    anacrontab: Anacrontab | None = None
+
+
+class JobDirectory(Struct, frozen=True, kw_only=True, gc=False):
+    """A directory run-parts is given: the scripts it would run, in order, and the files it passes over."""
+
+    path: str
+    exists: bool = True
+    scripts: tuple[str, ...] = ()
+    passed_over: tuple[str, ...] = ()
+
+
+class RunParts(Struct, frozen=True, kw_only=True, gc=False):
+    flavour: Literal["debianutils", "crontabs"] | None = None
+    directories: tuple[JobDirectory, ...] = ()
+
+    def directory(self, path: str) -> JobDirectory | None:
+        return next((d for d in self.directories if d.path == path.rstrip("/")), None)

@@ -15,7 +15,7 @@ from msgspec import Struct
 
 from fleetfix import serde
 from fleetfix.facts.crash_capture import CrashCapture
-from fleetfix.facts.history import CrashDump, ScheduledJob
+from fleetfix.facts.history import Anacron, CrashDump, RunParts, ScheduledJob
 from fleetfix.facts.kernel_package import KernelPackage, identify
 
 SCHEMA = 2
@@ -153,6 +153,8 @@ class HostFacts(Struct, frozen=True, kw_only=True, gc=False):
     block_devices: tuple[BlockDevice, ...] = ()
     next_boot: NextBoot | None = None  # absent from facts of older collections
     scheduled_jobs: tuple[ScheduledJob, ...] = ()
+    anacron: Anacron | None = None  # absent in facts from before it was read
+    run_parts: RunParts | None = None
     crash_dumps: tuple[CrashDump, ...] = ()
     crash_dumps_total: int | None = None  # absent or null: as many as ``crash_dumps`` lists
     errors: tuple[FactError, ...] = ()

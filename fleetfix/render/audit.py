@@ -54,6 +54,8 @@ def host_dict(host: HostAudit) -> dict[str, Any]:
             "netconsole_ready": capture.netconsole_ready,
             "missing": list(capture.missing),
             "checks": capture.checks,  # name, ok, detail
+            "serial_console": capture.serial_console,  # present, next_boot, port, detail; not in ready
+            "pstore": capture.pstore,  # usable, backend, detail; not in ready
         },
         "findings": host.findings,  # a Finding's fields are the report's keys, in order
         "unknown": host.unknown,  # advisories no data settles for this kernel (status "unknown")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from fleetfix import serde
 from fleetfix.audit import AuditReport
 from fleetfix.capture.outcome import CaptureOutcome
 
@@ -83,6 +84,8 @@ def status_json(report: AuditReport) -> str:
                 "kdump_ready": capture.kdump_ready,
                 "netconsole_ready": capture.netconsole_ready,
                 "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in capture.checks],
+                "serial_console": serde.to_builtins(capture.serial_console),
+                "pstore": serde.to_builtins(capture.pstore),
             }
         hosts.append(entry)
     return json.dumps({"generated_at": report.generated_at.isoformat(), "hosts": hosts}, indent=2) + "\n"

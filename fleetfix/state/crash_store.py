@@ -10,8 +10,9 @@ Layout::
                                                 address each .log file belongs to
 
 ``jobs.json`` is ``{"timezone": "Europe/Berlin", "addresses": ["10.0.0.5"], "scheduled_jobs": [...],
-"systemd_analyze": "..."}``: the host's IANA zone (UTC when absent), the source addresses its netconsole
-messages arrive from, its scheduled jobs as the facts give them (docs/facts.md), and the output of
+"anacron": {...}, "run_parts": {...}, "systemd_analyze": "..."}``: the host's IANA zone (UTC when absent),
+the source addresses its netconsole messages arrive from, its scheduled jobs, anacron and run-parts
+directories as the facts give them (docs/facts.md), and the output of
 ``systemd-analyze calendar --iterations=N [--base-time=...] EXPR...`` for its timers' expressions.
 A bare list is taken as the scheduled jobs alone.
 
@@ -41,11 +42,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from fleetfix import serde
 from fleetfix.errors import InputError
-from fleetfix.facts.history import ScheduledJob
+from fleetfix.facts.history import Anacron, RunParts, ScheduledJob
 from fleetfix.state.log_files import (
     DECOMPRESSION_ERRORS,
     Chunks,
@@ -64,6 +66,7 @@ from fleetfix.triage.result import ReadStats
 _KDUMP_TOOLS_DIR = re.compile(r"(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)")
 _EL_DIR = re.compile(r".*-(\d{4})-(\d\d)-(\d\d)-(\d\d):(\d\d):(\d\d)")
 _STAMP = re.compile(rb"\[ *(\d+\.\d+)\]")
+T = TypeVar("T")
 _BASIS_RANK = {"log prefix": 0, "dump directory": 1, "unknown": 2}
 _RECEIVER_LOG = re.compile(r"[0-9A-Za-z.-]+_\d+\.log")
 # Fields of a report that crashes of one bug mostly share: a brief crash points to one copy of each text.
@@ -368,7 +371,26 @@ def read_jobs(path: Path, host: str) -> StoredHost:
     addresses = _optional(data, "addresses", list, "a list of strings", source) or []
     if not all(isinstance(a, str) for a in addresses):
         raise InputError(source, "expected a list of strings", field="addresses")
-    return StoredHost(host, jobs, zone, {a.original: a for a in analyzed}, tuple(addresses))
+    return StoredHost(
+        host,
+        jobs,
+        zone,
+        {a.original: a for a in analyzed},
+        anacron=_typed(data, "anacron", Anacron, source),
+        run_parts=_typed(data, "run_parts", RunParts, source),
+        addresses=tuple(addresses),
+    )
+
+
+def _typed(data: dict[str, Any], key: str, kind: type[T], source: str) -> T | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    try:
+        return serde.convert(value, kind, source)
+    except InputError as exc:
+        message = str(exc).removeprefix(f"{source}: ").removeprefix(f"{exc.field}: ")
+        raise InputError(source, message, field=".".join(p for p in (key, exc.field) if p)) from None
 
 
 def _optional(data: dict[str, Any], key: str, kind: type, expected: str, source: str) -> Any:

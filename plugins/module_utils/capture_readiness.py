@@ -76,6 +76,71 @@ def _netconsole_persistent(capture):
     return _check("netconsole.persistent", False, "netconsole not configured to survive a reboot")
 
 
+def _serial(consoles):
+    """The serial port among ``console=`` values: the last one, the port the kernel makes /dev/console."""
+    serial = [c for c in consoles or () if _is_serial_port(c.get("port") or "")]
+    return serial[-1] if serial else None
+
+
+def _is_serial_port(port):
+    head = port.rstrip("0123456789")
+    return head != port and head.startswith("tty") and head != "tty"
+
+
+def _spec(console):
+    return console["port"] + ("," + console["options"] if console.get("options") else "")
+
+
+def serial_console(capture):
+    """``{present, next_boot, port, detail}``: a serial console on the running kernel (on its command line
+    and among the kernel's active consoles, where those can be read) and on the next boot's command line."""
+    facts = capture.get("serial_console") or {}
+    now, upcoming = _serial(facts.get("consoles")), facts.get("next_boot")
+    active = facts.get("active")
+    present = now is not None and (active is None or now["port"] in active)
+    following = None if upcoming is None else _serial(upcoming)
+    port = now or following
+    if present:
+        detail = f"serial console on {_spec(now)}"
+    elif now is not None:
+        detail = f"console={_spec(now)} is on the command line but {now['port']} is not an active console"
+    else:
+        detail = "no serial console on the kernel command line"
+    if following is not None and not present:
+        detail += f"; {_spec(following)} from the next boot"
+    elif upcoming is not None and following is None and present:
+        detail += "; gone from the next boot's command line"
+    return {
+        "present": present,
+        "next_boot": None if upcoming is None else following is not None,
+        "port": None if port is None else _spec(port),
+        "detail": detail,
+    }
+
+
+def pstore(capture):
+    """``{usable, backend, detail}``: a crash's last kernel log survives in firmware (efi_pstore) or reserved
+    memory (ramoops) and systemd-pstore archives it at the next boot."""
+    facts = capture.get("pstore") or {}
+    gaps = []
+    if not facts.get("mounted"):
+        gaps.append("pstore filesystem not mounted on /sys/fs/pstore")
+    if not facts.get("backend"):
+        gaps.append("no pstore backend registered (efi_pstore, ramoops)")
+    if not facts.get("service_installed"):
+        gaps.append("systemd-pstore not installed")
+    elif not facts.get("service_enabled"):
+        gaps.append("systemd-pstore not enabled")
+    if capture.get("kexec_crash_loaded") and facts.get("crash_kexec_post_notifiers") is False:
+        gaps.append("kdump takes a panic before pstore sees it (crash_kexec_post_notifiers is off)")
+    backend = facts.get("backend")
+    return {
+        "usable": not gaps,
+        "backend": backend,
+        "detail": "; ".join(gaps) if gaps else f"pstore through {backend}, archived by systemd-pstore",
+    }
+
+
 CHECKS = (_crash_memory, _loaded, _service, _target, _netconsole_live, _netconsole_persistent)
 
 
@@ -92,4 +157,6 @@ def capture_readiness(capture):
         "netconsole_ready": all(c["ok"] for c in checks if c["name"].startswith("netconsole.")),
         "missing": [c["detail"] for c in checks if not c["ok"]],
         "checks": checks,
+        "serial_console": serial_console(capture),
+        "pstore": pstore(capture),
     }

@@ -13,6 +13,7 @@ import lzma
 import os
 import re
 import shlex
+import stat
 import struct
 from datetime import datetime
 
@@ -116,6 +117,19 @@ CRON_SPECIALS = frozenset(
 CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-]+$")
 ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*=")
 SKIPPED_CRON_FILE = re.compile(r"^\.|~$|\.(dpkg-[a-z]+|rpmsave|rpmnew|rpmorig|swp)$")
+RUN_PARTS_DIR = re.compile(r"\brun-parts\b(?:\s+-\S+)*\s+(/[^\s;|&)}]+)")
+STANDARD_JOB_DIRS = ("/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly", "/etc/cron.monthly")
+# Debian's run-parts (debianutils) without --lsbsysinit or --regex: run-parts(8).
+DEBIAN_RUN_PARTS_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+# EL's run-parts (crontabs, a shell script): the names it passes over.
+EL_RUN_PARTS_SKIPPED = re.compile(r"^\.|[~,]$|\.(rpmsave|rpmorig|rpmnew|swp|cfsaved)$")
+ANACRON_JOB = re.compile(r"^[ \t]*([0-9]+|@[^ \t]+)[ \t]+([0-9]+)[ \t]+([^ \t/]+)[ \t]+([^ \t].*)$")
+ANACRON_ENV = re.compile(r"^[ \t]*([^ \t=]+)[ \t]*=(.*)$")
+ANACRON_SPOOL = "/var/spool/anacron"
+SERIAL_PORT = re.compile(r"^tty[A-Za-z]+[0-9]+$")  # ttyS0, ttyAMA0, ttyUSB0; tty0..tty63 are virtual
+GRUB_LINUX_LINE = re.compile(r"^\s*linux(?:efi|16)?\s+\S+(.*)$", re.MULTILINE)
+BLS_ENTRIES = "/boot/loader/entries"
+PSTORE_ARCHIVE = "/var/lib/systemd/pstore"  # where systemd-pstore moves records at boot
 TIMER_MONOTONIC = ("OnActiveSec", "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec")
 
 SIGNATURE_HEAD = 8192
@@ -298,6 +312,74 @@ def parse_crontab(text, source, has_user_field):
     return jobs
 
 
+def parse_anacrontab(text):
+    """anacrontab(5): jobs ``period delay job-identifier command`` and the variables anacron itself reads.
+
+    >>> parse_anacrontab("RANDOM_DELAY=45\\n1 5 cron.daily nice run-parts /etc/cron.daily")["jobs"][0]
+    {'period': '1', 'delay': '5', 'identifier': 'cron.daily', 'command': 'nice run-parts /etc/cron.daily'}
+    """
+    variables, jobs = {}, []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        job = ANACRON_JOB.match(line)
+        if job:
+            period, delay, identifier, command = job.groups()
+            jobs.append({"period": period, "delay": delay, "identifier": identifier, "command": command})
+            continue
+        assignment = ANACRON_ENV.match(line)
+        if assignment and assignment.group(1) in ("RANDOM_DELAY", "START_HOURS_RANGE"):
+            variables[assignment.group(1)] = assignment.group(2).strip()
+    return {
+        "random_delay": variables.get("RANDOM_DELAY"),
+        "start_hours_range": variables.get("START_HOURS_RANGE"),
+        "jobs": jobs,
+    }
+
+
+def run_parts_directories(commands):
+    """The directories ``run-parts`` is given in these commands, with the four standard ones."""
+    found = {m.group(1).rstrip("/") for c in commands for m in RUN_PARTS_DIR.finditer(c or "")}
+    return sorted(found | set(STANDARD_JOB_DIRS))
+
+
+def run_parts_selects(name, flavour, allowed, denied):
+    """Whether ``flavour``'s run-parts runs a file of this name (its executable bit is checked apart)."""
+    if flavour == "debianutils":
+        return bool(DEBIAN_RUN_PARTS_NAME.match(name))
+    if EL_RUN_PARTS_SKIPPED.search(name) or name in ("jobs.allow", "jobs.deny") or name in denied:
+        return False
+    return allowed is None or name in allowed
+
+
+def parse_consoles(args):
+    """``console=`` values of a kernel command line, in order, as ``{port, options}``.
+
+    >>> parse_consoles("ro console=tty0 console=ttyS0,115200n8")
+    [{'port': 'tty0', 'options': None}, {'port': 'ttyS0', 'options': '115200n8'}]
+    """
+    consoles = []
+    for value in kernel_arg_values(args or "", "console"):
+        port, _, options = value.partition(",")
+        consoles.append({"port": port, "options": options or None})
+    return consoles
+
+
+def grub_default_args(text):
+    """The arguments of grub.cfg's first ``linux`` line (the default entry as update-grub writes it)."""
+    found = GRUB_LINUX_LINE.search(text or "")
+    return found.group(1).strip() if found else None
+
+
+def bls_options(text):
+    """``options`` of a Boot Loader Specification entry (what grubby edits on EL)."""
+    for line in (text or "").splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key == "options":
+            return value.strip()
+    return None
+
+
 def parse_unit_file(text):
     """systemd unit file: {section: [(key, value), ...]} in file order, continuations joined."""
     sections, current = {}, None
@@ -360,6 +442,17 @@ def parse_mountinfo_root(text):
         if sep and len(fields) >= 5 and fields[4] == "/":
             tail_fields = tail.split()
             found = (fields[2], tail_fields[1] if len(tail_fields) > 1 else None)
+    return found
+
+
+def parse_mountinfo_fstypes(text):
+    """{mount point: filesystem type} from /proc/self/mountinfo (the type follows the `` - `` separator)."""
+    found = {}
+    for line in text.splitlines():
+        head, sep, tail = line.partition(" - ")
+        fields, tail_fields = head.split(), tail.split()
+        if sep and len(fields) >= 5 and tail_fields:
+            found[fields[4]] = tail_fields[0]
     return found
 
 
@@ -808,6 +901,57 @@ def read_netconsole(host, modules, cmdline):
     }
 
 
+def read_next_boot_args(host):
+    """The next boot's command line: grub.cfg's default entry, else the BLS entries (all of them agreeing)."""
+    args = grub_default_args(host.text("/boot/grub/grub.cfg") or host.text("/boot/grub2/grub.cfg"))
+    if args is not None and "$kernelopts" not in args:
+        return args
+    entries = [
+        options
+        for name in sorted(host.listdir(BLS_ENTRIES))
+        if name.endswith(".conf")
+        and (options := bls_options(host.text(BLS_ENTRIES + "/" + name))) is not None
+    ]
+    if entries and all(parse_consoles(e) == parse_consoles(entries[0]) for e in entries):
+        return entries[0]
+    return None
+
+
+def read_serial_console(host, cmdline):
+    """Consoles on the running command line, the kernel's active consoles, and the next boot's."""
+    active = host.value("/sys/class/tty/console/active")
+    next_boot = read_next_boot_args(host)
+    return {
+        "consoles": parse_consoles(cmdline),
+        "active": None if active is None else active.split(),
+        "next_boot": None if next_boot is None else parse_consoles(next_boot),
+    }
+
+
+def read_pstore(module, host):
+    """pstore: the filesystem mounted, the backend registered, systemd-pstore enabled, records waiting."""
+    mounts = parse_mountinfo_fstypes(host.text("/proc/self/mountinfo") or "")
+    backend = host.value("/sys/module/pstore/parameters/backend")
+    installed = _service_installed(host, "systemd-pstore")
+    enabled_state = _unit_states(module, host, "systemd-pstore.service")[0] if installed else None
+    return {
+        "mounted": "pstore" in [t for point, t in mounts.items() if point == "/sys/fs/pstore"],
+        "backend": None if backend in (None, "", "(null)") else backend,
+        "service_installed": installed,
+        "service_enabled": systemctl_enabled(enabled_state) if installed else False,
+        "records": sorted(host.listdir("/sys/fs/pstore")),
+        "archived": sorted(host.listdir(PSTORE_ARCHIVE)),
+        # Y: the panic notifiers (pstore's kmsg dump) run before kdump's kexec; N: kdump takes the panic first
+        "crash_kexec_post_notifiers": _yes_no(
+            host.value("/sys/module/kernel/parameters/crash_kexec_post_notifiers")
+        ),
+    }
+
+
+def _yes_no(value):
+    return {"Y": True, "N": False}.get(value or "")
+
+
 def read_crash_capture(module, host, modules):
     cmdline = host.value("/proc/cmdline")
     loaded = host.value("/sys/kernel/kexec_crash_loaded")
@@ -820,6 +964,8 @@ def read_crash_capture(module, host, modules):
         "kdump_service": service,
         "kdump_config": config,
         "netconsole": read_netconsole(host, modules, cmdline),
+        "serial_console": read_serial_console(host, cmdline),
+        "pstore": read_pstore(module, host),
     }
     capture["readiness"] = capture_readiness(capture)
     return capture
@@ -901,6 +1047,62 @@ def read_scheduled_jobs(host):
                 job["user"] = user
                 jobs.append(job)
     return jobs + read_timers(host)
+
+
+def run_parts_flavour(host):
+    """``debianutils`` (an ELF program) or ``crontabs`` (EL's shell script); None without run-parts."""
+    for path in ("/usr/bin/run-parts", "/bin/run-parts"):
+        try:
+            head = host.read_bytes(path, 4)
+        except OSError:
+            continue
+        if head:
+            return "crontabs" if head.startswith(b"#!") else "debianutils"
+    return None
+
+
+def _name_list(host, path):
+    text = host.text(path)
+    return None if text is None else {line.strip() for line in text.splitlines() if line.strip()}
+
+
+def read_job_directory(host, path, flavour):
+    """What run-parts would run in ``path``: executable regular files its name rules accept, in order."""
+    allowed, denied = _name_list(host, path + "/jobs.allow"), _name_list(host, path + "/jobs.deny") or set()
+    scripts, passed_over = [], []
+    for name in sorted(host.listdir(path)):
+        try:
+            info = os.stat(host.real(path + "/" + name))
+        except OSError as error:
+            host.fail(path + "/" + name, error)
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            continue
+        if info.st_mode & 0o111 and run_parts_selects(name, flavour, allowed, denied):
+            scripts.append(name)
+        else:
+            passed_over.append(name)
+    return {"path": path, "exists": host.isdir(path), "scripts": scripts, "passed_over": passed_over}
+
+
+def read_anacron(host):
+    """The anacrontab as anacron reads it, each job's last run day, and whether anacron is installed."""
+    text = host.text("/etc/anacrontab")
+    table = parse_anacrontab(text) if text is not None else None
+    for job in table["jobs"] if table else ():
+        stamp = host.value(ANACRON_SPOOL + "/" + job["identifier"])
+        job["last_run"] = stamp if stamp and re.match(r"^[0-9]{8}$", stamp) else None
+    return {"installed": host.exists("/usr/sbin/anacron"), "anacrontab": table}
+
+
+def read_run_parts(host, jobs, anacron):
+    flavour = run_parts_flavour(host)
+    commands = [job["command"] for job in jobs if job["kind"] == "cron"]
+    commands += [job["command"] for job in (anacron["anacrontab"] or {}).get("jobs", ())]
+    return {
+        "flavour": flavour,
+        "directories": [read_job_directory(host, d, flavour) for d in run_parts_directories(commands)],
+    }
 
 
 def local_dump_directory(config):
@@ -1014,6 +1216,8 @@ def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
     dumps, total = read_crash_dumps(
         host, crash_dir or local_dump_directory(capture["kdump_config"]) or "/var/crash", max_crash_dumps
     )
+    jobs = read_scheduled_jobs(host)
+    anacron = read_anacron(host)
     facts.update(
         {
             "module_support": support,
@@ -1021,7 +1225,9 @@ def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
             "crash_capture": capture,
             "block_devices": disks,
             "next_boot": read_next_boot(module, host, modules, disk_modules),
-            "scheduled_jobs": read_scheduled_jobs(host),
+            "scheduled_jobs": jobs,
+            "anacron": anacron,
+            "run_parts": read_run_parts(host, jobs, anacron),
             "crash_dumps": dumps,
             "crash_dumps_total": total,
             "errors": host.errors,

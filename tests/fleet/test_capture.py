@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fleetfix.lab import Lab
 
@@ -146,3 +148,57 @@ def test_bad_input_is_one_line(make_lab, tmp_path: Path) -> None:
     rc, hosts = run_json(tmp_path, "capture", "enable", "-i", str(lab.inventory_path), "--log-host", unused)
     assert rc == 4
     assert hosts["db06"]["message"].startswith(f"log host {unused} unreachable: it does not answer on eth0")
+
+
+def test_enable_adds_the_serial_console_and_systemd_pstore(make_lab, tmp_path: Path) -> None:
+    """The port and speed come from the inventory; the console is there for the next boot, and present
+    (command line and the kernel's active consoles) after it."""
+    lab = make_lab("seed", hosts=["db01"], name="tr-serial")
+    document = yaml.safe_load(lab.inventory_path.read_text())
+    document["all"]["vars"] |= {
+        "crash_capture_serial_console_port": "ttyS1",
+        "crash_capture_serial_console_speed": 57600,
+    }
+    lab.inventory_path.write_text(yaml.safe_dump(document))
+    before = status(lab, tmp_path)[1]["db01"]["serial_console"]
+    assert (before["present"], before["next_boot"]) == (False, False)
+
+    _, hosts = enable(lab, tmp_path)
+    assert "serial console" in hosts["db01"]["changed"], hosts["db01"]
+    pstore = status(lab, tmp_path)[1]["db01"]["pstore"]  # enabled; the lab host has no pstore backend
+    assert "systemd-pstore not" not in pstore["detail"] and "no pstore backend" in pstore["detail"]
+    grub = lab.ssh("db01", "cat /boot/grub/grub.cfg").stdout
+    assert " console=tty0 console=ttyS1,57600n8" in grub
+    after = status(lab, tmp_path)[1]["db01"]["serial_console"]
+    assert (after["present"], after["next_boot"], after["port"]) == (False, True, "ttyS1,57600n8")
+    assert "serial console" not in enable(lab, tmp_path)[1]["db01"]["changed"]  # idempotent
+
+    boot_id = boot_ids_of(lab, "db01")
+    lab.ssh("db01", "reboot")
+    wait_for_new_boot(lab, "db01", boot_id)
+    booted = status(lab, tmp_path)[1]["db01"]["serial_console"]
+    assert (booted["present"], booted["next_boot"], booted["port"]) == (True, True, "ttyS1,57600n8")
+    assert lab.ssh("db01", "cat /sys/class/tty/console/active").stdout.split() == ["tty0", "ttyS1"]
+
+    document["all"]["vars"]["crash_capture_serial_console_port"] = "ttyS1;reboot"
+    lab.inventory_path.write_text(yaml.safe_dump(document))
+    refused = fleetfix(
+        tmp_path, "capture", "enable", "-i", str(lab.inventory_path), "--log-host", lab.controller_ip
+    )
+    assert (
+        refused.returncode != 0 and 'invalid serial console "ttyS1;reboot"' in refused.stdout + refused.stderr
+    )
+
+
+def boot_ids_of(lab: Lab, host: str) -> str:
+    return lab.ssh(host, "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+
+
+def wait_for_new_boot(lab: Lab, host: str, old: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = lab.ssh(host, "cat /proc/sys/kernel/random/boot_id", timeout=10)
+        if current.returncode == 0 and current.stdout.strip() not in ("", old):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{host} did not boot again")

@@ -127,6 +127,13 @@ def _modprobe_options(name: str) -> dict[str, str]:
     return options
 
 
+def active_consoles(args: str) -> str:
+    """/sys/class/tty/console/active for this command line: its console= ports in order (the last one is
+    /dev/console), tty0 without any."""
+    ports = [word.split("=", 1)[1].split(",", 1)[0] for word in args.split() if word.startswith("console=")]
+    return " ".join(dict.fromkeys(p for p in ports if p)) or "tty0"
+
+
 def boot(host_dir: Path) -> None:
     spec = json.loads((host_dir / "boot.json").read_text())
     controllers = json.loads((host_dir / "upper/usr/lib/fleetfix-lab/hardware.json").read_text())[
@@ -155,7 +162,8 @@ def boot(host_dir: Path) -> None:
         "kexec_crash_loaded": "0\n",
         "kexec_loaded": "0\n",
     }
-    views.build_sys(hardware.sysfs_tree(controllers), kexec)
+    consoles = {"class/tty/console/active": f"{active_consoles(args)}\n"}
+    views.build_sys(hardware.sysfs_tree(controllers) | consoles, kexec)
     nscalls.sethostname(spec["name"])
     for directory in ("/run/sshd", "/run/systemd/system", "/run/lock", "/root/.ssh"):
         os.makedirs(directory, exist_ok=True)

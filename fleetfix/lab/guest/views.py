@@ -83,9 +83,11 @@ def build_sys(hba_tree: dict[str, str | None], kernel_files: dict[str, str]) -> 
     Path("/sys/kernel/config").mkdir()
     for name, content in kernel_files.items():
         Path("/sys/kernel", name).write_text(content)
-    mirror(real / "class", Path("/sys/class"), "../.kernel/class", {"block", "scsi_host"})
+    mirror(real / "class", Path("/sys/class"), "../.kernel/class", {"block", "scsi_host", "tty"})
     Path("/sys/class/block").mkdir()
     Path("/sys/class/scsi_host").mkdir()
+    # the host's own consoles (class/tty/console/active) beside the machine's tty devices
+    mirror(real / "class/tty", Path("/sys/class/tty"), "../../.kernel/class/tty", {"console"})
     mirror(real / "bus", Path("/sys/bus"), "../.kernel/bus", {"pci", "scsi"})
     mirror(real / "bus/pci", Path("/sys/bus/pci"), "../../.kernel/bus/pci", {"drivers", "devices"})
     mirror(real / "bus/pci/drivers", Path("/sys/bus/pci/drivers"), "../../../.kernel/bus/pci/drivers", set())

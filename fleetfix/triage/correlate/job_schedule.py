@@ -1,8 +1,10 @@
-"""When a host's cron job or systemd timer starts: its schedule, placed in the host's zone.
+"""When a host's cron job, systemd timer or anacron job starts: its schedule, placed in the host's zone.
 
 The run before a crash starts at the job's last start at or before it: croniter for cron; for
 ``OnCalendar=``, the host's own ``systemd-analyze calendar`` elapses within their span and ``calendar.py``
-elsewhere. Cron and local-zone timers run in the host's zone; crash times are aware.
+elsewhere; for anacron, anacron's own first start inside its hours on a day the job is due, plus the job's
+delay. Cron and local-zone timers run in the host's zone; crash times are aware. A schedule whose start is
+drawn at random (anacron's ``RANDOM_DELAY``) has a ``spread``: the run may begin that much after its start.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ import heapq
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
 
 from croniter import CroniterBadDateError, croniter
 
 from fleetfix.errors import InputError
-from fleetfix.facts.history import ScheduledJob
+from fleetfix.facts.history import Anacron, RunParts, ScheduledJob
 from fleetfix.triage.calendar.analyze import AnalyzedCalendar
 from fleetfix.triage.calendar.parse import parse_calendar
 from fleetfix.triage.calendar.spec import CalendarSpec
@@ -26,6 +28,9 @@ from fleetfix.triage.calendar.spec import CalendarSpec
 class Schedule(Protocol):
     @property
     def description(self) -> str: ...
+
+    @property
+    def spread(self) -> timedelta: ...
 
     def last_start(self, at: datetime) -> datetime | None: ...
 
@@ -40,6 +45,10 @@ class CronSchedule:
     @property
     def description(self) -> str:
         return f"cron `{self.expression}`"
+
+    @property
+    def spread(self) -> timedelta:
+        return timedelta(0)
 
     def last_start(self, at: datetime) -> datetime | None:
         earlier = croniter(self.expression, at.astimezone(self.zone) + timedelta(seconds=1))
@@ -74,6 +83,10 @@ class CalendarSchedule:
     @property
     def description(self) -> str:
         return f"timer `{'; '.join(self.expressions)}`"
+
+    @property
+    def spread(self) -> timedelta:
+        return timedelta(0)
 
     def _in_listed_span(self, moment: datetime) -> bool:
         return bool(self.listed) and self.listed[0] <= moment <= self.listed[-1]
@@ -121,6 +134,109 @@ class CalendarSchedule:
 
 
 @dataclass(frozen=True)
+class AnyOf:
+    """Several schedules starting one thing (anacron from cron.hourly and from a timer): all their starts."""
+
+    schedules: tuple[Schedule, ...]
+
+    @property
+    def description(self) -> str:
+        return " or ".join(s.description for s in self.schedules)
+
+    @property
+    def spread(self) -> timedelta:
+        return max(s.spread for s in self.schedules)
+
+    def last_start(self, at: datetime) -> datetime | None:
+        found = [s for schedule in self.schedules if (s := schedule.last_start(at)) is not None]
+        return max(found) if found else None
+
+    def starts(self, begin: datetime, end: datetime) -> Iterator[datetime]:
+        previous = None
+        for start in heapq.merge(*(s.starts(begin, end) for s in self.schedules)):
+            if start != previous:
+                yield start
+            previous = start
+
+
+# Named anacron periods (cronie's anacron/readtab.c); a job is due on their first day once the host runs.
+NAMED_PERIODS = {
+    "@daily": "day",
+    "@weekly": "week",
+    "@monthly": "month",
+    "@yearly": "year",
+    "@annualy": "year",
+}
+
+
+@dataclass(frozen=True)
+class AnacronSchedule:
+    """An anacron job: on each day it is due, anacron's first start inside ``hours`` plus ``delay``.
+
+    anacron draws one random delay, 0 to ``RANDOM_DELAY`` minutes, per run and adds it to every job's delay
+    (``spread``). A job every N days (``period_days``) is due N days after its last run (``anchor``);
+    ``@monthly`` and ``@yearly`` on the first day of a month or year. This is the steady state of a host
+    that is up when anacron first starts each day; after downtime anacron catches up later.
+    """
+
+    identifier: str
+    trigger: Schedule  # when anacron itself starts
+    delay: timedelta
+    random_delay: timedelta
+    hours: tuple[int, int]  # START_HOURS_RANGE: starts from the first hour up to, not including, the second
+    zone: tzinfo
+    period_days: int = 1
+    named: str | None = None  # "month" or "year"
+    anchor: date | None = None
+
+    @property
+    def description(self) -> str:
+        minutes = int(self.delay.total_seconds() // 60)
+        spread = int(self.random_delay.total_seconds() // 60)
+        every = f"every {self.period_days} days" if self.period_days > 1 else "daily"
+        return (
+            f"anacron {self.identifier}: {self.named + 'ly' if self.named else every}, {minutes} min after "
+            f"anacron's first start in hours {self.hours[0]}-{self.hours[1]} (by {self.trigger.description})"
+            + (f", plus 0-{spread} min at random" if spread else "")
+        )
+
+    @property
+    def spread(self) -> timedelta:
+        return self.random_delay
+
+    def _due(self, day: date) -> bool:
+        if self.named == "month":
+            return day.day == 1
+        if self.named == "year":
+            return (day.month, day.day) == (1, 1)
+        if self.period_days <= 1 or self.anchor is None:
+            return True
+        return (day - self.anchor).days % self.period_days == 0
+
+    def _start_on(self, day: date) -> datetime | None:
+        midnight = datetime.combine(day, time(), self.zone)
+        for start in self.trigger.starts(midnight, midnight + timedelta(days=1) - timedelta(microseconds=1)):
+            if self.hours[0] <= start.astimezone(self.zone).hour < self.hours[1]:
+                return start + self.delay
+        return None
+
+    def last_start(self, at: datetime) -> datetime | None:
+        day = at.astimezone(self.zone).date()
+        for back in range(370):
+            candidate = day - timedelta(days=back)
+            if self._due(candidate) and (start := self._start_on(candidate)) is not None and start <= at:
+                return start
+        return None
+
+    def starts(self, begin: datetime, end: datetime) -> Iterator[datetime]:
+        day, last = (begin - self.delay).astimezone(self.zone).date(), end.astimezone(self.zone).date()
+        while day <= last:
+            if self._due(day) and (start := self._start_on(day)) is not None and begin <= start <= end:
+                yield start
+            day += timedelta(days=1)
+
+
+@dataclass(frozen=True)
 class HostJobs:
     """What one host schedules, in which zone, and its own ``systemd-analyze calendar`` answers if any."""
 
@@ -128,6 +244,8 @@ class HostJobs:
     jobs: tuple[ScheduledJob, ...]
     zone: tzinfo = UTC
     analyzed: Mapping[str, AnalyzedCalendar] = field(default_factory=dict)  # by original expression
+    anacron: Anacron | None = None
+    run_parts: RunParts | None = None  # the scripts in the directories run-parts is given
 
 
 def schedule_of(job: ScheduledJob, host: HostJobs) -> Schedule:

@@ -17,12 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fleetfix.errors import InputError
 from fleetfix.facts.history import ScheduledJob
 from fleetfix.triage.correlate.chance import coverage, p_at_least
-from fleetfix.triage.correlate.job_schedule import CalendarSchedule, HostJobs, Schedule, schedule_of
+from fleetfix.triage.correlate.job_schedule import CalendarSchedule, HostJobs, Schedule
 from fleetfix.triage.correlate.repro import Repro, suggest_repro
 from fleetfix.triage.correlate.run_length import DEFAULT_RUN_LENGTH, RunLength, run_length
+from fleetfix.triage.correlate.run_parts import Unplaced, host_schedules, window
 
 # Coverage is measured over whole weeks (at least four) ending at the last crash: over a whole number of
 # periods a daily or weekly job covers the same share wherever the window starts.
@@ -109,12 +109,11 @@ def correlate(
     skipped = []
     for name in sorted({h for h, _ in timed}):
         host = hosts.get(name)
-        for job in host.jobs if host else ():
-            try:
-                schedule = schedule_of(job, host)  # type: ignore[arg-type]
-            except InputError as exc:
-                skipped.append(SkippedJob(name, job_label(job), str(exc)))
+        for placed in host_schedules(host) if host else ():
+            if isinstance(placed, Unplaced):
+                skipped.append(SkippedJob(name, placed.label, placed.reason))
                 continue
+            job, schedule = placed.job, placed.schedule
             when = job.schedule or "" if job.kind == "cron" else "; ".join(job.on_calendar)
             by_job.setdefault((job.kind, when, job_label(job)), {})[name] = (job, schedule)
     lengths = (configured or {}, observed or {}, default_length)
@@ -136,15 +135,17 @@ def _one_job(
     by_schedule: dict[Schedule, float] = {}  # hosts in the same zone share one measurement
     for _, schedule in on_hosts.values():
         if schedule not in by_schedule:
-            by_schedule[schedule] = coverage(schedule, length.duration, begin, end)
+            by_schedule[schedule] = coverage(schedule, length.duration + schedule.spread, begin, end)
     share = {host: by_schedule[s] for host, (_, s) in on_hosts.items()}
     runs, chances = [], []
     for host, when in timed:
         if host not in on_hosts:
             chances.append(0.0)
             continue
-        start = on_hosts[host][1].last_start(when)
-        runs.append(CrashInRun(host, when, start, start is not None and when < start + length.duration))
+        schedule = on_hosts[host][1]
+        start = schedule.last_start(when)
+        inside = start is not None and when < window(schedule, start, length.duration)[1]
+        runs.append(CrashInRun(host, when, start, inside))
         chances.append(share[host])
     hits = sum(run.inside for run in runs)
     crashing_hosts = {h for h, _ in timed}

@@ -1,0 +1,83 @@
+"""pstore readiness: the filesystem mounted, a backend registered, systemd-pstore enabled (real files)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from fleetfix.facts.crash_capture import Pstore, PstoreReadiness
+from tests.support import REPO, collection_plugin
+
+ff = collection_plugin("modules.fleetfix_facts")
+rules = collection_plugin("module_utils.capture_readiness")
+TREE = REPO / "tests" / "data" / "pstore" / "efi"
+
+
+class SystemctlRunner:
+    """The two calls the facts module makes of AnsibleModule, answered by this machine's systemctl."""
+
+    def get_bin_path(self, name: str) -> str | None:
+        return shutil.which(name)
+
+    def run_command(self, argv: list[str]) -> tuple[int, str, str]:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+
+def test_mount_types_of_real_mountinfo_lines() -> None:
+    text = (TREE / "proc/self/mountinfo").read_text()
+    selinux = (
+        "332 329 0:31 / /sys/fs/pstore rw,nosuid,nodev,noexec,relatime shared:253 master:8 - pstore none rw"
+    )
+    assert ff.parse_mountinfo_fstypes(text)["/sys/fs/pstore"] == "pstore"
+    assert ff.parse_mountinfo_fstypes(selinux) == {"/sys/fs/pstore": "pstore"}
+
+
+@pytest.mark.skipif(shutil.which("systemctl") is None, reason="needs systemctl for --root is-enabled")
+def test_an_efi_pstore_host_is_usable() -> None:
+    facts = ff.read_pstore(SystemctlRunner(), ff.Host(str(TREE)))
+    assert facts == {
+        "mounted": True,
+        "backend": "efi_pstore",
+        "service_installed": True,
+        "service_enabled": True,
+        "records": ["dmesg-efi-170184583901001", "dmesg-efi-170184583902001"],
+        "archived": [],
+        "crash_kexec_post_notifiers": None,
+    }
+    msgspec.convert(facts, Pstore)
+    found = rules.pstore({"pstore": facts})
+    assert found == {
+        "usable": True,
+        "backend": "efi_pstore",
+        "detail": "pstore through efi_pstore, archived by systemd-pstore",
+    }
+
+
+def test_what_is_missing_is_said() -> None:
+    facts = {"mounted": True, "backend": None, "service_installed": True, "service_enabled": False}
+    found = msgspec.convert(rules.pstore({"pstore": facts}), PstoreReadiness)
+    assert not found.usable
+    assert found.detail == "no pstore backend registered (efi_pstore, ramoops); systemd-pstore not enabled"
+
+
+def test_a_host_without_a_backend(tmp_path: Path) -> None:
+    backend = tmp_path / "sys/module/pstore/parameters/backend"
+    backend.parent.mkdir(parents=True)
+    backend.write_text("(null)\n")  # what this machine's kernel shows without a backend
+    facts = ff.read_pstore(SystemctlRunner(), ff.Host(str(tmp_path)))
+    assert (facts["mounted"], facts["backend"], facts["service_installed"]) == (False, None, False)
+    assert rules.pstore({"pstore": facts})["detail"].startswith("pstore filesystem not mounted")
+
+
+def test_kdump_loaded_without_post_notifiers_leaves_pstore_empty() -> None:
+    facts = {"mounted": True, "backend": "efi_pstore", "service_installed": True, "service_enabled": True}
+    capture = {"kexec_crash_loaded": True, "pstore": facts | {"crash_kexec_post_notifiers": False}}
+    found = rules.pstore(capture)
+    assert not found["usable"]
+    assert found["detail"] == "kdump takes a panic before pstore sees it (crash_kexec_post_notifiers is off)"
+    assert rules.pstore(capture | {"pstore": facts | {"crash_kexec_post_notifiers": True}})["usable"]
