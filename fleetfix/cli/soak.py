@@ -12,21 +12,14 @@ import click
 
 from fleetfix import console as ui
 from fleetfix.ansible.nodes import ExecutionNodes
-from fleetfix.cli.options import execution_nodes_option
+from fleetfix.cli.options import execution_nodes_option, inventory_option, limit_option
 from fleetfix.errors import ExitStatus
 from fleetfix.render import soak as render_soak
 
 
 @click.command()
-@click.option(
-    "-i",
-    "--inventory",
-    "inventories",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Inventory file or directory; repeat to merge. Default: localhost over the local connection.",
-)
-@click.option("-l", "--limit", help="Ansible host pattern limiting the run.")
+@inventory_option
+@limit_option
 @execution_nodes_option
 @click.option("-m", "--module", help="Soak every disk behind this driver module (e.g. mpt3sas).")
 @click.option("-d", "--device", "devices", multiple=True, help="Soak this device (/dev/sdb); repeatable.")
