@@ -14,16 +14,15 @@ from msgspec import Struct
 from fleetfix.advisories.database import UNKNOWN, AdvisoryDB
 from fleetfix.errors import ExitStatus
 from fleetfix.facts.crash_capture import CaptureReadiness
-from fleetfix.facts.host import STORAGE_DRIVERS, HostFacts, LoadedModule, NextBootModule
+from fleetfix.facts.host import STORAGE_DRIVERS, HostFacts, LoadedModule, NextBootModule, TaintedBuild
 from fleetfix.facts.kernel_package import KernelPackage
 from fleetfix.host_result import HostResult
 
 
-class DriverView(Struct, frozen=True, kw_only=True, gc=False):
+class DriverView(TaintedBuild, frozen=True, kw_only=True, gc=False):
     name: str
     version: str | None
     srcversion: str | None
-    taint: tuple[str, ...]
     disks: tuple[str, ...]
     refcount: int | None = None  # None: the kernel cannot unload modules, or the facts did not say
     used_by: tuple[str, ...] = ()
@@ -47,14 +46,6 @@ class DriverView(Struct, frozen=True, kw_only=True, gc=False):
             f"loaded {self.version or '?'}, next boot {self.next_boot_version or '?'} "
             f"({self.next_boot_kernel}, {self.next_boot_path})"
         )
-
-    @property
-    def out_of_tree(self) -> bool:
-        return "O" in self.taint
-
-    @property
-    def unsigned(self) -> bool:
-        return "E" in self.taint
 
 
 class Finding(Struct, frozen=True, kw_only=True, gc=False):

@@ -58,17 +58,10 @@ class Taint(Struct, frozen=True, kw_only=True, gc=False):
     letters: tuple[str, ...] = ()
 
 
-class LoadedModule(Struct, frozen=True, kw_only=True, gc=False):
-    name: str
-    size: int
-    refcount: int | None = None  # None without CONFIG_MODULE_UNLOAD
-    used_by: tuple[str, ...] = ()
-    permanent: bool = False  # can never be unloaded: a new version needs a reboot
-    state: str  # Live, Loading, Unloading
+class TaintedBuild(Struct, frozen=True, kw_only=True, gc=False):
+    """A module build with the kernel's taint letters for it: what both the facts and the audit read."""
+
     taint: tuple[str, ...] = ()  # e.g. ("O", "E"): out-of-tree, unsigned
-    version: str | None = None  # /sys/module/<name>/version, absent for many in-tree drivers
-    srcversion: str | None = None
-    holds_boot_disk: bool = False
 
     @property
     def out_of_tree(self) -> bool:
@@ -77,6 +70,18 @@ class LoadedModule(Struct, frozen=True, kw_only=True, gc=False):
     @property
     def unsigned(self) -> bool:
         return "E" in self.taint
+
+
+class LoadedModule(TaintedBuild, frozen=True, kw_only=True, gc=False):
+    name: str
+    size: int
+    refcount: int | None = None  # None without CONFIG_MODULE_UNLOAD
+    used_by: tuple[str, ...] = ()
+    permanent: bool = False  # can never be unloaded: a new version needs a reboot
+    state: str  # Live, Loading, Unloading
+    version: str | None = None  # /sys/module/<name>/version, absent for many in-tree drivers
+    srcversion: str | None = None
+    holds_boot_disk: bool = False
 
 
 class WriteSafety(Struct, frozen=True, kw_only=True, gc=False):
