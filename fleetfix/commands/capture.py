@@ -56,7 +56,8 @@ class CaptureOptions:
 def _checked(option: str, kind: str, value: str, whole: str) -> str:
     why = grammar.problem(kind, value)
     if why is not None:
-        raise InputError(option, f"{whole!r}: {why}")
+        # The grammar's message quotes the value; name the whole option value only when it is a part of it.
+        raise InputError(option, why if value == whole else f"{whole!r}: {why}")
     return value
 
 
