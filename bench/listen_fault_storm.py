@@ -15,18 +15,17 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import socket
 import statistics
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+
+from netconsole_sender import send_paced
 
 from fleetfix.listen.receiver import Listener
 from fleetfix.listen.text import ListenEvent
 
-Shared = Any
 FLOOR = 0.99
 
 
@@ -50,23 +49,6 @@ def traffic(faults: bool) -> list[bytes]:
     return datagrams
 
 
-def send(target: tuple[str, int], rate: float, seconds: float, faults: bool, sent_count: Shared) -> None:
-    datagrams = traffic(faults)
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
-    for sock in socks:
-        sock.bind(("127.0.0.1", 0))
-    sent, start = 0, time.monotonic()
-    while (now := time.monotonic()) < start + seconds:
-        due = int((now - start) * rate)
-        if due <= sent:
-            time.sleep(0.0005)
-            continue
-        for _ in range(min(due - sent, 4096)):
-            socks[sent & 3].sendto(datagrams[sent % 1000], target)
-            sent += 1
-    sent_count.value = sent
-
-
 def measure(rate: float, seconds: float, faults: bool) -> tuple[int, int, int, int, int]:
     """(sent, lines kept, alerts delivered, alerts folded, kernel drops)."""
     spawn = multiprocessing.get_context("spawn")
@@ -87,7 +69,8 @@ def measure(rate: float, seconds: float, faults: bool) -> tuple[int, int, int, i
         server = threading.Thread(target=listener.serve_forever)
         server.start()
         sent = spawn.Value("q", 0)
-        sender = spawn.Process(target=send, args=(listener.address, rate, seconds, faults, sent))
+        datagrams = traffic(faults)
+        sender = spawn.Process(target=send_paced, args=(listener.address, datagrams, rate, seconds, sent))
         sender.start()
         sender.join()
         last, last_change = -1, time.monotonic()

@@ -17,17 +17,16 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import socket
 import statistics
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+
+from netconsole_sender import send_paced
 
 from fleetfix.listen.receiver import Listener
 
-Shared = Any  # a multiprocessing.Value; its class is not public
 SUSTAINED_TARGET = 50_000
 PACED_RATE = 20_000
 
@@ -53,25 +52,6 @@ def traffic() -> list[bytes]:
     return datagrams
 
 
-def send(target: tuple[str, int], rate: float, seconds: float, began: Shared, sent_count: Shared) -> None:
-    """Send for ``seconds``: ``rate`` datagrams per second, or as fast as possible when ``rate`` is 0."""
-    datagrams = traffic()
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
-    for sock in socks:
-        sock.bind(("127.0.0.1", 0))
-    sent = 0
-    start = began.value = time.monotonic()  # CLOCK_MONOTONIC: the same clock in every process
-    while (now := time.monotonic()) < start + seconds:
-        due = int((now - start) * rate) if rate else sent + 256
-        if due <= sent:
-            time.sleep(0.0005)
-            continue
-        for _ in range(min(due - sent, 4096)):
-            socks[sent & 3].sendto(datagrams[sent % 1000], target)
-            sent += 1
-    sent_count.value = sent
-
-
 def measure(rate: float, seconds: float) -> tuple[int, int, float, float, int]:
     """(sent, handled, seconds from first send until drained, receiver CPU seconds, kernel drops)."""
     spawn = multiprocessing.get_context("spawn")  # no fork of a process that runs the receiver thread
@@ -80,7 +60,9 @@ def measure(rate: float, seconds: float) -> tuple[int, int, float, float, int]:
         server = threading.Thread(target=listener.serve_forever)
         server.start()
         began, sent = spawn.Value("d", 0.0), spawn.Value("q", 0)
-        sender = spawn.Process(target=send, args=(listener.address, rate, seconds, began, sent))
+        sender = spawn.Process(
+            target=send_paced, args=(listener.address, traffic(), rate, seconds, sent, began)
+        )
         cpu_before = time.process_time()  # this process runs only the receiver (and a 20 ms poll)
         sender.start()
         sender.join()
