@@ -204,6 +204,16 @@ def test_changelog(capsys: pytest.CaptureFixture[str]) -> None:
     each()
 
 
+def test_osv_record(capsys: pytest.CaptureFixture[str]) -> None:
+    @settings(**_SETTINGS)
+    @given(data=file_inputs(DATA / "osv" / "linux" / "CVE-2025-21772.json"))
+    def each(data: bytes) -> None:
+        path = _write(_scratch(), "CVE-2025-21772.json", data)
+        check(["advisories", "import-osv", str(path)], capsys)
+
+    each()
+
+
 def test_oops_log(capsys: pytest.CaptureFixture[str]) -> None:
     @settings(**_SETTINGS)
     @given(data=file_inputs(DATA / "oopses" / "11_qla2xxx_gpf_wrapped_taint.log"))

@@ -54,7 +54,7 @@ _MEGARAID_FILES = ("megaraid_sas", "megaraid_mbox", "megaraid_mm")  # drivers/sc
 # "scsi: mpt3sas:" anywhere (the CNA's subject, an erratum's "kernel: scsi: lpfc: ..."), or a line opening
 # with the bare driver prefix ("mpt3sas: fix ...", as older subjects were written).
 _SUBJECT = re.compile(
-    r"\bscsi:\s+(?P<prefix>[a-z0-9_]+):\s|^[\s*-]*(?:kernel:\s*)?(?P<bare>[a-z0-9_]+):\s", re.M
+    r"\bscsi:\s+(?P<prefix>[a-z0-9_]+):\s|^[\s*-]*(?:kernel:\s*)?(?!scsi:)(?P<bare>[a-z0-9_]+):\s", re.M
 )
 _PATH = re.compile(r"\bdrivers/scsi/(?P<name>[a-z0-9_]+)(?P<rest>/[a-z0-9_]+|\.[ch]\b)")
 
