@@ -87,6 +87,6 @@ def _zip_members(path: Path) -> Iterator[tuple[str, bytes]]:
             try:
                 with archive.open(member) as handle:
                     data = handle.read(MAX_RECORD_BYTES + 1)
-            except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError) as exc:
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
                 raise InputError(source, f"cannot read from the zip archive: {exc}") from None
             yield source, data
