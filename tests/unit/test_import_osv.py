@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from fleetfix.advisories.osv.convert import OsvImport
-from fleetfix.advisories.osv.modules import touched
+from fleetfix.advisories.osv.modules import touched, touches
 from fleetfix.advisories.osv.ranges import distribution, ranges_of
 from fleetfix.advisories.osv.record import Record, records_in
 from fleetfix.advisories.schema import load_advisories
@@ -71,9 +71,7 @@ def test_real_records_give_one_mpt3sas_advisory_and_three_skipped(tmp_path: Path
     assert (result.records, result.skipped, len(result.advisories)) == (4, 3, 1)
     assert advisory["id"] == "mpt3sas-CVE-2024-40901"
     assert (advisory["module"], advisory["vendor"]) == ("mpt3sas", "Broadcom")
-    assert advisory["title"].startswith(
-        "scsi: mpt3sas: Avoid test/set_bit() operating in non-allocated memory"
-    )
+    assert advisory["title"] == "scsi: mpt3sas: Avoid test/set_bit() operating in non-allocated memory"
     assert advisory["affected"] == {"distributions": UBUNTU_RANGES}
     assert advisory["fault"] == ["out_of_bounds"]
     assert (
@@ -136,7 +134,7 @@ def test_records_of_one_cve_fold_into_one_advisory_with_both_kinds_of_range(tmp_
     upstream = tmp_path / "CVE-2024-40901.json"
     upstream.write_text(json.dumps(raw))
     _, (advisory,) = _import(tmp_path, UBUNTU, upstream)
-    assert advisory["title"] == raw["summary"]  # the CNA's summary beats Ubuntu's run-on details
+    assert advisory["title"] == raw["summary"]
     assert advisory["affected"]["kernel"] == [
         {"introduced": "4.10.0", "fixed": "4.19.317"},
         {"introduced": "5.16.0", "fixed": "6.1.95"},
@@ -299,3 +297,28 @@ def test_a_damaged_member_inside_a_readable_zip_is_named(tmp_path: Path) -> None
     archive.write_bytes(bytes(data))
     with pytest.raises(InputError, match=r"all\.zip:UBUNTU-CVE-2024-40901\.json: cannot read from the zip"):
         import_paths([archive], None)
+
+
+@pytest.mark.parametrize(
+    ("details", "subject"),
+    [
+        # UBUNTU-CVE-2024-26930's details (canonical/ubuntu-security-notices), and CVE-2024-26931's as a
+        # Tenable plugin quotes it (GitHub, find_string id 11649195869): the message joined into one line.
+        (
+            "In the Linux kernel, the following vulnerability has been resolved: scsi: qla2xxx: Fix double"
+            " free of the ha->vp_map pointer Coverity scan reported potential risk of double free of the"
+            " pointer ha->vp_map. ha->vp_map was freed in qla2x00_mem_alloc(), and again freed in function"
+            " qla2x00_mem_free(ha). Assign NULL to vp_map and kfree take care of NULL.",
+            "scsi: qla2xxx: Fix double free of the ha->vp_map pointer",
+        ),
+        (
+            "In the Linux kernel, the following vulnerability has been resolved: scsi: qla2xxx: Fix command"
+            " flush on cable pull System crash due to command failed to flush back to SCSI layer. BUG: unable"
+            " to handle kernel NULL pointer dereference at 0000000000000000 PGD 0 P4D 0 Oops: 0000",
+            "scsi: qla2xxx: Fix command flush on cable pull",
+        ),
+    ],
+)
+def test_a_run_on_message_is_cut_to_its_subject(details: str, subject: str) -> None:
+    (touch,) = touches(details)
+    assert touch.subject == subject

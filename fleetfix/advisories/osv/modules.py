@@ -56,6 +56,8 @@ _MEGARAID_FILES = ("megaraid_sas", "megaraid_mbox", "megaraid_mm")  # drivers/sc
 _SUBJECT = re.compile(
     r"\bscsi:\s+(?P<prefix>[a-z0-9_]+):\s|^[\s*-]*(?:kernel:\s*)?(?!scsi:)(?P<bare>[a-z0-9_]+):\s", re.M
 )
+_LONGEST_SUBJECT = 100  # kernel commit subjects keep to about 75 characters
+_SENTENCE_START = re.compile(r"(?<=[a-z0-9)\]])\s+(?=[A-Z][a-z]+\s)")
 _PATH = re.compile(r"\bdrivers/scsi/(?P<name>[a-z0-9_]+)(?P<rest>/[a-z0-9_]+|\.[ch]\b)")
 
 
@@ -106,7 +108,18 @@ def _line_at(text: str, position: int) -> str:
 
 
 def _subject(text: str, start: int) -> str:
-    """The subject from ``start`` to the end of its line, without a trailing ``(CVE-...)``."""
+    """The subject from ``start`` to the end of its line, without a trailing ``(CVE-...)``.
+
+    Ubuntu's records join the commit message into one line, so a "line" longer than any subject is cut
+    where the body's first sentence starts: a capitalised word after the subject's own first word
+    (``... non-allocated memory There is a potential ...``).
+    """
     end = text.find("\n", start)
     subject = text[start : len(text) if end < 0 else end].strip()
-    return re.sub(r"\s*\(CVE-\d{4}-\d+\)\s*$", "", subject)
+    subject = re.sub(r"\s*\(CVE-\d{4}-\d+\)\s*$", "", subject)
+    if len(subject) > _LONGEST_SUBJECT:
+        prefixes = re.match(r"(?:[\w./-]+:\s+)*\S+\s", subject)
+        body = _SENTENCE_START.search(subject, prefixes.end() if prefixes else 0)
+        if body is not None:
+            subject = subject[: body.start()]
+    return subject
