@@ -72,6 +72,15 @@ BENCHES = (
         ),
     ),
     Bench(
+        name="osv_import",
+        args=("--records", "2000", "20000"),
+        quick_args=("--records", "500", "5000"),
+        figures=(
+            ("OSV zip import / json.loads of every member (CPU)", r"(?s).*\(([\d.]+)x floor\)", "-"),
+            ("import peak RSS at 10x the records (MiB)", r"(?s).*peak RSS \+([\d.]+) MiB", "flat"),
+        ),
+    ),
+    Bench(
         name="triage_throughput",
         args=(),
         quick_args=("64M", "4000"),

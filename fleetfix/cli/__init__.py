@@ -80,7 +80,7 @@ def audit(
 
 @main.group()
 def advisories() -> None:
-    """The known-bad driver database: check it, list it, import vendor changelogs into it."""
+    """The known-bad driver database: check it, list it, import vendor changelogs and OSV records into it."""
 
 
 @advisories.command("list")
@@ -110,6 +110,26 @@ def import_changelog(
         ui.warning(message)
     if output is not None:
         ui.stderr.print(f"{len(result.entries)} fault fixes in {result.releases} releases -> {output}")
+
+
+@advisories.command("import-osv")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the YAML here (default stdout).")
+def import_osv(paths: tuple[Path, ...], output: Path | None) -> None:
+    """Turn OSV records that touch HBA modules into advisory YAML for a person to review.
+
+    PATHS: OSV JSON files, directories of them, or OSV's per-ecosystem all.zip dumps.
+    """
+    from fleetfix.commands.import_osv import import_paths
+
+    result = import_paths(paths, output)
+    for message in result.warnings:
+        ui.warning(message)
+    if output is not None:
+        ui.stderr.print(
+            f"{len(result.advisories)} advisories from {result.records} records "
+            f"({result.skipped} skipped: no known HBA module) -> {output}"
+        )
 
 
 @main.command()

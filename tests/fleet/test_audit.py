@@ -154,3 +154,36 @@ def test_bad_advisory_file_stops_before_any_host_is_touched(tmp_path) -> None:
     assert not (tmp_path / "runs").exists()
     missing = fleetfix(tmp_path, "audit", "--advisories", str(tmp_path / "nope"))
     assert missing.returncode == 3 and "nope" in missing.stderr
+
+
+DISTRO_PATCHED = Path(__file__).parents[1] / "data" / "scenarios" / "distro_patched.yaml"
+KERNEL_CVES = {"mpt3sas-CVE-2024-40901", "qla2xxx-CVE-2024-42287"}
+
+
+def test_in_tree_drivers_on_patched_distribution_kernels_have_no_kernel_cve_finding(
+    make_lab, tmp_path
+) -> None:
+    # Expected from the scenario's real kernel identities and the shipped ranges (read before running): the
+    # patched Debian host (linux 6.1.115-1) has neither CVE; the old one (6.1.76-1) has both, through its
+    # upstream base; the Rocky Linux 9.5 host has no Rocky data in the shipped advisories: unknown, not found.
+    lab = make_lab(str(DISTRO_PATCHED))
+    result = fleetfix(tmp_path / "state", "audit", "-i", str(lab.inventory_path), "--format", "json")
+    hosts = _hosts(json.loads(result.stdout))
+
+    def kernel_cves(host: str, kind: str = "findings") -> set[str]:
+        return {f["advisory"] for f in hosts[host][kind] if "-CVE-" in f["advisory"]}
+
+    packages = {name: hosts[name]["kernel_package"] for name in hosts}
+    assert (packages["dpatch01"]["ecosystem"], packages["dpatch01"]["version"]) == ("Debian:12", "6.1.115-1")
+    assert (packages["rpatch01"]["ecosystem"], packages["rpatch01"]["package"]) == ("Rocky Linux:9", "kernel")
+    assert all(
+        not m["out_of_tree"]
+        for host in hosts.values()
+        for m in host["modules"]
+        if m["name"] in ("mpt3sas", "qla2xxx")
+    )
+    assert kernel_cves("dpatch01") == set() and kernel_cves("rpatch01") == set()
+    assert kernel_cves("dold01") >= KERNEL_CVES
+    assert kernel_cves("rpatch01", "unknown") >= KERNEL_CVES
+    assert kernel_cves("dpatch01", "unknown") == set()
+    assert result.returncode == 1, result.stderr  # the old host's CVEs; and no host has crash capture set up

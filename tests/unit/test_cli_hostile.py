@@ -8,10 +8,12 @@ passed".
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -200,6 +202,31 @@ def test_changelog(capsys: pytest.CaptureFixture[str]) -> None:
     def each(data: bytes) -> None:
         path = _write(_scratch(), "ChangeLog", data)
         check(["advisories", "import-changelog", str(path), "--module", "megaraid_sas"], capsys)
+
+    each()
+
+
+def test_osv_record(capsys: pytest.CaptureFixture[str]) -> None:
+    @settings(**_SETTINGS)
+    @given(data=file_inputs(DATA / "osv" / "linux" / "CVE-2025-21772.json"))
+    def each(data: bytes) -> None:
+        path = _write(_scratch(), "CVE-2025-21772.json", data)
+        check(["advisories", "import-osv", str(path)], capsys)
+
+    each()
+
+
+def test_osv_zip(capsys: pytest.CaptureFixture[str]) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for record in sorted((DATA / "osv").glob("[al]*/*.json")):  # no HBA record: at most one warning
+            archive.write(record, record.name)
+
+    @settings(**_SETTINGS)
+    @given(data=st.one_of(mutated(buffer.getvalue()), st.binary(max_size=300)))
+    def each(data: bytes) -> None:
+        path = _write(_scratch(), "all.zip", data)
+        check(["advisories", "import-osv", str(path)], capsys)
 
     each()
 

@@ -156,3 +156,56 @@ def test_bad_distribution_ranges_name_file_line_and_field(
     message = str(caught.value)
     assert message.startswith(f"{tmp_path / 'bad.yaml'}:7: affected.distributions[0].")
     assert expected in message
+
+
+# The shipped database alone, on real hosts with the in-tree mpt3sas and qla2xxx loaded. Expected, read
+# from advisories/mpt3sas.yaml and qla2xxx.yaml before running: mpt3sas-CVE-2024-40901 is fixed upstream in
+# 6.1.95 and 5.15.162 and in Ubuntu 22.04's linux 5.15.0-121.131 (UBUNTU-CVE-2024-40901);
+# qla2xxx-CVE-2024-42287 in 6.1.103 and 5.15.165, with no distribution range. EL 9 hosts have no data in the
+# shipped database. ``why`` is the reason given for mpt3sas.
+SHIPPED_CVES = {"mpt3sas-CVE-2024-40901", "qla2xxx-CVE-2024-42287"}
+
+
+@pytest.fixture(scope="module")
+def shipped() -> AdvisoryDB:
+    return load_advisories([shipped_advisories()])
+
+
+def _with_mpt3sas(kernel: str) -> dict[str, Any]:
+    raw = _facts(kernel)
+    raw["modules"].append(
+        {"name": "mpt3sas", "size": 8192, "refcount": 0, "used_by": [], "state": "Live", "taint": []}
+    )
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("kernel", "affected", "why"),
+    [
+        ("debian12-old", SHIPPED_CVES, "Debian:12 linux 6.1.76-1, upstream base 6.1.76 in affected range"),
+        ("debian12-patched", set(), None),  # 6.1.115 carries both fixes
+        ("debian12-bookworm-123", set(), None),
+        # Ubuntu's own range decides for its package, the upstream base for the CVE Ubuntu says nothing of.
+        ("ubuntu2204-old", SHIPPED_CVES, "Ubuntu:22.04 linux 5.15.0-79.86 < fixed 5.15.0-121.131"),
+        ("ubuntu2204-130", set(), None),  # 5.15.0-130.140 >= 121.131; base 5.15.168 >= 5.15.165
+        # Without /proc/version_signature no upstream base is known: Ubuntu's range still decides mpt3sas.
+        ("ubuntu2204-no-signature", {"mpt3sas-CVE-2024-40901"}, "< fixed 5.15.0-121.131"),
+    ],
+)
+def test_shipped_ranges_on_real_distribution_hosts(
+    shipped: AdvisoryDB, kernel: str, affected: set[str], why: str | None
+) -> None:
+    host = Auditor(shipped).host(kernel, HostFacts.from_dict(_with_mpt3sas(kernel), kernel))
+    found = {f.advisory: f.why for f in host.findings if f.advisory in SHIPPED_CVES}
+    assert set(found) == affected
+    if why is not None:
+        assert why in found["mpt3sas-CVE-2024-40901"]
+
+
+@pytest.mark.parametrize("kernel", ["rocky96", "alma92", "rhel92-rt", "ol92-rhck"])
+def test_el9_hosts_have_no_finding_and_an_open_question_without_their_distributions_data(
+    shipped: AdvisoryDB, kernel: str
+) -> None:
+    host = Auditor(shipped).host(kernel, HostFacts.from_dict(_with_mpt3sas(kernel), kernel))
+    assert not [f for f in host.findings if f.advisory in SHIPPED_CVES]
+    assert {f.advisory for f in host.unknown} >= SHIPPED_CVES

@@ -32,7 +32,7 @@ import yaml
 
 from fleetfix.advisories.changelog.attribution import citations, vendor_of
 from fleetfix.advisories.changelog.document import layout, releases
-from fleetfix.advisories.changelog.faults import SENTENCE, classify
+from fleetfix.advisories.changelog.faults import SENTENCE, classify, severity_of
 from fleetfix.advisories.changelog.named_versions import first_build, found_in
 from fleetfix.advisories.changelog.release import Release
 from fleetfix.advisories.changelog.release_order import ReleaseOrder
@@ -42,11 +42,6 @@ from fleetfix.versions import SortKey
 # A kernel module name as modprobe takes it (MODULE_NAME_LEN is 56 with the NUL); '-' reads as '_'.
 _MODULE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,54}")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._:-]+")
-_SEVERITY = (
-    (frozenset({"data_corruption"}), "critical"),
-    (frozenset({"panic", "oops", "null_deref", "use_after_free", "double_free", "hang", "deadlock"}), "high"),
-    (frozenset({"queue_depth", "out_of_bounds"}), "high"),
-)
 
 
 @dataclass(frozen=True)
@@ -73,10 +68,7 @@ class ChangelogEntry:
 
     @property
     def severity(self) -> str:
-        for kinds, severity in _SEVERITY:
-            if kinds & set(self.faults):
-                return severity
-        return "medium"
+        return severity_of(self.faults)
 
     def to_advisory_dict(self) -> dict[str, object]:
         """The advisory YAML mapping (the advisories schema); evidence and source go in ``notes``."""

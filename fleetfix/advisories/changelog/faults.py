@@ -122,6 +122,11 @@ _KEYWORDS = tuple(dict.fromkeys(word for *_, keywords in _TAGS for word in keywo
 _READ_FOR = ("revert", *_KEYWORDS)
 _NOT_HOST_FAULT = re.compile(r"(?:firmware|fw)\s+$", re.I)  # "firmware crash": the controller's own
 _WEAK = frozenset({"queue_depth"})  # alone, a fault only when something exceeds the depth
+_SEVERITY = (
+    (frozenset({"data_corruption"}), "critical"),
+    (frozenset({"panic", "oops", "null_deref", "use_after_free", "double_free", "hang", "deadlock"}), "high"),
+    (frozenset({"queue_depth", "out_of_bounds"}), "high"),
+)
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,14 @@ class Classification:
     inferred: tuple[str, ...]
     words: tuple[str, ...]
     evidence: str
+
+
+def severity_of(faults: tuple[str, ...]) -> str:
+    """A guess at the operational impact of ``faults`` on a fleet: data loss first, then a dead host."""
+    for kinds, severity in _SEVERITY:
+        if kinds.intersection(faults):
+            return severity
+    return "medium"
 
 
 def worth_reading(lowered: str, start: int = 0, end: int | None = None) -> bool:
