@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.support import CORPUS
+
+# Property tests judge results, never speed: a per-example deadline only measures how busy the machine is.
+settings.register_profile("fleetfix", deadline=None)
+settings.load_profile("fleetfix")
 
 
 @pytest.fixture(scope="session")
