@@ -39,10 +39,30 @@ from fleetfix.render import runs as render_runs
     "--profile", help="fio profile of the post-check soak [default: thrash; on --resume the run's]."
 )
 @click.option(
-    "--iops-floor", type=click.FloatRange(0), help="Soak IOPS floor [default: 0; on --resume the run's]."
+    "--baseline-runtime",
+    type=click.IntRange(2),
+    metavar="SECONDS",
+    help="fio runtime of the baseline on the old build [default: a fifth of the soak, 2 to 60].",
+)
+@click.option(
+    "--iops-floor",
+    metavar="N|N%",
+    help="Soak IOPS floor: IOPS, or a share of the host's baseline [default: 80%; on --resume the run's].",
+)
+@click.option(
+    "--p99-ceiling",
+    metavar="MS|N%",
+    help="Soak p99 latency ceiling: ms, or a share of the baseline's, at least 10 ms [default: 500%].",
 )
 @click.option("--reboot", is_flag=True, help="Allow reboots where a reload cannot activate the new build.")
 @click.option("--require-capture", is_flag=True, help="Stop a host whose crash capture is not ready.")
+@click.option(
+    "--no-rollback",
+    "rollback",
+    flag_value=False,
+    default=None,
+    help="Leave a host whose verify or soak failed on the new build, for inspection [default: roll back].",
+)
 @click.option("--check", is_flag=True, help="Print the plan and play it in check mode with diffs.")
 @click.option("--yes", is_flag=True, help="Start without asking for confirmation.")
 @click.option(
@@ -74,8 +94,11 @@ def remediate(**options: object) -> None:
         soak_runtime=o["soak_runtime"],
         profile=o["profile"],
         iops_floor=o["iops_floor"],
+        p99_ceiling=o["p99_ceiling"],
+        baseline_runtime=o["baseline_runtime"],
         reboot=o["reboot"],
         require_capture=o["require_capture"],
+        rollback=o["rollback"],
         check=o["check"],
         advisory_dirs=tuple(o["advisory_dirs"]),
         resume=None if o["resume"] is None else _run_id(o["resume"]),

@@ -17,15 +17,16 @@ from typing import Any
 
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.runner import RunObserver, RunRequest, run_playbook
-from fleetfix.commands.soak import SoakTarget, judge_host, plan_targets, soak_extravars
+from fleetfix.commands.soak import SoakTarget, judge_host, plan_targets, read_facts, soak_extravars
 from fleetfix.facts.host import HostFacts
 from fleetfix.host_result import HostResult
 from fleetfix.plan.build import STEPS, Plan
 from fleetfix.plan.pacing import Budget, stop_reason
-from fleetfix.plan.run_state import RunProgress, recheck
+from fleetfix.plan.run_state import ROLLBACK_AFTER, PreviousBuild, RunProgress, recheck, rollback_candidate
 from fleetfix.plan.window import Window
+from fleetfix.soak.host_soak import HostSoak
 from fleetfix.soak.profiles import FioProfile
-from fleetfix.soak.verdict import IopsFloor
+from fleetfix.soak.verdict import IopsFloor, LatencyCeiling, limits_from_baseline
 from fleetfix.state import paths
 from fleetfix.state.journal import Journal
 
@@ -40,11 +41,14 @@ class BatchContext:
     window: Window | None
     profile: FioProfile
     soak_runtime: int
-    iops_floor: IopsFloor
+    baseline_runtime: int
+    iops_floor: str  # "80%" of the host's baseline, or absolute IOPS
+    p99_ceiling: str  # "500%" of the baseline's p99, or milliseconds
     driver_vars: Mapping[str, Any]  # reboot permission, capture requirement
     observer: RunObserver | None
     clock: Callable[[], datetime]
     nodes: ExecutionNodes | None = None
+    rollback: bool = True  # --no-rollback leaves a host whose verify or soak failed as it is
 
 
 def _steps_for(
@@ -80,14 +84,48 @@ def _step_vars(ctx: BatchContext, step: str) -> dict[str, Any]:
 
 
 def _soak_targets(
-    ctx: BatchContext, hosts: list[str], facts: Mapping[str, HostFacts]
+    ctx: BatchContext, step: str, hosts: list[str], facts: Mapping[str, HostFacts]
 ) -> tuple[dict[str, SoakTarget], dict[str, str], Path]:
-    soak_id = f"run{ctx.run_id}-{uuid.uuid4().hex[:6]}"
+    soak_id = f"run{ctx.run_id}-{step}-{uuid.uuid4().hex[:6]}"
     chosen = {h: facts[h] for h in hosts}
-    targets, left_out = plan_targets(
-        chosen, ctx.plan.module, (), ctx.profile, ctx.soak_runtime, False, soak_id
-    )
+    runtime = ctx.baseline_runtime if step == "baseline" else ctx.soak_runtime
+    targets, left_out = plan_targets(chosen, ctx.plan.module, (), ctx.profile, runtime, False, soak_id)
     return targets, left_out, paths.state_dir() / "soak" / soak_id
+
+
+def _facts_after_activation(
+    ctx: BatchContext, hosts: list[str], journal: Journal
+) -> tuple[dict[str, HostFacts], list[str]]:
+    """Fresh facts for the soak: a reload or a reboot may rename disks (sdb before, sdc after).
+
+    A host that does not answer fails its soak here, recorded; the others are returned with their facts.
+    """
+    request = RunRequest("audit.yml", ctx.inventories, ",".join(hosts), nodes=ctx.nodes)
+    found = run_playbook(request, ctx.observer, kind="remediate-facts")
+    facts, unreachable = read_facts({h: r for h, r in found.hosts.items() if h in hosts})
+    failed = [soak.host for soak in unreachable] + [h for h in hosts if h not in found.hosts]
+    for host in failed:
+        journal.step_started(ctx.run_id, host, "soak")
+        message = (
+            f"no facts after activation ({found.hosts[host].message if host in found.hosts else 'no result'})"
+        )
+        journal.step_ended(ctx.run_id, host, "soak", "failed", {"message": message})
+    return facts, failed
+
+
+def _limits(ctx: BatchContext, host: str, journal: Journal) -> tuple[IopsFloor, LatencyCeiling | None]:
+    """The host's IOPS floor and p99 ceiling, from its baseline on the old build when the specs are shares."""
+    baseline = journal.progress(ctx.run_id).host(host).latest.get("baseline")
+    measured = baseline.detail if baseline is not None and baseline.state == "ok" else None
+    return limits_from_baseline(ctx.iops_floor, ctx.p99_ceiling, measured)
+
+
+def _judge(
+    ctx: BatchContext, step: str, host: str, result: HostResult, target: SoakTarget, journal: Journal
+) -> HostSoak:
+    if step == "baseline":  # the old build's figures; only a fault or missing evidence fails it
+        return judge_host(result, target, IopsFloor.absolute(0))
+    return judge_host(result, target, *_limits(ctx, host, journal))
 
 
 def _record(journal: Journal, ctx: BatchContext, step: str, host: str, result: HostResult) -> bool:
@@ -102,6 +140,44 @@ def _record(journal: Journal, ctx: BatchContext, step: str, host: str, result: H
     return False
 
 
+def _roll_back(ctx: BatchContext, host: str, previous: PreviousBuild, journal: Journal) -> None:
+    """Reinstall the build the host ran before (a downgrade), activate it and verify it is the one loaded."""
+    extravars = {
+        **_step_vars(ctx, "upgrade"),
+        "hba_driver_target_version": previous.version,
+        "hba_driver_target_srcversion": previous.srcversion or "",
+        "hba_driver_from_versions": [],
+        "hba_driver_restore": {"name": previous.package, "version": previous.package_version},
+        "fleetfix_remediate_steps": ["upgrade", "activate", "verify"],
+    }
+    journal.step_started(ctx.run_id, host, "rollback")
+    request = RunRequest("remediate.yml", ctx.inventories, host, extravars, nodes=ctx.nodes)
+    result = run_playbook(request, ctx.observer, kind="remediate-rollback").hosts[host]
+    record = result.facts.get("fleetfix_remediate_result") or {}
+    detail = {
+        "version": previous.version,
+        "srcversion": previous.srcversion,
+        "package": f"{previous.package} {previous.package_version}",
+        "steps": record.get("steps") or {},
+    }
+    if result.status == "ok":
+        journal.step_ended(ctx.run_id, host, "rollback", "ok", detail)
+    else:
+        journal.step_ended(ctx.run_id, host, "rollback", "failed", {**detail, "message": result.message})
+
+
+def roll_back(ctx: BatchContext, hosts: list[str], journal: Journal) -> None:
+    """Put back the previous build on each host whose verify or soak failed (already counted as failed)."""
+    progress = journal.progress(ctx.run_id)
+    for host in hosts:
+        previous = rollback_candidate(progress.host(host))
+        if isinstance(previous, PreviousBuild):
+            _roll_back(ctx, host, previous, journal)
+        elif previous is not None:
+            journal.step_started(ctx.run_id, host, "rollback")
+            journal.step_ended(ctx.run_id, host, "rollback", "failed", {"message": previous})
+
+
 def run_batch(
     ctx: BatchContext,
     hosts: tuple[str, ...],
@@ -110,7 +186,27 @@ def run_batch(
     journal: Journal,
     budget: Budget,
 ) -> tuple[Budget, str | None]:
-    """Run the batch's hosts through their remaining steps; returns the budget and why it stopped early."""
+    """Run the batch's hosts through their remaining steps; returns the budget and why it stopped early.
+
+    A host whose verify or soak fails is rolled back to its previous build once the batch's steps end,
+    even when the window or the budget stops the batch: a failed build is not left running for want of time.
+    """
+    failed: list[str] = []
+    budget, stopped = _run_steps(ctx, hosts, progress, facts, journal, budget, failed)
+    if ctx.rollback and failed:
+        roll_back(ctx, failed, journal)
+    return budget, stopped
+
+
+def _run_steps(
+    ctx: BatchContext,
+    hosts: tuple[str, ...],
+    progress: RunProgress,
+    facts: Mapping[str, HostFacts],
+    journal: Journal,
+    budget: Budget,
+    failed: list[str],
+) -> tuple[Budget, str | None]:
     remaining: dict[str, tuple[str, ...]] = {}
     for host in hosts:
         steps = _steps_for(ctx, host, progress, facts, journal)
@@ -127,17 +223,24 @@ def run_batch(
             return budget, reason
         extravars = _step_vars(ctx, step)
         targets: dict[str, SoakTarget] = {}
-        if step == "soak":
-            targets, left_out, fetch_dir = _soak_targets(ctx, active, facts)
+        if step in ("baseline", "soak"):
+            step_facts = facts
+            if step == "soak":
+                step_facts, lost = _facts_after_activation(ctx, active, journal)
+                for host in lost:
+                    budget = budget.spend(host)
+                    remaining.pop(host)
+                active = [h for h in active if h in step_facts]
+            targets, left_out, fetch_dir = _soak_targets(ctx, step, active, step_facts)
             for host, why in left_out.items():
-                journal.step_skipped(ctx.run_id, host, "soak", why)
+                journal.step_skipped(ctx.run_id, host, step, why)
             active = list(targets)
             if not active:
                 continue
             extravars |= soak_extravars(targets, ctx.plan.module, False, fetch_dir)
         for host in active:
             journal.step_started(ctx.run_id, host, step)
-        fetch_var = "fio_soak_fetch_dir" if step == "soak" else None
+        fetch_var = "fio_soak_fetch_dir" if targets else None
         request = RunRequest(
             "remediate.yml",
             ctx.inventories,
@@ -148,8 +251,8 @@ def run_batch(
         )
         played = run_playbook(request, ctx.observer, kind=f"remediate-{step}")
         for host in active:
-            if step == "soak":
-                verdict = judge_host(played.hosts[host], targets[host], ctx.iops_floor)
+            if targets:
+                verdict = _judge(ctx, step, host, played.hosts[host], targets[host], journal)
                 state = "ok" if verdict.status == "passed" else "failed"
                 journal.step_ended(ctx.run_id, host, step, state, verdict.to_dict())
                 ok = state == "ok"
@@ -158,4 +261,6 @@ def run_batch(
             if not ok:
                 budget = budget.spend(host)
                 remaining.pop(host)
+                if step in ROLLBACK_AFTER:
+                    failed.append(host)
     return budget, None

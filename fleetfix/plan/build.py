@@ -23,7 +23,7 @@ from fleetfix.plan.steps import HostPlan, Step, host_plan
 from fleetfix.plan.target import choose_target
 from fleetfix.plan.times import DEFAULT_TIMES, StepTimes
 
-STEPS = tuple(Step)
+STEPS = tuple(s for s in Step if s is not Step.ROLLBACK)  # a host's planned steps, in order
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -49,7 +49,7 @@ class ExcludedDoc(Struct, frozen=True, kw_only=True):
     reason: str
 
 
-class TimesDoc(Struct, frozen=True, kw_only=True):
+class TimesDoc(Struct, frozen=True, kw_only=True, omit_defaults=True):
     """``StepTimes`` in whole seconds, one key per field."""
 
     precheck: int
@@ -59,6 +59,7 @@ class TimesDoc(Struct, frozen=True, kw_only=True):
     verify: int
     soak_runtime: int
     soak_margin: int
+    baseline_runtime: int = 0  # plans stored before the baseline step had none
 
 
 class PlanDoc(Struct, frozen=True, kw_only=True):

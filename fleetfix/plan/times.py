@@ -17,10 +17,19 @@ class StepTimes:
     reboot: timedelta = timedelta(minutes=10)
     verify: timedelta = timedelta(minutes=1)
     soak_runtime: timedelta = timedelta(minutes=5)  # --soak-runtime
+    baseline_runtime: timedelta = timedelta(minutes=1)  # --baseline-runtime
     soak_margin: timedelta = timedelta(minutes=2)  # fio start-up, kernel log check, fetching the JSON
 
 
 DEFAULT_TIMES = StepTimes()
+
+
+def baseline_seconds(soak_seconds: int) -> int:
+    """The baseline soak's default length: a fifth of the soak, between 2 seconds and a minute.
+
+    Short on purpose: it runs the soak's profile on the build being replaced, the one known to be bad.
+    """
+    return max(2, min(60, soak_seconds // 5))
 
 
 def duration_text(span: timedelta) -> str:

@@ -32,6 +32,7 @@ from fleetfix.soak.verdict import (
     judge_fio,
     judge_soak,
     kernel_fault_kind,
+    limits_from_baseline,
     parse_iops_floor,
     parse_p99_ceiling,
 )
@@ -493,6 +494,19 @@ def test_p99_ceiling_specs(spec: str, baseline: float | None, ns: float | None) 
 def test_bad_p99_ceiling_specs(spec: str) -> None:
     with pytest.raises(InputError, match=r"^--p99-ceiling: "):
         parse_p99_ceiling(spec, 1e6)
+
+
+def test_limits_come_from_the_hosts_own_baseline() -> None:
+    baseline = parse_made_here("randread_libaio.json")
+    measured = {"status": "passed", "verdict": judge_fio(baseline, None).to_dict()}
+    floor, ceiling = limits_from_baseline("80%", "500%", measured)
+    assert floor.iops == pytest.approx(0.8 * baseline.iops)
+    assert ceiling is not None and ceiling.ns == max(5 * baseline.worst_clat_p99_ns, 10e6)
+    # Absolute specs need no baseline; shares without one judge nothing and say why.
+    assert limits_from_baseline("5000", "50", None)[0].iops == 5000
+    assert limits_from_baseline("5000", "50", None)[1].ns == 50e6
+    floor, ceiling = limits_from_baseline("80%", "500%", None)
+    assert (floor.iops, floor.basis, ceiling) == (0.0, "no baseline measured for this host", None)
 
 
 def test_soak_passes_when_everything_holds() -> None:
