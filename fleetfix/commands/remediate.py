@@ -21,6 +21,7 @@ from fleetfix.errors import ExitStatus, FleetfixError, InputError
 from fleetfix.facts.host import HostFacts
 from fleetfix.plan.build import Plan, build_plan
 from fleetfix.plan.count import Count
+from fleetfix.plan.measured import Estimates, MeasuredStep, estimate_times
 from fleetfix.plan.outcome import RemediateOutcome
 from fleetfix.plan.pacing import Budget, Done, StartBatch, StopBudget, check_window_fits, next_action
 from fleetfix.plan.times import StepTimes, baseline_seconds
@@ -75,12 +76,19 @@ def _facts(
     return outcome, facts
 
 
-def _times(request: RemediateRequest) -> StepTimes:
+def _estimates(request: RemediateRequest, module: str) -> Estimates:
+    """The step estimates: what earlier runs of the module measured (the journal), else fixed defaults;
+    the soak and baseline runtimes are the operator's."""
     soak = (
         StepTimes().soak_runtime if request.soak_runtime is None else timedelta(seconds=request.soak_runtime)
     )
     baseline = request.baseline_runtime or baseline_seconds(int(soak.total_seconds()))
-    return StepTimes(soak_runtime=soak, baseline_runtime=timedelta(seconds=baseline))
+    defaults = StepTimes(soak_runtime=soak, baseline_runtime=timedelta(seconds=baseline))
+    measured: list[MeasuredStep] = []
+    if default_path().exists():  # a first run, or --check on a new controller, creates no journal here
+        with Journal(default_path()) as journal:
+            measured = journal.measured_steps(module)
+    return estimate_times(measured, module, defaults)
 
 
 def _check_limits(request: RemediateRequest) -> None:
@@ -174,6 +182,7 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
             where = ",".join(map(str, request.inventories)) or "inventory"
             raise InputError(where, f"host {host}: {problems[0]}")
     db = load_db(request.advisory_dirs)
+    estimates = _estimates(request, request.module)
     outcome, facts = _facts(request.inventories, request.limit, observer, request.nodes)
     report = audit_results(outcome.hosts, db, request.clock(), source=str(outcome.run_dir))
     loaded = {h.host for h in report.hosts if any(d.name == request.module for d in h.drivers)}
@@ -186,7 +195,8 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
         to=request.to,
         batch=request.batch,
         max_failures=request.max_failures,
-        times=_times(request),
+        times=estimates.times,
+        times_source=estimates.source,
         reboot_allowed=request.reboot,
         reboot_ok_hosts=frozenset(reboot_ok),
     )

@@ -36,6 +36,7 @@ class Plan:
     failure_budget: int  # the run stops when this many targeted hosts have failed
     times: StepTimes
     batches: tuple[Batch, ...]
+    times_source: str = ""  # where the estimates come from: measured by earlier runs, or fixed defaults
     skipped: tuple[Excluded, ...] = ()
     unreachable: tuple[Excluded, ...] = ()
     _index: dict[str, HostPlan] = field(init=False, repr=False, compare=False)
@@ -68,6 +69,7 @@ def build_plan(
     times: StepTimes = DEFAULT_TIMES,
     reboot_allowed: bool = False,
     reboot_ok_hosts: frozenset[str] = frozenset(),
+    times_source: str = "fixed defaults",
 ) -> Plan:
     """Plan the upgrade of ``module`` on every reachable host where an advisory marks its build bad.
 
@@ -98,6 +100,7 @@ def build_plan(
         max_failures=max_failures,
         failure_budget=max_failures.of(len(planned)),
         times=times,
+        times_source=times_source,
         batches=batch_hosts(planned, batch),
         skipped=tuple(skipped),
         unreachable=unreachable,

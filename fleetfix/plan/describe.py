@@ -18,6 +18,8 @@ def describe(plan: Plan) -> list[str]:
         f"Estimated time: {duration_text(plan.estimate)} in {len(plan.batches)} batch"
         f"{'es' if len(plan.batches) != 1 else ''}",
     ]
+    if plan.times_source:
+        lines.append(f"Estimates: {plan.times_source}")
     for batch in plan.batches:
         lines.append(f"Batch {batch.number} (~{duration_text(batch.estimate)}): {', '.join(batch.names)}")
         for host in batch.hosts:

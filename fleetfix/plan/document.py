@@ -60,6 +60,7 @@ class TimesDoc(Struct, frozen=True, kw_only=True, omit_defaults=True):
     soak_runtime: int
     soak_margin: int
     baseline_runtime: int = 0  # plans stored before the baseline step had none
+    source: str = ""  # measured or fixed defaults (Plan.times_source); plans stored before it: unsaid
 
 
 class PlanDoc(Struct, frozen=True, kw_only=True):
@@ -96,7 +97,12 @@ def _host_doc(host: HostPlan) -> HostDoc:
 
 
 def plan_document(plan: Plan) -> PlanDoc:
-    times = {field: _seconds(getattr(plan.times, field)) for field in TimesDoc.__struct_fields__}
+    times: dict[str, Any] = {
+        field: _seconds(getattr(plan.times, field))
+        for field in TimesDoc.__struct_fields__
+        if field != "source"
+    }
+    times["source"] = plan.times_source
     return PlanDoc(
         module=plan.module,
         target=plan.target,
@@ -142,7 +148,10 @@ def plan_from_document(doc: PlanDoc, source: str) -> Plan:
         batch=parse_count(doc.batch, f"{source}: plan.batch"),
         max_failures=parse_count(doc.max_failures, f"{source}: plan.max_failures"),
         failure_budget=doc.failure_budget,
-        times=StepTimes(**{f: timedelta(seconds=s) for f, s in structs.asdict(doc.times).items()}),
+        times=StepTimes(
+            **{f: timedelta(seconds=s) for f, s in structs.asdict(doc.times).items() if f != "source"}
+        ),
+        times_source=doc.times.source,
         batches=tuple(Batch(number=b.number, hosts=tuple(host(h) for h in b.hosts)) for b in doc.batches),
         skipped=tuple(Excluded(host=e.host, reason=e.reason) for e in doc.skipped),
         unreachable=tuple(Excluded(host=e.host, reason=e.reason) for e in doc.unreachable),
