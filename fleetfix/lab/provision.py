@@ -295,6 +295,7 @@ def provision(
     preinstalled: Preinstalled,
     controllers: list[Controller],
     boot_spec: dict,
+    driver_packages: list[repo.Built] | None = None,
 ) -> None:
     """Write the host's upper layers and its boot.json (what its PID 1 reads at every boot)."""
     upper = host_dir / "upper"
@@ -321,6 +322,9 @@ def provision(
         rpmrepo.preinstall(upper, preinstalled.rpms(distro, kdump), key)
     elif kdump:
         _preinstall(upper, preinstalled.kdump_tools)
+    if not distro.is_el:  # the running build's own package (scenario ``package:``); EL hosts: not yet
+        for package in driver_packages or ():
+            _preinstall(upper, package)
     (upper / "var/lib/fleetfix-lab/repo").mkdir(parents=True, exist_ok=True)
     _crash_history(upper / "var", host)
     _boot(upper / "boot", host, machine_id, initramfs.image_bytes(host.group.kernel, boot_modules, host.name))
