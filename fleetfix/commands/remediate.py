@@ -16,6 +16,7 @@ from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.runner import RunObserver, RunRequest, inventory_hostvars, run_playbook
 from fleetfix.audit import audit_results
 from fleetfix.commands.audit import load_db
+from fleetfix.commands.remediate_bake import run_bake
 from fleetfix.commands.remediate_batch import BatchContext, run_batch
 from fleetfix.errors import ExitStatus, FleetfixError, InputError
 from fleetfix.facts.host import HostFacts
@@ -23,8 +24,8 @@ from fleetfix.plan.build import Plan, build_plan
 from fleetfix.plan.count import Count
 from fleetfix.plan.measured import Estimates, MeasuredStep, estimate_times
 from fleetfix.plan.outcome import RemediateOutcome
-from fleetfix.plan.pacing import Budget, Done, StartBatch, StopBudget, check_window_fits, next_action
-from fleetfix.plan.times import StepTimes, baseline_seconds
+from fleetfix.plan.pacing import Bake, Budget, Done, StartBatch, StopBudget, check_window_fits, next_action
+from fleetfix.plan.times import StepTimes, baseline_seconds, parse_duration
 from fleetfix.plan.window import Window, parse_window, window_for_run
 from fleetfix.soak.profiles import select_profile
 from fleetfix.soak.verdict import parse_iops_floor, parse_p99_ceiling
@@ -54,6 +55,8 @@ class RemediateRequest:
     p99_ceiling: str | None = None  # "500%" of the baseline's p99 or ms; None: as iops_floor
     baseline_runtime: int | None = None  # seconds; None: a fifth of the soak (5 to 60), the run's on --resume
     reboot: bool = False  # on --resume, granted if the run or this command grants it
+    canary: int = 0  # --canary N: batch 1 holds N hosts only
+    bake: str | None = None  # --bake DURATION: watched that long after the canary batch, before batch 2
     rollback: bool | None = None  # None: on for a new run, the run's own on --resume; --no-rollback: False
     require_capture: bool = False
     check: bool = False
@@ -144,6 +147,10 @@ def _drive(ctx: BatchContext, journal: Journal, facts: dict[str, HostFacts]) -> 
     budget = Budget.for_run(ctx.plan, progress)
     while True:
         action = next_action(ctx.plan, progress, ctx.window, ctx.clock(), budget)
+        if isinstance(action, Bake):
+            budget = run_bake(ctx, action, journal, budget)
+            progress = journal.progress(ctx.run_id)
+            continue
         if isinstance(action, StartBatch):
             budget, stopped = run_batch(ctx, action.hosts, progress, facts, journal, budget)
             progress = journal.progress(ctx.run_id)
@@ -174,6 +181,10 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
     if request.to is not None:
         parse_version(request.to, "--to")
     _check_limits(request)
+    if request.bake and not request.canary:
+        raise InputError("--bake", "bakes the canary batch: give --canary N too")
+    if request.bake:
+        parse_duration(request.bake, "--bake")
     if request.window is not None:
         _refuse_outside(parse_window(request.window, request.tz), request.clock())
     hostvars = inventory_hostvars(request.inventories, request.limit)
@@ -199,6 +210,8 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
         times_source=estimates.source,
         reboot_allowed=request.reboot,
         reboot_ok_hosts=frozenset(reboot_ok),
+        canary=request.canary,
+        bake=parse_duration(request.bake, "--bake") if request.bake else timedelta(0),
     )
     if window is not None:
         _refuse_outside(window, request.clock())

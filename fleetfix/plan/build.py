@@ -23,7 +23,7 @@ from fleetfix.plan.steps import HostPlan, Step, host_plan
 from fleetfix.plan.target import choose_target
 from fleetfix.plan.times import DEFAULT_TIMES, StepTimes
 
-STEPS = tuple(s for s in Step if s is not Step.ROLLBACK)  # a host's planned steps, in order
+STEPS = tuple(s for s in Step if s not in (Step.ROLLBACK, Step.BAKE))  # a host's planned steps, in order
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,7 +56,7 @@ class Plan:
 
     @property
     def estimate(self) -> timedelta:
-        return sum((b.estimate for b in self.batches), timedelta(0))
+        return sum((b.estimate + b.bake for b in self.batches), timedelta(0))
 
 
 def build_plan(
@@ -70,6 +70,8 @@ def build_plan(
     reboot_allowed: bool = False,
     reboot_ok_hosts: frozenset[str] = frozenset(),
     times_source: str = "fixed defaults",
+    canary: int = 0,
+    bake: timedelta = timedelta(0),
 ) -> Plan:
     """Plan the upgrade of ``module`` on every reachable host where an advisory marks its build bad.
 
@@ -101,7 +103,7 @@ def build_plan(
         failure_budget=max_failures.of(len(planned)),
         times=times,
         times_source=times_source,
-        batches=batch_hosts(planned, batch),
+        batches=batch_hosts(planned, batch, canary, bake),
         skipped=tuple(skipped),
         unreachable=unreachable,
     )

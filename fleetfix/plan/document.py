@@ -38,10 +38,11 @@ class HostDoc(Struct, frozen=True, kw_only=True):
     steps: tuple[StepDoc, ...]
 
 
-class BatchDoc(Struct, frozen=True, kw_only=True):
+class BatchDoc(Struct, frozen=True, kw_only=True, omit_defaults=True):
     number: int
     estimate_seconds: int
     hosts: tuple[HostDoc, ...]
+    bake_seconds: int = 0  # a canary batch's bake (--bake); plans stored before it had none
 
 
 class ExcludedDoc(Struct, frozen=True, kw_only=True):
@@ -117,6 +118,7 @@ def plan_document(plan: Plan) -> PlanDoc:
                 number=b.number,
                 estimate_seconds=_seconds(b.estimate),
                 hosts=tuple(_host_doc(h) for h in b.hosts),
+                bake_seconds=_seconds(b.bake),
             )
             for b in plan.batches
         ),
@@ -152,7 +154,14 @@ def plan_from_document(doc: PlanDoc, source: str) -> Plan:
             **{f: timedelta(seconds=s) for f, s in structs.asdict(doc.times).items() if f != "source"}
         ),
         times_source=doc.times.source,
-        batches=tuple(Batch(number=b.number, hosts=tuple(host(h) for h in b.hosts)) for b in doc.batches),
+        batches=tuple(
+            Batch(
+                number=b.number,
+                hosts=tuple(host(h) for h in b.hosts),
+                bake=timedelta(seconds=b.bake_seconds),
+            )
+            for b in doc.batches
+        ),
         skipped=tuple(Excluded(host=e.host, reason=e.reason) for e in doc.skipped),
         unreachable=tuple(Excluded(host=e.host, reason=e.reason) for e in doc.unreachable),
     )

@@ -175,7 +175,9 @@ def _host(host: str, records: tuple[StepRecord, ...]) -> HostProgress:
     last = progress.last
     if last is None:
         return progress
-    if progress.ended("verify", "ok") and progress.ended("soak", "ok", "skipped"):
+    if progress.ended("bake", "failed"):  # a canary that crashed or dumped after it was done
+        status = HostStatus.FAILED
+    elif progress.ended("verify", "ok") and progress.ended("soak", "ok", "skipped"):
         status = HostStatus.DONE
     elif any(r.state == "failed" for r in progress.latest.values()):
         status = HostStatus.FAILED

@@ -22,6 +22,8 @@ class Step(StrEnum):
     SOAK = "soak"
     # Not a step of the plan: run for a host whose verify or soak failed, to put its previous build back.
     ROLLBACK = "rollback"
+    # Not a step of the plan either: a canary host watched for new dumps and reboots before the next batch.
+    BAKE = "bake"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -281,6 +281,8 @@ def test_failure_budget_counts_every_failure_and_stops_at_its_count(make_lab, tm
     assert rc == ExitStatus.INCOMPLETE, report
     assert report["status"] == "stopped-budget"
     assert report["note"] == "failure budget spent: db03 failed; not remediated: db04"
+    # The first run measured its steps: this plan's estimates are those, and it says so.
+    assert report["plan"]["times"]["source"].startswith("measured by ")
     soaked = hosts["db03"]
     assert soaked["status"] == "failed"
     assert soaked["outcome"].startswith(f"rolled back to {OLD} after it failed at soak: host rebooted")
@@ -316,6 +318,29 @@ def test_failure_budget_counts_every_failure_and_stops_at_its_count(make_lab, tm
         (2, "stopped-budget", 1),
         (1, "stopped-budget", 2),
     ]
+
+
+def test_a_canary_is_baked_before_the_next_batch_starts(make_lab, tmp_path: Path) -> None:
+    lab = make_lab("seed", hosts=["db01", "db02"])
+
+    rc, report, hosts = remediate(
+        tmp_path, [lab.inventory_path], "--canary", "1", "--bake", "20s", "--soak-runtime", SOAK, *LAB_LIMITS
+    )
+
+    assert rc == ExitStatus.OK, report
+    assert report["plan"]["times"]["source"].startswith("fixed defaults: no finished mpt3sas step")
+    batches = report["plan"]["batches"]
+    assert [([h["host"] for h in b["hosts"]], b.get("bake_seconds", 0)) for b in batches] == [
+        (["db01"], 20),
+        (["db02"], 0),
+    ]
+    canary = hosts["db01"]
+    assert canary["status"] == "done" and steps_of(canary) == [*ALL_OK, ("bake", "ok")]
+    bake = canary["steps"][-1]
+    started, ended = (datetime.fromisoformat(bake[k]) for k in ("started_at", "ended_at"))
+    assert ended - started >= timedelta(seconds=20)
+    assert datetime.fromisoformat(hosts["db02"]["steps"][0]["started_at"]) >= ended
+    assert hosts["db02"]["status"] == "done" and steps_of(hosts["db02"]) == ALL_OK
 
 
 def test_a_batch_the_window_cannot_fit_waits_for_the_next_window(make_lab, tmp_path: Path) -> None:
