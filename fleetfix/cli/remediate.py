@@ -54,6 +54,14 @@ from fleetfix.render import runs as render_runs
     metavar="MS|N%",
     help="Soak p99 latency ceiling: ms, or a share of the baseline's, at least 10 ms [default: 500%].",
 )
+@click.option(
+    "--canary", type=click.IntRange(0), default=0, metavar="N", help="Batch 1 holds N hosts only (canaries)."
+)
+@click.option(
+    "--bake",
+    metavar="DURATION",
+    help="After the canary batch, watch it this long (30m, 2h, 1d) for new dumps and reboots.",
+)
 @click.option("--reboot", is_flag=True, help="Allow reboots where a reload cannot activate the new build.")
 @click.option("--require-capture", is_flag=True, help="Stop a host whose crash capture is not ready.")
 @click.option(
@@ -99,6 +107,8 @@ def remediate(**options: object) -> None:
         reboot=o["reboot"],
         require_capture=o["require_capture"],
         rollback=o["rollback"],
+        canary=o["canary"],
+        bake=o["bake"],
         check=o["check"],
         advisory_dirs=tuple(o["advisory_dirs"]),
         resume=None if o["resume"] is None else _run_id(o["resume"]),
