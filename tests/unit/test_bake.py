@@ -11,6 +11,7 @@ import pytest
 
 from fleetfix.advisories.database import AdvisoryDB
 from fleetfix.advisories.schema import load_file
+from fleetfix.cli import run
 from fleetfix.errors import InputError
 from fleetfix.facts.history import CrashDump
 from fleetfix.facts.host import HostFacts
@@ -105,3 +106,26 @@ def test_durations(spec: str, seconds: int) -> None:
 def test_bad_durations(spec: str) -> None:
     with pytest.raises(InputError, match=r"^--bake: expected a duration"):
         parse_duration(spec, "--bake")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--bake", "30m"], "fleetfix: --bake: bakes the canary batch: give --canary N too"),
+        (["--canary", "1", "--bake", "soon"], "fleetfix: --bake: expected a duration like 90s"),
+        (["--iops-floor", "fast"], "fleetfix: --iops-floor: expected IOPS like 5000 or a share like 80%"),
+        (["--p99-ceiling", "50%"], "fleetfix: --p99-ceiling: a share of the baseline's p99 is 100% or more"),
+    ],
+)
+def test_bad_remediation_options_stop_before_any_host(
+    tmp_path: Path, extra: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """Refused with one line and exit 3 before the inventory is even read."""
+    monkeypatch.setenv("FLEETFIX_STATE_DIR", str(tmp_path / "state"))
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    db01: {ansible_host: 192.0.2.1}\n")
+    status = run(["remediate", "-i", str(inventory), "-m", "mpt3sas", "--yes", *extra])
+    stderr = capsys.readouterr().err
+    assert status == 3, stderr
+    assert stderr.startswith(message) and stderr.count("\n") == 1
+    assert not (tmp_path / "state" / "journal.sqlite").exists()
