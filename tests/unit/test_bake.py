@@ -12,7 +12,7 @@ import pytest
 from fleetfix.advisories.database import AdvisoryDB
 from fleetfix.advisories.schema import load_file
 from fleetfix.cli import run
-from fleetfix.errors import InputError
+from fleetfix.errors import ExitStatus, InputError
 from fleetfix.facts.history import CrashDump
 from fleetfix.facts.host import HostFacts
 from fleetfix.plan.bake import bake_problem, boot_id_after_change
@@ -120,12 +120,12 @@ def test_bad_durations(spec: str) -> None:
 def test_bad_remediation_options_stop_before_any_host(
     tmp_path: Path, extra: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
-    """Refused with one line and exit 3 before the inventory is even read."""
+    """Refused with one line and the exit status of a bad option value before any host is contacted."""
     monkeypatch.setenv("FLEETFIX_STATE_DIR", str(tmp_path / "state"))
     inventory = tmp_path / "hosts.yml"
     inventory.write_text("all:\n  hosts:\n    db01: {ansible_host: 192.0.2.1}\n")
     status = run(["remediate", "-i", str(inventory), "-m", "mpt3sas", "--yes", *extra])
     stderr = capsys.readouterr().err
-    assert status == 3, stderr
+    assert status == ExitStatus.USAGE, stderr
     assert stderr.startswith(message) and stderr.count("\n") == 1
     assert not (tmp_path / "state" / "journal.sqlite").exists()
