@@ -42,12 +42,14 @@ from fleetfix.render import runs as render_runs
     "--baseline-runtime",
     type=click.IntRange(2),
     metavar="SECONDS",
-    help="fio runtime of the baseline on the old build [default: a fifth of the soak, 2 to 60].",
+    help="fio runtime of the baseline on the old build, before the upgrade [default: a fifth of the soak, "
+    "2 to 60]. Shares are taken of a baseline of 20 s or more that ran clean; a shorter one is reported.",
 )
 @click.option(
     "--iops-floor",
     metavar="N|N%",
-    help="Soak IOPS floor: IOPS, or a share of the host's baseline [default: 80%; on --resume the run's].",
+    help="Soak IOPS floor: IOPS, or a share of the host's baseline; a share with no usable baseline judges "
+    "nothing, and the run says so [default: 80%; on --resume the run's].",
 )
 @click.option(
     "--p99-ceiling",
@@ -84,7 +86,16 @@ from fleetfix.render import runs as render_runs
 )
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
 def remediate(**options: object) -> None:
-    """Rolling driver upgrade in a change window, verified and soaked with fio, resumable."""
+    """Rolling driver upgrade in a change window, verified and soaked with fio, resumable.
+
+    Each host is first soaked on its old build (the baseline, same profile, shorter): its figures set the
+    host's own IOPS floor and p99 ceiling. The old build is the bad one: when it panics, oopses, stalls or
+    drops the host under the baseline, that is recorded as the bug reproduced on the old build (runs show,
+    JSON), not as a host failure; the host goes on to its upgrade once it answers again, and only absolute
+    limits judge its soak. A host whose verify or soak fails is rolled back to its previous package unless
+    --no-rollback; it still counts against --max-failures (exit 6 when the budget stops the run with
+    hosts left, 4 when every host was tried and some failed, rolled back or not).
+    """
     from fleetfix.commands import remediate as remediate_run
     from fleetfix.plan.count import parse_count
     from fleetfix.plan.describe import describe

@@ -24,11 +24,12 @@ from fleetfix.plan.build import STEPS, Plan
 from fleetfix.plan.pacing import Budget, stop_reason
 from fleetfix.plan.run_state import ROLLBACK_AFTER, PreviousBuild, RunProgress, recheck, rollback_candidate
 from fleetfix.plan.window import Window
-from fleetfix.soak.host_soak import HostSoak
+from fleetfix.soak.baseline import BaselineReading, read_baseline, soak_limits
 from fleetfix.soak.profiles import FioProfile
-from fleetfix.soak.verdict import IopsFloor, LatencyCeiling, limits_from_baseline
 from fleetfix.state import paths
 from fleetfix.state.journal import Journal
+
+RECONNECT_SECONDS = 900  # how long a host the old build crashed under its baseline has to come back
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ class BatchContext:
     profile: FioProfile
     soak_runtime: int
     baseline_runtime: int
-    iops_floor: str  # "80%" of the host's baseline, or absolute IOPS
-    p99_ceiling: str  # "500%" of the baseline's p99, or milliseconds
+    iops_floor: str  # "80%" of the host's baseline (when long enough and clean), or absolute IOPS
+    p99_ceiling: str  # "500%" of the baseline's p99 (as the floor), or milliseconds
     driver_vars: Mapping[str, Any]  # reboot permission, capture requirement
     observer: RunObserver | None
     clock: Callable[[], datetime]
@@ -113,19 +114,32 @@ def _facts_after_activation(
     return facts, failed
 
 
-def _limits(ctx: BatchContext, host: str, journal: Journal) -> tuple[IopsFloor, LatencyCeiling | None]:
-    """The host's IOPS floor and p99 ceiling, from its baseline on the old build when the specs are shares."""
-    baseline = journal.progress(ctx.run_id).host(host).latest.get("baseline")
-    measured = baseline.detail if baseline is not None and baseline.state == "ok" else None
-    return limits_from_baseline(ctx.iops_floor, ctx.p99_ceiling, measured)
+def _baseline(ctx: BatchContext, host: str, journal: Journal) -> BaselineReading | None:
+    """The host's baseline on the old build, as this run read it; None when it has none."""
+    record = journal.progress(ctx.run_id).host(host).latest.get("baseline")
+    reading = record.detail.get("baseline") if record is not None and record.state == "ok" else None
+    return BaselineReading.from_dict(reading) if isinstance(reading, Mapping) else None
 
 
 def _judge(
     ctx: BatchContext, step: str, host: str, result: HostResult, target: SoakTarget, journal: Journal
-) -> HostSoak:
-    if step == "baseline":  # the old build's figures; only a fault or missing evidence fails it
-        return judge_host(result, target, IopsFloor.absolute(0))
-    return judge_host(result, target, *_limits(ctx, host, journal))
+) -> tuple[str, dict[str, Any]]:
+    """A soak step's journal state and detail.
+
+    A baseline never fails its host: figures are the host's reference; a fault under it (the old build is
+    the bad one) is recorded as the bug reproduced, and the host goes on to its upgrade. The soak after the
+    change is judged against limits from that baseline, or the absolute ones when it gave no figures.
+    """
+    if step == "baseline":
+        soak = judge_host(result, target, None).to_dict()
+        reading = read_baseline(soak, ctx.baseline_runtime, lost=result.status == "unreachable")
+        return "ok", {**soak, "baseline": reading.to_dict()}
+    limits = soak_limits(ctx.iops_floor, ctx.p99_ceiling, _baseline(ctx, host, journal))
+    verdict = judge_host(result, target, limits.floor, limits.ceiling)
+    return ("ok" if verdict.status == "passed" else "failed"), {
+        **verdict.to_dict(),
+        "limits": limits.to_dict(),
+    }
 
 
 def _record(journal: Journal, ctx: BatchContext, step: str, host: str, result: HostResult) -> bool:
@@ -222,6 +236,10 @@ def _run_steps(
         if reason:
             return budget, reason
         extravars = _step_vars(ctx, step)
+        if step == "upgrade" and any(
+            (b := _baseline(ctx, h, journal)) is not None and b.outcome == "reproduced" for h in active
+        ):  # a panic under the baseline reboots the host: the upgrade waits for it to answer again
+            extravars["fleetfix_remediate_reconnect_timeout"] = RECONNECT_SECONDS
         targets: dict[str, SoakTarget] = {}
         if step in ("baseline", "soak"):
             step_facts = facts
@@ -252,9 +270,8 @@ def _run_steps(
         played = run_playbook(request, ctx.observer, kind=f"remediate-{step}")
         for host in active:
             if targets:
-                verdict = _judge(ctx, step, host, played.hosts[host], targets[host], journal)
-                state = "ok" if verdict.status == "passed" else "failed"
-                journal.step_ended(ctx.run_id, host, step, state, verdict.to_dict())
+                state, detail = _judge(ctx, step, host, played.hosts[host], targets[host], journal)
+                journal.step_ended(ctx.run_id, host, step, state, detail)
                 ok = state == "ok"
             else:
                 ok = _record(journal, ctx, step, host, played.hosts[host])

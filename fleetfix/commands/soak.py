@@ -127,7 +127,7 @@ def _fio_said(exit_: Mapping[str, Any]) -> str:
 
 
 def judge_host(
-    result: HostResult, target: SoakTarget, floor: IopsFloor, p99_ceiling: LatencyCeiling | None = None
+    result: HostResult, target: SoakTarget, floor: IopsFloor | None, p99_ceiling: LatencyCeiling | None = None
 ) -> HostSoak:
     """One host's soak from its play result: the evidence the role recorded, judged here."""
     evidence = result.facts.get("fio_soak_result")

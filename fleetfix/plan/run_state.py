@@ -78,14 +78,34 @@ class HostProgress:
         return record is not None and record.ended_at is not None and record.state in states
 
     @property
+    def baseline(self) -> Mapping[str, Any] | None:
+        """The reading of the host's baseline on the old build (``fleetfix.soak.baseline``), if it ran."""
+        record = self.latest.get("baseline")
+        reading = record.detail.get("baseline") if record is not None else None
+        return reading if isinstance(reading, Mapping) else None
+
+    @property
     def outcome(self) -> str:
-        """One line a human reads in ``runs show``."""
+        """One line a human reads in ``runs show``; a baseline that crashed the old build is said too."""
+        line = self._outcome()
+        baseline = self.baseline
+        if baseline is not None and baseline.get("outcome") == "reproduced":
+            line += f"; the bug reproduced on the old build (baseline: {baseline.get('note')})"
+        return line
+
+    def _outcome(self) -> str:
         last = self.last
         if last is None:
             return "not started"
         why = last.detail.get("message") or last.detail.get("reason")
         suffix = f": {why}" if why else ""
         if self.status == "done":
+            soak = self.latest.get("soak")
+            limits = soak.detail.get("limits") if soak is not None else None
+            if isinstance(limits, Mapping) and limits.get(
+                "unjudged"
+            ):  # a share asked for, nothing to take it of
+                return f"remediated: verified and soaked ({limits.get('text')})"
             return "remediated: verified and soaked"
         rollback = self.latest.get("rollback")
         if self.status == "failed" and rollback is not None and rollback.ended_at is not None:
@@ -110,6 +130,7 @@ class HostProgress:
             "status": self.status,
             "outcome": self.outcome,
             "soak": dict(soak.detail) if soak and soak.ended_at else None,
+            "baseline": dict(self.baseline) if self.baseline is not None else None,
             "steps": [
                 {
                     "step": r.step,

@@ -57,28 +57,6 @@ def parse_iops_floor(spec: str, baseline_iops: float | None) -> IopsFloor:
         ) from None
 
 
-def limits_from_baseline(
-    iops_floor: str, p99_ceiling: str, baseline: Mapping[str, Any] | None
-) -> tuple[IopsFloor, LatencyCeiling | None]:
-    """A soak's IOPS floor and p99 ceiling from their specs and the host's baseline soak, if it has one.
-
-    ``baseline`` is the baseline's recorded soak (``HostSoak.to_dict()``: its verdict's figures). With no
-    baseline, or one whose fio output carried no figure, a share has nothing to be a share of: the floor
-    is 0 (said so) and the ceiling None; absolute specs apply as given.
-
-    >>> measured = {"verdict": {"figures": {"iops": 1000.0, "worst_clat_p99_ns": 4e6}}}
-    >>> limits_from_baseline("80%", "500%", measured)[0]
-    IopsFloor(iops=800.0, basis='80% of the baseline 1000 IOPS')
-    """
-    figures = ((baseline or {}).get("verdict") or {}).get("figures") or {}
-    iops, p99 = figures.get("iops") or None, figures.get("worst_clat_p99_ns") or None
-    if iops_floor.strip().endswith("%") and iops is None:
-        floor = IopsFloor(0.0, "no baseline measured for this host")
-    else:
-        floor = parse_iops_floor(iops_floor, iops)
-    return floor, parse_p99_ceiling(p99_ceiling, p99)
-
-
 @dataclass(frozen=True)
 class SoakVerdict:
     passed: bool
@@ -245,7 +223,7 @@ def judge_soak(
     boot_id_before: str | None,
     boot_id_after: str | None,
     new_kernel_log_lines: Sequence[str],
-    iops_floor: IopsFloor,
+    iops_floor: IopsFloor | None,
     evidence_gaps: Sequence[str] = (),
     p99_ceiling: LatencyCeiling | None = None,
 ) -> SoakVerdict:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from fleetfix.errors import FleetfixError, InputError
 from fleetfix.facts.host import WriteSafety
+from fleetfix.soak.baseline import SHARE_MIN_SECONDS, BaselineReading, read_baseline, soak_limits
 from fleetfix.soak.fio_json import parse_fio_json
 from fleetfix.soak.profiles import (
     BUILTIN_PROFILES,
@@ -32,7 +33,6 @@ from fleetfix.soak.verdict import (
     judge_fio,
     judge_soak,
     kernel_fault_kind,
-    limits_from_baseline,
     parse_iops_floor,
     parse_p99_ceiling,
 )
@@ -496,17 +496,76 @@ def test_bad_p99_ceiling_specs(spec: str) -> None:
         parse_p99_ceiling(spec, 1e6)
 
 
+OOPS_REASON = "kernel logged 1 fault line(s) during the soak (oops 1), worst (oops): Oops: 0000"
+
+
+def _baseline(status: str = "passed", runtime: int = 60, **figures: object) -> dict[str, object]:
+    """A baseline soak as the journal keeps it (``HostSoak.to_dict()``), same boot unless told."""
+    before, after = figures.pop("boot_ids", ("b1", "b1"))
+    reasons = figures.pop("reasons", [])
+    return {"status": status, "message": "; ".join(reasons), "boot_id_before": before, "boot_id_after": after,
+            "verdict": {"passed": status == "passed", "reasons": reasons, "figures": figures}}  # fmt: skip
+
+
 def test_limits_come_from_the_hosts_own_baseline() -> None:
-    baseline = parse_made_here("randread_libaio.json")
-    measured = {"status": "passed", "verdict": judge_fio(baseline, None).to_dict()}
-    floor, ceiling = limits_from_baseline("80%", "500%", measured)
-    assert floor.iops == pytest.approx(0.8 * baseline.iops)
-    assert ceiling is not None and ceiling.ns == max(5 * baseline.worst_clat_p99_ns, 10e6)
+    measured = parse_made_here("randread_libaio.json")
+    soak = {**_baseline(), "verdict": judge_fio(measured, None).to_dict()}
+    reading = read_baseline(soak, 60, lost=False)
+    assert reading.outcome == "measured" and reading.shares_apply
+    limits = soak_limits("80%", "500%", reading)
+    assert limits.floor is not None and limits.floor.iops == pytest.approx(0.8 * measured.iops)
+    assert limits.ceiling is not None and limits.ceiling.ns == max(5 * measured.worst_clat_p99_ns, 10e6)
+    assert limits.unjudged is None
     # Absolute specs need no baseline; shares without one judge nothing and say why.
-    assert limits_from_baseline("5000", "50", None)[0].iops == 5000
-    assert limits_from_baseline("5000", "50", None)[1].ns == 50e6
-    floor, ceiling = limits_from_baseline("80%", "500%", None)
-    assert (floor.iops, floor.basis, ceiling) == (0.0, "no baseline measured for this host", None)
+    absolute = soak_limits("5000", "50", None)
+    assert (absolute.floor.iops, absolute.ceiling.ns, absolute.unjudged) == (5000, 50e6, None)
+    none = soak_limits("80%", "500%", None)
+    assert (none.floor, none.ceiling, none.unjudged) == (None, None, "no baseline for this host")
+    assert none.to_dict()["text"] == "no IOPS floor, no p99 ceiling: no baseline for this host"
+
+
+def test_a_short_baseline_is_reported_and_takes_no_share() -> None:
+    short = read_baseline(_baseline(iops=1000.0, worst_clat_p99_ns=2e6), SHARE_MIN_SECONDS - 1, lost=False)
+    assert short.outcome == "measured" and short.iops == 1000.0 and not short.shares_apply
+    assert "too short to take shares of" in short.note
+    limits = soak_limits("80%", "50ms", short)
+    assert limits.floor is None and limits.ceiling is not None and limits.ceiling.ns == 50e6
+    assert limits.unjudged == f"the baseline ran {SHARE_MIN_SECONDS - 1} s, under the 20 s a share needs"
+    long_enough = read_baseline(_baseline(iops=1000.0), SHARE_MIN_SECONDS, lost=False)
+    assert soak_limits("80%", "500%", long_enough).floor.iops == 800.0
+    # No p99 in the baseline (fio's gtod_reduce): the floor is a share, the ceiling judges nothing.
+    assert soak_limits("80%", "500%", long_enough).ceiling is None
+
+
+@pytest.mark.parametrize(
+    ("soak", "lost", "note"),
+    [
+        (_baseline("failed", boot_ids=("b1", "b2"), kernel_fault_lines=3,
+                   reasons=["host rebooted during the soak (boot id b1 -> b2)", "no fio report"]),
+         False, "host rebooted during the soak (boot id b1 -> b2)"),
+        (_baseline("failed", kernel_fault_lines=1, iops=900.0, reasons=[OOPS_REASON]), False, OOPS_REASON),
+        ({"status": "error", "message": "Failed to connect to the host via ssh"}, True,
+         "the host stopped answering under the load (Failed to connect to the host via ssh)"),
+    ],
+)  # fmt: skip
+def test_a_baseline_that_faults_is_the_bug_reproduced_not_a_host_failure(
+    soak: dict[str, object], lost: bool, note: str
+) -> None:
+    reading = read_baseline(soak, 60, lost=lost)
+    assert (reading.outcome, reading.note, reading.iops) == ("reproduced", note, None)
+    limits = soak_limits("80%", "500%", reading)
+    assert (limits.floor, limits.ceiling) == (None, None)
+    assert limits.unjudged == "the baseline reproduced the fault on the old build"
+    # An explicit absolute floor still judges the soak after the change.
+    assert soak_limits("300", "500%", reading).floor.iops == 300
+
+
+def test_a_baseline_without_figures_is_unusable() -> None:
+    no_report = "no fio report: fio wrote none (fio exit status 1)"
+    reading = read_baseline(_baseline("failed", reasons=[no_report]), 60, lost=False)
+    assert reading.outcome == "unusable"
+    assert reading.note == "no usable figures: no fio report: fio wrote none (fio exit status 1)"
+    assert BaselineReading.from_dict(reading.to_dict()) == reading
 
 
 def test_soak_passes_when_everything_holds() -> None:
