@@ -32,6 +32,7 @@ pytestmark = pytest.mark.fleet
 FLEETFIX = str(Path(sys.executable).parent / "fleetfix")
 SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 BAD_REBUILD = SCENARIOS / "seed_bad_rebuild.yaml"
+BAD_REBUILD_BOTH = SCENARIOS / "bad_rebuild_both_families.yaml"  # db01 Debian 12, rdb01 Rocky Linux 9
 TARGET = "46.00.00.00"
 GOOD_BUILD = "1B9E3F2A7C5D8E0F4A6B2C9"  # mpt3sas-driver 46.00.00.00-1
 REBUILD = "3D5F7A9C1E3B5D7F9A1C3E5"  # mpt3sas-driver 46.00.00.00-3 in seed_bad_rebuild.yaml: panics
@@ -353,6 +354,61 @@ def test_failure_budget_counts_every_failure_and_stops_at_its_count(make_lab, tm
         (2, "stopped-budget", 1),
         (1, "stopped-budget", 2),
     ]
+
+
+def pinned_to(path: Path, packages: dict[str, str]) -> Path:
+    """An inventory pointing each host's mpt3sas target at a package version (host -> version)."""
+    driver = {"package_name": "mpt3sas-driver"}
+    hosts = {
+        host: {"hba_driver_drivers": {"mpt3sas": {**driver, "package_versions": {TARGET: version}}}}
+        for host, version in packages.items()
+    }
+    path.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    return path
+
+
+PACKAGE_VERSION = {  # the installed version of mpt3sas-driver, as each family's package manager says it
+    "db01": "dpkg-query -W -f='${Version}' mpt3sas-driver",
+    "rdb01": "rpm -q --qf '%{VERSION}-%{RELEASE}' mpt3sas-driver",
+}
+
+
+@pytest.mark.parametrize("name", ["db01", "rdb01"])
+def test_a_target_build_that_also_fails_the_soak_ends_back_on_the_previous_build(
+    make_lab, tmp_path: Path, name: str
+) -> None:
+    lab = make_lab(str(BAD_REBUILD_BOTH), hosts=[name])
+    assert lab.ssh(name, PACKAGE_VERSION[name]).stdout == OLD_PACKAGE  # the running build's own package
+    inventories = [lab.inventory_path, pinned_to(tmp_path / "rebuild.yml", {name: "46.00.00.00-3"})]
+
+    rc, report, hosts = remediate(tmp_path, inventories, "--soak-runtime", "8")
+
+    # Its only host failed and was put back: the run is over with nothing pending, a failed host (exit 4).
+    assert rc == ExitStatus.HOSTS_FAILED, report
+    assert report["status"] == "done"
+    host = hosts[name]
+    assert host["status"] == "failed"
+    assert steps_of(host) == [*ALL_OK[:5], ("soak", "failed"), ("rollback", "ok")]
+    verified = host["steps"][4]["detail"]
+    assert (verified["loaded_version"], verified["loaded_srcversion"]) == (TARGET, REBUILD)
+    assert host["soak"]["verdict"]["reasons"][0].startswith("host rebooted during the soak")
+    assert host["outcome"].startswith(f"rolled back to {OLD} after it failed at soak: host rebooted")
+    rollback = host["steps"][6]["detail"]
+    assert rollback["package"] == f"mpt3sas-driver {OLD_PACKAGE}"
+    assert (
+        rollback["steps"]["verify"]["loaded_version"],
+        rollback["steps"]["verify"]["loaded_srcversion"],
+    ) == (
+        OLD,
+        OLD_BUILD,
+    )
+    # On the host: the previous package installed again, and its build the one loaded.
+    assert lab.ssh(name, PACKAGE_VERSION[name]).stdout == OLD_PACKAGE
+    assert loaded(lab, name) == (OLD, OLD_BUILD)
+    shown = fleetfix(tmp_path, "runs", "show", "1", "--format", "json")
+    assert json.loads(shown.stdout)["hosts"][0]["outcome"] == host["outcome"]
+    table = fleetfix(tmp_path, "runs", "show", "1")
+    assert table.returncode == 0 and "rolled" in table.stdout  # the table may wrap the words
 
 
 def test_a_canary_is_baked_before_the_next_batch_starts(make_lab, tmp_path: Path) -> None:
