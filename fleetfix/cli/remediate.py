@@ -62,7 +62,8 @@ from fleetfix.render import runs as render_runs
 @click.option(
     "--bake",
     metavar="DURATION",
-    help="After the canary batch, watch it this long (30m, 2h, 1d) for new dumps and reboots.",
+    help="After the canary batch, watch it this long (30m, 2h, 1d) for crash lines `fleetfix listen` "
+    "recorded from it, new dumps and reboots; a canary that fails stops the run before the next batch.",
 )
 @click.option("--reboot", is_flag=True, help="Allow reboots where a reload cannot activate the new build.")
 @click.option("--require-capture", is_flag=True, help="Stop a host whose crash capture is not ready.")

@@ -24,7 +24,16 @@ from fleetfix.plan.build import Plan, build_plan
 from fleetfix.plan.count import Count
 from fleetfix.plan.measured import Estimates, MeasuredStep, estimate_times
 from fleetfix.plan.outcome import RemediateOutcome
-from fleetfix.plan.pacing import Bake, Budget, Done, StartBatch, StopBudget, check_window_fits, next_action
+from fleetfix.plan.pacing import (
+    Bake,
+    Budget,
+    Done,
+    StartBatch,
+    StopBudget,
+    StopCanary,
+    check_window_fits,
+    next_action,
+)
 from fleetfix.plan.times import StepTimes, baseline_seconds, parse_duration
 from fleetfix.plan.window import Window, parse_window, window_for_run
 from fleetfix.soak.profiles import select_profile
@@ -161,11 +170,14 @@ def _drive(ctx: BatchContext, journal: Journal, facts: dict[str, HostFacts]) -> 
             status, note = "done", ""
         elif isinstance(action, StopBudget):
             status, note = "stopped-budget", f"failure budget spent: {', '.join(action.failed)} failed"
+        elif isinstance(action, StopCanary):
+            failed = "; ".join(f"{host}: {why}" for host, why in action.failed)
+            status, note = "stopped-canary", f"a canary failed its bake ({failed})"
         else:
             status, note = "stopped-window", getattr(action, "reason", "the change window is closed")
         if status == "stopped-window":
             note += f"; left for the next window: {', '.join(progress.pending) or 'nothing'}"
-        elif status == "stopped-budget":  # a resume stops at once too: these wait for a human
+        elif status in ("stopped-budget", "stopped-canary"):  # a resume stops at once too: for a human
             note += f"; not remediated: {', '.join(progress.pending) or 'nothing'}"
         journal.end_run(ctx.run_id, status, note)
         return RemediateOutcome(ctx.plan, ctx.run_id, status, note, journal.show(ctx.run_id)["hosts"])

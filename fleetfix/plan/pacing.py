@@ -71,6 +71,14 @@ class StopBudget:
 
 
 @dataclass(frozen=True)
+class StopCanary:
+    """A canary failed its bake: the run stops before its next batch, whatever budget is left."""
+
+    remaining: tuple[str, ...]
+    failed: tuple[tuple[str, str], ...]  # (canary, why its bake failed)
+
+
+@dataclass(frozen=True)
 class Done:
     pass
 
@@ -89,7 +97,7 @@ class Bake:
     started: bool
 
 
-Action = StartBatch | Wait | StopWindowEnd | StopBudget | Done | Bake
+Action = StartBatch | Wait | StopWindowEnd | StopBudget | StopCanary | Done | Bake
 
 
 def bake_due(plan: Plan, progress: RunProgress, now: datetime) -> Bake | None:
@@ -119,6 +127,13 @@ def next_action(
     remaining = progress.pending
     if not remaining:
         return Done()
+    crashed = tuple(
+        (h.host, str(bake.detail.get("message") or "no reason recorded"))
+        for h in progress.hosts
+        if (bake := h.latest.get("bake")) is not None and bake.state == "failed"
+    )
+    if crashed:  # before the budget: the canary's own reason is the run's, even when it spent the budget
+        return StopCanary(remaining, crashed)
     if budget.exhausted:
         return StopBudget(remaining, tuple(sorted(budget.failed)))
     baking = bake_due(plan, progress, now)

@@ -33,6 +33,7 @@ class RunStatus(StrEnum):
     DONE = "done"
     STOPPED_WINDOW = "stopped-window"
     STOPPED_BUDGET = "stopped-budget"
+    STOPPED_CANARY = "stopped-canary"  # a canary failed its bake: no later batch starts
     FAILED = "failed"
     ABORTED = "aborted"
     INTERRUPTED = "interrupted"  # stopped by SIGINT/SIGTERM; resumable

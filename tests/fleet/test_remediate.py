@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -24,6 +25,7 @@ import yaml
 
 from fleetfix.errors import ExitStatus
 from fleetfix.lab import Lab
+from fleetfix.listen.receiver import Listener
 from fleetfix.plan.times import StepTimes, duration_text
 from fleetfix.plan.window import parse_window
 
@@ -432,6 +434,56 @@ def test_a_canary_is_baked_before_the_next_batch_starts(make_lab, tmp_path: Path
     assert ended - started >= timedelta(seconds=20)
     assert datetime.fromisoformat(hosts["db02"]["steps"][0]["started_at"]) >= ended
     assert hosts["db02"]["status"] == "done" and steps_of(hosts["db02"]) == ALL_OK
+
+
+# The backup's deep random reads (the seed's cron job), a minute long: the rebuild's fault fires after 5 s.
+BACKUP_READS = (
+    "fio --name=backup --filename=/dev/sdb --rw=randread --bs=8k --iodepth=64 --ioengine=libaio --direct=1 "
+    "--readonly --time_based --runtime=60 --output-format=json --output=/root/backup.json"
+)
+
+
+def test_a_canary_crash_netconsole_brings_during_the_bake_stops_the_run(make_lab, tmp_path: Path) -> None:
+    lab = make_lab(str(BAD_REBUILD), hosts=["db01", "db02"])
+    # Both on the rebuild, soaked one I/O at a time: the canary passes its soak, then meets the backup's
+    # load during its bake and panics; netconsole brings the oops to `fleetfix listen` on the controller.
+    inventories = [
+        lab.inventory_path,
+        pinned_to(tmp_path / "rebuild.yml", dict.fromkeys(("db01", "db02"), "46.00.00.00-3")),
+    ]
+    listener = Listener(lab.controller_ip, 6666, tmp_path / "netconsole")
+    thread = threading.Thread(target=listener.serve_forever)
+    thread.start()
+    try:
+        proc = start_remediate(
+            tmp_path, inventories, "--canary", "1", "--bake", "2m", "--profile", "qd1", "--max-failures", "2",
+            "--soak-runtime", SOAK,
+        )  # fmt: skip
+        try:
+            wait_for(
+                "db01's bake", lambda: ("db01", "bake", "started", None) in journal_steps(tmp_path), proc
+            )
+            assert lab.ssh("db01", BACKUP_READS, timeout=120).returncode == 255  # the connection died with it
+            rc, report, hosts = finish(proc)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    finally:
+        listener.stop()
+        thread.join(timeout=10)
+
+    # A canary's crash stops the run before batch 2, though the budget (2) has room for one more failure.
+    assert rc == ExitStatus.INCOMPLETE, report
+    assert report["status"] == "stopped-canary"
+    canary = hosts["db01"]
+    assert canary["status"] == "failed" and steps_of(canary) == [*ALL_OK, ("bake", "failed")]
+    why = canary["steps"][-1]["detail"]["message"]
+    assert re.match(
+        r"netconsole: \d+ crash line\(s\) during the bake, worst \(panic\) at \S+: .*Kernel panic", why
+    ), why
+    assert report["note"] == f"a canary failed its bake (db01: {why}); not remediated: db02"
+    assert hosts["db02"]["status"] == "untouched"
+    assert loaded(lab, "db02") == (OLD, OLD_BUILD)
 
 
 def test_a_batch_the_window_cannot_fit_waits_for_the_next_window(make_lab, tmp_path: Path) -> None:

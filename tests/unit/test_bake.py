@@ -15,13 +15,15 @@ from fleetfix.cli import run
 from fleetfix.errors import ExitStatus, InputError
 from fleetfix.facts.history import CrashDump
 from fleetfix.facts.host import HostFacts
-from fleetfix.plan.bake import bake_problem, boot_id_after_change
+from fleetfix.listen.text import ListenEvent
+from fleetfix.plan.bake import bake_problem, boot_id_after_change, netconsole_crashes
 from fleetfix.plan.build import STEPS, build_plan
 from fleetfix.plan.count import Count
 from fleetfix.plan.describe import describe
-from fleetfix.plan.pacing import Bake, Budget, StartBatch, next_action
+from fleetfix.plan.pacing import Bake, Budget, StartBatch, StopCanary, next_action
 from fleetfix.plan.run_state import StepRecord, run_progress
 from fleetfix.plan.times import parse_duration
+from fleetfix.soak.verdict import kernel_fault_kind
 from tests.support import REPO
 from tests.support.plans import ADVISORIES, QUICK, host
 
@@ -129,3 +131,48 @@ def test_bad_remediation_options_stop_before_any_host(
     assert status == ExitStatus.USAGE, stderr
     assert stderr.startswith(message) and stderr.count("\n") == 1
     assert not (tmp_path / "state" / "journal.sqlite").exists()
+
+
+def received(path: str, source: str, at: datetime) -> list[str]:
+    """``events.jsonl`` lines the receiver would write for a real kernel log arriving from ``source`` at
+    ``at``: its own ``ListenEvent`` for each line its fault test flags."""
+    lines = [
+        line for line in (REPO / "tests/data" / path).read_text().splitlines() if not line.startswith("#")
+    ]
+    return [
+        ListenEvent(at.isoformat(timespec="microseconds"), source, line, kind, "10.0.0.5_6666.log").to_json()
+        for line in lines
+        if (kind := kernel_fault_kind(line))
+    ]
+
+
+def test_a_crash_netconsole_brought_during_the_bake_fails_the_canary() -> None:
+    during, before = T0 + timedelta(minutes=40), T0 - timedelta(minutes=5)
+    lockup = received("kernel_log/soft_lockup_panic.log", "10.0.0.5:6666", during)
+    events = [
+        *received("oopses/24_amdgpu_null_deref_console_cut.log", "10.0.0.5:6666", before),  # before the bake
+        *received("oopses/24_amdgpu_null_deref_console_cut.log", "10.0.0.9:6666", during),  # another host
+        '{"time": "2026-11-28T02:41:00+00:00", "source": "10.0.0.5:66',  # the receiver stopped mid-write
+        *lockup,
+    ]
+    crashes = netconsole_crashes(events, {"10.0.0.5"}, T0)
+    assert [e["kind"] for e in crashes] == ["soft_lockup", "panic"]
+    assert bake_problem(facts("b1"), "b1", T0, crashes) == (
+        "netconsole: 2 crash line(s) during the bake, worst (panic) at 2026-11-28T02:40:00.000000+00:00: "
+        "[ 5300.237965] Kernel panic - not syncing: softlockup: hung tasks"
+    )
+    # What the crash left comes after its own line: here the reboot it caused.
+    assert bake_problem(facts("b2"), "b1", T0, crashes).endswith(
+        "; rebooted during the bake (boot id b1 -> b2)"
+    )
+    # A warning is the soak's business, not a crash.
+    warning = received("oopses/25_kswapd_warning_many_taint_flags.log", "10.0.0.5:6666", during)
+    assert warning and netconsole_crashes(warning, {"10.0.0.5"}, T0) == []
+
+
+def test_a_canary_failing_its_bake_stops_the_run_whatever_budget_is_left(plan) -> None:
+    failed = StepRecord(host="db01", step="bake", state="failed", detail={"message": "netconsole: panic"},
+                        started_at=T0, ended_at=T0)  # fmt: skip
+    progress = run_progress(plan.hosts, [*done("db01"), failed])
+    action = next_action(plan, progress, None, T0 + BAKE, Budget(3).spend("db01"))
+    assert action == StopCanary(("db02", "db03", "db04", "db05"), (("db01", "netconsole: panic"),))
