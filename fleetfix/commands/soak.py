@@ -104,19 +104,26 @@ def soak_extravars(
 
 
 def _fio_report(evidence: Mapping[str, Any]) -> tuple[FioResult | None, str | None]:
-    """fio's parsed report, or why there is none."""
+    """fio's parsed report, or why there is none.
+
+    A host that went down mid-soak leaves at most the empty or cut report fio opened before the crash: that
+    is said as the crash's consequence, not as a report "unusable" for reasons of its own.
+    """
     fetched = evidence.get("fetched")
     exit_ = evidence.get("fio_exit") or {}
+    went_down = "no fio report: the host went down before fio finished"
+    rebooted = evidence.get("boot_id_after") != evidence.get("boot_id_before")
     if not fetched:
-        if evidence.get("boot_id_after") != evidence.get("boot_id_before"):
-            return None, "no fio report: the host went down before fio finished"
-        return None, "no fio report: fio wrote none " + _fio_said(exit_)
+        return None, went_down if rebooted else "no fio report: fio wrote none " + _fio_said(exit_)
     try:
         return parse_fio_json(Path(fetched).read_text(errors="replace"), str(fetched)), None
     except OSError as exc:
         return None, f"fio's report {fetched} cannot be read: {exc.strerror or exc}"
     except InputError as exc:
-        return None, f"fio's report is unusable ({exc}) {_fio_said(exit_)}".rstrip()
+        return (
+            None,
+            went_down if rebooted else f"fio's report is unusable ({exc}) {_fio_said(exit_)}".rstrip(),
+        )
 
 
 def _fio_said(exit_: Mapping[str, Any]) -> str:
