@@ -39,10 +39,41 @@ from fleetfix.render import runs as render_runs
     "--profile", help="fio profile of the post-check soak [default: thrash; on --resume the run's]."
 )
 @click.option(
-    "--iops-floor", type=click.FloatRange(0), help="Soak IOPS floor [default: 0; on --resume the run's]."
+    "--baseline-runtime",
+    type=click.IntRange(2),
+    metavar="SECONDS",
+    help="fio runtime of the baseline on the old build, before the upgrade [default: a fifth of the soak, "
+    "2 to 60]. Shares are taken of a baseline of 20 s or more that ran clean; a shorter one is reported.",
+)
+@click.option(
+    "--iops-floor",
+    metavar="N|N%",
+    help="Soak IOPS floor: IOPS, or a share of the host's baseline; a share with no usable baseline judges "
+    "nothing, and the run says so [default: 80%; on --resume the run's].",
+)
+@click.option(
+    "--p99-ceiling",
+    metavar="MS|N%",
+    help="Soak p99 latency ceiling: ms, or a share of the baseline's, at least 10 ms [default: 500%].",
+)
+@click.option(
+    "--canary", type=click.IntRange(0), default=0, metavar="N", help="Batch 1 holds N hosts only (canaries)."
+)
+@click.option(
+    "--bake",
+    metavar="DURATION",
+    help="After the canary batch, watch it this long (30m, 2h, 1d) for crash lines `fleetfix listen` "
+    "recorded from it, new dumps and reboots; a canary that fails stops the run before the next batch.",
 )
 @click.option("--reboot", is_flag=True, help="Allow reboots where a reload cannot activate the new build.")
 @click.option("--require-capture", is_flag=True, help="Stop a host whose crash capture is not ready.")
+@click.option(
+    "--no-rollback",
+    "rollback",
+    flag_value=False,
+    default=None,
+    help="Leave a host whose verify or soak failed on the new build, for inspection [default: roll back].",
+)
 @click.option("--check", is_flag=True, help="Print the plan and play it in check mode with diffs.")
 @click.option("--yes", is_flag=True, help="Start without asking for confirmation.")
 @click.option(
@@ -56,7 +87,16 @@ from fleetfix.render import runs as render_runs
 )
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
 def remediate(**options: object) -> None:
-    """Rolling driver upgrade in a change window, verified and soaked with fio, resumable."""
+    """Rolling driver upgrade in a change window, verified and soaked with fio, resumable.
+
+    Each host is first soaked on its old build (the baseline, same profile, shorter): its figures set the
+    host's own IOPS floor and p99 ceiling. The old build is the bad one: when it panics, oopses, stalls or
+    drops the host under the baseline, that is recorded as the bug reproduced on the old build (runs show,
+    JSON), not as a host failure; the host goes on to its upgrade once it answers again, and only absolute
+    limits judge its soak. A host whose verify or soak fails is rolled back to its previous package unless
+    --no-rollback; it still counts against --max-failures (exit 6 when the budget stops the run with
+    hosts left, 4 when every host was tried and some failed, rolled back or not).
+    """
     from fleetfix.commands import remediate as remediate_run
     from fleetfix.plan.count import parse_count
     from fleetfix.plan.describe import describe
@@ -74,8 +114,13 @@ def remediate(**options: object) -> None:
         soak_runtime=o["soak_runtime"],
         profile=o["profile"],
         iops_floor=o["iops_floor"],
+        p99_ceiling=o["p99_ceiling"],
+        baseline_runtime=o["baseline_runtime"],
         reboot=o["reboot"],
         require_capture=o["require_capture"],
+        rollback=o["rollback"],
+        canary=o["canary"],
+        bake=o["bake"],
         check=o["check"],
         advisory_dirs=tuple(o["advisory_dirs"]),
         resume=None if o["resume"] is None else _run_id(o["resume"]),

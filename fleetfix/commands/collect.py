@@ -41,7 +41,9 @@ def zone_name(localtime_link: str, timezone_file: str) -> str | None:
     return timezone_file.strip() or None
 
 
-def _addresses(facts: HostFacts, address: str) -> list[str]:
+def netconsole_addresses(facts: HostFacts, address: str) -> list[str]:
+    """The source addresses a host's netconsole messages arrive from: its targets' local IPs, and its
+    inventory address when that is an IP."""
     netconsole = facts.crash_capture.netconsole
     found = [t.local_ip for t in (*netconsole.targets, *netconsole.persistent.targets) if t.local_ip]
     with contextlib.suppress(ValueError):  # a DNS name: netconsole messages come from an address
@@ -68,7 +70,7 @@ def schedule_record(result: HostResult) -> tuple[dict[str, Any], tuple[str, ...]
         notes.append(f"systemd-analyze calendar: {' '.join(str(record['calendar_error']).split())[:200]}")
     document: dict[str, Any] = {
         "timezone": zone,
-        "addresses": _addresses(facts, str(record.get("address") or "")),
+        "addresses": netconsole_addresses(facts, str(record.get("address") or "")),
         "scheduled_jobs": raw.get("scheduled_jobs") or [],
         "anacron": raw.get("anacron"),
         "run_parts": raw.get("run_parts"),

@@ -16,23 +16,36 @@ from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.runner import RunObserver, RunRequest, inventory_hostvars, run_playbook
 from fleetfix.audit import audit_results
 from fleetfix.commands.audit import load_db
+from fleetfix.commands.remediate_bake import run_bake
 from fleetfix.commands.remediate_batch import BatchContext, run_batch
 from fleetfix.errors import ExitStatus, FleetfixError, InputError
 from fleetfix.facts.host import HostFacts
 from fleetfix.plan.build import Plan, build_plan
 from fleetfix.plan.count import Count
+from fleetfix.plan.measured import Estimates, MeasuredStep, estimate_times
 from fleetfix.plan.outcome import RemediateOutcome
-from fleetfix.plan.pacing import Budget, Done, StartBatch, StopBudget, check_window_fits, next_action
-from fleetfix.plan.times import StepTimes
+from fleetfix.plan.pacing import (
+    Bake,
+    Budget,
+    Done,
+    StartBatch,
+    StopBudget,
+    StopCanary,
+    check_window_fits,
+    next_action,
+)
+from fleetfix.plan.times import StepTimes, baseline_seconds, parse_duration
 from fleetfix.plan.window import Window, parse_window, window_for_run
 from fleetfix.soak.profiles import select_profile
-from fleetfix.soak.verdict import IopsFloor
+from fleetfix.soak.verdict import parse_iops_floor, parse_p99_ceiling
 from fleetfix.state.journal import Journal, default_path
 from fleetfix.state.lock import RemediationLock
 from fleetfix.state.lock import default_path as lock_path
 from fleetfix.versions import parse_version
 
 ONE_HOST = Count(1, False)  # default batch and failure budget: one host at a time, stop at a failure
+IOPS_FLOOR = "80%"  # of the host's own baseline on the old build
+P99_CEILING = "500%"  # of the baseline's p99, never below 10 ms
 
 
 @dataclass(frozen=True)
@@ -47,8 +60,13 @@ class RemediateRequest:
     max_failures: Count = ONE_HOST
     soak_runtime: int | None = None  # seconds; None: 300 for a new run, the run's own on --resume
     profile: str | None = None  # None: "thrash" for a new run, the run's own on --resume
-    iops_floor: float | None = None  # None: 0 for a new run, the run's own on --resume
+    iops_floor: str | None = None  # "80%" of the baseline or IOPS; None: 80% new, the run's own on --resume
+    p99_ceiling: str | None = None  # "500%" of the baseline's p99 or ms; None: as iops_floor
+    baseline_runtime: int | None = None  # seconds; None: a fifth of the soak (5 to 60), the run's on --resume
     reboot: bool = False  # on --resume, granted if the run or this command grants it
+    canary: int = 0  # --canary N: batch 1 holds N hosts only
+    bake: str | None = None  # --bake DURATION: watched that long after the canary batch, before batch 2
+    rollback: bool | None = None  # None: on for a new run, the run's own on --resume; --no-rollback: False
     require_capture: bool = False
     check: bool = False
     advisory_dirs: tuple[Path, ...] = ()
@@ -70,10 +88,25 @@ def _facts(
     return outcome, facts
 
 
-def _times(request: RemediateRequest) -> StepTimes:
-    if request.soak_runtime is None:
-        return StepTimes()
-    return StepTimes(soak_runtime=timedelta(seconds=request.soak_runtime))
+def _estimates(request: RemediateRequest, module: str) -> Estimates:
+    """The step estimates: what earlier runs of the module measured (the journal), else fixed defaults;
+    the soak and baseline runtimes are the operator's."""
+    soak = (
+        StepTimes().soak_runtime if request.soak_runtime is None else timedelta(seconds=request.soak_runtime)
+    )
+    baseline = request.baseline_runtime or baseline_seconds(int(soak.total_seconds()))
+    defaults = StepTimes(soak_runtime=soak, baseline_runtime=timedelta(seconds=baseline))
+    measured: list[MeasuredStep] = []
+    if default_path().exists():  # a first run, or --check on a new controller, creates no journal here
+        with Journal(default_path()) as journal:
+            measured = journal.measured_steps(module)
+    return estimate_times(measured, module, defaults)
+
+
+def _check_limits(request: RemediateRequest) -> None:
+    """A bad --iops-floor or --p99-ceiling is refused before any host is touched, not at the first soak."""
+    parse_iops_floor(request.iops_floor or IOPS_FLOOR, 1.0)
+    parse_p99_ceiling(request.p99_ceiling or P99_CEILING, 1.0)
 
 
 def _driver_vars(request: RemediateRequest) -> dict[str, Any]:
@@ -104,11 +137,16 @@ def _context(
         soak_runtime=int(plan.times.soak_runtime.total_seconds())
         if request.soak_runtime is None
         else request.soak_runtime,
-        iops_floor=IopsFloor.absolute(request.iops_floor or 0.0),
+        baseline_runtime=request.baseline_runtime
+        or int(plan.times.baseline_runtime.total_seconds())
+        or baseline_seconds(int(plan.times.soak_runtime.total_seconds())),
+        iops_floor=request.iops_floor or IOPS_FLOOR,
+        p99_ceiling=request.p99_ceiling or P99_CEILING,
         driver_vars=_driver_vars(request),
         observer=observer,
         clock=request.clock,
         nodes=request.nodes,
+        rollback=request.rollback is not False,
     )
 
 
@@ -118,6 +156,10 @@ def _drive(ctx: BatchContext, journal: Journal, facts: dict[str, HostFacts]) -> 
     budget = Budget.for_run(ctx.plan, progress)
     while True:
         action = next_action(ctx.plan, progress, ctx.window, ctx.clock(), budget)
+        if isinstance(action, Bake):
+            budget = run_bake(ctx, action, journal, budget)
+            progress = journal.progress(ctx.run_id)
+            continue
         if isinstance(action, StartBatch):
             budget, stopped = run_batch(ctx, action.hosts, progress, facts, journal, budget)
             progress = journal.progress(ctx.run_id)
@@ -128,11 +170,14 @@ def _drive(ctx: BatchContext, journal: Journal, facts: dict[str, HostFacts]) -> 
             status, note = "done", ""
         elif isinstance(action, StopBudget):
             status, note = "stopped-budget", f"failure budget spent: {', '.join(action.failed)} failed"
+        elif isinstance(action, StopCanary):
+            failed = "; ".join(f"{host}: {why}" for host, why in action.failed)
+            status, note = "stopped-canary", f"a canary failed its bake ({failed})"
         else:
             status, note = "stopped-window", getattr(action, "reason", "the change window is closed")
         if status == "stopped-window":
             note += f"; left for the next window: {', '.join(progress.pending) or 'nothing'}"
-        elif status == "stopped-budget":  # a resume stops at once too: these wait for a human
+        elif status in ("stopped-budget", "stopped-canary"):  # a resume stops at once too: for a human
             note += f"; not remediated: {', '.join(progress.pending) or 'nothing'}"
         journal.end_run(ctx.run_id, status, note)
         return RemediateOutcome(ctx.plan, ctx.run_id, status, note, journal.show(ctx.run_id)["hosts"])
@@ -147,6 +192,11 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
     # Bad option values, and a start outside the given window, are refused before any host is contacted.
     if request.to is not None:
         parse_version(request.to, "--to")
+    _check_limits(request)
+    if request.bake and not request.canary:
+        raise InputError("--bake", "bakes the canary batch: give --canary N too")
+    if request.bake:
+        parse_duration(request.bake, "--bake")
     if request.window is not None:
         _refuse_outside(parse_window(request.window, request.tz), request.clock())
     hostvars = inventory_hostvars(request.inventories, request.limit)
@@ -155,6 +205,7 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
             where = ",".join(map(str, request.inventories)) or "inventory"
             raise InputError(where, f"host {host}: {problems[0]}")
     db = load_db(request.advisory_dirs)
+    estimates = _estimates(request, request.module)
     outcome, facts = _facts(request.inventories, request.limit, observer, request.nodes)
     report = audit_results(outcome.hosts, db, request.clock(), source=str(outcome.run_dir))
     loaded = {h.host for h in report.hosts if any(d.name == request.module for d in h.drivers)}
@@ -167,9 +218,12 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
         to=request.to,
         batch=request.batch,
         max_failures=request.max_failures,
-        times=_times(request),
+        times=estimates.times,
+        times_source=estimates.source,
         reboot_allowed=request.reboot,
         reboot_ok_hosts=frozenset(reboot_ok),
+        canary=request.canary,
+        bake=parse_duration(request.bake, "--bake") if request.bake else timedelta(0),
     )
     if window is not None:
         _refuse_outside(window, request.clock())
@@ -205,9 +259,11 @@ def _options(request: RemediateRequest) -> dict[str, Any]:
     """The settings a resume must keep, with their defaults filled in."""
     return {
         "profile": request.profile or "thrash",
-        "iops_floor": request.iops_floor or 0.0,
+        "iops_floor": request.iops_floor or IOPS_FLOOR,
+        "p99_ceiling": request.p99_ceiling or P99_CEILING,
         "reboot": request.reboot,
         "require_capture": request.require_capture,
+        "rollback": request.rollback is not False,
     }
 
 
@@ -216,8 +272,11 @@ def _resumed(request: RemediateRequest, stored: dict[str, Any]) -> RemediateRequ
     return replace(
         request,
         profile=request.profile or stored.get("profile"),
-        iops_floor=stored.get("iops_floor") if request.iops_floor is None else request.iops_floor,
+        # runs started before floors were shares stored absolute IOPS as a number
+        iops_floor=str(stored.get("iops_floor", 0)) if request.iops_floor is None else request.iops_floor,
+        p99_ceiling=request.p99_ceiling or stored.get("p99_ceiling"),
         reboot=request.reboot or bool(stored.get("reboot")),
+        rollback=bool(stored.get("rollback", True)) if request.rollback is None else request.rollback,
         require_capture=request.require_capture or bool(stored.get("require_capture")),
     )
 
@@ -255,4 +314,5 @@ def resume(request: RemediateRequest, observer: RunObserver | None) -> Remediate
         facts = _facts(request.inventories, ",".join(pending), observer, request.nodes)[1] if pending else {}
         journal.resume_run(record.id, window.spec if window else None)
         request = _resumed(request, record.options)
+        _check_limits(request)
         return _drive_recorded(_context(request, record.id, record.plan, window, observer), journal, facts)

@@ -17,17 +17,19 @@ from typing import Any
 
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.runner import RunObserver, RunRequest, run_playbook
-from fleetfix.commands.soak import SoakTarget, judge_host, plan_targets, soak_extravars
+from fleetfix.commands.soak import SoakTarget, judge_host, plan_targets, read_facts, soak_extravars
 from fleetfix.facts.host import HostFacts
 from fleetfix.host_result import HostResult
 from fleetfix.plan.build import STEPS, Plan
 from fleetfix.plan.pacing import Budget, stop_reason
-from fleetfix.plan.run_state import RunProgress, recheck
+from fleetfix.plan.run_state import ROLLBACK_AFTER, PreviousBuild, RunProgress, recheck, rollback_candidate
 from fleetfix.plan.window import Window
+from fleetfix.soak.baseline import BaselineReading, read_baseline, soak_limits
 from fleetfix.soak.profiles import FioProfile
-from fleetfix.soak.verdict import IopsFloor
 from fleetfix.state import paths
 from fleetfix.state.journal import Journal
+
+RECONNECT_SECONDS = 900  # how long a host the old build crashed under its baseline has to come back
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,14 @@ class BatchContext:
     window: Window | None
     profile: FioProfile
     soak_runtime: int
-    iops_floor: IopsFloor
+    baseline_runtime: int
+    iops_floor: str  # "80%" of the host's baseline (when long enough and clean), or absolute IOPS
+    p99_ceiling: str  # "500%" of the baseline's p99 (as the floor), or milliseconds
     driver_vars: Mapping[str, Any]  # reboot permission, capture requirement
     observer: RunObserver | None
     clock: Callable[[], datetime]
     nodes: ExecutionNodes | None = None
+    rollback: bool = True  # --no-rollback leaves a host whose verify or soak failed as it is
 
 
 def _steps_for(
@@ -80,14 +85,61 @@ def _step_vars(ctx: BatchContext, step: str) -> dict[str, Any]:
 
 
 def _soak_targets(
-    ctx: BatchContext, hosts: list[str], facts: Mapping[str, HostFacts]
+    ctx: BatchContext, step: str, hosts: list[str], facts: Mapping[str, HostFacts]
 ) -> tuple[dict[str, SoakTarget], dict[str, str], Path]:
-    soak_id = f"run{ctx.run_id}-{uuid.uuid4().hex[:6]}"
+    soak_id = f"run{ctx.run_id}-{step}-{uuid.uuid4().hex[:6]}"
     chosen = {h: facts[h] for h in hosts}
-    targets, left_out = plan_targets(
-        chosen, ctx.plan.module, (), ctx.profile, ctx.soak_runtime, False, soak_id
-    )
+    runtime = ctx.baseline_runtime if step == "baseline" else ctx.soak_runtime
+    targets, left_out = plan_targets(chosen, ctx.plan.module, (), ctx.profile, runtime, False, soak_id)
     return targets, left_out, paths.state_dir() / "soak" / soak_id
+
+
+def _facts_after_activation(
+    ctx: BatchContext, hosts: list[str], journal: Journal
+) -> tuple[dict[str, HostFacts], list[str]]:
+    """Fresh facts for the soak: a reload or a reboot may rename disks (sdb before, sdc after).
+
+    A host that does not answer fails its soak here, recorded; the others are returned with their facts.
+    """
+    request = RunRequest("audit.yml", ctx.inventories, ",".join(hosts), nodes=ctx.nodes)
+    found = run_playbook(request, ctx.observer, kind="remediate-facts")
+    facts, unreachable = read_facts({h: r for h, r in found.hosts.items() if h in hosts})
+    failed = [soak.host for soak in unreachable] + [h for h in hosts if h not in found.hosts]
+    for host in failed:
+        journal.step_started(ctx.run_id, host, "soak")
+        message = (
+            f"no facts after activation ({found.hosts[host].message if host in found.hosts else 'no result'})"
+        )
+        journal.step_ended(ctx.run_id, host, "soak", "failed", {"message": message})
+    return facts, failed
+
+
+def _baseline(ctx: BatchContext, host: str, journal: Journal) -> BaselineReading | None:
+    """The host's baseline on the old build, as this run read it; None when it has none."""
+    record = journal.progress(ctx.run_id).host(host).latest.get("baseline")
+    reading = record.detail.get("baseline") if record is not None and record.state == "ok" else None
+    return BaselineReading.from_dict(reading) if isinstance(reading, Mapping) else None
+
+
+def _judge(
+    ctx: BatchContext, step: str, host: str, result: HostResult, target: SoakTarget, journal: Journal
+) -> tuple[str, dict[str, Any]]:
+    """A soak step's journal state and detail.
+
+    A baseline never fails its host: figures are the host's reference; a fault under it (the old build is
+    the bad one) is recorded as the bug reproduced, and the host goes on to its upgrade. The soak after the
+    change is judged against limits from that baseline, or the absolute ones when it gave no figures.
+    """
+    if step == "baseline":
+        soak = judge_host(result, target, None).to_dict()
+        reading = read_baseline(soak, ctx.baseline_runtime, lost=result.status == "unreachable")
+        return "ok", {**soak, "baseline": reading.to_dict()}
+    limits = soak_limits(ctx.iops_floor, ctx.p99_ceiling, _baseline(ctx, host, journal))
+    verdict = judge_host(result, target, limits.floor, limits.ceiling)
+    return ("ok" if verdict.status == "passed" else "failed"), {
+        **verdict.to_dict(),
+        "limits": limits.to_dict(),
+    }
 
 
 def _record(journal: Journal, ctx: BatchContext, step: str, host: str, result: HostResult) -> bool:
@@ -102,6 +154,44 @@ def _record(journal: Journal, ctx: BatchContext, step: str, host: str, result: H
     return False
 
 
+def _roll_back(ctx: BatchContext, host: str, previous: PreviousBuild, journal: Journal) -> None:
+    """Reinstall the build the host ran before (a downgrade), activate it and verify it is the one loaded."""
+    extravars = {
+        **_step_vars(ctx, "upgrade"),
+        "hba_driver_target_version": previous.version,
+        "hba_driver_target_srcversion": previous.srcversion or "",
+        "hba_driver_from_versions": [],
+        "hba_driver_restore": {"name": previous.package, "version": previous.package_version},
+        "fleetfix_remediate_steps": ["upgrade", "activate", "verify"],
+    }
+    journal.step_started(ctx.run_id, host, "rollback")
+    request = RunRequest("remediate.yml", ctx.inventories, host, extravars, nodes=ctx.nodes)
+    result = run_playbook(request, ctx.observer, kind="remediate-rollback").hosts[host]
+    record = result.facts.get("fleetfix_remediate_result") or {}
+    detail = {
+        "version": previous.version,
+        "srcversion": previous.srcversion,
+        "package": f"{previous.package} {previous.package_version}",
+        "steps": record.get("steps") or {},
+    }
+    if result.status == "ok":
+        journal.step_ended(ctx.run_id, host, "rollback", "ok", detail)
+    else:
+        journal.step_ended(ctx.run_id, host, "rollback", "failed", {**detail, "message": result.message})
+
+
+def roll_back(ctx: BatchContext, hosts: list[str], journal: Journal) -> None:
+    """Put back the previous build on each host whose verify or soak failed (already counted as failed)."""
+    progress = journal.progress(ctx.run_id)
+    for host in hosts:
+        previous = rollback_candidate(progress.host(host))
+        if isinstance(previous, PreviousBuild):
+            _roll_back(ctx, host, previous, journal)
+        elif previous is not None:
+            journal.step_started(ctx.run_id, host, "rollback")
+            journal.step_ended(ctx.run_id, host, "rollback", "failed", {"message": previous})
+
+
 def run_batch(
     ctx: BatchContext,
     hosts: tuple[str, ...],
@@ -110,7 +200,27 @@ def run_batch(
     journal: Journal,
     budget: Budget,
 ) -> tuple[Budget, str | None]:
-    """Run the batch's hosts through their remaining steps; returns the budget and why it stopped early."""
+    """Run the batch's hosts through their remaining steps; returns the budget and why it stopped early.
+
+    A host whose verify or soak fails is rolled back to its previous build once the batch's steps end,
+    even when the window or the budget stops the batch: a failed build is not left running for want of time.
+    """
+    failed: list[str] = []
+    budget, stopped = _run_steps(ctx, hosts, progress, facts, journal, budget, failed)
+    if ctx.rollback and failed:
+        roll_back(ctx, failed, journal)
+    return budget, stopped
+
+
+def _run_steps(
+    ctx: BatchContext,
+    hosts: tuple[str, ...],
+    progress: RunProgress,
+    facts: Mapping[str, HostFacts],
+    journal: Journal,
+    budget: Budget,
+    failed: list[str],
+) -> tuple[Budget, str | None]:
     remaining: dict[str, tuple[str, ...]] = {}
     for host in hosts:
         steps = _steps_for(ctx, host, progress, facts, journal)
@@ -126,18 +236,29 @@ def run_batch(
         if reason:
             return budget, reason
         extravars = _step_vars(ctx, step)
+        if step == "upgrade" and any(
+            (b := _baseline(ctx, h, journal)) is not None and b.outcome == "reproduced" for h in active
+        ):  # a panic under the baseline reboots the host: the upgrade waits for it to answer again
+            extravars["fleetfix_remediate_reconnect_timeout"] = RECONNECT_SECONDS
         targets: dict[str, SoakTarget] = {}
-        if step == "soak":
-            targets, left_out, fetch_dir = _soak_targets(ctx, active, facts)
+        if step in ("baseline", "soak"):
+            step_facts = facts
+            if step == "soak":
+                step_facts, lost = _facts_after_activation(ctx, active, journal)
+                for host in lost:
+                    budget = budget.spend(host)
+                    remaining.pop(host)
+                active = [h for h in active if h in step_facts]
+            targets, left_out, fetch_dir = _soak_targets(ctx, step, active, step_facts)
             for host, why in left_out.items():
-                journal.step_skipped(ctx.run_id, host, "soak", why)
+                journal.step_skipped(ctx.run_id, host, step, why)
             active = list(targets)
             if not active:
                 continue
             extravars |= soak_extravars(targets, ctx.plan.module, False, fetch_dir)
         for host in active:
             journal.step_started(ctx.run_id, host, step)
-        fetch_var = "fio_soak_fetch_dir" if step == "soak" else None
+        fetch_var = "fio_soak_fetch_dir" if targets else None
         request = RunRequest(
             "remediate.yml",
             ctx.inventories,
@@ -148,14 +269,15 @@ def run_batch(
         )
         played = run_playbook(request, ctx.observer, kind=f"remediate-{step}")
         for host in active:
-            if step == "soak":
-                verdict = judge_host(played.hosts[host], targets[host], ctx.iops_floor)
-                state = "ok" if verdict.status == "passed" else "failed"
-                journal.step_ended(ctx.run_id, host, step, state, verdict.to_dict())
+            if targets:
+                state, detail = _judge(ctx, step, host, played.hosts[host], targets[host], journal)
+                journal.step_ended(ctx.run_id, host, step, state, detail)
                 ok = state == "ok"
             else:
                 ok = _record(journal, ctx, step, host, played.hosts[host])
             if not ok:
                 budget = budget.spend(host)
                 remaining.pop(host)
+                if step in ROLLBACK_AFTER:
+                    failed.append(host)
     return budget, None

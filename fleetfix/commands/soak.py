@@ -27,6 +27,7 @@ from fleetfix.soak.profiles import FioProfile, load_profiles, refuse_destructive
 from fleetfix.soak.verdict import (
     FioEvaluation,
     IopsFloor,
+    LatencyCeiling,
     evaluate_file_text,
     judge_soak,
     parse_iops_floor,
@@ -103,19 +104,26 @@ def soak_extravars(
 
 
 def _fio_report(evidence: Mapping[str, Any]) -> tuple[FioResult | None, str | None]:
-    """fio's parsed report, or why there is none."""
+    """fio's parsed report, or why there is none.
+
+    A host that went down mid-soak leaves at most the empty or cut report fio opened before the crash: that
+    is said as the crash's consequence, not as a report "unusable" for reasons of its own.
+    """
     fetched = evidence.get("fetched")
     exit_ = evidence.get("fio_exit") or {}
+    went_down = "no fio report: the host went down before fio finished"
+    rebooted = evidence.get("boot_id_after") != evidence.get("boot_id_before")
     if not fetched:
-        if evidence.get("boot_id_after") != evidence.get("boot_id_before"):
-            return None, "no fio report: the host went down before fio finished"
-        return None, "no fio report: fio wrote none " + _fio_said(exit_)
+        return None, went_down if rebooted else "no fio report: fio wrote none " + _fio_said(exit_)
     try:
         return parse_fio_json(Path(fetched).read_text(errors="replace"), str(fetched)), None
     except OSError as exc:
         return None, f"fio's report {fetched} cannot be read: {exc.strerror or exc}"
     except InputError as exc:
-        return None, f"fio's report is unusable ({exc}) {_fio_said(exit_)}".rstrip()
+        return (
+            None,
+            went_down if rebooted else f"fio's report is unusable ({exc}) {_fio_said(exit_)}".rstrip(),
+        )
 
 
 def _fio_said(exit_: Mapping[str, Any]) -> str:
@@ -125,7 +133,9 @@ def _fio_said(exit_: Mapping[str, Any]) -> str:
     return f"(fio exit status {exit_.get('rc')}{': ' + stderr[-1] if stderr else ''})"
 
 
-def judge_host(result: HostResult, target: SoakTarget, floor: IopsFloor) -> HostSoak:
+def judge_host(
+    result: HostResult, target: SoakTarget, floor: IopsFloor | None, p99_ceiling: LatencyCeiling | None = None
+) -> HostSoak:
     """One host's soak from its play result: the evidence the role recorded, judged here."""
     evidence = result.facts.get("fio_soak_result")
     if not isinstance(evidence, Mapping):
@@ -150,6 +160,7 @@ def judge_host(result: HostResult, target: SoakTarget, floor: IopsFloor) -> Host
         log.get("lines") or [],
         floor,
         extra,
+        p99_ceiling,
     )
     source = log.get("source") if log.get("available") else f"unavailable: {log.get('reason')}"
     fetched = evidence.get("fetched")
@@ -166,7 +177,8 @@ def judge_host(result: HostResult, target: SoakTarget, floor: IopsFloor) -> Host
     )
 
 
-def _facts(outcome_hosts: Mapping[str, HostResult]) -> tuple[dict[str, HostFacts], list[HostSoak]]:
+def read_facts(outcome_hosts: Mapping[str, HostResult]) -> tuple[dict[str, HostFacts], list[HostSoak]]:
+    """The facts of each host that answered; a HostSoak in error for each one that did not."""
     facts, unreachable = {}, []
     for host, result in outcome_hosts.items():
         data = result.facts.get("fleetfix")
@@ -193,7 +205,7 @@ def soak(
     """Soak the disks behind ``module`` (or ``devices``) on every host of the inventories and limit."""
     facts_request = RunRequest("audit.yml", tuple(inventories), limit, nodes=nodes)
     found = run_playbook(facts_request, observer, kind="soak-facts")
-    facts, results = _facts(found.hosts)
+    facts, results = read_facts(found.hosts)
     soak_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     targets, left_out = plan_targets(facts, module, devices, profile, runtime, destructive, soak_id)
     results += [HostSoak(host, "skipped", why) for host, why in left_out.items()]

@@ -204,6 +204,7 @@ class Lab:
                 "authorized_key": authorized,
                 "repo_dir": str(layout.repo_dir),
             }
+            installed = [scenario.preinstalled(m) for m in host.group.modules if m.package is not None]
             provision.provision(
                 host_dir,
                 host,
@@ -215,6 +216,7 @@ class Lab:
                 preinstalled,
                 controllers,
                 boot_spec,
+                [b for b in built for p in installed if p and (b.name, b.version) == (p.name, p.version)],
             )
             pub = host_key.with_suffix(".pub").read_text().split()
             return f"{info['ip']} {pub[0]} {pub[1]}\n"

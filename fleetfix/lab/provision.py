@@ -45,6 +45,15 @@ class Preinstalled:
         names = [rpmrepo.SYSTEM_PACKAGE, "rocky-release", *(distro.kdump_installed if kdump else ())]
         return [next((self.rpm_dir / distro.releasever).glob(f"{name}-[0-9]*.rpm")) for name in names]
 
+    def driver_rpms(self, distro: Distro, packages: list[repo.Built]) -> list[Path]:
+        """The repository's kmod RPMs of these scenario packages (a host's running build's own)."""
+        assert self.rpm_dir is not None
+        files = []
+        for package in packages:
+            version, release = rpmrepo.split_version(package.version)
+            files.append(self.rpm_dir / distro.releasever / f"{package.name}-{version}-{release}.x86_64.rpm")
+        return files
+
 
 @dataclass(frozen=True)
 class Controller:
@@ -295,6 +304,7 @@ def provision(
     preinstalled: Preinstalled,
     controllers: list[Controller],
     boot_spec: dict,
+    driver_packages: list[repo.Built] | None = None,
 ) -> None:
     """Write the host's upper layers and its boot.json (what its PID 1 reads at every boot)."""
     upper = host_dir / "upper"
@@ -318,9 +328,14 @@ def provision(
         os.setxattr(rpm_db, "trusted.overlay.opaque", b"y")  # never the machine's own database
         key = preinstalled.key()
         _write(upper, f"etc/pki/rpm-gpg/{rpmrepo.KEY_NAME}", key.read_bytes())
-        rpmrepo.preinstall(upper, preinstalled.rpms(distro, kdump), key)
-    elif kdump:
-        _preinstall(upper, preinstalled.kdump_tools)
+        # the running build's own package (scenario ``package:``): its record, beside the module file above
+        drivers = preinstalled.driver_rpms(distro, driver_packages or [])
+        rpmrepo.preinstall(upper, preinstalled.rpms(distro, kdump), key, drivers)
+    else:
+        if kdump:
+            _preinstall(upper, preinstalled.kdump_tools)
+        for package in driver_packages or ():  # the running build's own package (scenario ``package:``)
+            _preinstall(upper, package)
     (upper / "var/lib/fleetfix-lab/repo").mkdir(parents=True, exist_ok=True)
     _crash_history(upper / "var", host)
     _boot(upper / "boot", host, machine_id, initramfs.image_bytes(host.group.kernel, boot_modules, host.name))

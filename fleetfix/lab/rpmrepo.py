@@ -347,12 +347,17 @@ def build(repo_dir: Path, packages: tuple[Package, ...], kernels: dict[str, tupl
         _run(["createrepo_c", "-q", str(out)], f"createrepo_c {out}")
 
 
-def preinstall(upper: Path, rpm_files: list[Path], public_key: Path) -> None:
+def preinstall(
+    upper: Path, rpm_files: list[Path], public_key: Path, recorded: list[Path] | None = None
+) -> None:
     """Install packages into a host's upper layers as its first state: files and RPM database, no scripts;
-    the lab's signing key imported, as an administrator imports a driver vendor's."""
+    the lab's signing key imported, as an administrator imports a driver vendor's. ``recorded`` packages
+    enter the database only (``--justdb``): their files are already there, as the scenario wrote them (the
+    running driver build a kmod package installed)."""
     (upper / DB_PATH.lstrip("/")).mkdir(parents=True, exist_ok=True)
     rpm = ["rpm", "--root", str(upper), "--dbpath", DB_PATH]
     _run([*rpm, "--import", str(public_key)], f"rpm --import into {upper}")
-    _run(
-        [*rpm, "-i", "--nodeps", "--noscripts", "--notriggers", *map(str, rpm_files)], f"rpm -i into {upper}"
-    )
+    install = [*rpm, "-i", "--nodeps", "--noscripts", "--notriggers"]
+    _run([*install, *map(str, rpm_files)], f"rpm -i into {upper}")
+    if recorded:
+        _run([*install, "--justdb", *map(str, recorded)], f"rpm -i --justdb into {upper}")

@@ -28,6 +28,9 @@ class Module:
     boot_disk: bool
     deps: tuple[str, ...]  # modules this one uses, shown in /proc/modules' dependency column
     disks: tuple[Disk, ...]
+    # The scenario package version this build came from: installed on the host (its dpkg record and files)
+    # as the package manager would have left it, so a rollback can reinstall it. None: no package record.
+    package: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,3 +169,16 @@ class Scenario:
 
     def hosts(self) -> list[HostSpec]:
         return [HostSpec(name, group) for group in self.groups for name in group.host_names()]
+
+    def preinstalled(self, module: Module) -> Package | None:
+        """The package ``module.package`` names: one of this scenario's, shipping exactly that build."""
+        return next(
+            (
+                p
+                for p in self.packages
+                if p.module == module.name
+                and p.version == module.package
+                and (p.module_version, p.srcversion) == (module.version, module.srcversion)
+            ),
+            None,
+        )

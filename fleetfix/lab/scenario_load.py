@@ -53,6 +53,7 @@ def load_scenario(name_or_path: str) -> sc.Scenario:
         faults=tuple(_fault(n) for n in _list(fields, "faults")),
     )
     _check_unique_names(scenario, fields["groups"])
+    _check_preinstalled(scenario, fields["groups"])
     return scenario
 
 
@@ -103,7 +104,7 @@ def _disk(node: Node) -> sc.Disk:
 
 
 def _module(node: Node) -> sc.Module:
-    fields = node.mapping({"name", "version", "srcversion", "taint", "boot_disk", "deps", "disks"})
+    fields = node.mapping({"name", "version", "srcversion", "taint", "boot_disk", "deps", "disks", "package"})
     return sc.Module(
         name=_matching(get(fields, "name", node), _NAME, "module name"),
         version=_text(fields, "version", node),
@@ -112,6 +113,7 @@ def _module(node: Node) -> sc.Module:
         boot_disk=_flag(fields, "boot_disk", False),
         deps=tuple(_matching(n, _NAME, "module name") for n in _list(fields, "deps")),
         disks=tuple(_disk(n) for n in _list(fields, "disks")),
+        package=fields["package"].text() if "package" in fields else None,
     )
 
 
@@ -276,6 +278,19 @@ def _fault(node: Node) -> sc.Fault:
         ),
         kind=kind,
     )
+
+
+def _check_preinstalled(scenario: sc.Scenario, groups_node: Node) -> None:
+    """A module's ``package`` must be a package of the scenario that ships exactly this build."""
+    for group, node in zip(scenario.groups, groups_node.items(), strict=True):
+        for module in group.modules:
+            if module.package is None:
+                continue
+            if scenario.preinstalled(module) is None:
+                raise node.fail(
+                    f"module {module.name} names package version {module.package!r}, but no package of the"
+                    f" scenario at that version ships {module.name} {module.version} ({module.srcversion})"
+                )
 
 
 def _check_unique_names(scenario: sc.Scenario, groups_node: Node) -> None:

@@ -21,6 +21,7 @@ from fleetfix.plan.steps import HostPlan
 class Batch:
     number: int
     hosts: tuple[HostPlan, ...]
+    bake: timedelta = timedelta(0)  # after it, the run watches its hosts this long before the next batch
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -31,11 +32,24 @@ class Batch:
         return max((h.estimate for h in self.hosts), default=timedelta(0))
 
 
-def batch_hosts(planned: Sequence[HostPlan], batch: Count) -> tuple[Batch, ...]:
-    """``planned`` (in audit order) as numbered batches, reloads first."""
+def batch_hosts(
+    planned: Sequence[HostPlan], batch: Count, canary: int = 0, bake: timedelta = timedelta(0)
+) -> tuple[Batch, ...]:
+    """``planned`` (in audit order) as numbered batches, reloads first.
+
+    With ``canary`` hosts, batch 1 holds only them (``--canary``), and ``bake`` (``--bake``) is how long
+    the run watches them before batch 2 starts; the others follow in batches of ``batch``.
+    """
     ordered = sorted(planned, key=lambda h: h.activation == "reboot")  # stable: each kind in audit order
+    first: list[Batch] = []
+    if 0 < canary < len(ordered):
+        first = [Batch(number=1, hosts=tuple(ordered[:canary]), bake=bake)]
+        ordered = ordered[canary:]
     size = batch.of(len(ordered))
-    return tuple(
-        Batch(number=n + 1, hosts=tuple(ordered[i : i + size]))
-        for n, i in enumerate(range(0, len(ordered), size))
+    return (
+        *first,
+        *(
+            Batch(number=len(first) + n + 1, hosts=tuple(ordered[i : i + size]))
+            for n, i in enumerate(range(0, len(ordered), size))
+        ),
     )

@@ -23,7 +23,7 @@ from fleetfix.plan.steps import HostPlan, Step, host_plan
 from fleetfix.plan.target import choose_target
 from fleetfix.plan.times import DEFAULT_TIMES, StepTimes
 
-STEPS = tuple(Step)
+STEPS = tuple(s for s in Step if s not in (Step.ROLLBACK, Step.BAKE))  # a host's planned steps, in order
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +36,7 @@ class Plan:
     failure_budget: int  # the run stops when this many targeted hosts have failed
     times: StepTimes
     batches: tuple[Batch, ...]
+    times_source: str = ""  # where the estimates come from: measured by earlier runs, or fixed defaults
     skipped: tuple[Excluded, ...] = ()
     unreachable: tuple[Excluded, ...] = ()
     _index: dict[str, HostPlan] = field(init=False, repr=False, compare=False)
@@ -55,7 +56,7 @@ class Plan:
 
     @property
     def estimate(self) -> timedelta:
-        return sum((b.estimate for b in self.batches), timedelta(0))
+        return sum((b.estimate + b.bake for b in self.batches), timedelta(0))
 
 
 def build_plan(
@@ -68,6 +69,9 @@ def build_plan(
     times: StepTimes = DEFAULT_TIMES,
     reboot_allowed: bool = False,
     reboot_ok_hosts: frozenset[str] = frozenset(),
+    times_source: str = "fixed defaults",
+    canary: int = 0,
+    bake: timedelta = timedelta(0),
 ) -> Plan:
     """Plan the upgrade of ``module`` on every reachable host where an advisory marks its build bad.
 
@@ -98,7 +102,8 @@ def build_plan(
         max_failures=max_failures,
         failure_budget=max_failures.of(len(planned)),
         times=times,
-        batches=batch_hosts(planned, batch),
+        times_source=times_source,
+        batches=batch_hosts(planned, batch, canary, bake),
         skipped=tuple(skipped),
         unreachable=unreachable,
     )

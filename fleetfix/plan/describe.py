@@ -18,8 +18,14 @@ def describe(plan: Plan) -> list[str]:
         f"Estimated time: {duration_text(plan.estimate)} in {len(plan.batches)} batch"
         f"{'es' if len(plan.batches) != 1 else ''}",
     ]
+    if plan.times_source:
+        lines.append(f"Estimates: {plan.times_source}")
     for batch in plan.batches:
         lines.append(f"Batch {batch.number} (~{duration_text(batch.estimate)}): {', '.join(batch.names)}")
+        if batch.bake:
+            lines.append(
+                f"  then bake {duration_text(batch.bake)}: no new dump or reboot before the next batch"
+            )
         for host in batch.hosts:
             lines.append(f"  {host.host}: {', '.join(host.advisories)}")
             lines += [f"    {s.step:<9} ~{duration_text(s.estimate):<6} {s.action}" for s in host.steps]

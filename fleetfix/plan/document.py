@@ -38,10 +38,11 @@ class HostDoc(Struct, frozen=True, kw_only=True):
     steps: tuple[StepDoc, ...]
 
 
-class BatchDoc(Struct, frozen=True, kw_only=True):
+class BatchDoc(Struct, frozen=True, kw_only=True, omit_defaults=True):
     number: int
     estimate_seconds: int
     hosts: tuple[HostDoc, ...]
+    bake_seconds: int = 0  # a canary batch's bake (--bake); plans stored before it had none
 
 
 class ExcludedDoc(Struct, frozen=True, kw_only=True):
@@ -49,7 +50,7 @@ class ExcludedDoc(Struct, frozen=True, kw_only=True):
     reason: str
 
 
-class TimesDoc(Struct, frozen=True, kw_only=True):
+class TimesDoc(Struct, frozen=True, kw_only=True, omit_defaults=True):
     """``StepTimes`` in whole seconds, one key per field."""
 
     precheck: int
@@ -59,6 +60,8 @@ class TimesDoc(Struct, frozen=True, kw_only=True):
     verify: int
     soak_runtime: int
     soak_margin: int
+    baseline_runtime: int = 0  # plans stored before the baseline step had none
+    source: str = ""  # measured or fixed defaults (Plan.times_source); plans stored before it: unsaid
 
 
 class PlanDoc(Struct, frozen=True, kw_only=True):
@@ -95,7 +98,12 @@ def _host_doc(host: HostPlan) -> HostDoc:
 
 
 def plan_document(plan: Plan) -> PlanDoc:
-    times = {field: _seconds(getattr(plan.times, field)) for field in TimesDoc.__struct_fields__}
+    times: dict[str, Any] = {
+        field: _seconds(getattr(plan.times, field))
+        for field in TimesDoc.__struct_fields__
+        if field != "source"
+    }
+    times["source"] = plan.times_source
     return PlanDoc(
         module=plan.module,
         target=plan.target,
@@ -110,6 +118,7 @@ def plan_document(plan: Plan) -> PlanDoc:
                 number=b.number,
                 estimate_seconds=_seconds(b.estimate),
                 hosts=tuple(_host_doc(h) for h in b.hosts),
+                bake_seconds=_seconds(b.bake),
             )
             for b in plan.batches
         ),
@@ -141,8 +150,18 @@ def plan_from_document(doc: PlanDoc, source: str) -> Plan:
         batch=parse_count(doc.batch, f"{source}: plan.batch"),
         max_failures=parse_count(doc.max_failures, f"{source}: plan.max_failures"),
         failure_budget=doc.failure_budget,
-        times=StepTimes(**{f: timedelta(seconds=s) for f, s in structs.asdict(doc.times).items()}),
-        batches=tuple(Batch(number=b.number, hosts=tuple(host(h) for h in b.hosts)) for b in doc.batches),
+        times=StepTimes(
+            **{f: timedelta(seconds=s) for f, s in structs.asdict(doc.times).items() if f != "source"}
+        ),
+        times_source=doc.times.source,
+        batches=tuple(
+            Batch(
+                number=b.number,
+                hosts=tuple(host(h) for h in b.hosts),
+                bake=timedelta(seconds=b.bake_seconds),
+            )
+            for b in doc.batches
+        ),
         skipped=tuple(Excluded(host=e.host, reason=e.reason) for e in doc.skipped),
         unreachable=tuple(Excluded(host=e.host, reason=e.reason) for e in doc.unreachable),
     )

@@ -13,7 +13,7 @@ from fleetfix.plan.build import Plan
 class RemediateOutcome:
     plan: Plan
     run_id: int | None
-    status: str  # done, stopped-window, stopped-budget, checked
+    status: str  # done, stopped-window, stopped-budget, stopped-canary, checked
     note: str
     hosts: list[dict[str, Any]]  # the journal's per-host view, or check-mode results
 

@@ -71,11 +71,52 @@ class StopBudget:
 
 
 @dataclass(frozen=True)
+class StopCanary:
+    """A canary failed its bake: the run stops before its next batch, whatever budget is left."""
+
+    remaining: tuple[str, ...]
+    failed: tuple[tuple[str, str], ...]  # (canary, why its bake failed)
+
+
+@dataclass(frozen=True)
 class Done:
     pass
 
 
-Action = StartBatch | Wait | StopWindowEnd | StopBudget | Done
+@dataclass(frozen=True)
+class Bake:
+    """Watch ``hosts`` (a canary batch, done) until ``until`` before batch ``batch + 1`` may start.
+
+    ``started`` is False the first time: the bake begins now and is recorded; a resume finds it started
+    and waits only for what is left of it, across windows.
+    """
+
+    batch: int
+    hosts: tuple[str, ...]
+    until: datetime
+    started: bool
+
+
+Action = StartBatch | Wait | StopWindowEnd | StopBudget | StopCanary | Done | Bake
+
+
+def bake_due(plan: Plan, progress: RunProgress, now: datetime) -> Bake | None:
+    """The bake a run is in, or must begin, before its next batch; None when there is none to wait for.
+
+    A batch with a bake is done baking when every one of its done hosts has a bake record that ended.
+    """
+    for batch in plan.batches:
+        if not batch.bake or any(h in progress.pending for h in batch.names):
+            continue
+        watched = tuple(h for h in batch.names if progress.host(h).status == "done")
+        records = [progress.host(h).latest.get("bake") for h in watched]
+        if not watched or all(r is not None and r.ended_at is not None for r in records):
+            continue
+        starts = [r.started_at for r in records if r is not None]
+        if not starts:
+            return Bake(batch.number, watched, now + batch.bake, started=False)
+        return Bake(batch.number, watched, min(starts) + batch.bake, started=True)
+    return None
 
 
 def next_action(
@@ -86,8 +127,18 @@ def next_action(
     remaining = progress.pending
     if not remaining:
         return Done()
+    crashed = tuple(
+        (h.host, str(bake.detail.get("message") or "no reason recorded"))
+        for h in progress.hosts
+        if (bake := h.latest.get("bake")) is not None and bake.state == "failed"
+    )
+    if crashed:  # before the budget: the canary's own reason is the run's, even when it spent the budget
+        return StopCanary(remaining, crashed)
     if budget.exhausted:
         return StopBudget(remaining, tuple(sorted(budget.failed)))
+    baking = bake_due(plan, progress, now)
+    if baking is not None:
+        return baking
     pending = set(remaining)
     batch = next(b for b in plan.batches if pending.intersection(b.names))
     hosts = tuple(h for h in batch.hosts if h.host in pending)

@@ -78,15 +78,44 @@ class HostProgress:
         return record is not None and record.ended_at is not None and record.state in states
 
     @property
+    def baseline(self) -> Mapping[str, Any] | None:
+        """The reading of the host's baseline on the old build (``fleetfix.soak.baseline``), if it ran."""
+        record = self.latest.get("baseline")
+        reading = record.detail.get("baseline") if record is not None else None
+        return reading if isinstance(reading, Mapping) else None
+
+    @property
     def outcome(self) -> str:
-        """One line a human reads in ``runs show``."""
+        """One line a human reads in ``runs show``; a baseline that crashed the old build is said too."""
+        line = self._outcome()
+        baseline = self.baseline
+        if baseline is not None and baseline.get("outcome") == "reproduced":
+            line += f"; the bug reproduced on the old build (baseline: {baseline.get('note')})"
+        return line
+
+    def _outcome(self) -> str:
         last = self.last
         if last is None:
             return "not started"
         why = last.detail.get("message") or last.detail.get("reason")
         suffix = f": {why}" if why else ""
         if self.status == "done":
+            soak = self.latest.get("soak")
+            limits = soak.detail.get("limits") if soak is not None else None
+            if isinstance(limits, Mapping) and limits.get(
+                "unjudged"
+            ):  # a share asked for, nothing to take it of
+                return f"remediated: verified and soaked ({limits.get('text')})"
             return "remediated: verified and soaked"
+        rollback = self.latest.get("rollback")
+        if self.status == "failed" and rollback is not None and rollback.ended_at is not None:
+            failed = next(r for r in reversed(self.records) if r.state == "failed" and r.step != "rollback")
+            cause = f"failed at {failed.step}"
+            if failed.detail.get("message"):
+                cause += f": {failed.detail['message']}"
+            if rollback.state == "ok":
+                return f"rolled back to {rollback.detail.get('version')} after it {cause}"
+            return f"{cause}; rollback failed: {rollback.detail.get('message') or 'no reason given'}"
         if self.status in ("failed", "skipped"):
             step = next(r.step for r in reversed(self.records) if r.state == self.status)
             return f"{self.status} at {step}{suffix}"
@@ -101,6 +130,7 @@ class HostProgress:
             "status": self.status,
             "outcome": self.outcome,
             "soak": dict(soak.detail) if soak and soak.ended_at else None,
+            "baseline": dict(self.baseline) if self.baseline is not None else None,
             "steps": [
                 {
                     "step": r.step,
@@ -166,7 +196,9 @@ def _host(host: str, records: tuple[StepRecord, ...]) -> HostProgress:
     last = progress.last
     if last is None:
         return progress
-    if progress.ended("verify", "ok") and progress.ended("soak", "ok", "skipped"):
+    if progress.ended("bake", "failed"):  # a canary that crashed or dumped after it was done
+        status = HostStatus.FAILED
+    elif progress.ended("verify", "ok") and progress.ended("soak", "ok", "skipped"):
         status = HostStatus.DONE
     elif any(r.state == "failed" for r in progress.latest.values()):
         status = HostStatus.FAILED
@@ -175,6 +207,43 @@ def _host(host: str, records: tuple[StepRecord, ...]) -> HostProgress:
     else:
         status = HostStatus.INTERRUPTED
     return HostProgress(host=host, status=status, records=records)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreviousBuild:
+    """What a host ran before the change, as its first pre-check recorded it: what a rollback restores."""
+
+    package: str
+    package_version: str
+    version: str  # the module's version, loaded before the change
+    srcversion: str | None
+
+
+ROLLBACK_AFTER = ("verify", "soak")  # the steps whose failure puts the previous build back
+
+
+def rollback_candidate(host: HostProgress) -> PreviousBuild | str | None:
+    """For a failed host: the build to restore, or why it cannot be; None when no rollback is due.
+
+    Due when the host failed at verify or soak (the new build is installed and running, or tried to) and
+    was not rolled back already. The previous build is the one the host's *first* pre-check saw: a resumed
+    run pre-checks again, by then on the new build.
+    """
+    failed = [r for r in host.records if r.state == "failed"]
+    if not failed or failed[-1].step not in ROLLBACK_AFTER or "rollback" in host.latest:
+        return None
+    first = next((r for r in host.records if r.step == "precheck" and r.state == "ok"), None)
+    detail = first.detail if first is not None else {}
+    previous = detail.get("previous") or {}
+    if previous.get("source") != "package" or not previous.get("version") or not detail.get("loaded_version"):
+        source = previous.get("source") or "unknown"
+        return f"no previous package recorded to reinstall (the build came from {source})"
+    return PreviousBuild(
+        package=previous["name"],
+        package_version=previous["version"],
+        version=detail["loaded_version"],
+        srcversion=detail.get("loaded_srcversion"),
+    )
 
 
 @dataclass(frozen=True)
@@ -201,4 +270,6 @@ def recheck(host: HostProgress, module: str, planned: str | None, target: str, l
         return Recheck((), problem=f"{problem}: left alone")
     if host.ended("upgrade", "ok"):
         return Recheck(("activate", "verify", "soak"))
+    if host.ended("baseline", "ok", "skipped"):
+        return Recheck(("upgrade", "activate", "verify", "soak"))
     return Recheck(STEPS[1:])

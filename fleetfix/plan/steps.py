@@ -15,10 +15,15 @@ class Step(StrEnum):
     """A host's steps, in the order they run. The journal stores their values: never rename one."""
 
     PRECHECK = "precheck"
+    BASELINE = "baseline"  # the soak's profile, shorter, on the old build: what the new one must match
     UPGRADE = "upgrade"
     ACTIVATE = "activate"
     VERIFY = "verify"
     SOAK = "soak"
+    # Not a step of the plan: run for a host whose verify or soak failed, to put its previous build back.
+    ROLLBACK = "rollback"
+    # Not a step of the plan either: a canary host watched for new dumps and reboots before the next batch.
+    BAKE = "bake"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,12 +61,20 @@ def host_plan(host: HostAudit, driver: DriverView, module: str, target: str, tim
         )
     if driver.disks:
         seconds = int(times.soak_runtime.total_seconds())
+        baseline = StepPlan(
+            step=Step.BASELINE,
+            action=f"fio randread {int(times.baseline_runtime.total_seconds())}s on the old build, read-only",
+            estimate=times.baseline_runtime + times.soak_margin,
+        )
         soak = StepPlan(
             step=Step.SOAK,
             action=f"fio randread {seconds}s on {', '.join(driver.disks)}, read-only",
             estimate=times.soak_runtime + times.soak_margin,
         )
     else:
+        baseline = StepPlan(
+            step=Step.BASELINE, action=f"none: no disk behind {module} to read", estimate=timedelta(0)
+        )
         soak = StepPlan(
             step=Step.SOAK, action=f"none: no disk behind {module} to read", estimate=timedelta(0)
         )
@@ -71,6 +84,7 @@ def host_plan(host: HostAudit, driver: DriverView, module: str, target: str, tim
             action=f"facts: {module} still {build}; crash capture ready",
             estimate=times.precheck,
         ),
+        baseline,
         StepPlan(
             step=Step.UPGRADE,
             action=f"install {module} {target}, replacing {driver.version or 'unversioned'}",

@@ -22,6 +22,7 @@ from fleetfix import serde
 from fleetfix.errors import EnvironmentProblem, InputError
 from fleetfix.plan.build import Plan
 from fleetfix.plan.document import plan_from_json, plan_to_dict
+from fleetfix.plan.measured import MeasuredStep
 from fleetfix.plan.run_state import RunProgress, StepRecord, StepState, run_progress
 from fleetfix.plan.steps import Step
 from fleetfix.state import paths
@@ -32,6 +33,7 @@ class RunStatus(StrEnum):
     DONE = "done"
     STOPPED_WINDOW = "stopped-window"
     STOPPED_BUDGET = "stopped-budget"
+    STOPPED_CANARY = "stopped-canary"  # a canary failed its bake: no later batch starts
     FAILED = "failed"
     ABORTED = "aborted"
     INTERRUPTED = "interrupted"  # stopped by SIGINT/SIGTERM; resumable
@@ -360,6 +362,38 @@ class Journal:
             {**r.summary(), "hosts": run_progress(r.plan.hosts, self.steps(r.id)).counts()}
             for r in self.runs()
         ]
+
+    def measured_steps(self, module: str, limit: int = 2000) -> list[MeasuredStep]:
+        """The finished steps of earlier runs of ``module``, newest first: what each one took.
+
+        Steps that did nothing (an upgrade or activation skipped because the build was already there) say
+        nothing about how long the work takes and are left out.
+        """
+        rows = self._db.execute(
+            "SELECT s.step, s.started_at, s.ended_at, s.detail, r.plan FROM host_steps s"
+            " JOIN runs r ON r.id = s.run_id"
+            " WHERE r.module = ? AND s.state = 'ok' AND s.ended_at IS NOT NULL"
+            " AND coalesce(json_extract(s.detail, '$.status'), '') != 'skipped'"
+            " ORDER BY s.id DESC LIMIT ?",
+            (module, limit),
+        ).fetchall()
+        plans: dict[str, dict[str, Any]] = {}
+        measured = []
+        for step, started, ended, detail, plan in rows:
+            times = plans.setdefault(
+                plan, serde.decode_json(plan, dict[str, Any], str(self.path)).get("times", {})
+            )
+            runtime = times.get(f"{step}_runtime") if step in ("baseline", "soak") else None
+            method = serde.decode_json(detail, dict[str, Any], str(self.path)).get("method")
+            measured.append(
+                MeasuredStep(
+                    step=step,
+                    seconds=(_time(ended) - _time(started)).total_seconds(),
+                    method=method if isinstance(method, str) else None,
+                    runtime=float(runtime) if isinstance(runtime, int | float) and runtime > 0 else None,
+                )
+            )
+        return measured
 
     def show(self, run_id: int) -> dict[str, Any]:
         """``fleetfix runs show RUN``: the run, its plan, and each host's steps, soak figures and outcome."""

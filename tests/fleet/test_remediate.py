@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -24,6 +25,7 @@ import yaml
 
 from fleetfix.errors import ExitStatus
 from fleetfix.lab import Lab
+from fleetfix.listen.receiver import Listener
 from fleetfix.plan.times import StepTimes, duration_text
 from fleetfix.plan.window import parse_window
 
@@ -32,10 +34,17 @@ pytestmark = pytest.mark.fleet
 FLEETFIX = str(Path(sys.executable).parent / "fleetfix")
 SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 BAD_REBUILD = SCENARIOS / "seed_bad_rebuild.yaml"
+BAD_REBUILD_BOTH = SCENARIOS / "bad_rebuild_both_families.yaml"  # db01 Debian 12, rdb01 Rocky Linux 9
 TARGET = "46.00.00.00"
 GOOD_BUILD = "1B9E3F2A7C5D8E0F4A6B2C9"  # mpt3sas-driver 46.00.00.00-1
 REBUILD = "3D5F7A9C1E3B5D7F9A1C3E5"  # mpt3sas-driver 46.00.00.00-3 in seed_bad_rebuild.yaml: panics
-SOAK = "5"  # seconds of fio per host; the command's floor
+OLD, OLD_PACKAGE, OLD_BUILD = (
+    "34.100.00.00",
+    "34.100.00.00-1",
+    "6E4C8C0A9F6E2B51D3A7C41",
+)  # the seed's bad build
+SOAK = "5"  # seconds of fio per host; the command's floor. Its baseline, 2 s, is too short to take shares
+# of (20 s): the default 80% floor and 500% ceiling judge nothing, and no test leans on a busy machine's IOPS.
 # What a remediation changes on a host, read over ssh: an untouched host shows the same text afterwards.
 HOST_STATE = (
     "dpkg-query -W mpt3sas-driver 2>&1; cat /sys/module/mpt3sas/version /sys/module/mpt3sas/srcversion "
@@ -143,7 +152,14 @@ def window(start: datetime, end: datetime | str) -> str:
     return f"{start:{stamp}}/{end if isinstance(end, str) else format(end, stamp)}"
 
 
-ALL_OK = [("precheck", "ok"), ("upgrade", "ok"), ("activate", "ok"), ("verify", "ok"), ("soak", "ok")]
+ALL_OK = [
+    ("precheck", "ok"),
+    ("baseline", "ok"),
+    ("upgrade", "ok"),
+    ("activate", "ok"),
+    ("verify", "ok"),
+    ("soak", "ok"),
+]
 
 
 def test_bad_builds_are_upgraded_verified_and_soaked_and_the_rest_untouched(make_lab, tmp_path: Path) -> None:
@@ -164,9 +180,15 @@ def test_bad_builds_are_upgraded_verified_and_soaked_and_the_rest_untouched(make
         assert steps_of(host) == ALL_OK
         soak = host["soak"]
         assert soak["status"] == "passed" and soak["boot_id_after"] == soak["boot_id_before"]
-        assert (
-            soak["verdict"]["figures"]["iops"] > 0 and soak["verdict"]["figures"]["kernel_fault_lines"] == 0
-        )
+        figures = soak["verdict"]["figures"]
+        assert figures["iops"] > 0 and figures["kernel_fault_lines"] == 0
+        # The host's own baseline, measured on the old build before the change: 2 s, reported, too short to
+        # take the default shares of; the soak says it judged no floor and no ceiling, and why.
+        reading = host["baseline"]
+        assert reading["outcome"] == "measured" and reading["iops"] > 0 and not reading["shares_apply"]
+        assert (figures["iops_floor"], figures["p99_ceiling_ns"]) == (None, None)
+        assert soak["limits"]["unjudged"] == "the baseline ran 2 s, under the 20 s a share needs"
+        assert host["outcome"] == f"remediated: verified and soaked ({soak['limits']['text']})"
         assert loaded(lab, name) == (TARGET, GOOD_BUILD)
         assert installs(lab, name) == 1
     assert host_state(lab, others) == before
@@ -189,6 +211,45 @@ def test_bad_builds_are_upgraded_verified_and_soaked_and_the_rest_untouched(make
     assert sorted(case.get("name") for case in suite.iter("testcase")) == ["db01", "db02"]
 
 
+def test_a_baseline_that_panics_the_old_build_is_the_bug_reproduced_and_the_upgrade_goes_on(
+    make_lab, tmp_path: Path
+) -> None:
+    lab = make_lab("seed", hosts=["db01"])
+    boot = lab.ssh("db01", "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+
+    # 12 s of the thrash on the seed's bad build: its fault fires after 5 s of sustained deep random reads.
+    rc, report, hosts = remediate(
+        tmp_path, [lab.inventory_path], "--baseline-runtime", "12", "--soak-runtime", SOAK
+    )
+
+    assert rc == ExitStatus.OK, report
+    host = hosts["db01"]
+    assert host["status"] == "done" and steps_of(host) == ALL_OK, host["outcome"]
+    baseline = host["steps"][1]["detail"]
+    assert baseline["boot_id_before"] == boot != baseline["boot_id_after"]  # the old build panicked the host
+    assert baseline["verdict"]["figures"]["kernel_fault_lines"] > 0
+    reading = host["baseline"]
+    assert reading == baseline["baseline"] and reading["outcome"] == "reproduced"
+    assert reading["note"].startswith("host rebooted during the soak"), reading
+    # The upgrade waited for the host to come back; the soak after it ran on the fixed build, same boot.
+    soak = host["soak"]
+    assert (
+        soak["status"] == "passed"
+        and soak["boot_id_before"] == soak["boot_id_after"] == baseline["boot_id_after"]
+    )
+    # With no figures of the old build, the default shares judge nothing, and the run says why.
+    assert soak["limits"]["unjudged"] == "the baseline reproduced the fault on the old build"
+    assert host["outcome"] == (
+        f"remediated: verified and soaked ({soak['limits']['text']}); "
+        f"the bug reproduced on the old build (baseline: {reading['note']})"
+    )
+    assert loaded(lab, "db01") == (TARGET, GOOD_BUILD)
+    shown = fleetfix(tmp_path, "runs", "show", "1", "--format", "json")
+    assert json.loads(shown.stdout)["hosts"][0]["baseline"] == reading
+    table = fleetfix(tmp_path, "runs", "show", "1")
+    assert "reproduced" in table.stdout, table.stdout  # the table may wrap the words
+
+
 def test_failure_budget_counts_every_failure_and_stops_at_its_count(make_lab, tmp_path: Path) -> None:
     lab = make_lab(str(BAD_REBUILD))
     # db01 is pointed at the broken package (its post-installation script fails), db03 at the rebuild that
@@ -207,7 +268,11 @@ def test_failure_budget_counts_every_failure_and_stops_at_its_count(make_lab, tm
                                 }
                             }
                         }
-                        for host, package in (("db01", "46.00.00.00-2"), ("db03", "46.00.00.00-3"))
+                        for host, package in (
+                            ("db01", "46.00.00.00-2"),
+                            ("db03", "46.00.00.00-3"),
+                            ("db04", "46.00.00.00-3"),
+                        )
                     }
                 }
             }
@@ -230,7 +295,7 @@ def test_failure_budget_counts_every_failure_and_stops_at_its_count(make_lab, tm
     assert report["status"] == "stopped-budget"
     assert report["note"] == "failure budget spent: db01, db02 failed; not remediated: db03, db04"
     upgrade = hosts["db01"]
-    assert upgrade["status"] == "failed" and steps_of(upgrade) == [("precheck", "ok"), ("upgrade", "failed")]
+    assert upgrade["status"] == "failed" and steps_of(upgrade) == [*ALL_OK[:2], ("upgrade", "failed")]
     assert "46.00.00.00-2" in upgrade["outcome"] and "post-installation script" in upgrade["outcome"]
     gone = hosts["db02"]
     assert gone["status"] == "failed" and steps_of(gone) == [("precheck", "failed")]
@@ -247,25 +312,178 @@ def test_failure_budget_counts_every_failure_and_stops_at_its_count(make_lab, tm
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("4", "2", "2")
 
     # A run of its own for the soak failure, with the default budget of one host: db04 is never started.
+    # The rebuild verifies (it claims the fixed version) and panics under the soak: the host is put back on
+    # the package it had, and still counts as failed.
     rc, report, hosts = remediate(tmp_path, inventories, "--limit", "db03,db04", "--soak-runtime", "8")
 
     assert rc == ExitStatus.INCOMPLETE, report
     assert report["status"] == "stopped-budget"
     assert report["note"] == "failure budget spent: db03 failed; not remediated: db04"
+    # The first run measured its steps: this plan's estimates are those, and it says so.
+    assert report["plan"]["times"]["source"].startswith("measured by ")
     soaked = hosts["db03"]
-    assert soaked["status"] == "failed" and soaked["outcome"].startswith("failed at soak")
-    assert steps_of(soaked) == [*ALL_OK[:4], ("soak", "failed")]
-    verified = soaked["steps"][3]["detail"]
+    assert soaked["status"] == "failed"
+    assert soaked["outcome"].startswith(f"rolled back to {OLD} after it failed at soak: host rebooted")
+    assert steps_of(soaked) == [*ALL_OK[:5], ("soak", "failed"), ("rollback", "ok")]
+    verified = soaked["steps"][4]["detail"]
     assert (verified["loaded_version"], verified["loaded_srcversion"]) == (TARGET, REBUILD)
     soak = soaked["soak"]
     assert soak["boot_id_after"] != soak["boot_id_before"]  # the rebuild panicked its host
     assert soak["verdict"]["figures"]["kernel_fault_lines"] > 0
+    assert soak["verdict"]["reasons"][0].startswith("host rebooted during the soak")
+    rollback = soaked["steps"][6]["detail"]
+    assert rollback["package"] == f"mpt3sas-driver {OLD_PACKAGE}"
+    assert rollback["steps"]["verify"]["loaded_srcversion"] == OLD_BUILD
+    assert loaded(lab, "db03") == (OLD, OLD_BUILD)
+    assert lab.ssh("db03", "dpkg-query -W -f='${Version}' mpt3sas-driver").stdout == OLD_PACKAGE
     assert hosts["db04"]["status"] == "untouched"
     assert host_state(lab, ["db04"]) == {"db04": before["db04"]}
+    shown = fleetfix(tmp_path, "runs", "show", "2", "--format", "json")
+    shown_db03 = next(h for h in json.loads(shown.stdout)["hosts"] if h["host"] == "db03")
+    assert shown_db03["outcome"] == soaked["outcome"]
+    assert "rolled" in fleetfix(tmp_path, "runs", "show", "2").stdout  # the table may wrap the words
+
+    # --no-rollback leaves the failed build on the host for inspection.
+    rc, report, hosts = remediate(
+        tmp_path, inventories, "--limit", "db04", "--soak-runtime", "8", "--no-rollback"
+    )
+    assert rc == ExitStatus.HOSTS_FAILED, report  # its only host failed: the run is over, nothing pending
+    kept = hosts["db04"]
+    assert kept["outcome"].startswith("failed at soak") and steps_of(kept)[-1] == ("soak", "failed")
+    assert loaded(lab, "db04") == (TARGET, REBUILD)
     assert [(r["id"], r["status"], r["hosts"]["failed"]) for r in runs(tmp_path)] == [
+        (3, "done", 1),
         (2, "stopped-budget", 1),
         (1, "stopped-budget", 2),
     ]
+
+
+def pinned_to(path: Path, packages: dict[str, str]) -> Path:
+    """An inventory pointing each host's mpt3sas target at a package version (host -> version)."""
+    driver = {"package_name": "mpt3sas-driver"}
+    hosts = {
+        host: {"hba_driver_drivers": {"mpt3sas": {**driver, "package_versions": {TARGET: version}}}}
+        for host, version in packages.items()
+    }
+    path.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    return path
+
+
+PACKAGE_VERSION = {  # the installed version of mpt3sas-driver, as each family's package manager says it
+    "db01": "dpkg-query -W -f='${Version}' mpt3sas-driver",
+    "rdb01": "rpm -q --qf '%{VERSION}-%{RELEASE}' mpt3sas-driver",
+}
+
+
+@pytest.mark.parametrize("name", ["db01", "rdb01"])
+def test_a_target_build_that_also_fails_the_soak_ends_back_on_the_previous_build(
+    make_lab, tmp_path: Path, name: str
+) -> None:
+    lab = make_lab(str(BAD_REBUILD_BOTH), hosts=[name])
+    assert lab.ssh(name, PACKAGE_VERSION[name]).stdout == OLD_PACKAGE  # the running build's own package
+    inventories = [lab.inventory_path, pinned_to(tmp_path / "rebuild.yml", {name: "46.00.00.00-3"})]
+
+    rc, report, hosts = remediate(tmp_path, inventories, "--soak-runtime", "8")
+
+    # Its only host failed and was put back: the run is over with nothing pending, a failed host (exit 4).
+    assert rc == ExitStatus.HOSTS_FAILED, report
+    assert report["status"] == "done"
+    host = hosts[name]
+    assert host["status"] == "failed"
+    assert steps_of(host) == [*ALL_OK[:5], ("soak", "failed"), ("rollback", "ok")]
+    verified = host["steps"][4]["detail"]
+    assert (verified["loaded_version"], verified["loaded_srcversion"]) == (TARGET, REBUILD)
+    assert host["soak"]["verdict"]["reasons"][0].startswith("host rebooted during the soak")
+    assert host["outcome"].startswith(f"rolled back to {OLD} after it failed at soak: host rebooted")
+    rollback = host["steps"][6]["detail"]
+    assert rollback["package"] == f"mpt3sas-driver {OLD_PACKAGE}"
+    assert (
+        rollback["steps"]["verify"]["loaded_version"],
+        rollback["steps"]["verify"]["loaded_srcversion"],
+    ) == (
+        OLD,
+        OLD_BUILD,
+    )
+    # On the host: the previous package installed again, and its build the one loaded.
+    assert lab.ssh(name, PACKAGE_VERSION[name]).stdout == OLD_PACKAGE
+    assert loaded(lab, name) == (OLD, OLD_BUILD)
+    shown = fleetfix(tmp_path, "runs", "show", "1", "--format", "json")
+    assert json.loads(shown.stdout)["hosts"][0]["outcome"] == host["outcome"]
+    table = fleetfix(tmp_path, "runs", "show", "1")
+    assert table.returncode == 0 and "rolled" in table.stdout  # the table may wrap the words
+
+
+def test_a_canary_is_baked_before_the_next_batch_starts(make_lab, tmp_path: Path) -> None:
+    lab = make_lab("seed", hosts=["db01", "db02"])
+
+    rc, report, hosts = remediate(
+        tmp_path, [lab.inventory_path], "--canary", "1", "--bake", "20s", "--soak-runtime", SOAK
+    )
+
+    assert rc == ExitStatus.OK, report
+    assert report["plan"]["times"]["source"].startswith("fixed defaults: no finished mpt3sas step")
+    batches = report["plan"]["batches"]
+    assert [([h["host"] for h in b["hosts"]], b.get("bake_seconds", 0)) for b in batches] == [
+        (["db01"], 20),
+        (["db02"], 0),
+    ]
+    canary = hosts["db01"]
+    assert canary["status"] == "done" and steps_of(canary) == [*ALL_OK, ("bake", "ok")]
+    bake = canary["steps"][-1]
+    started, ended = (datetime.fromisoformat(bake[k]) for k in ("started_at", "ended_at"))
+    assert ended - started >= timedelta(seconds=20)
+    assert datetime.fromisoformat(hosts["db02"]["steps"][0]["started_at"]) >= ended
+    assert hosts["db02"]["status"] == "done" and steps_of(hosts["db02"]) == ALL_OK
+
+
+# The backup's deep random reads (the seed's cron job), a minute long: the rebuild's fault fires after 5 s.
+BACKUP_READS = (
+    "fio --name=backup --filename=/dev/sdb --rw=randread --bs=8k --iodepth=64 --ioengine=libaio --direct=1 "
+    "--readonly --time_based --runtime=60 --output-format=json --output=/root/backup.json"
+)
+
+
+def test_a_canary_crash_netconsole_brings_during_the_bake_stops_the_run(make_lab, tmp_path: Path) -> None:
+    lab = make_lab(str(BAD_REBUILD), hosts=["db01", "db02"])
+    # Both on the rebuild, soaked one I/O at a time: the canary passes its soak, then meets the backup's
+    # load during its bake and panics; netconsole brings the oops to `fleetfix listen` on the controller.
+    inventories = [
+        lab.inventory_path,
+        pinned_to(tmp_path / "rebuild.yml", dict.fromkeys(("db01", "db02"), "46.00.00.00-3")),
+    ]
+    listener = Listener(lab.controller_ip, 6666, tmp_path / "netconsole")
+    thread = threading.Thread(target=listener.serve_forever)
+    thread.start()
+    try:
+        proc = start_remediate(
+            tmp_path, inventories, "--canary", "1", "--bake", "2m", "--profile", "qd1", "--max-failures", "2",
+            "--soak-runtime", SOAK,
+        )  # fmt: skip
+        try:
+            wait_for(
+                "db01's bake", lambda: ("db01", "bake", "started", None) in journal_steps(tmp_path), proc
+            )
+            assert lab.ssh("db01", BACKUP_READS, timeout=120).returncode == 255  # the connection died with it
+            rc, report, hosts = finish(proc)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    finally:
+        listener.stop()
+        thread.join(timeout=10)
+
+    # A canary's crash stops the run before batch 2, though the budget (2) has room for one more failure.
+    assert rc == ExitStatus.INCOMPLETE, report
+    assert report["status"] == "stopped-canary"
+    canary = hosts["db01"]
+    assert canary["status"] == "failed" and steps_of(canary) == [*ALL_OK, ("bake", "failed")]
+    why = canary["steps"][-1]["detail"]["message"]
+    assert re.match(
+        r"netconsole: \d+ crash line\(s\) during the bake, worst \(panic\) at \S+: .*Kernel panic", why
+    ), why
+    assert report["note"] == f"a canary failed its bake (db01: {why}); not remediated: db02"
+    assert hosts["db02"]["status"] == "untouched"
+    assert loaded(lab, "db02") == (OLD, OLD_BUILD)
 
 
 def test_a_batch_the_window_cannot_fit_waits_for_the_next_window(make_lab, tmp_path: Path) -> None:
@@ -287,9 +505,16 @@ def test_a_batch_the_window_cannot_fit_waits_for_the_next_window(make_lab, tmp_p
     # less than that), and after it has run (its soak alone takes 20 s, its five plays more than 10 s)
     # batch 2 no longer fits.
     runtime = 20
-    times = StepTimes(soak_runtime=timedelta(seconds=runtime))
+    times = StepTimes(soak_runtime=timedelta(seconds=runtime), baseline_runtime=timedelta(seconds=4))
     estimate = (
-        times.precheck + times.upgrade + times.reload + times.verify + times.soak_runtime + times.soak_margin
+        times.precheck
+        + times.baseline_runtime
+        + times.soak_margin
+        + times.upgrade
+        + times.reload
+        + times.verify
+        + times.soak_runtime
+        + times.soak_margin
     )
     now = datetime.now(UTC)
     short = window(now - timedelta(minutes=1), now + estimate + timedelta(seconds=30))

@@ -82,10 +82,14 @@ def test_host_that_panics_under_the_soak_fails_it(make_lab, tmp_path: Path) -> N
     assert result.status == "failed"
     assert result.boot_id_after and result.boot_id_after != result.boot_id_before
     assert result.kernel_log == "crash dump"  # kdump wrote the panicked boot's log; the ring buffer is gone
+    # By weight: what happened to the host, then the evidence it took with it, never "fio's report is
+    # unusable" first. The kernel's reason counts every kind and quotes the heaviest: the panic.
     reasons = result.verdict.reasons
-    assert any(r.startswith("host rebooted during the soak (boot id ") for r in reasons), reasons
-    oops = "BUG: kernel NULL pointer dereference"
-    assert any(r.startswith("kernel logged") and oops in r for r in reasons), reasons
+    assert reasons[0].startswith("host rebooted during the soak (boot id "), reasons
+    assert reasons[1].startswith("kernel logged ") and ", worst (panic): " in reasons[1], reasons
+    assert "Kernel panic - not syncing" in reasons[1] and "bug 1" in reasons[1], reasons  # NULL deref
+    assert reasons[2] == "no fio report: the host went down before fio finished", reasons
+    assert result.message.startswith(reasons[0])
     assert next(h for h in lab.status()["hosts"] if h["name"] == "db01")["panics"] == 1
 
 

@@ -65,6 +65,7 @@ QUICK = StepTimes(
     verify=timedelta(minutes=1),
     soak_runtime=timedelta(minutes=5),
     soak_margin=timedelta(minutes=1),
+    baseline_runtime=timedelta(minutes=1),
 )
 
 

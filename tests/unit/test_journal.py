@@ -262,22 +262,42 @@ def test_default_path_is_under_the_state_dir(tmp_path: Path, monkeypatch: pytest
 def test_a_run_keeps_its_settings_for_resume(tmp_path: Path, plan: Plan) -> None:
     from fleetfix.commands.remediate import RemediateRequest, _options, _resumed
 
-    started = RemediateRequest((), None, profile="qd1", iops_floor=500.0, reboot=True)
+    started = RemediateRequest((), None, profile="qd1", iops_floor="500", reboot=True)
     with Journal(tmp_path / "journal.sqlite") as journal:
         run_id = journal.start_run("fleetfix remediate", plan, None, _options(started))
         stored = journal.run(run_id).options
-    assert stored == {"profile": "qd1", "iops_floor": 500.0, "reboot": True, "require_capture": False}
+    assert stored == {
+        "profile": "qd1",
+        "iops_floor": "500",
+        "p99_ceiling": "500%",
+        "reboot": True,
+        "require_capture": False,
+        "rollback": True,
+    }
     resumed = _resumed(RemediateRequest((), None, resume=run_id), stored)
-    assert (resumed.profile, resumed.iops_floor, resumed.reboot) == ("qd1", 500.0, True)
+    assert (resumed.profile, resumed.iops_floor, resumed.p99_ceiling, resumed.reboot) == (
+        "qd1",
+        "500",
+        "500%",
+        True,
+    )
     again = _resumed(
-        RemediateRequest((), None, profile="thrash", iops_floor=0.0, require_capture=True), stored
+        RemediateRequest((), None, profile="thrash", iops_floor="90%", require_capture=True), stored
     )
     assert (again.profile, again.iops_floor, again.reboot, again.require_capture) == (
         "thrash",
-        0.0,
+        "90%",
         True,
         True,
     )
+
+
+def test_a_run_stored_with_an_absolute_floor_resumes_with_it() -> None:
+    from fleetfix.commands.remediate import RemediateRequest, _resumed
+
+    stored = {"profile": "thrash", "iops_floor": 500.0, "reboot": False, "require_capture": False}
+    resumed = _resumed(RemediateRequest((), None, resume=1), stored)
+    assert (resumed.iops_floor, resumed.p99_ceiling) == ("500.0", None)
 
 
 V1_JOURNAL = Path(__file__).parents[1] / "data" / "journal"
@@ -290,6 +310,10 @@ def test_a_schema_1_journal_is_migrated_and_reads_as_it_did(tmp_path: Path) -> N
     expected = json.loads((V1_JOURNAL / "v1_show.json").read_text())
     with Journal(path) as journal:
         shown = {"listing": journal.listing(), "show_1": journal.show(1), "show_2": journal.show(2)}
+        # Keys added to a host's report since (a baseline reading) are null for runs that had none.
+        for run in ("show_1", "show_2"):
+            for host in shown[run]["hosts"]:
+                assert host.pop("baseline") is None
         assert json.loads(json.dumps(shown)) == expected
         progress = journal.progress(1)
         assert progress.done == ("db01", "db02") and progress.failed == ("db03",)
@@ -348,3 +372,19 @@ def test_a_remediation_stopped_by_a_signal_is_recorded_interrupted_and_resumable
         assert record.status == "interrupted" and "--resume" in record.note
         assert journal.latest_unfinished().id == run
         assert plan.hosts[0] in journal.progress(run).pending
+
+
+def test_a_journal_from_before_rollbacks_records_one_after_its_migration(tmp_path: Path) -> None:
+    """New steps (baseline, rollback) need no schema change: v2 dropped the CHECK constraints listing them."""
+    path = tmp_path / "journal.sqlite"
+    path.write_bytes((V1_JOURNAL / "v1.sqlite").read_bytes())
+    with Journal(path) as journal:
+        host = journal.show(1)["hosts"][0]["host"]
+        journal.step_started(1, host, "baseline")
+        journal.step_ended(1, host, "baseline", "ok", {"status": "passed"})
+        journal.step_started(1, host, "rollback")
+        journal.step_ended(1, host, "rollback", "ok", {"version": "34.100.00.00"})
+        steps = [(s["step"], s["state"]) for s in journal.show(1)["hosts"][0]["steps"]]
+    assert steps[-2:] == [("baseline", "ok"), ("rollback", "ok")]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)

@@ -65,6 +65,18 @@ def test_large_has_a_hundred_targets_then_three_execution_nodes() -> None:
     assert len(hosts) == 103 and [h.name for h in hosts[100:]] == ["runner01", "runner02", "runner03"]
 
 
+def test_a_module_installed_from_a_package_of_the_scenario(tmp_path: Path) -> None:
+    text = GOOD_GROUP.replace("srcversion: ABC", "srcversion: ABC, package: '34.100.00.00-1'")
+    text += (
+        "packages: [{name: mpt3sas-driver, version: '34.100.00.00-1', module: mpt3sas,"
+        " module_version: '34.100.00.00', srcversion: ABC}]\n"
+    )
+    scenario = load_scenario(str(write(tmp_path, text)))
+    module = scenario.groups[0].modules[0]
+    assert module.package == "34.100.00.00-1"
+    assert scenario.preinstalled(module) == scenario.packages[0]
+
+
 def test_good_minimal_file(tmp_path: Path) -> None:
     scenario = load_scenario(str(write(tmp_path, GOOD_GROUP)))
     assert [h.name for h in scenario.hosts()] == ["web01", "web02"]
@@ -106,6 +118,14 @@ def test_good_minimal_file(tmp_path: Path) -> None:
             "groups[0].crash_capture.kdump",
             8,
             "crashkernel",
+        ),
+        (
+            GOOD_GROUP.replace("srcversion: ABC", "srcversion: ABC, package: '34.100.00.00-1'")
+            + "packages: [{name: mpt3sas-driver, version: '34.100.00.00-1', module: mpt3sas,"
+            " module_version: '34.100.00.00', srcversion: DEF}]\n",
+            "groups[0]",
+            3,
+            "no package of the scenario at that version ships mpt3sas 34.100.00.00 (ABC)",
         ),
         (
             GOOD_GROUP.replace("count: 2", "count: 2\n    pattern: 'Web_{n}'"),

@@ -115,7 +115,7 @@ def test_reload_hosts_come_before_reboot_hosts(db: AdvisoryDB) -> None:
     plan = build_plan(fleet, "mpt3sas", db, batch=Count(2, False), reboot_allowed=True, times=QUICK)
     assert [b.names for b in plan.batches] == [("db02", "db04"), ("db01", "db03")]
     assert [plan.host(h).activation for h in plan.hosts] == ["reload", "reload", "reboot", "reboot"]
-    activate = plan.host("db01").steps[2]
+    activate = plan.host("db01").steps[3]
     assert activate.step == "activate" and activate.action == "reboot: mpt3sas is in use (refcount 2)"
 
 
@@ -139,12 +139,21 @@ def test_estimates_per_step_batch_and_total(db: AdvisoryDB) -> None:
     reboot_host = plan.host("db02")
     # No disk behind the HBA: nothing to soak. precheck 1 + upgrade 4 + reload 1 + verify 1.
     assert reload_host.estimate == timedelta(minutes=7)
-    # precheck 1 + upgrade 4 + reboot 8 + verify 1 + soak 5+1.
-    assert reboot_host.estimate == timedelta(minutes=20)
-    assert [b.estimate for b in plan.batches] == [timedelta(minutes=20), timedelta(minutes=20)]
-    assert plan.estimate == timedelta(minutes=40)
-    assert [s.step for s in reboot_host.steps] == ["precheck", "upgrade", "activate", "verify", "soak"]
-    assert reboot_host.steps[4].action == "fio randread 300s on sdb, read-only"
+    # precheck 1 + baseline 1+1 + upgrade 4 + reboot 8 + verify 1 + soak 5+1.
+    assert reboot_host.estimate == timedelta(minutes=22)
+    assert [b.estimate for b in plan.batches] == [timedelta(minutes=22), timedelta(minutes=22)]
+    assert plan.estimate == timedelta(minutes=44)
+    assert [s.step for s in reboot_host.steps] == [
+        "precheck",
+        "baseline",
+        "upgrade",
+        "activate",
+        "verify",
+        "soak",
+    ]
+    assert reboot_host.steps[1].action == "fio randread 60s on the old build, read-only"
+    assert reboot_host.steps[5].action == "fio randread 300s on sdb, read-only"
+    assert reload_host.steps[1].action == "none: no disk behind mpt3sas to read"
 
 
 def test_default_target_is_the_lowest_version_fixing_every_advisory(db: AdvisoryDB) -> None:
@@ -156,7 +165,7 @@ def test_default_target_is_the_lowest_version_fixing_every_advisory(db: Advisory
 def test_explicit_target(db: AdvisoryDB) -> None:
     plan = build_plan(bad_fleet(db, 2), "mpt3sas", db, to="47.00.00.00")
     assert (plan.target, plan.target_reason) == ("47.00.00.00", "--to 47.00.00.00")
-    assert "install mpt3sas 47.00.00.00" in plan.host("db01").steps[1].action
+    assert "install mpt3sas 47.00.00.00" in plan.host("db01").steps[2].action
 
 
 @pytest.mark.parametrize(
@@ -227,8 +236,8 @@ def test_describe_lists_batches_steps_and_exclusions(db: AdvisoryDB) -> None:
     lines = describe(plan)
     assert lines[0].startswith("Upgrade mpt3sas to 46.00.00.00 on 2 hosts (lowest version fixing")
     assert lines[1] == "Batches of 1 (--batch 1); the run stops when 2 hosts have failed (--max-failures 2)"
-    assert lines[2] == "Estimated time: 27m in 2 batches"
-    assert "Batch 1 (~7m): db02" in lines and "Batch 2 (~20m): db01" in lines
+    assert lines[2] == "Estimated time: 29m in 2 batches"
+    assert "Batch 1 (~7m): db02" in lines and "Batch 2 (~22m): db01" in lines
     assert "    activate  ~8m     reboot: mpt3sas is in use (refcount 1)" in lines
     assert lines[-2:] == [
         "Skipped: app01: already at 46.00.00.00",

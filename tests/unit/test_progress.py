@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fleetfix.plan.build import STEPS
-from fleetfix.plan.run_state import Recheck, StepRecord, recheck, run_progress
+from fleetfix.plan.run_state import (
+    PreviousBuild,
+    Recheck,
+    StepRecord,
+    recheck,
+    rollback_candidate,
+    run_progress,
+)
 
 T = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 HOSTS = ("db01", "db02", "db03", "db04", "db05", "db06")
@@ -93,6 +100,14 @@ def test_recheck_from_facts() -> None:
         ("verify", "soak"), skip=("upgrade", "activate")
     )
 
+    # The baseline on the old build is measured once: a host stopped after it goes on to the upgrade.
+    measured = run_progress(["db01"], ok("db01", "precheck", "baseline")).host("db01")
+    assert recheck(measured, "mpt3sas", "43.00.00.00", "46.00.00.00", "43.00.00.00").steps == (
+        "upgrade",
+        "activate",
+        "verify",
+        "soak",
+    )
     upgraded = run_progress(["db01"], ok("db01", "precheck", "upgrade")).host("db01")
     assert recheck(upgraded, "mpt3sas", "43.00.00.00", "46.00.00.00", "43.00.00.00").steps == (
         "activate",
@@ -119,4 +134,67 @@ def test_recheck_leaves_a_host_that_changed_under_the_run_alone() -> None:
     assert (
         decision.problem
         == "mpt3sas is now 44.00.00.00, neither the planned 43.00.00.00 nor 46.00.00.00: left alone"
+    )
+
+
+def record(host: str, step: str, state: str, **detail: object) -> StepRecord:
+    return StepRecord(host=host, step=step, state=state, detail=detail, started_at=T, ended_at=T)
+
+
+PRECHECK_34 = record(
+    "db01",
+    "precheck",
+    "ok",
+    loaded_version="34.100.00.00",
+    loaded_srcversion="6E4C8C0A9F6E2B51D3A7C41",
+    previous={"source": "package", "name": "mpt3sas-driver", "version": "34.100.00.00-1"},
+)
+SOAK_PANIC = record("db01", "soak", "failed", message="host rebooted during the soak (boot id a -> b)")
+
+
+def test_a_failed_soak_is_rolled_back_to_the_build_the_first_precheck_saw() -> None:
+    # A resume pre-checked again on the new build: the first pre-check's package is the one to restore.
+    again = record("db01", "precheck", "ok", loaded_version="46.00.00.00", previous={"source": "package",
+                   "name": "mpt3sas-driver", "version": "46.00.00.00-3"})  # fmt: skip
+    records = [
+        PRECHECK_34,
+        *ok("db01", "baseline", "upgrade", "activate"),
+        again,
+        *ok("db01", "verify"),
+        SOAK_PANIC,
+    ]
+    host = run_progress(["db01"], records).host("db01")
+    assert rollback_candidate(host) == PreviousBuild(
+        package="mpt3sas-driver",
+        package_version="34.100.00.00-1",
+        version="34.100.00.00",
+        srcversion="6E4C8C0A9F6E2B51D3A7C41",
+    )
+    rolled = run_progress(["db01"], [*records, record("db01", "rollback", "ok", version="34.100.00.00")])
+    assert rolled.host("db01").status == "failed"  # it still counts against the budget
+    assert rolled.host("db01").outcome == (
+        "rolled back to 34.100.00.00 after it failed at soak: host rebooted during the soak (boot id a -> b)"
+    )
+    assert rollback_candidate(rolled.host("db01")) is None  # once
+
+
+def test_no_rollback_before_the_new_build_is_in_place_or_without_a_package() -> None:
+    upgrade_failed = [
+        PRECHECK_34,
+        *ok("db01", "baseline"),
+        record("db01", "upgrade", "failed", message="dpkg"),
+    ]
+    assert rollback_candidate(run_progress(["db01"], upgrade_failed).host("db01")) is None
+    from_dkms = record("db01", "precheck", "ok", loaded_version="34.100.00.00",
+                       previous={"source": "dkms", "name": None, "version": None})  # fmt: skip
+    host = run_progress(
+        ["db01"], [from_dkms, *ok("db01", "baseline", "upgrade", "activate", "verify"), SOAK_PANIC]
+    )
+    why = rollback_candidate(host.host("db01"))
+    assert why == "no previous package recorded to reinstall (the build came from dkms)"
+    failed = run_progress(
+        ["db01"], [*host.host("db01").records, record("db01", "rollback", "failed", message=why)]
+    )
+    assert failed.host("db01").outcome == (
+        "failed at soak: host rebooted during the soak (boot id a -> b); rollback failed: " + why
     )

@@ -145,15 +145,15 @@ def test_a_run_with_failures_below_the_budget_finishes(db: AdvisoryDB) -> None:
 
 
 def test_batch_that_does_not_fit_is_not_started_and_resumes_in_the_next_window(db: AdvisoryDB) -> None:
-    plan = reboot_plan(db, count=4, batch=1)  # 20 minutes a batch
+    plan = reboot_plan(db, count=4, batch=1)  # 22 minutes a batch
     window = parse_window("Sat 02:00-03:00 UTC")
     executor = Executor(plan, window, SATURDAY.replace(hour=2, minute=5), set())
     action = executor.run()
     assert isinstance(action, StopWindowEnd)
-    # Batches 1 and 2 run 02:05-02:45; then 15 minutes are left, so batch 3 never started.
+    # Batches 1 and 2 run 02:05-02:49; then 11 minutes are left, so batch 3 never started.
     assert executor.progress().done == ("db01", "db02")
     assert action.remaining == ("db03", "db04")
-    assert action.reason == "batch 3 needs about 20m, the window has 15m left"
+    assert action.reason == "batch 3 needs about 22m, the window has 11m left"
     assert action.next_window.start == datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
     assert executor.count("db03", "precheck", "started") == 0
 
@@ -167,9 +167,9 @@ def test_batch_fitting_exactly_what_is_left_starts(db: AdvisoryDB) -> None:
     plan = reboot_plan(db, count=1, batch=1)
     window = parse_window("Sat 02:00-03:00 UTC")
     action = next_action(
-        plan, run_progress(plan.hosts, []), window, SATURDAY.replace(hour=2, minute=40), Budget(1)
+        plan, run_progress(plan.hosts, []), window, SATURDAY.replace(hour=2, minute=38), Budget(1)
     )
-    assert action == StartBatch(1, ("db01",), timedelta(minutes=20))
+    assert action == StartBatch(1, ("db01",), timedelta(minutes=22))
 
 
 def test_closed_window_waits_for_the_next_occurrence(db: AdvisoryDB) -> None:
@@ -211,7 +211,7 @@ def test_resume_takes_only_the_pending_hosts_of_a_partly_done_batch(db: Advisory
         StepRecord(host="db02", step="upgrade", state="started", detail={}, started_at=t, ended_at=None),
     ]
     action = next_action(plan, run_progress(plan.hosts, records), None, t, Budget(1))
-    assert action == StartBatch(1, ("db02",), timedelta(minutes=20))
+    assert action == StartBatch(1, ("db02",), timedelta(minutes=22))
 
 
 def test_budget_counts_each_host_once() -> None:
@@ -232,11 +232,11 @@ def test_done_when_nothing_is_pending(db: AdvisoryDB) -> None:
 
 def test_plan_whose_batch_can_never_fit_the_window_is_refused(db: AdvisoryDB) -> None:
     plan = reboot_plan(db, count=4, batch=2)
-    check_window_fits(plan, parse_window("Sat 02:00-02:20 UTC"), SATURDAY)
+    check_window_fits(plan, parse_window("Sat 02:00-02:22 UTC"), SATURDAY)
     with pytest.raises(InputError) as caught:
         check_window_fits(plan, parse_window("Sat 02:00-02:15 UTC"), SATURDAY)
     assert str(caught.value) == (
-        "--window: batch 1 needs about 20m but 'Sat 02:00-02:15 UTC' lasts 15m: "
+        "--window: batch 1 needs about 22m but 'Sat 02:00-02:15 UTC' lasts 15m: "
         "lower --batch or widen the window"
     )
     with pytest.raises(InputError, match="is over"):

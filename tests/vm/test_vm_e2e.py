@@ -334,21 +334,38 @@ def test_remediate_upgrades_to_1_0_1_and_the_same_thrash_passes(
     boot = _boot_id(guest)
     since = guest.files.console.stat().st_size
     started = time.monotonic()
+    # The baseline is the same thrash, as long, on 1.0.0: the race fires under it, as it did under the cron
+    # job. That is the bug reproduced on the old build, not a failed host: the guest reboots, the upgrade
+    # waits for it, and 1.0.1's soak is judged on faults alone (the baseline left no figures to compare to).
     done = _fleetfix(
         "remediate", "--module", "fxhba", "--yes", "-i", str(inventory), "--advisories", str(LAB_ADVISORIES),
-        "--soak-runtime", str(THRASH_SECONDS), "--profile", "thrash", "--format", "json",
+        "--soak-runtime", str(THRASH_SECONDS), "--baseline-runtime", str(THRASH_SECONDS),
+        "--profile", "thrash", "--format", "json",
     )  # fmt: skip
-    steps.record(f"fleetfix remediate (upgrade, reload, verify, {THRASH_SECONDS} s thrash soak)", started)
+    steps.record(
+        f"fleetfix remediate ({THRASH_SECONDS} s thrash baseline panics 1.0.0, upgrade, reload, verify, "
+        f"{THRASH_SECONDS} s thrash soak)",
+        started,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["plan"]["target"] == "1.0.1"
     host = report["hosts"][0]
     assert host["status"] == "done", host
+    baseline = next(s["detail"] for s in host["steps"] if s["step"] == "baseline")
+    assert host["baseline"]["outcome"] == "reproduced", host["baseline"]
+    assert baseline["boot_id_before"] == boot != baseline["boot_id_after"]
+    assert "the bug reproduced on the old build" in host["outcome"]
+    steps.say(f"baseline on 1.0.0: {host['baseline']['note']}")
     soak = host["soak"]
     assert soak["status"] == "passed" and soak["boot_id_before"] == soak["boot_id_after"]
+    assert soak["boot_id_before"] == baseline["boot_id_after"]  # no reboot after the baseline's
+    assert soak["limits"]["unjudged"] == "the baseline reproduced the fault on the old build"
     assert soak["fio"]["totals"]["failed_jobs"] == 0 and soak["fio"]["totals"]["total_ios"] > 0
     steps.say(f"1.0.1 under the thrash: {soak['fio']['totals']['iops']:.0f} IOPS, no oops, same boot")
     assert _ok(guest, "cat /sys/module/fxhba/version") == "1.0.1"
     assert _ok(guest, "dpkg-query -W -f='${Version}' fxhba-driver") == "1.0.1-1"
-    assert _boot_id(guest) == boot
-    assert _console_oopses(guest, since) == []
+    assert _boot_id(guest) == baseline["boot_id_after"]
+    # The console holds the baseline's crash on 1.0.0 and nothing after it.
+    crashes = _fatal_crashes(guest.files.console.read_bytes()[since:])
+    assert [c.implicated_module for c in crashes] == ["fxhba"], [c.first_line for c in crashes]
