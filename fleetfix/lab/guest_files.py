@@ -44,15 +44,16 @@ def build_preload(cache_dir: Path) -> Path:
     return target
 
 
-def install(usr_upper_root: Path, preload: Path, family: str) -> None:
+def install(usr_upper_root: Path, preload: Path, family: str, multipath: bool = False) -> None:
     """Copy guest code, stand-ins and preload into the host's upper layer (``usr_upper_root`` holds usr/);
-    ``family`` (debian, el) picks the initramfs tools."""
+    ``family`` (debian, el) picks the initramfs tools, ``multipath`` adds multipath-tools' commands."""
     guest = usr_upper_root / GUEST_DIR / "fleetfix_guest"
     guest.mkdir(parents=True, exist_ok=True)
     for source in (_SOURCE / "guest").glob("*.py"):
         shutil.copyfile(source, guest / source.name)
     script = entry_script()
-    for rel in dispatch.INSTALLED | dispatch.INSTALLED_BY_FAMILY[family]:
+    tools = dispatch.INSTALLED | dispatch.INSTALLED_BY_FAMILY[family]
+    for rel in tools | (dispatch.MULTIPATH_TOOLS if multipath else set()):
         target = usr_upper_root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(script)

@@ -8,6 +8,7 @@ initramfs, kernel config).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -314,7 +315,9 @@ def provision(
         (host_dir / "work" / name).mkdir(parents=True, exist_ok=True)
     machine_id = uuid.uuid4().hex
     _etc(upper / "etc", host, address, gateway, gateway_mac, host_key, machine_id)
-    guest_files.install(upper, preload, distro.family)
+    storage = host.group.storage
+    guest_files.install(upper, preload, distro.family, multipath=bool(storage.multipath))
+    _write(upper, "usr/lib/fleetfix-lab/storage.json", json.dumps(dataclasses.asdict(storage), indent=1))
     _write(upper, initramfs.OS_FILE.as_posix(), json.dumps({"key": distro.key, "family": distro.family}))
     boot_modules = _modules(upper / "usr", host.group)
     hardware = {"controllers": [c.__dict__ for c in controllers]}

@@ -71,6 +71,36 @@ class File:
 
 
 @dataclass(frozen=True)
+class MultipathPath:
+    dev: str  # the path's SCSI disk, e.g. "sdd"
+    hcil: str  # host:channel:id:lun
+    state: str  # "active", "failed" (the kernel failed it, checker faulty) or "offline" (SCSI device offline)
+
+
+@dataclass(frozen=True)
+class MultipathMap:
+    name: str  # alias, e.g. "mpatha"
+    wwid: str
+    paths: tuple[MultipathPath, ...]
+
+
+@dataclass(frozen=True)
+class MdArray:
+    name: str  # e.g. "md0"
+    level: str  # raid1, raid5, raid6, raid10
+    members: tuple[str, ...]  # partitions in slot order, e.g. ("sda1", "sdb1")
+    state: str  # "clean", "degraded" (last member failed), "recovery" (rebuilding onto it) or "resync"
+
+
+@dataclass(frozen=True)
+class Storage:
+    """What the host's multipath-tools and /proc/mdstat show; no maps means no multipath-tools installed."""
+
+    multipath: tuple[MultipathMap, ...] = ()
+    md: tuple[MdArray, ...] = ()
+
+
+@dataclass(frozen=True)
 class PastCrash:
     time: datetime
     module: str  # the module whose oops the dump holds
@@ -94,6 +124,7 @@ class Group:
     timers: tuple[Timer, ...]
     files: tuple[File, ...]
     crash_history: tuple[PastCrash, ...]
+    storage: Storage = Storage()
 
     @property
     def distro(self) -> Distro:

@@ -21,6 +21,13 @@ _DISK = re.compile(r"^(sd[a-z]{1,2}|nvme\d+n\d+|vd[a-z])$")
 _TAINT_LETTERS = set("PFSRMBUDAWCIOELKXTN")
 _FIO_RW = {"read", "write", "randread", "randwrite", "rw", "readwrite", "randrw", "trim", "randtrim"}
 _FAULT_KINDS = {"null_deref", "use_after_free"}
+_HCIL = re.compile(r"^\d+:\d+:\d+:\d+$")
+_WWID = re.compile(r"^[0-9a-f]{8,40}$")
+_PARTITION = re.compile(r"^(sd[a-z]{1,2}|vd[a-z])\d+$")
+_MD_NAME = re.compile(r"^md\d+$")
+_PATH_STATES = {"active", "failed", "offline"}
+_MD_LEVELS = {"raid1", "raid5", "raid6", "raid10"}
+_MD_STATES = {"clean", "degraded", "recovery", "resync"}
 _SIZE = re.compile(r"^(\d+)\s*([KMGT]?)i?B?$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -171,6 +178,57 @@ def _file(node: Node) -> sc.File:
     return sc.File(path.text(), _text(fields, "content", node), int(mode, 8))
 
 
+def _multipath_map(node: Node) -> sc.MultipathMap:
+    fields = node.mapping({"name", "wwid", "paths"})
+    paths = []
+    for path_node in get(fields, "paths", node).items():
+        path = path_node.mapping({"dev", "hcil", "state"})
+        state = _text(path, "state", path_node, "active")
+        if state not in _PATH_STATES:
+            raise path["state"].fail(f"must be one of {', '.join(sorted(_PATH_STATES))}")
+        paths.append(
+            sc.MultipathPath(
+                dev=_matching(get(path, "dev", path_node), _DISK, "disk name (sdb, ...)"),
+                hcil=_matching(get(path, "hcil", path_node), _HCIL, "host:channel:id:lun"),
+                state=state,
+            )
+        )
+    if not paths:
+        raise fields["paths"].fail("a map needs at least one path")
+    return sc.MultipathMap(
+        name=_matching(get(fields, "name", node), _NAME, "map name"),
+        wwid=_matching(get(fields, "wwid", node), _WWID, "WWID (hex digits)"),
+        paths=tuple(paths),
+    )
+
+
+def _md_array(node: Node) -> sc.MdArray:
+    fields = node.mapping({"name", "level", "members", "state"})
+    level = _text(fields, "level", node, "raid1")
+    if level not in _MD_LEVELS:
+        raise fields["level"].fail(f"must be one of {', '.join(sorted(_MD_LEVELS))}")
+    state = _text(fields, "state", node, "clean")
+    if state not in _MD_STATES:
+        raise fields["state"].fail(f"must be one of {', '.join(sorted(_MD_STATES))}")
+    members = tuple(_matching(n, _PARTITION, "partition (sda1, ...)") for n in _list(fields, "members"))
+    if len(members) < 2:
+        raise get(fields, "members", node).fail("a redundant array needs at least two members")
+    return sc.MdArray(
+        name=_matching(get(fields, "name", node), _MD_NAME, "md device name (md0, ...)"),
+        level=level,
+        members=members,
+        state=state,
+    )
+
+
+def _storage(node: Node) -> sc.Storage:
+    fields = node.mapping({"multipath", "md"})
+    return sc.Storage(
+        multipath=tuple(_multipath_map(n) for n in _list(fields, "multipath")),
+        md=tuple(_md_array(n) for n in _list(fields, "md")),
+    )
+
+
 def _past_crash(node: Node) -> sc.PastCrash:
     fields = node.mapping({"time", "module"})
     when = get(fields, "time", node)
@@ -195,7 +253,7 @@ def _group(node: Node) -> sc.Group:
         "kernel_version",
         "cmdline",
     }
-    allowed |= {"crash_capture", "modules", "cron", "timers", "files", "crash_history"}
+    allowed |= {"crash_capture", "modules", "cron", "timers", "files", "crash_history", "storage"}
     fields = node.mapping(allowed)
     name = _matching(get(fields, "name", node), _NAME, "group name")
     kernel = _text(fields, "kernel", node)
@@ -223,6 +281,7 @@ def _group(node: Node) -> sc.Group:
         timers=tuple(_timer(n) for n in _list(fields, "timers")),
         files=tuple(_file(n) for n in _list(fields, "files")),
         crash_history=tuple(_past_crash(n) for n in _list(fields, "crash_history")),
+        storage=_storage(fields["storage"]) if "storage" in fields else sc.Storage(),
     )
     where = fields.get("pattern", node)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import bls, grub_cli, initramfs, kdump_cli, kdumpctl_cli, kmod_cli, power, systemctl_cli
+from . import bls, grub_cli, initramfs, kdump_cli, kdumpctl_cli, kmod_cli, power, storage, systemctl_cli
 
 COMMANDS = {
     "systemctl": systemctl_cli.main,
@@ -31,6 +31,8 @@ COMMANDS = {
     "lsinitramfs": initramfs.lsinitramfs_main,
     "dracut": initramfs.dracut_main,
     "lsinitrd": initramfs.lsinitrd_main,
+    "multipath": storage.multipath_main,
+    "multipathd": storage.multipathd_main,
 }
 # Where each stand-in is installed in a host's /usr, per OS family; the other names reach these through
 # Debian's links. kdump-config and kdumpctl come with the lab's kdump-tools and kexec-tools packages.
@@ -39,6 +41,8 @@ INSTALLED_BY_FAMILY = {
     "debian": {"usr/sbin/update-initramfs", "usr/bin/lsinitramfs"},
     "el": {"usr/bin/dracut", "usr/bin/lsinitrd"},
 }
+# multipath-tools' commands, installed only on hosts whose scenario gives them multipath maps
+MULTIPATH_TOOLS = {"usr/sbin/multipath", "usr/sbin/multipathd"}
 
 
 def main() -> int:

@@ -19,7 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
-from . import bls, hardware, initramfs, nscalls, views
+from . import bls, hardware, initramfs, nscalls, storage, views
 from .kmod import Kernel
 from .units import Units
 
@@ -139,6 +139,9 @@ def boot(host_dir: Path) -> None:
     controllers = json.loads((host_dir / "upper/usr/lib/fleetfix-lab/hardware.json").read_text())[
         "controllers"
     ]
+    # read before the host's root replaces the controller's view of host_dir
+    disks = storage.load(host_dir / "upper" / storage.STORAGE_FILE.relative_to("/"))
+    md_files = {"mdstat": storage.mdstat(disks)} if disks["md"] else {}
     nscalls.prctl(nscalls.PR_SET_NAME, b"systemd")
     _mounts(host_dir, spec["repo_dir"])
     _dev(controllers)
@@ -155,6 +158,7 @@ def boot(host_dir: Path) -> None:
             "sys/kernel/version": f"{version}\n",
             "sys/kernel/random/boot_id": f"{uuid.uuid4()}\n",
         }
+        | md_files
     )
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     kexec = {

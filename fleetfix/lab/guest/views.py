@@ -24,6 +24,8 @@ def _own_pid_max() -> bool:
 
 
 _PROC_FAKES = {"modules", "cmdline", "version"}
+# Faked where the host has it: mdstat exists only where the md driver is loaded (the host has arrays).
+_PROC_OPTIONAL = {"mdstat"}
 _SYSCTL_FAKES = (
     "sys/kernel/tainted",
     "sys/kernel/osrelease",
@@ -52,11 +54,18 @@ def build_proc(files: dict[str, str]) -> None:
         (real / "sys/kernel/pid_max").write_text(f"{PID_MAX}\n")
     else:  # before 6.14 pid_max is machine-wide: leave it, and link what PIDs a small host plausibly uses
         pid_limit = min(int((real / "sys/kernel/pid_max").read_text()), _OLD_KERNEL_PIDS)
-    mirror(real, Path("/proc"), ".kernel", _PROC_FAKES | {n for n in os.listdir(real) if n.isdigit()})
+    mirror(
+        real,
+        Path("/proc"),
+        ".kernel",
+        _PROC_FAKES | _PROC_OPTIONAL | {n for n in os.listdir(real) if n.isdigit()},
+    )
     for pid in range(1, pid_limit + 1):
         os.symlink(f".kernel/{pid}", f"/proc/{pid}")
     for name in _PROC_FAKES:
         Path("/proc", name).write_text(files.get(name, ""))
+    for name in _PROC_OPTIONAL & set(files):
+        Path("/proc", name).write_text(files[name])
     store = Path("/run/fleetfix-lab/sysctl")
     store.mkdir(parents=True, exist_ok=True)
     for rel in _SYSCTL_FAKES:
