@@ -473,19 +473,13 @@ def runs_table(listing: list[dict]) -> None:
     stdout.print(table)
 
 
-def _step_state(step: dict) -> str:
-    """A step's state; a baseline says what it read (measured, reproduced, unusable)."""
-    reading = (step.get("detail") or {}).get("baseline") if step["step"] == "baseline" else None
-    return reading["outcome"] if step["state"] == "ok" and isinstance(reading, dict) else step["state"]
-
-
 def run_show(shown: dict, console: Console = stdout) -> None:
     run = shown["run"]
     table = Table(title=f"run {run['id']}: {run['module']} to {run['target']} ({run['status']})")
     for column in ("host", "status", "outcome", "steps"):
         table.add_column(column, overflow="fold")
     for host in shown["hosts"]:
-        steps = ", ".join(f"{s['step']} {_step_state(s)}" for s in host["steps"])
+        steps = ", ".join(run_report.step_text(s) for s in host["steps"])
         table.add_row(*(Text(str(cell)) for cell in (host["host"], host["status"], host["outcome"], steps)))
     console.print(table)
     if run.get("note"):

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fleetfix.ansible.nodes import ExecutionNodes
 from fleetfix.ansible.runner import RunObserver, RunRequest, run_playbook
+from fleetfix.commands.remediate_hooks import run_hook
 from fleetfix.commands.soak import SoakTarget, judge_host, plan_targets, read_facts, soak_extravars
 from fleetfix.facts.host import HostFacts
 from fleetfix.host_result import HostResult
 from fleetfix.plan.build import STEPS, Plan
+from fleetfix.plan.hooks import Hook
 from fleetfix.plan.pacing import Budget, stop_reason
 from fleetfix.plan.run_state import ROLLBACK_AFTER, PreviousBuild, RunProgress, recheck, rollback_candidate
 from fleetfix.plan.window import Window
@@ -50,6 +52,7 @@ class BatchContext:
     clock: Callable[[], datetime]
     nodes: ExecutionNodes | None = None
     rollback: bool = True  # --no-rollback leaves a host whose verify or soak failed as it is
+    hooks: Mapping[str, Hook] = field(default_factory=dict)  # --pre-hook, --post-hook by phase
 
 
 def _steps_for(
@@ -176,6 +179,9 @@ def _roll_back(ctx: BatchContext, host: str, previous: PreviousBuild, journal: J
     }
     if result.status == "ok":
         journal.step_ended(ctx.run_id, host, "rollback", "ok", detail)
+        post = ctx.hooks.get("post")
+        if post is not None:  # back on the build it served on: undrain it as a passed host is
+            run_hook(post, [host], ctx.run_id, ctx.inventories, ctx.observer, journal)
     else:
         journal.step_ended(ctx.run_id, host, "rollback", "failed", {**detail, "message": result.message})
 
@@ -212,6 +218,36 @@ def run_batch(
     return budget, stopped
 
 
+HOOK_STEPS = {"pre_hook": "pre", "post_hook": "post"}
+
+
+def _hook_step(
+    ctx: BatchContext,
+    step: str,
+    active: list[str],
+    remaining: dict[str, tuple[str, ...]],
+    journal: Journal,
+    budget: Budget,
+) -> Budget:
+    """Run the hook of ``step`` for the hosts that reached it; a host whose hook failed fails there.
+
+    Without hooks the step leaves no record. With one hook only, the other is recorded as skipped, so the
+    journal says a drained host was (or was not to be) undrained. A post-hook runs whatever the window
+    and the budget say (the pre-hook, like every other step, does not start once they say stop): a host
+    that passed its soak is not left drained for want of time.
+    """
+    phase = HOOK_STEPS[step]
+    hook = ctx.hooks.get(phase)
+    if hook is None:
+        for host in active if ctx.hooks else ():
+            journal.step_skipped(ctx.run_id, host, step, f"no --{phase}-hook given")
+        return budget
+    for host in run_hook(hook, active, ctx.run_id, ctx.inventories, ctx.observer, journal):
+        budget = budget.spend(host)
+        remaining.pop(host)
+    return budget
+
+
 def _run_steps(
     ctx: BatchContext,
     hosts: tuple[str, ...],
@@ -232,9 +268,12 @@ def _run_steps(
         active = [h for h, steps in remaining.items() if step in steps]
         if not active:
             continue
-        reason = stop_reason(ctx.window, ctx.clock(), budget)
+        reason = stop_reason(ctx.window, ctx.clock(), budget) if step != "post_hook" else None
         if reason:
             return budget, reason
+        if step in HOOK_STEPS:
+            budget = _hook_step(ctx, step, active, remaining, journal, budget)
+            continue
         extravars = _step_vars(ctx, step)
         if step == "upgrade" and any(
             (b := _baseline(ctx, h, journal)) is not None and b.outcome == "reproduced" for h in active

@@ -198,7 +198,11 @@ def _host(host: str, records: tuple[StepRecord, ...]) -> HostProgress:
         return progress
     if progress.ended("bake", "failed"):  # a canary that crashed or dumped after it was done
         status = HostStatus.FAILED
-    elif progress.ended("verify", "ok") and progress.ended("soak", "ok", "skipped"):
+    elif (
+        progress.ended("verify", "ok")
+        and progress.ended("soak", "ok", "skipped")
+        and not _undrain_due(progress)
+    ):
         status = HostStatus.DONE
     elif any(r.state == "failed" for r in progress.latest.values()):
         status = HostStatus.FAILED
@@ -207,6 +211,13 @@ def _host(host: str, records: tuple[StepRecord, ...]) -> HostProgress:
     else:
         status = HostStatus.INTERRUPTED
     return HostProgress(host=host, status=status, records=records)
+
+
+def _undrain_due(progress: HostProgress) -> bool:
+    """A run with hooks records both hook steps (skipped where not given): a host that reached its pre-hook
+    is not done until its post-hook ended, so a run killed between the soak and the post-hook runs it on
+    resume."""
+    return "pre_hook" in progress.latest and not progress.ended("post_hook", "ok", "skipped")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -263,13 +274,17 @@ def recheck(host: HostProgress, module: str, planned: str | None, target: str, l
     module that is not loaded (a reload cut short) gets its activation again.
     """
     if loaded is not None and DriverVersion(loaded) == DriverVersion(target):
+        if host.ended("verify", "ok") and host.ended("soak", "ok", "skipped"):
+            return Recheck(("post_hook",))  # only the undrain was left when the run stopped
         skip = tuple(s for s in ("upgrade", "activate") if not host.ended(s, "ok"))
-        return Recheck(("verify", "soak"), skip=skip)
+        return Recheck(("verify", "soak", "post_hook"), skip=skip)
     if loaded is not None and (planned is None or DriverVersion(loaded) != DriverVersion(planned)):
         problem = f"{module} is now {loaded}, neither the planned {planned or 'unversioned'} nor {target}"
         return Recheck((), problem=f"{problem}: left alone")
     if host.ended("upgrade", "ok"):
-        return Recheck(("activate", "verify", "soak"))
+        return Recheck(("activate", "verify", "soak", "post_hook"))
+    if host.ended("pre_hook", "ok", "skipped"):
+        return Recheck(("upgrade", "activate", "verify", "soak", "post_hook"))
     if host.ended("baseline", "ok", "skipped"):
-        return Recheck(("upgrade", "activate", "verify", "soak"))
+        return Recheck(("pre_hook", "upgrade", "activate", "verify", "soak", "post_hook"))
     return Recheck(STEPS[1:])

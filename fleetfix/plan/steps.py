@@ -16,10 +16,12 @@ class Step(StrEnum):
 
     PRECHECK = "precheck"
     BASELINE = "baseline"  # the soak's profile, shorter, on the old build: what the new one must match
+    PRE_HOOK = "pre_hook"  # --pre-hook (drain), only when given: before anything is installed
     UPGRADE = "upgrade"
     ACTIVATE = "activate"
     VERIFY = "verify"
     SOAK = "soak"
+    POST_HOOK = "post_hook"  # --post-hook (undrain), only when given: after a passed soak or a rollback
     # Not a step of the plan: run for a host whose verify or soak failed, to put its previous build back.
     ROLLBACK = "rollback"
     # Not a step of the plan either: a canary host watched for new dumps and reboots before the next batch.

@@ -22,6 +22,19 @@ def _soak_figures(soak: dict[str, Any] | None) -> str:
     return f"{iops:.0f} IOPS" if isinstance(iops, int | float) else soak.get("status", "-")
 
 
+def step_text(step: dict[str, Any]) -> str:
+    """A step as ``runs show`` lists it: a baseline says what it read (measured, reproduced, unusable); a
+    hook adds its exit code and duration."""
+    detail = step.get("detail") or {}
+    reading = detail.get("baseline") if step["step"] == "baseline" else None
+    state = reading["outcome"] if step["state"] == "ok" and isinstance(reading, dict) else step["state"]
+    text = f"{step['step']} {state}"
+    if step["step"] in ("pre_hook", "post_hook") and "duration_s" in detail:
+        code = detail.get("exit_code")
+        text += f" (exit {'none' if code is None else code}, {detail['duration_s']:.1f}s)"
+    return text
+
+
 def to_markdown(shown: dict[str, Any]) -> str:
     run = shown["run"]
     lines = [
@@ -34,7 +47,7 @@ def to_markdown(shown: dict[str, Any]) -> str:
         lines += ["", run["note"]]
     lines += ["", "| host | status | outcome | steps | soak |", "|---|---|---|---|---|"]
     for host in shown["hosts"]:
-        steps = ", ".join(f"{s['step']} {s['state']}" for s in host["steps"]) or "-"
+        steps = ", ".join(step_text(s) for s in host["steps"]) or "-"
         cells = (host["host"], host["status"], host["outcome"], steps, _soak_figures(host.get("soak")))
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"

@@ -93,6 +93,7 @@ def test_kill_9_mid_upgrade_loses_nothing_and_resume_finds_the_right_sets(tmp_pa
         "activate",
         "verify",
         "soak",
+        "post_hook",  # a hook step: nothing runs for it unless the run has a --post-hook
     )
 
 
@@ -106,7 +107,7 @@ def test_kill_9_during_the_soak_never_upgrades_the_verified_host_again(tmp_path:
     assert progress.done == ("db01",)
     assert progress.mid_step == {"db02": "soak"}
     decision = recheck(progress.host("db02"), "mpt3sas", "43.00.00.00", "46.00.00.00", "46.00.00.00")
-    assert (decision.steps, decision.skip) == (("verify", "soak"), ())
+    assert (decision.steps, decision.skip) == (("verify", "soak", "post_hook"), ())
 
 
 def test_resumed_run_completes_every_host_exactly_once(tmp_path: Path, plan: Plan) -> None:
