@@ -34,7 +34,15 @@ from fleetfix.errors import EnvironmentProblem, ExitStatus, FleetfixError, Input
 from fleetfix.host_result import HostResult
 from fleetfix.state import paths
 
-__all__ = ["RunObserver", "RunOutcome", "RunRequest", "inventory_hostvars", "list_hosts", "run_playbook"]
+__all__ = [
+    "RunObserver",
+    "RunOutcome",
+    "RunRequest",
+    "inventory_hosts",
+    "inventory_hostvars",
+    "list_hosts",
+    "run_playbook",
+]
 
 MAX_FORKS = 100
 RUN_IDENT = "ansible"  # a local run's artifacts directory: <run dir>/artifacts/ansible
@@ -245,13 +253,42 @@ def list_hosts(inventories: Sequence[str], limit: str | None, run_dir: Path) -> 
     return _hosts_of(_inventory_list(inventories, limit, run_dir))
 
 
-def inventory_hostvars(inventories: Sequence[Path], limit: str | None) -> dict[str, dict[str, Any]]:
-    """Every host's variables as the inventories resolve them (group vars merged), after the limit."""
+def _groups_of(listing: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Each host's groups in an ``ansible-inventory --list`` document: those naming it and their parents
+    (``all`` and ``ungrouped`` left out), sorted."""
+    found: dict[str, set[str]] = {}
+
+    def visit(group: str, path: tuple[str, ...]) -> None:
+        entry = listing.get(group)
+        if not isinstance(entry, Mapping) or group in path:
+            return
+        lineage = {g for g in (*path, group) if g not in ("all", "ungrouped")}
+        for host in entry.get("hosts") or []:
+            found.setdefault(str(host), set()).update(lineage)
+        for child in entry.get("children") or []:
+            visit(str(child), (*path, group))
+
+    visit("all", ())
+    return {host: sorted(groups) for host, groups in found.items()}
+
+
+def inventory_hosts(
+    inventories: Sequence[Path], limit: str | None
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """Every host's variables (group vars merged) and groups, as the inventories resolve them, after the
+    limit: one ``ansible-inventory`` run."""
     run_dir = new_run_dir("inventory")
     sources = _inventory_args(inventories, run_dir)
     listing = _inventory_list(sources, limit, run_dir)
     hostvars = (listing.get("_meta") or {}).get("hostvars") or {}
-    return {host: dict(hostvars.get(host) or {}) for host in sorted(_hosts_of(listing))}
+    hosts = sorted(_hosts_of(listing))
+    groups = _groups_of(listing)
+    return {h: dict(hostvars.get(h) or {}) for h in hosts}, {h: groups.get(h, []) for h in hosts}
+
+
+def inventory_hostvars(inventories: Sequence[Path], limit: str | None) -> dict[str, dict[str, Any]]:
+    """Every host's variables as the inventories resolve them (group vars merged), after the limit."""
+    return inventory_hosts(inventories, limit)[0]
 
 
 def run_playbook(request: RunRequest, observer: RunObserver | None = None, kind: str = "run") -> RunOutcome:

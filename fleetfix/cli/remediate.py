@@ -74,6 +74,24 @@ from fleetfix.render import runs as render_runs
     default=None,
     help="Leave a host whose verify or soak failed on the new build, for inspection [default: roll back].",
 )
+@click.option(
+    "--pre-hook",
+    metavar="COMMAND|PLAYBOOK",
+    help="Before a host's upgrade (drain it): a command run here with FLEETFIX_HOST and FLEETFIX_RUN_ID set "
+    "({host}, {run_id} in its words), or a playbook (.yml, .yaml) run against the host. A failure fails the "
+    "host before anything changes.",
+)
+@click.option(
+    "--post-hook",
+    metavar="COMMAND|PLAYBOOK",
+    help="After a host's passed soak, or its rollback (undrain it); as --pre-hook.",
+)
+@click.option(
+    "--batch-by",
+    metavar="group:PREFIX|var:NAME",
+    help="Cut batches by failure domain: the host's inventory group starting with PREFIX, or the value of "
+    "inventory variable NAME. No batch spans two domains; a host in none is a domain of its own.",
+)
 @click.option("--check", is_flag=True, help="Print the plan and play it in check mode with diffs.")
 @click.option("--yes", is_flag=True, help="Start without asking for confirmation.")
 @click.option(
@@ -119,6 +137,9 @@ def remediate(**options: object) -> None:
         reboot=o["reboot"],
         require_capture=o["require_capture"],
         rollback=o["rollback"],
+        pre_hook=o["pre_hook"],
+        post_hook=o["post_hook"],
+        batch_by=o["batch_by"],
         canary=o["canary"],
         bake=o["bake"],
         check=o["check"],

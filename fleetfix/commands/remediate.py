@@ -13,15 +13,18 @@ from typing import Any
 from fleetfix import grammar
 from fleetfix.ansible.interrupt import Interrupted
 from fleetfix.ansible.nodes import ExecutionNodes
-from fleetfix.ansible.runner import RunObserver, RunRequest, inventory_hostvars, run_playbook
+from fleetfix.ansible.runner import RunObserver, RunRequest, inventory_hosts, run_playbook
 from fleetfix.audit import audit_results
 from fleetfix.commands.audit import load_db
 from fleetfix.commands.remediate_bake import run_bake
 from fleetfix.commands.remediate_batch import BatchContext, run_batch
+from fleetfix.commands.remediate_hooks import check_hook
 from fleetfix.errors import ExitStatus, FleetfixError, InputError
 from fleetfix.facts.host import HostFacts
 from fleetfix.plan.build import Plan, build_plan
 from fleetfix.plan.count import Count
+from fleetfix.plan.domains import host_domains, parse_batch_by
+from fleetfix.plan.hooks import Hook, parse_hook
 from fleetfix.plan.measured import Estimates, MeasuredStep, estimate_times
 from fleetfix.plan.outcome import RemediateOutcome
 from fleetfix.plan.pacing import (
@@ -68,6 +71,9 @@ class RemediateRequest:
     bake: str | None = None  # --bake DURATION: watched that long after the canary batch, before batch 2
     rollback: bool | None = None  # None: on for a new run, the run's own on --resume; --no-rollback: False
     require_capture: bool = False
+    pre_hook: str | None = None  # --pre-hook: a command or a playbook (.yml, .yaml) run before the upgrade
+    post_hook: str | None = None  # --post-hook: run after a passed soak, or after a rollback
+    batch_by: str | None = None  # --batch-by group:PREFIX | var:NAME: no batch spans two failure domains
     check: bool = False
     advisory_dirs: tuple[Path, ...] = ()
     resume: int | None = None  # a run id; 0 means the newest unfinished run
@@ -147,6 +153,7 @@ def _context(
         clock=request.clock,
         nodes=request.nodes,
         rollback=request.rollback is not False,
+        hooks=_hooks(request),
     )
 
 
@@ -199,7 +206,9 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
         parse_duration(request.bake, "--bake")
     if request.window is not None:
         _refuse_outside(parse_window(request.window, request.tz), request.clock())
-    hostvars = inventory_hostvars(request.inventories, request.limit)
+    batch_by = parse_batch_by(request.batch_by) if request.batch_by else None
+    _hooks(request)
+    hostvars, groups = inventory_hosts(request.inventories, request.limit)
     for host, variables in sorted(hostvars.items()):
         if problems := grammar.variable_problems(variables):
             where = ",".join(map(str, request.inventories)) or "inventory"
@@ -224,6 +233,8 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
         reboot_ok_hosts=frozenset(reboot_ok),
         canary=request.canary,
         bake=parse_duration(request.bake, "--bake") if request.bake else timedelta(0),
+        batch_by=batch_by,
+        domains=host_domains(sorted(loaded), batch_by, groups, hostvars) if batch_by else None,
     )
     if window is not None:
         _refuse_outside(window, request.clock())
@@ -255,9 +266,17 @@ def check(request: RemediateRequest, plan: Plan, facts: dict, observer) -> Remed
     return RemediateOutcome(plan, None, "checked", "check mode: nothing was changed", hosts)
 
 
+def _hooks(request: RemediateRequest) -> dict[str, Hook]:
+    """The run's hooks by phase, refused here (before any host is touched) when they cannot run."""
+    given = {"pre": request.pre_hook, "post": request.post_hook}
+    return {phase: check_hook(parse_hook(phase, spec)) for phase, spec in given.items() if spec is not None}
+
+
 def _options(request: RemediateRequest) -> dict[str, Any]:
     """The settings a resume must keep, with their defaults filled in."""
+    hooks = _hooks(request)
     return {
+        **{f"{phase}_hook": hook.spec for phase, hook in hooks.items()},
         "profile": request.profile or "thrash",
         "iops_floor": request.iops_floor or IOPS_FLOOR,
         "p99_ceiling": request.p99_ceiling or P99_CEILING,
@@ -278,6 +297,8 @@ def _resumed(request: RemediateRequest, stored: dict[str, Any]) -> RemediateRequ
         reboot=request.reboot or bool(stored.get("reboot")),
         rollback=bool(stored.get("rollback", True)) if request.rollback is None else request.rollback,
         require_capture=request.require_capture or bool(stored.get("require_capture")),
+        pre_hook=request.pre_hook or stored.get("pre_hook"),
+        post_hook=request.post_hook or stored.get("post_hook"),
     )
 
 

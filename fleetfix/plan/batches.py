@@ -9,7 +9,7 @@ count), so a batch's estimate is its slowest host's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,6 +22,7 @@ class Batch:
     number: int
     hosts: tuple[HostPlan, ...]
     bake: timedelta = timedelta(0)  # after it, the run watches its hosts this long before the next batch
+    domain: str | None = None  # the failure domain all its hosts share (--batch-by); None: not cut by one
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -33,23 +34,41 @@ class Batch:
 
 
 def batch_hosts(
-    planned: Sequence[HostPlan], batch: Count, canary: int = 0, bake: timedelta = timedelta(0)
+    planned: Sequence[HostPlan],
+    batch: Count,
+    canary: int = 0,
+    bake: timedelta = timedelta(0),
+    domains: Mapping[str, str | None] | None = None,
 ) -> tuple[Batch, ...]:
     """``planned`` (in audit order) as numbered batches, reloads first.
 
     With ``canary`` hosts, batch 1 holds only them (``--canary``), and ``bake`` (``--bake``) is how long
     the run watches them before batch 2 starts; the others follow in batches of ``batch``.
+
+    With ``domains`` (host -> failure domain, None for a host alone in its own), no batch holds hosts of
+    two domains: the hosts are taken domain by domain (in the order each domain's first host comes, reloads
+    first as ever), each domain cut into batches of at most ``batch``. A canary batch then holds up to
+    ``canary`` hosts of the first domain only.
     """
     ordered = sorted(planned, key=lambda h: h.activation == "reboot")  # stable: each kind in audit order
-    first: list[Batch] = []
-    if 0 < canary < len(ordered):
-        first = [Batch(number=1, hosts=tuple(ordered[:canary]), bake=bake)]
-        ordered = ordered[canary:]
-    size = batch.of(len(ordered))
-    return (
-        *first,
-        *(
-            Batch(number=len(first) + n + 1, hosts=tuple(ordered[i : i + size]))
-            for n, i in enumerate(range(0, len(ordered), size))
-        ),
-    )
+    canary = canary if 0 < canary < len(ordered) else 0
+    size = batch.of(len(ordered) - canary)
+    if domains is None:
+        runs: list[tuple[str | None, list[HostPlan]]] = [(None, ordered)]
+    else:
+        grouped: dict[tuple[str, str], list[HostPlan]] = {}
+        for host in ordered:
+            domain = domains.get(host.host)
+            key = ("domain", domain) if domain is not None else ("host", host.host)
+            grouped.setdefault(key, []).append(host)
+        runs = [(name if kind == "domain" else None, hosts) for (kind, name), hosts in grouped.items()]
+    batches: list[Batch] = []
+    for index, (domain, hosts) in enumerate(runs):
+        if index == 0 and canary:
+            batches.append(Batch(number=1, hosts=tuple(hosts[:canary]), bake=bake, domain=domain))
+            hosts = hosts[canary:]
+        for start in range(0, len(hosts), size):
+            batches.append(
+                Batch(number=len(batches) + 1, hosts=tuple(hosts[start : start + size]), domain=domain)
+            )
+    return tuple(batches)

@@ -9,7 +9,7 @@ The parts are in ``plan_count`` (``--batch``, ``--max-failures``), ``plan_times`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -18,6 +18,7 @@ from fleetfix.audit import HostAudit
 from fleetfix.errors import InputError
 from fleetfix.plan.batches import Batch, batch_hosts
 from fleetfix.plan.count import ONE_HOST, Count
+from fleetfix.plan.domains import BatchBy
 from fleetfix.plan.hosts import Excluded, host_advisories, loaded_driver, select_hosts
 from fleetfix.plan.steps import HostPlan, Step, host_plan
 from fleetfix.plan.target import choose_target
@@ -37,6 +38,7 @@ class Plan:
     times: StepTimes
     batches: tuple[Batch, ...]
     times_source: str = ""  # where the estimates come from: measured by earlier runs, or fixed defaults
+    batch_by: str = ""  # --batch-by as given (group:PREFIX, var:NAME); empty: no failure domains
     skipped: tuple[Excluded, ...] = ()
     unreachable: tuple[Excluded, ...] = ()
     _index: dict[str, HostPlan] = field(init=False, repr=False, compare=False)
@@ -72,11 +74,14 @@ def build_plan(
     times_source: str = "fixed defaults",
     canary: int = 0,
     bake: timedelta = timedelta(0),
+    batch_by: BatchBy | None = None,
+    domains: Mapping[str, str | None] | None = None,
 ) -> Plan:
     """Plan the upgrade of ``module`` on every reachable host where an advisory marks its build bad.
 
     ``reboot_allowed`` is ``--reboot``; ``reboot_ok_hosts`` the hosts whose inventory sets
     ``hba_driver_reboot_ok``. A host needing a reboot without either is left out, with the reason.
+    ``domains`` are the hosts' failure domains under ``batch_by`` (``plan.domains.host_domains``).
     """
     hosts = tuple(hosts)
     unreachable = tuple(Excluded(host=h.host, reason=h.message or h.status) for h in hosts if not h.reachable)
@@ -103,7 +108,8 @@ def build_plan(
         failure_budget=max_failures.of(len(planned)),
         times=times,
         times_source=times_source,
-        batches=batch_hosts(planned, batch, canary, bake),
+        batches=batch_hosts(planned, batch, canary, bake, domains if batch_by else None),
+        batch_by=str(batch_by) if batch_by else "",
         skipped=tuple(skipped),
         unreachable=unreachable,
     )

@@ -20,8 +20,17 @@ def describe(plan: Plan) -> list[str]:
     ]
     if plan.times_source:
         lines.append(f"Estimates: {plan.times_source}")
+    if plan.batch_by:
+        alone = [n for b in plan.batches if b.domain is None for n in b.names]
+        lines.append(
+            f"Batches cut by failure domain (--batch-by {plan.batch_by}): no batch spans two domains"
+            + (f"; in no domain, each alone: {', '.join(alone)}" if alone else "")
+        )
     for batch in plan.batches:
-        lines.append(f"Batch {batch.number} (~{duration_text(batch.estimate)}): {', '.join(batch.names)}")
+        where = f" [{batch.domain}]" if batch.domain else (" [own domain]" if plan.batch_by else "")
+        lines.append(
+            f"Batch {batch.number}{where} (~{duration_text(batch.estimate)}): {', '.join(batch.names)}"
+        )
         if batch.bake:
             lines.append(
                 f"  then bake {duration_text(batch.bake)}: no new dump or reboot before the next batch"

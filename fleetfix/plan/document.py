@@ -43,6 +43,7 @@ class BatchDoc(Struct, frozen=True, kw_only=True, omit_defaults=True):
     estimate_seconds: int
     hosts: tuple[HostDoc, ...]
     bake_seconds: int = 0  # a canary batch's bake (--bake); plans stored before it had none
+    domain: str | None = None  # the failure domain of its hosts (--batch-by); plans stored before: none
 
 
 class ExcludedDoc(Struct, frozen=True, kw_only=True):
@@ -74,6 +75,7 @@ class PlanDoc(Struct, frozen=True, kw_only=True):
     times: TimesDoc
     estimate_seconds: int
     batches: tuple[BatchDoc, ...]
+    batch_by: str = ""  # --batch-by (group:PREFIX, var:NAME); empty: batches not cut by failure domain
     skipped: tuple[ExcludedDoc, ...] = ()
     unreachable: tuple[ExcludedDoc, ...] = ()
 
@@ -119,9 +121,11 @@ def plan_document(plan: Plan) -> PlanDoc:
                 estimate_seconds=_seconds(b.estimate),
                 hosts=tuple(_host_doc(h) for h in b.hosts),
                 bake_seconds=_seconds(b.bake),
+                domain=b.domain,
             )
             for b in plan.batches
         ),
+        batch_by=plan.batch_by,
         skipped=tuple(ExcludedDoc(host=e.host, reason=e.reason) for e in plan.skipped),
         unreachable=tuple(ExcludedDoc(host=e.host, reason=e.reason) for e in plan.unreachable),
     )
@@ -159,9 +163,11 @@ def plan_from_document(doc: PlanDoc, source: str) -> Plan:
                 number=b.number,
                 hosts=tuple(host(h) for h in b.hosts),
                 bake=timedelta(seconds=b.bake_seconds),
+                domain=b.domain,
             )
             for b in doc.batches
         ),
+        batch_by=doc.batch_by,
         skipped=tuple(Excluded(host=e.host, reason=e.reason) for e in doc.skipped),
         unreachable=tuple(Excluded(host=e.host, reason=e.reason) for e in doc.unreachable),
     )
