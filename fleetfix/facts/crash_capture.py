@@ -58,6 +58,7 @@ CHECK_LABELS = {
     "kdump.loaded": "capture kernel",
     "kdump.service": "kdump service",
     "kdump.target": "dump target",
+    "kdump.panic_on_oops": "panic on oops",
     "netconsole.target": "netconsole",
     "netconsole.persistent": "netconsole at boot",
 }
@@ -124,6 +125,21 @@ class Pstore(Struct, frozen=True, kw_only=True, gc=False):
     crash_kexec_post_notifiers: bool | None = None  # False: with kdump loaded, a panic never reaches pstore
 
 
+class PanicSetting(Struct, frozen=True, kw_only=True, gc=False):
+    value: int | None = None  # None: the text is no integer, so boot cannot set it
+    text: str = ""
+    source: str = ""  # the sysctl.d file whose assignment applies last
+
+
+class Panic(Struct, frozen=True, kw_only=True, gc=False):
+    """Whether a fault becomes a panic (and so a dump): live values and what sysctl.d sets at boot."""
+
+    panic_on_oops: int | None = None  # /proc/sys/kernel/panic_on_oops; 0: an oops leaves no dump
+    hung_task_panic: int | None = None
+    softlockup_panic: int | None = None
+    configured: dict[str, PanicSetting] = {}  # kernel.panic_on_oops... -> the boot-time assignment
+
+
 class CrashCapture(Struct, frozen=True, kw_only=True, gc=False):
     cmdline: str | None = None
     crashkernel: str | None = None
@@ -134,4 +150,5 @@ class CrashCapture(Struct, frozen=True, kw_only=True, gc=False):
     netconsole: Netconsole
     serial_console: SerialConsole | None = None  # absent in facts from before it was read
     pstore: Pstore | None = None
+    panic: Panic | None = None  # absent in facts from before it was read
     readiness: CaptureReadiness

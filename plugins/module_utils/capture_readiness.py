@@ -4,12 +4,15 @@ The one definition of the rule. The facts module computes it from what it read a
 ``crash_capture.readiness``; the roles and fleetfix's Python read that result and never judge it again.
 
 Checked without panicking anything: crash memory reserved, capture kernel loaded, the kdump service enabled
-and active with a dump target, and a netconsole target enabled now and configured to come back after a
-reboot. Ready means every check passes: a host that loses capture at the reboot a change may trigger is not
-ready. Standard library only, Python 3.8+ (it runs on the managed hosts).
+and active with a dump target, an oops made a panic now and after a reboot (kernel.panic_on_oops, see
+panic_settings.py), and a netconsole target enabled now and configured to come back after a reboot. Ready
+means every check passes: a host that loses capture at the reboot a change may trigger is not ready. Standard
+library only, Python 3.8+ (it runs on the managed hosts).
 """
 
 from __future__ import annotations
+
+from ansible_collections.fleetfix.hba.plugins.module_utils.panic_settings import panic_on_oops_check
 
 MIB = 1024 * 1024
 
@@ -141,7 +144,22 @@ def pstore(capture):
     }
 
 
-CHECKS = (_crash_memory, _loaded, _service, _target, _netconsole_live, _netconsole_persistent)
+def _panic_on_oops(capture):
+    panic = capture.get("panic")
+    if panic is None:  # facts from before it was read: not judged here
+        return None
+    return panic_on_oops_check(panic, capture.get("cmdline"))
+
+
+CHECKS = (
+    _crash_memory,
+    _loaded,
+    _service,
+    _target,
+    _panic_on_oops,
+    _netconsole_live,
+    _netconsole_persistent,
+)
 
 
 def capture_readiness(capture):
@@ -150,7 +168,7 @@ def capture_readiness(capture):
     ``checks`` lists every check as ``{name, ok, detail}`` in a fixed order; ``missing`` holds the details of
     the failed ones, ready to show a person.
     """
-    checks = [check(capture) for check in CHECKS]
+    checks = [found for found in (check(capture) for check in CHECKS) if found is not None]
     return {
         "ready": all(c["ok"] for c in checks),
         "kdump_ready": all(c["ok"] for c in checks if c["name"].startswith("kdump.")),

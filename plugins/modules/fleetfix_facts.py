@@ -32,6 +32,12 @@ from ansible_collections.fleetfix.hba.plugins.module_utils.next_boot import (
     next_kernel,
     parse_modinfo,
 )
+from ansible_collections.fleetfix.hba.plugins.module_utils.panic_settings import (
+    SYSCTL_CONF,
+    SYSCTL_DIRS,
+    configured,
+    sysctl_files,
+)
 from ansible_collections.fleetfix.hba.plugins.module_utils.write_safety import write_safety
 
 DOCUMENTATION = r"""
@@ -952,6 +958,19 @@ def _yes_no(value):
     return {"Y": True, "N": False}.get(value or "")
 
 
+def read_panic(host):
+    """Live kernel.panic_on_oops, hung_task_panic and softlockup_panic, and what sysctl.d sets at boot."""
+    listing = {directory: host.listdir(directory) for directory in SYSCTL_DIRS}
+    listing[SYSCTL_CONF] = host.exists(SYSCTL_CONF)
+    files = [(path, host.text(path) or "") for path in sysctl_files(listing)]
+    return {
+        "panic_on_oops": host.integer("/proc/sys/kernel/panic_on_oops"),
+        "hung_task_panic": host.integer("/proc/sys/kernel/hung_task_panic"),
+        "softlockup_panic": host.integer("/proc/sys/kernel/softlockup_panic"),
+        "configured": configured(files),
+    }
+
+
 def read_crash_capture(module, host, modules):
     cmdline = host.value("/proc/cmdline")
     loaded = host.value("/sys/kernel/kexec_crash_loaded")
@@ -966,6 +985,7 @@ def read_crash_capture(module, host, modules):
         "netconsole": read_netconsole(host, modules, cmdline),
         "serial_console": read_serial_console(host, cmdline),
         "pstore": read_pstore(module, host),
+        "panic": read_panic(host),
     }
     capture["readiness"] = capture_readiness(capture)
     return capture

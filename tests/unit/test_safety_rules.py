@@ -89,6 +89,7 @@ READY = with_capture(
     kdump_service__active=True,
     kdump_service__active_state="active",
     kdump_service__enabled=True,
+    panic__panic_on_oops=1,
 )
 CAPTURE_CASES = {
     "db01": DB01,  # a captured tree: kdump-tools' activity unknown
@@ -103,6 +104,8 @@ CAPTURE_CASES = {
     "kdump-active-not-enabled": with_capture(READY, kdump_service__enabled=False),
     "no-kdump-service": with_capture(READY, kdump_service=None),
     "crash-memory-gone": with_capture(READY, kexec_crash_size=0, kexec_crash_loaded=False),
+    # everything set up, but an oops would only kill the task: no panic, so no dump
+    "no-panic-on-oops": with_capture(READY, panic__panic_on_oops=0),
 }
 DISKS = with_disk(
     with_disk(with_disk(DB01, "sdd", partition_table="gpt", has_data=True), "sde", has_data=None),
