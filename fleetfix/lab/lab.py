@@ -197,12 +197,19 @@ class Lab:
                         disks=tuple(attached),
                     )
                 )
+            panic_on_oops = host.group.crash_capture.panic_on_oops_at_boot(host.group.distro.is_el)
             boot_spec = {
                 "name": host.name,
                 "state": host.group.state,
                 "kernel_version": host.group.kernel_version,
                 "authorized_key": authorized,
                 "repo_dir": str(layout.repo_dir),
+                # kernel settings faked per host, before the host's sysctl.d is applied over them
+                "sysctl": {
+                    "sys/kernel/panic_on_oops": f"{int(panic_on_oops)}\n",
+                    "sys/kernel/hung_task_panic": "0\n",
+                    "sys/kernel/softlockup_panic": "0\n",
+                },
             }
             installed = [scenario.preinstalled(m) for m in host.group.modules if m.package is not None]
             provision.provision(

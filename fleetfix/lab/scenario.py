@@ -45,6 +45,12 @@ class CrashCapture:
     crashkernel: str | None  # the crashkernel= value on the boot command line, or None
     kdump: Kdump
     netconsole: bool  # a configfs target, enabled, sending to the lab controller
+    # kernel.panic_on_oops at boot; None: 1 where kdump is active (capture was set up) or on EL (Red Hat's
+    # kernels default to 1), else 0 (Debian's default)
+    panic_on_oops: bool | None = None
+
+    def panic_on_oops_at_boot(self, el: bool) -> bool:
+        return self.panic_on_oops if self.panic_on_oops is not None else (self.kdump.active or el)
 
 
 @dataclass(frozen=True)

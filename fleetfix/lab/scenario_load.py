@@ -127,7 +127,7 @@ def _module(node: Node) -> sc.Module:
 def _crash_capture(node: Node | None) -> sc.CrashCapture:
     if node is None:
         return sc.CrashCapture(None, sc.Kdump(False, False, False), False)
-    fields = node.mapping({"crashkernel", "kdump", "netconsole"})
+    fields = node.mapping({"crashkernel", "kdump", "netconsole", "panic_on_oops"})
     crashkernel = fields["crashkernel"].scalar() if "crashkernel" in fields else None
     kdump = sc.Kdump(False, False, False)
     if "kdump" in fields:
@@ -140,7 +140,10 @@ def _crash_capture(node: Node | None) -> sc.CrashCapture:
                 "active must follow: kdump starts at boot when enabled, and loads only with crashkernel="
             )
     return sc.CrashCapture(
-        None if crashkernel is None else str(crashkernel), kdump, _flag(fields, "netconsole", False)
+        None if crashkernel is None else str(crashkernel),
+        kdump,
+        _flag(fields, "netconsole", False),
+        fields["panic_on_oops"].boolean() if "panic_on_oops" in fields else None,
     )
 
 

@@ -9,7 +9,18 @@ from __future__ import annotations
 import os
 import sys
 
-from . import bls, grub_cli, initramfs, kdump_cli, kdumpctl_cli, kmod_cli, power, storage, systemctl_cli
+from . import (
+    bls,
+    grub_cli,
+    initramfs,
+    kdump_cli,
+    kdumpctl_cli,
+    kmod_cli,
+    power,
+    storage,
+    sysctl,
+    systemctl_cli,
+)
 
 COMMANDS = {
     "systemctl": systemctl_cli.main,
@@ -33,10 +44,18 @@ COMMANDS = {
     "lsinitrd": initramfs.lsinitrd_main,
     "multipath": storage.multipath_main,
     "multipathd": storage.multipathd_main,
+    "sysctl": sysctl.main,
 }
 # Where each stand-in is installed in a host's /usr, per OS family; the other names reach these through
 # Debian's links. kdump-config and kdumpctl come with the lab's kdump-tools and kexec-tools packages.
-INSTALLED = {"usr/bin/systemctl", "usr/bin/kmod", "usr/sbin/update-grub", "usr/sbin/grubby"}
+# sysctl: the machine's kernel settings are not per namespace; the lab's writes only the per-host fakes.
+INSTALLED = {
+    "usr/bin/systemctl",
+    "usr/bin/kmod",
+    "usr/sbin/update-grub",
+    "usr/sbin/grubby",
+    "usr/sbin/sysctl",
+}
 INSTALLED_BY_FAMILY = {
     "debian": {"usr/sbin/update-initramfs", "usr/bin/lsinitramfs"},
     "el": {"usr/bin/dracut", "usr/bin/lsinitrd"},

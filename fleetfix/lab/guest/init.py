@@ -19,7 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
-from . import bls, hardware, initramfs, nscalls, storage, views
+from . import bls, hardware, initramfs, nscalls, storage, sysctl, views
 from .kmod import Kernel
 from .units import Units
 
@@ -159,6 +159,7 @@ def boot(host_dir: Path) -> None:
             "sys/kernel/random/boot_id": f"{uuid.uuid4()}\n",
         }
         | md_files
+        | sysctl.at_boot(spec.get("sysctl", {}))
     )
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     kexec = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import nscalls
+from . import nscalls, sysctl
 
 PID_MAX = 1024
 _OLD_KERNEL_PIDS = 32768
@@ -32,6 +32,7 @@ _SYSCTL_FAKES = (
     "sys/kernel/version",
     "sys/kernel/random/boot_id",
 )
+_SYSCTL_PER_HOST = set(sysctl.PER_HOST.values())
 
 
 def mirror(real: Path, fake: Path, link_prefix: str, skip: set[str]) -> None:
@@ -72,6 +73,13 @@ def build_proc(files: dict[str, str]) -> None:
         source = store / rel.replace("/", "_")
         source.write_text(files[rel])
         nscalls.mount(str(source), str(real / rel), None, nscalls.MS_BIND)
+    # Settings a test may write (panic_on_oops...): faked where this kernel has them. Where it has not,
+    # the host has no such file either, and a write fails as it would there: never the machine's own value.
+    for rel in sorted(set(files) & _SYSCTL_PER_HOST):
+        if (real / rel).is_file():
+            source = store / rel.replace("/", "_")
+            source.write_text(files[rel])
+            nscalls.mount(str(source), str(real / rel), None, nscalls.MS_BIND)
 
 
 def build_sys(hba_tree: dict[str, str | None], kernel_files: dict[str, str]) -> None:
