@@ -21,7 +21,7 @@ from fleetfix.commands.remediate_hooks import run_hook
 from fleetfix.commands.soak import SoakTarget, judge_host, plan_targets, read_facts, soak_extravars
 from fleetfix.facts.host import HostFacts
 from fleetfix.host_result import HostResult
-from fleetfix.plan.build import STEPS, Plan
+from fleetfix.plan.build import RUN_ORDER, Plan
 from fleetfix.plan.hooks import Hook
 from fleetfix.plan.pacing import Budget, stop_reason
 from fleetfix.plan.run_state import ROLLBACK_AFTER, PreviousBuild, RunProgress, recheck, rollback_candidate
@@ -264,7 +264,7 @@ def _run_steps(
             budget = budget.spend(host)
         else:
             remaining[host] = steps
-    for step in STEPS:
+    for step in RUN_ORDER:
         active = [h for h, steps in remaining.items() if step in steps]
         if not active:
             continue

@@ -24,7 +24,9 @@ from fleetfix.plan.steps import HostPlan, Step, host_plan
 from fleetfix.plan.target import choose_target
 from fleetfix.plan.times import DEFAULT_TIMES, StepTimes
 
-STEPS = tuple(s for s in Step if s not in (Step.ROLLBACK, Step.BAKE))  # a host's planned steps, in order
+# A host's planned steps, in order; RUN_ORDER adds the drain and undrain hooks a run may have around them.
+STEPS = tuple(s for s in Step if s not in (Step.ROLLBACK, Step.BAKE, Step.PRE_HOOK, Step.POST_HOOK))
+RUN_ORDER = tuple(s for s in Step if s not in (Step.ROLLBACK, Step.BAKE))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,7 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from fleetfix.plan.build import STEPS
+from fleetfix.plan.build import RUN_ORDER
 from fleetfix.plan.steps import Step
 from fleetfix.versions import DriverVersion
 
@@ -283,8 +283,8 @@ def recheck(host: HostProgress, module: str, planned: str | None, target: str, l
         return Recheck((), problem=f"{problem}: left alone")
     if host.ended("upgrade", "ok"):
         return Recheck(("activate", "verify", "soak", "post_hook"))
-    if host.ended("pre_hook", "ok", "skipped"):
+    if host.ended("pre_hook", "ok", "skipped") or "upgrade" in host.latest:  # drained: not again
         return Recheck(("upgrade", "activate", "verify", "soak", "post_hook"))
     if host.ended("baseline", "ok", "skipped"):
         return Recheck(("pre_hook", "upgrade", "activate", "verify", "soak", "post_hook"))
-    return Recheck(STEPS[1:])
+    return Recheck(RUN_ORDER[1:])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fleetfix.plan.build import STEPS
+from fleetfix.plan.build import RUN_ORDER, STEPS
 from fleetfix.plan.run_state import (
     PreviousBuild,
     Recheck,
@@ -88,31 +88,34 @@ def test_verified_host_mid_soak_is_neither_done_nor_upgraded_again() -> None:
     host = run_progress(["db01"], records).host("db01")
     assert host.status == "interrupted"
     assert recheck(host, "mpt3sas", "43.00.00.00", "46.00.00.00", "46.00.00.00") == Recheck(
-        ("verify", "soak")
+        ("verify", "soak", "post_hook")  # a hook step: nothing runs for it unless the run has a --post-hook
     )
 
 
 def test_recheck_from_facts() -> None:
     fresh = run_progress(["db01"], []).host("db01")
-    assert recheck(fresh, "mpt3sas", "43.00.00.00", "46.00.00.00", "43.00.00.00").steps == STEPS[1:]
+    assert recheck(fresh, "mpt3sas", "43.00.00.00", "46.00.00.00", "43.00.00.00").steps == RUN_ORDER[1:]
     # Someone upgraded it by hand before the run reached it: nothing to install, still verified and soaked.
     assert recheck(fresh, "mpt3sas", "43.00.00.00", "46.00.00.00", "46.0.0.0") == Recheck(
-        ("verify", "soak"), skip=("upgrade", "activate")
+        ("verify", "soak", "post_hook"), skip=("upgrade", "activate")
     )
 
     # The baseline on the old build is measured once: a host stopped after it goes on to the upgrade.
     measured = run_progress(["db01"], ok("db01", "precheck", "baseline")).host("db01")
     assert recheck(measured, "mpt3sas", "43.00.00.00", "46.00.00.00", "43.00.00.00").steps == (
+        "pre_hook",
         "upgrade",
         "activate",
         "verify",
         "soak",
+        "post_hook",
     )
     upgraded = run_progress(["db01"], ok("db01", "precheck", "upgrade")).host("db01")
     assert recheck(upgraded, "mpt3sas", "43.00.00.00", "46.00.00.00", "43.00.00.00").steps == (
         "activate",
         "verify",
         "soak",
+        "post_hook",
     )
     # A reload cut short leaves no module loaded: activate again, never upgrade again.
     reloading = run_progress(["db01"], [*ok("db01", "precheck", "upgrade"), started("db01", "activate")])
@@ -120,10 +123,11 @@ def test_recheck_from_facts() -> None:
         "activate",
         "verify",
         "soak",
+        "post_hook",
     )
     # Rebooted into the new driver before the controller saw the activation end.
     assert recheck(reloading.host("db01"), "mpt3sas", "43.00.00.00", "46.00.00.00", "46.00.00.00") == Recheck(
-        ("verify", "soak"), skip=("activate",)
+        ("verify", "soak", "post_hook"), skip=("activate",)
     )
 
 
