@@ -116,6 +116,17 @@ class BlockDevice(Struct, frozen=True, kw_only=True, gc=False):
         return name.replace("-", "_") if name else None
 
 
+class InitramfsBuild(Struct, frozen=True, kw_only=True, gc=False):
+    """The build of a module inside the next kernel's initramfs, where the boot disk's driver loads from."""
+
+    image: str  # /boot/initrd.img-<kernel>, /boot/initramfs-<kernel>.img
+    status: str  # found, absent (the image holds no such module), unknown (it cannot be read: see reason)
+    path: str | None = None  # relative to the image's modules/<kernel> directory
+    version: str | None = None
+    srcversion: str | None = None
+    reason: str | None = None
+
+
 class NextBootModule(Struct, frozen=True, kw_only=True, gc=False):
     """The build of a loaded storage module that the next boot will load (its file under /lib/modules)."""
 
@@ -123,6 +134,7 @@ class NextBootModule(Struct, frozen=True, kw_only=True, gc=False):
     path: str | None = None  # relative to /lib/modules/<kernel>, as modules.dep names it; None: not installed
     version: str | None = None  # from the file's .modinfo
     srcversion: str | None = None
+    initramfs: InitramfsBuild | None = None  # None: the kernel has no initramfs, or older facts
 
     @property
     def out_of_tree(self) -> bool:
@@ -137,6 +149,13 @@ class NextBoot(Struct, frozen=True, kw_only=True, gc=False):
 
     def module(self, name: str) -> NextBootModule | None:
         return next((m for m in self.modules if m.name == name), None)
+
+
+class SecureBoot(Struct, frozen=True, kw_only=True, gc=False):
+    state: str | None = None  # enabled, disabled, unsupported (a BIOS boot); None: unread
+    source: str | None = None  # efivars, mokutil --sb-state
+    lockdown: str | None = None  # none, integrity, confidentiality; None: no lockdown support or unread
+    enforced: bool = False  # the kernel refuses modules no trusted key signed
 
 
 class FactError(Struct, frozen=True, kw_only=True, gc=False):
@@ -157,6 +176,7 @@ class HostFacts(Struct, frozen=True, kw_only=True, gc=False):
     crash_capture: CrashCapture
     block_devices: tuple[BlockDevice, ...] = ()
     next_boot: NextBoot | None = None  # absent from facts of older collections
+    secure_boot: SecureBoot | None = None  # absent from facts of older collections
     scheduled_jobs: tuple[ScheduledJob, ...] = ()
     anacron: Anacron | None = None  # absent in facts from before it was read
     run_parts: RunParts | None = None

@@ -67,14 +67,13 @@ def driver_package(package: Package) -> Built:
             'if [ "$1" = configure ]; then\n'
             "  release=$(uname -r)\n"
             f"  install -D -m 0644 /{src} /lib/modules/$release/updates/{package.module}.ko\n"
-            "  depmod -a $release\n"
-            '  if [ -f "/boot/initrd.img-$release" ]; then update-initramfs -u -k "$release"; fi\nfi\n'
+            "  depmod -a $release\nfi\n"
         )
     postrm = (
         "#!/bin/sh\nset -e\n"
         'if [ "$1" = remove ] || [ "$1" = purge ]; then\n'
         f"  rm -f /lib/modules/$(uname -r)/updates/{package.module}.ko\n"
-        '  if [ -f "/boot/initrd.img-$(uname -r)" ]; then update-initramfs -u -k "$(uname -r)"; fi\nfi\n'
+        '  depmod -a "$(uname -r)"\nfi\n'
     )
     return Built(
         package.name,

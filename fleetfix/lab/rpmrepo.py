@@ -114,7 +114,8 @@ def split_version(debian_style: str) -> tuple[str, str]:
 
 
 def driver_rpm(package: Package, kernels: tuple[str, ...]) -> Rpm:
-    """A kmod-style driver package: the module file per kernel under extra/, then depmod and dracut."""
+    """A kmod-style driver package: the module file per kernel under extra/, then depmod. Like many vendor
+    packages it leaves the initramfs as it was: rebuilding it is the driver change's job."""
     with tempfile.TemporaryDirectory() as tmp:
         ko = Path(tmp) / "m.ko"
         info = _driver_modinfo(package)
@@ -126,8 +127,6 @@ def driver_rpm(package: Package, kernels: tuple[str, ...]) -> Rpm:
         f"for release in {quoted}; do\n"
         '  [ -d "/lib/modules/$release" ] || continue\n'
         '  depmod -a "$release"\n'
-        '  image="/boot/initramfs-$release.img"\n'
-        '  if [ -f "$image" ]; then dracut -f "$image" "$release"; fi\n'
         "done\n"
     )
     scripts = {"post": refresh, "postun": f"if [ $1 -eq 0 ]; then\n{refresh}fi\n"}

@@ -20,6 +20,7 @@ from datetime import datetime
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetfix.hba.plugins.module_utils.capture_readiness import capture_readiness
 from ansible_collections.fleetfix.hba.plugins.module_utils.crash_dumps import crash_dir_time, is_dmesg_file
+from ansible_collections.fleetfix.hba.plugins.module_utils.initramfs_image import module_build, tool_decompressor
 from ansible_collections.fleetfix.hba.plugins.module_utils.netconsole import (
     TARGET_ATTRS,
     TARGETS_DIR,
@@ -37,6 +38,13 @@ from ansible_collections.fleetfix.hba.plugins.module_utils.panic_settings import
     SYSCTL_DIRS,
     configured,
     sysctl_files,
+from ansible_collections.fleetfix.hba.plugins.module_utils.secure_boot import (
+    EFI_SECURE_BOOT,
+    LOCKDOWN,
+    efivar_secure_boot,
+    enforcement,
+    lockdown_mode,
+    mokutil_sb_state,
 )
 from ansible_collections.fleetfix.hba.plugins.module_utils.write_safety import write_safety
 
@@ -1185,8 +1193,35 @@ def _grubby_default(module, host):
     return out
 
 
+def _image_decompressor(module):
+    """zstd, lz4 or lzo images through the host's own tool (the standard library reads the others)."""
+
+    def run(argv, data):
+        rc, out, _err = module.run_command(argv, data=data, binary_data=True, encoding=None)
+        return rc, out
+
+    return tool_decompressor(module.get_bin_path, run)
+
+
+def read_initramfs_build(module, host, release, name):
+    """The build of ``name`` inside the initramfs of ``release``; None when the kernel has no image."""
+    for image in (f"/boot/initrd.img-{release}", f"/boot/initramfs-{release}.img"):
+        if not host.exists(image):
+            continue
+        try:
+            with open(host.real(image), "rb") as handle:
+                data = handle.read()
+        except OSError as error:
+            host.fail(image, error)
+            return {"image": image, "status": "unknown", "path": None, "version": None, "srcversion": None,
+                    "reason": str(error)}  # fmt: skip
+        return dict(module_build(data, release, name, _image_decompressor(module)), image=image)
+    return None
+
+
 def read_next_boot(module, host, modules, disk_modules):
-    """The kernel that boots next and, for the storage modules loaded now, the build it will load."""
+    """The kernel that boots next and, for the storage modules loaded now, the build it will load: from its
+    module tree and from its initramfs."""
     installed = [r for r in host.listdir("/lib/modules") if host.exists("/boot/vmlinuz-" + r)]
     release, source = next_kernel(
         installed,
@@ -1212,8 +1247,28 @@ def read_next_boot(module, host, modules, disk_modules):
             else:
                 build["version"] = info.get("version") or None
                 build["srcversion"] = info.get("srcversion") or None
+        build["initramfs"] = read_initramfs_build(module, host, release, name)
         builds.append(build)
     return {"kernel": release, "source": source, "modules": builds}
+
+
+def read_secure_boot(module, host):
+    """Secure Boot (the SecureBoot efivar, else ``mokutil --sb-state`` on a live host) and the lockdown mode."""
+    try:
+        with open(host.real(EFI_SECURE_BOOT), "rb") as handle:
+            efivar = efivar_secure_boot(handle.read(8))
+    except OSError:
+        efivar = None
+    state, source = ("enabled" if efivar else "disabled", "efivars") if efivar is not None else (None, None)
+    binary = module.get_bin_path("mokutil") if host.root == "/" else None
+    if binary is not None:
+        _rc, out, err = module.run_command([binary, "--sb-state"])
+        said = mokutil_sb_state(out + "\n" + err)
+        if said is not None and (state is None or said == "disabled"):  # shim may have turned validation off
+            state, source = said, "mokutil --sb-state"
+    lockdown = lockdown_mode(host.text(LOCKDOWN))
+    enforced, _why = enforcement(state, lockdown)
+    return {"state": state, "source": source, "lockdown": lockdown, "enforced": enforced}
 
 
 def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
@@ -1245,6 +1300,7 @@ def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
             "crash_capture": capture,
             "block_devices": disks,
             "next_boot": read_next_boot(module, host, modules, disk_modules),
+            "secure_boot": read_secure_boot(module, host),
             "scheduled_jobs": jobs,
             "anacron": anacron,
             "run_parts": read_run_parts(host, jobs, anacron),

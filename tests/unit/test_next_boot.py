@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from fleetfix.lab.guest import initramfs
 from fleetfix.lab.guest.elfmodinfo import write_ko
 from tests.support import collection_plugin
 
@@ -174,6 +175,13 @@ def test_facts_of_a_tree_with_a_kernel_installed_after_boot(tmp_path: Path) -> N
     (new / "kernel/drivers/scsi/megaraid/megaraid_sas.ko.xz").write_bytes(packed)
     (root / "etc/default").mkdir(exist_ok=True)
     (root / "etc/default/grub").write_text('GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\n')
+    # 6.1.0-21's initramfs was built before the DKMS build: an early microcode archive, then the main one
+    # (gzip) still holding the 43.100.00.00 build.
+    write_ko(tmp_path / "old.ko", [("version", "43.100.00.00"), ("srcversion", "9A1B2C3D4E5F60718293A4B")])
+    stale = {"updates/dkms/mpt3sas.ko": (tmp_path / "old.ko").read_bytes()}
+    early = initramfs.pack({"kernel/x86/microcode/GenuineIntel.bin": b"\x01" * 64})
+    image = early + initramfs.image_bytes("6.1.0-21-amd64", stale, "db01")
+    (root / "boot/initrd.img-6.1.0-21-amd64").write_bytes(image)
 
     facts = run_facts(tmp_path, f"root={root}")["fleetfix"]
     next_boot = facts["next_boot"]
@@ -184,8 +192,17 @@ def test_facts_of_a_tree_with_a_kernel_installed_after_boot(tmp_path: Path) -> N
         "path": "updates/dkms/mpt3sas.ko",
         "version": "46.00.00.00",
         "srcversion": "0123456789ABCDEF0123456",
+        "initramfs": {
+            "image": "/boot/initrd.img-6.1.0-21-amd64",
+            "status": "found",
+            "path": "updates/dkms/mpt3sas.ko",
+            "version": "43.100.00.00",
+            "srcversion": "9A1B2C3D4E5F60718293A4B",
+            "reason": None,
+        },
     }
     assert builds["megaraid_sas"]["version"] == "07.719.03.00-rc1"
+    assert builds["megaraid_sas"]["initramfs"]["status"] == "absent"  # it loads from the root file system
     assert builds["nvme"]["path"] is None  # 6.1.0-21's modules.dep has no nvme: it would not load
     assert "sd_mod" not in builds and "dm_mod" not in builds
 
