@@ -14,7 +14,14 @@ from msgspec import Struct
 from fleetfix.advisories.database import UNKNOWN, AdvisoryDB
 from fleetfix.errors import ExitStatus
 from fleetfix.facts.crash_capture import CaptureReadiness
-from fleetfix.facts.host import STORAGE_DRIVERS, HostFacts, LoadedModule, NextBootModule, TaintedBuild
+from fleetfix.facts.host import (
+    STORAGE_DRIVERS,
+    HostFacts,
+    InitramfsBuild,
+    LoadedModule,
+    NextBootModule,
+    TaintedBuild,
+)
 from fleetfix.facts.kernel_package import KernelPackage
 from fleetfix.host_result import HostResult
 
@@ -34,18 +41,54 @@ class DriverView(TaintedBuild, frozen=True, kw_only=True, gc=False):
     next_boot_path: str | None = None
     next_boot_version: str | None = None
     next_boot_srcversion: str | None = None
+    # The build inside the next kernel's initramfs (where the boot disk's driver loads from), when it is not
+    # the next boot's module file: found (version, srcversion), or unknown with the reason.
+    initramfs_image: str | None = None
+    initramfs_status: str | None = None
+    initramfs_version: str | None = None
+    initramfs_srcversion: str | None = None
+    initramfs_reason: str | None = None
+    # What the builds say together: "fixed on disk, reboot pending", "the initramfs still carries the bad
+    # build", each naming the advisory.
+    boot_findings: tuple[str, ...] = ()
 
     @property
     def next_boot_note(self) -> str | None:
-        """``loaded 43.100.00.00, next boot 46.00.00.00 (6.1.0-21-amd64)`` when they differ, else None."""
-        if self.next_boot_kernel is None:
-            return None
-        if self.next_boot_path is None:
-            return f"loaded {self.version or '?'}, not installed for next boot ({self.next_boot_kernel})"
-        return (
-            f"loaded {self.version or '?'}, next boot {self.next_boot_version or '?'} "
-            f"({self.next_boot_kernel}, {self.next_boot_path})"
-        )
+        """``loaded 43.100.00.00, next boot 46.00.00.00 (6.1.0-21-amd64)`` when they differ, with the
+        initramfs's build when it is another; else None."""
+        notes = []
+        if self.next_boot_kernel is not None and self.next_boot_path is None:
+            notes.append(
+                f"loaded {self.version or '?'}, not installed for next boot ({self.next_boot_kernel})"
+            )
+        elif self.next_boot_kernel is not None:
+            notes.append(
+                f"loaded {self.version or '?'}, next boot {self.next_boot_version or '?'} "
+                f"({self.next_boot_kernel}, {self.next_boot_path})"
+            )
+        if not self.initramfs_differs:
+            return "; ".join(notes) or None
+        if not notes:
+            notes.append(f"loaded {self.version or '?'}, next boot the same build")
+        if self.initramfs_status == "found":
+            notes.append(f"initramfs {self.initramfs_version or '?'} ({self.initramfs_image})")
+        elif self.initramfs_status == "unknown":
+            notes.append(f"initramfs unknown ({self.initramfs_image}: {self.initramfs_reason})")
+        return "; ".join(notes) or None
+
+    @property
+    def initramfs_differs(self) -> bool:
+        """The initramfs's build is worth a word: unreadable, or not the build the next boot's module tree
+        holds (a stale image loads the boot disk's driver from its own copy)."""
+        if self.initramfs_status == "unknown":
+            return True
+        if self.initramfs_status != "found":
+            return False
+        if self.next_boot_kernel is not None:
+            expected = (self.next_boot_version, self.next_boot_srcversion)
+        else:
+            expected = (self.version, self.srcversion)
+        return (self.initramfs_version, self.initramfs_srcversion) != expected
 
 
 class Finding(Struct, frozen=True, kw_only=True, gc=False):
@@ -184,6 +227,64 @@ class Auditor:
             for match in self._db.match(build.name, build.version, build.srcversion)
         )
 
+    def initramfs_findings(self, name: str, image: InitramfsBuild) -> tuple[Finding, ...]:
+        """Findings for the build inside the next kernel's initramfs (judged by version and srcversion)."""
+        where = f"initramfs ({image.image}): "
+        return tuple(
+            Finding(
+                advisory=match.advisory.id,
+                module=name,
+                version=image.version,
+                fixed_in=str(match.advisory.fixed_in) if match.advisory.fixed_in else None,
+                severity=match.advisory.severity,
+                fault=tuple(match.advisory.fault),
+                trigger=match.advisory.trigger.description,
+                why=where + match.why,
+                references=tuple(match.advisory.references),
+                status=match.status,
+            )
+            for match in self._db.match(name, image.version, image.srcversion)
+        )
+
+    def _bad(self, name: str, version: str | None, srcversion: str | None) -> set[str]:
+        return {m.advisory.id for m in self._db.match(name, version, srcversion) if m.status != UNKNOWN}
+
+    def boot_findings(self, facts: HostFacts, module: LoadedModule) -> tuple[str, ...]:
+        """What the loaded, next-boot and initramfs builds say together, per advisory:
+        "fixed on disk, reboot pending" (the loaded build is bad, what the next boot loads is not) and "the
+        initramfs still carries the bad build" (the module tree was fixed, the image was not rebuilt)."""
+        next_boot = facts.next_boot
+        build = next_boot.module(module.name) if next_boot is not None and next_boot.kernel else None
+        if build is None or build.path is None:
+            return ()
+        loaded = self.findings(module, facts.kernel.release, facts.kernel_package)
+        loaded_bad = {f.advisory for f in loaded if f.status != UNKNOWN}
+        disk_bad = self._bad(module.name, build.version, build.srcversion)
+        image = build.initramfs
+        image_bad = (
+            self._bad(module.name, image.version, image.srcversion)
+            if image is not None and image.status == "found"
+            else set()
+        )
+        notes = []
+        for advisory in sorted(image_bad - disk_bad):
+            notes.append(
+                f"{advisory}: the initramfs still carries the bad build {image.version or '?'} "
+                f"({image.image}) while {build.path} has {build.version or '?'}: "
+                "rebuild the image before any reboot"
+            )
+        for advisory in sorted(loaded_bad - disk_bad - image_bad):
+            unknown_image = image is not None and image.status == "unknown"
+            notes.append(
+                f"{advisory}: fixed on disk ({build.version or '?'} for {next_boot.kernel}), reboot pending"
+                + (
+                    " (the initramfs could not be read: " + (image.reason or "?") + ")"
+                    if unknown_image
+                    else ""
+                )
+            )
+        return tuple(notes)
+
     def host(self, host: str, facts: HostFacts) -> HostAudit:
         disks: dict[str, list[str]] = {}
         for device in facts.block_devices:
@@ -201,6 +302,12 @@ class Auditor:
                 after = _next_build(facts, module)
                 if advised and after is not None and after.path is not None and facts.next_boot is not None:
                     findings.extend(self.next_boot_findings(after, facts.next_boot.kernel or "?"))
+                image = _initramfs_build(facts, module)
+                stale = (
+                    image is not None and image.status == "found" and not _same_build(image, facts, module)
+                )
+                if advised and stale:
+                    findings.extend(self.initramfs_findings(module.name, image))
                 view = DriverView(
                     name=module.name,
                     version=module.version,
@@ -215,6 +322,12 @@ class Auditor:
                     next_boot_path=after.path if after else None,
                     next_boot_version=after.version if after else None,
                     next_boot_srcversion=after.srcversion if after else None,
+                    initramfs_image=image.image if image else None,
+                    initramfs_status=image.status if image else None,
+                    initramfs_version=image.version if image else None,
+                    initramfs_srcversion=image.srcversion if image else None,
+                    initramfs_reason=image.reason if image else None,
+                    boot_findings=self.boot_findings(facts, module) if advised else (),
                 )
                 drivers.append(view)
         return HostAudit(
@@ -229,6 +342,22 @@ class Auditor:
             findings=tuple(f for f in findings if f.status != UNKNOWN),
             unknown=tuple(f for f in findings if f.status == UNKNOWN),
         )
+
+
+def _initramfs_build(facts: HostFacts, module: LoadedModule) -> InitramfsBuild | None:
+    """The build inside the next kernel's initramfs (found or unknown); None when the image holds no such
+    module, the kernel has no image, or the facts do not say."""
+    next_boot = facts.next_boot
+    build = next_boot.module(module.name) if next_boot is not None and next_boot.kernel else None
+    image = build.initramfs if build is not None else None
+    return None if image is None or image.status == "absent" else image
+
+
+def _same_build(image: InitramfsBuild, facts: HostFacts, module: LoadedModule) -> bool:
+    """The image holds the build the next boot's module tree holds (with no tree entry: the loaded one)."""
+    build = facts.next_boot.module(module.name) if facts.next_boot is not None else None
+    reference = build if build is not None and build.path is not None else module
+    return (image.version, image.srcversion) == (reference.version, reference.srcversion)
 
 
 def _next_build(facts: HostFacts, module: LoadedModule) -> NextBootModule | None:

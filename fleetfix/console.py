@@ -143,6 +143,10 @@ def audit_table(report: AuditReport, console: Console = stdout) -> None:
             (host.host, f"{len(host.unknown)} advisories, e.g. {host.unknown[0].why}") for host in unknown
         ]
         _labelled(console, rows, indent=2)
+    pending = summary.next_boot_lines(report)
+    if pending:
+        console.print(Text("next boot", "bold cyan"))
+        _labelled(console, pending, indent=2)
     gaps = summary.capture_gaps(report)
     if gaps:
         console.print(Text("crash capture not ready", "bold yellow"))
@@ -179,6 +183,7 @@ def audit_table_wide(report: AuditReport, console: Console = stdout) -> None:
                 f"{d.name} {d.version or '?'}",
                 (" (out-of-tree)" if d.out_of_tree else "", "yellow"),
                 (f"\n  {d.next_boot_note}" if d.next_boot_note else "", "cyan"),
+                ("".join(f"\n  {note}" for note in d.boot_findings), "yellow"),
             )
             for d in host.drivers
         )

@@ -43,6 +43,16 @@ def host_dict(host: HostAudit) -> dict[str, Any]:
                     "srcversion": d.next_boot_srcversion,
                     "note": d.next_boot_note,
                 },
+                "initramfs": None
+                if d.initramfs_status is None
+                else {
+                    "image": d.initramfs_image,
+                    "status": d.initramfs_status,
+                    "version": d.initramfs_version,
+                    "srcversion": d.initramfs_srcversion,
+                    "reason": d.initramfs_reason,
+                },
+                "boot_findings": list(d.boot_findings),
             }
             for d in host.drivers
         ],
@@ -91,7 +101,9 @@ def to_markdown(report: AuditReport) -> str:
     for host in report.hosts:
         drivers = (
             ", ".join(
-                f"{d.name} {d.version or '?'}" + (f" ({d.next_boot_note})" if d.next_boot_note else "")
+                f"{d.name} {d.version or '?'}"
+                + (f" ({d.next_boot_note})" if d.next_boot_note else "")
+                + "".join(f"; {note}" for note in d.boot_findings)
                 for d in host.drivers
             )
             or "-"

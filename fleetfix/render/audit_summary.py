@@ -143,6 +143,19 @@ def capture_gaps(report: AuditReport) -> list[CaptureGap]:
     return gaps
 
 
+def next_boot_lines(report: AuditReport) -> list[tuple[str, str]]:
+    """(host, "mpt3sas: loaded X, next boot Y; initramfs Z; ADV: fixed on disk, reboot pending") for every
+    driver whose next boot differs from what runs now."""
+    out = []
+    for host in report.hosts:
+        for driver in host.drivers:
+            parts = [driver.next_boot_note] if driver.next_boot_note else []
+            parts += driver.boot_findings
+            if parts:
+                out.append((host.host, f"{driver.name}: " + "; ".join(parts)))
+    return out
+
+
 def host_list(hosts: Sequence[str], limit: int = 12) -> str:
     """Hosts by name, the first ``limit`` of a long list and how many more."""
     if len(hosts) <= limit:

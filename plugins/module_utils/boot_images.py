@@ -33,16 +33,27 @@ def install_problems(kernels, target_version, target_srcversion=""):
     if default is None:
         return ["no default boot kernel found (no /lib/modules/<release> with /boot/vmlinuz-<release>)"]
     disk = default.get("disk")
-    wanted = {"version": target_version, "srcversion": target_srcversion or (disk or {}).get("srcversion")}
-    if disk and _same(disk, wanted):
+
+    def is_target(build):
+        return (
+            bool(build)
+            and build.get("version") == target_version
+            and (not target_srcversion or build.get("srcversion") == target_srcversion)
+        )
+
+    if is_target(disk):
         return []
-    others = sorted(k["release"] for k in kernels if k.get("disk") and _same(k["disk"], wanted))
+    others = sorted(k["release"] for k in kernels if is_target(k.get("disk")))
     return [
         f"the default boot kernel {default['release']} would load {_build(disk)}"
         + (f" ({disk['path']})" if disk else "")
-        + f", not the target {target_version}: the new build was installed for "
-        + (", ".join(others) if others else "no installed kernel")
-        + " only, and the package has no build for the kernel the host boots next"
+        + f", not the target {target_version}: "
+        + (
+            f"the new build was installed for {', '.join(others)} only"
+            if others
+            else "no kernel has the new build"
+        )
+        + ", and the package has no build for the kernel the host boots next"
     ]
 
 
@@ -81,5 +92,7 @@ def image_problems(kernels, target_version, target_srcversion=""):
             wanted = dict(disk or {}, srcversion=(disk or {}).get("srcversion") or found.get("srcversion"))
             said = "the module tree has " + _build(disk)
         if disk is None or not _same(found, wanted):
-            problems.append(f"{where} still carries {_build(found)} where {said}: a boot from it loads that build")
+            problems.append(
+                f"{where} still carries {_build(found)} where {said}: a boot from it loads that build"
+            )
     return problems

@@ -74,8 +74,10 @@ def _decompress_stream(kind, data, external):
                 out.append(engine.decompress(rest))
             except (zlib.error, lzma.LZMAError, OSError, EOFError) as error:
                 raise Unreadable(f"{kind} stream is corrupt: {error}") from None
+            if not engine.eof:
+                raise Unreadable(f"{kind} stream is truncated")
             rest = engine.unused_data
-            if kind == "lzma" or not getattr(engine, "eof", True):
+            if kind == "lzma":  # the .lzma format has no way to mark a second stream
                 break
         return b"".join(out)
     if kind == "zstd" and _zstd is not None:  # pragma: no cover - Python 3.14 only

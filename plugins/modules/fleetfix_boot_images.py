@@ -12,7 +12,10 @@ from ansible_collections.fleetfix.hba.plugins.module_utils.boot_images import (
     install_problems,
     rebuild_targets,
 )
-from ansible_collections.fleetfix.hba.plugins.module_utils.initramfs_image import module_build, tool_decompressor
+from ansible_collections.fleetfix.hba.plugins.module_utils.initramfs_image import (
+    module_build,
+    tool_decompressor,
+)
 from ansible_collections.fleetfix.hba.plugins.module_utils.next_boot import (
     decompress_module,
     module_path,
@@ -25,6 +28,7 @@ from ansible_collections.fleetfix.hba.plugins.module_utils.secure_boot import (
     efivar_secure_boot,
     enforcement,
     lockdown_mode,
+    modinfo_signer,
     mokutil_sb_state,
     signature_trailer,
     signature_verdict,
@@ -35,16 +39,25 @@ module: fleetfix_boot_images
 short_description: A driver module on every boot path, Secure Boot and the build's signature
 description:
   - For each installed kernel (C(/lib/modules/<release>) with C(/boot/vmlinuz-<release>)), the build of
-    O(module) its C(modules.dep) names and the build inside its initramfs (the image read directly: gzip,
+    O(module) its C(modules.dep) names and the build inside its initramfs (the image read directly, gzip,
     xz, lzma, bzip2, and zstd, lz4 or lzo through the host's own tool; "unknown" with the reason otherwise).
   - The kernel that boots next (grubby, grubenv, GRUB_DEFAULT, else the newest installed).
   - Secure Boot (the SecureBoot efivar, else C(mokutil --sb-state)), the lockdown mode, and the signer
     (C(modinfo -F signer)) and signature trailer of the build the running and the next kernel would load.
   - With O(target_version), the problems a driver change must stop on; never changes the host.
 options:
-  module: {description: The module name, as /proc/modules names it., type: str, required: true}
-  target_version: {description: The version the change installs; empty reports no problems., type: str, default: ""}
-  target_srcversion: {description: The exact build; empty accepts any build of the version., type: str, default: ""}
+  module:
+    description: The module name, as /proc/modules names it.
+    type: str
+    required: true
+  target_version:
+    description: The version the change installs; empty reports no problems.
+    type: str
+    default: ""
+  target_srcversion:
+    description: The exact build; empty accepts any build of the version.
+    type: str
+    default: ""
   trusted_signers:
     description: Signers accepted under Secure Boot or lockdown; empty accepts any signed build.
     type: list
@@ -54,17 +67,50 @@ author: fleetfix
 """
 
 RETURN = r"""
-default_kernel: {description: The release that boots next., type: str, returned: always}
-default_source: {description: How it was chosen., type: str, returned: always}
-running_kernel: {description: The running release., type: str, returned: always}
-kernels: {description: Per installed kernel, release, default, disk, image, in_image., type: list, returned: always}
-secure_boot: {description: state, source, lockdown, enforced and why., type: dict, returned: always}
-signatures: {description: Per release checked, path, signer, signed, problem., type: list, returned: always}
-images: {description: Per initramfs, release, image, status, path, version, srcversion, reason., type: list, returned: always}
-rebuild: {description: Releases whose initramfs carries or should carry the module., type: list, returned: always}
-install_problems: {description: Why the next kernel would not load the target build., type: list, returned: always}
-signature_problems: {description: Why the kernel would refuse the build., type: list, returned: always}
-image_problems: {description: Why an initramfs would bring another build., type: list, returned: always}
+default_kernel:
+  description: The release that boots next.
+  type: str
+  returned: always
+default_source:
+  description: How it was chosen (grubby, grubenv, GRUB_DEFAULT, newest installed).
+  type: str
+  returned: always
+running_kernel:
+  description: The running release.
+  type: str
+  returned: always
+kernels:
+  description: Per installed kernel - release, default, disk (the module tree's build), image, in_image.
+  type: list
+  returned: always
+secure_boot:
+  description: Secure Boot state and source, lockdown mode, whether the kernel enforces signatures and why.
+  type: dict
+  returned: always
+signatures:
+  description: Per kernel checked (running, next) - path, signer, signed, format, problem.
+  type: list
+  returned: always
+images:
+  description: Per initramfs - release, image, status (found, absent, unknown), path, version, reason.
+  type: list
+  returned: always
+rebuild:
+  description: Releases whose initramfs carries, or should carry, the module.
+  type: list
+  returned: always
+install_problems:
+  description: Why the next kernel would not load the target build.
+  type: list
+  returned: always
+signature_problems:
+  description: Why the kernel would refuse the build.
+  type: list
+  returned: always
+image_problems:
+  description: Why an initramfs would bring another build.
+  type: list
+  returned: always
 """
 
 
@@ -128,7 +174,7 @@ def _signer(ansible, path):
     if binary is None:
         return ""
     rc, out, _err = ansible.run_command([binary, "-F", "signer", path])
-    return out.strip() if rc == 0 else ""
+    return modinfo_signer(out) if rc == 0 else ""
 
 
 def main():
@@ -201,7 +247,9 @@ def main():
         "signatures": signatures,
         "rebuild": rebuild_targets(kernels),
         "images": [
-            dict(k["in_image"], release=k["release"], image=k["image"]) for k in kernels if k["in_image"] is not None
+            dict(k["in_image"], release=k["release"], image=k["image"])
+            for k in kernels
+            if k["in_image"] is not None
         ],
         "install_problems": install_problems(kernels, target, params["target_srcversion"]) if target else [],
         "signature_problems": [f"{s['path']}: {s['problem']}" for s in signatures if s["problem"]],

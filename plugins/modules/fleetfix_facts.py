@@ -20,7 +20,10 @@ from datetime import datetime
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetfix.hba.plugins.module_utils.capture_readiness import capture_readiness
 from ansible_collections.fleetfix.hba.plugins.module_utils.crash_dumps import crash_dir_time, is_dmesg_file
-from ansible_collections.fleetfix.hba.plugins.module_utils.initramfs_image import module_build, tool_decompressor
+from ansible_collections.fleetfix.hba.plugins.module_utils.initramfs_image import (
+    module_build,
+    tool_decompressor,
+)
 from ansible_collections.fleetfix.hba.plugins.module_utils.netconsole import (
     TARGET_ATTRS,
     TARGETS_DIR,
@@ -1253,7 +1256,7 @@ def read_next_boot(module, host, modules, disk_modules):
 
 
 def read_secure_boot(module, host):
-    """Secure Boot (the SecureBoot efivar, else ``mokutil --sb-state`` on a live host) and the lockdown mode."""
+    """Secure Boot (the SecureBoot efivar, else ``mokutil --sb-state`` on a live host), the lockdown mode."""
     try:
         with open(host.real(EFI_SECURE_BOOT), "rb") as handle:
             efivar = efivar_secure_boot(handle.read(8))

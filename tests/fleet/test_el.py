@@ -266,3 +266,47 @@ def test_soak_and_collect_on_el_hosts(make_lab, tmp_path: Path) -> None:
     dumps = sorted((state / "crashes" / "rdb01" / "crash").glob("*/vmcore-dmesg.txt"))
     assert len(dumps) == 2, dumps  # the scenario's past crash and the soak's
     assert all(oops in d.read_text() for d in dumps)
+
+
+@pytest.mark.parametrize(
+    ("host", "image"), [("app01", "/boot/initrd.img-{}"), ("rapp01", "/boot/initramfs-{}.img")]
+)
+def test_audit_after_an_upgrade_without_activation_shows_the_next_boot_and_initramfs_builds(
+    make_lab, tmp_path: Path, host: str, image: str
+) -> None:
+    lab = make_lab("mixed", hosts=[host])
+    kernel = sh(lab, host, "uname -r").strip()
+    variables = {**MPT3SAS, "fleetfix_remediate_steps": ["precheck", "upgrade"]}
+
+    result = remediate(lab, tmp_path, host, variables)
+
+    assert result.status == "ok", result.message
+    upgrade = steps(result)["upgrade"]
+    assert upgrade["next_boot_kernel"] == kernel
+    (built,) = [i for i in upgrade["initramfs"] if i["release"] == kernel]
+    assert (built["image"], built["status"], built["version"], built["srcversion"]) == (
+        image.format(kernel),
+        "found",
+        "46.00.00.00",
+        GOOD_BUILD,
+    )
+    assert running(lab, host, "mpt3sas")[0] == "34.100.00.00"  # nothing activated
+
+    audit = fleetfix_command(tmp_path, "audit", "-i", str(lab.inventory_path), "--format", "json")
+    (report,) = json.loads(audit.stdout)["hosts"]
+    mpt3sas = next(m for m in report["modules"] if m["name"] == "mpt3sas")
+    assert mpt3sas["version"] == "34.100.00.00"
+    assert (mpt3sas["next_boot"]["kernel"], mpt3sas["next_boot"]["version"]) == (kernel, "46.00.00.00")
+    assert mpt3sas["initramfs"] == {
+        "image": image.format(kernel),
+        "status": "found",
+        "version": "46.00.00.00",
+        "srcversion": GOOD_BUILD,
+        "reason": None,
+    }
+    assert mpt3sas["boot_findings"] == [
+        f"mpt3sas-fw-event-reset-race: fixed on disk (46.00.00.00 for {kernel}), reboot pending"
+    ]
+    text = " ".join(fleetfix_command(tmp_path, "audit", "-i", str(lab.inventory_path)).stdout.split())
+    assert f"mpt3sas: loaded 34.100.00.00, next boot 46.00.00.00 ({kernel}, " in text
+    assert f"fixed on disk (46.00.00.00 for {kernel}), reboot pending" in text

@@ -246,3 +246,69 @@ def test_audit_shows_loaded_and_next_boot_builds_with_findings_for_both() -> Non
     document = json.loads(audit_render.to_json(report))
     (mpt3sas,) = [m for m in document["hosts"][0]["modules"] if m["name"] == "mpt3sas"]
     assert mpt3sas["next_boot"]["version"] == "35.00.00.00"
+
+
+BAD = {"version": "34.100.00.00", "srcversion": "6E4C8C0A9F6E2B51D3A7C41"}
+GOOD = {"version": "46.00.00.00", "srcversion": "1B9E3F2A7C5D8E0F4A6B2C9"}
+
+
+def _db01_with(next_build: dict, initramfs: dict | None):
+    import json
+
+    from fleetfix.advisories.schema import load_advisories
+    from fleetfix.audit import Auditor
+    from fleetfix.facts.host import HostFacts
+    from fleetfix.state.paths import shipped_advisories
+
+    raw = json.loads((Path(__file__).parents[1] / "data/facts/db01.json").read_text())
+    (loaded,) = [m for m in raw["modules"] if m["name"] == "mpt3sas"]
+    loaded.update(BAD)  # the seed's bad build, which the shipped mpt3sas-fw-event-reset-race entry hits
+    module = {"name": "mpt3sas", "path": "updates/mpt3sas.ko", **next_build, "initramfs": initramfs}
+    raw["next_boot"] = {"kernel": "6.1.0-18-amd64", "source": "newest installed", "modules": [module]}
+    host = Auditor(load_advisories([shipped_advisories()])).host("db01", HostFacts.from_dict(raw, "db01"))
+    return {d.name: d for d in host.drivers}["mpt3sas"], host
+
+
+def test_fixed_on_disk_with_the_image_rebuilt_is_a_pending_reboot() -> None:
+    """db01 loaded at the seed's bad build (mpt3sas-fw-event-reset-race); after an upgrade without
+    activation the module tree and the rebuilt initramfs both hold 46.00.00.00."""
+    image = {
+        "image": "/boot/initrd.img-6.1.0-18-amd64",
+        "status": "found",
+        "path": "updates/mpt3sas.ko",
+        **GOOD,
+    }
+    view, host = _db01_with(GOOD, image)
+    assert view.next_boot_note == (
+        "loaded 34.100.00.00, next boot 46.00.00.00 (6.1.0-18-amd64, updates/mpt3sas.ko)"
+    )
+    assert view.boot_findings and all("fixed on disk (46.00.00.00 for 6.1.0-18-amd64), reboot pending" in note
+                                      for note in view.boot_findings)  # fmt: skip
+    assert not [f for f in host.findings if f.why.startswith("initramfs")]
+
+
+def test_a_stale_initramfs_still_carries_the_bad_build() -> None:
+    image = {
+        "image": "/boot/initrd.img-6.1.0-18-amd64",
+        "status": "found",
+        "path": "updates/mpt3sas.ko",
+        **BAD,
+    }
+    view, host = _db01_with(GOOD, image)
+    assert view.next_boot_note.endswith("; initramfs 34.100.00.00 (/boot/initrd.img-6.1.0-18-amd64)")
+    assert view.boot_findings == (
+        "mpt3sas-fw-event-reset-race: the initramfs still carries the bad build 34.100.00.00 "
+        "(/boot/initrd.img-6.1.0-18-amd64) while updates/mpt3sas.ko has 46.00.00.00: rebuild the image "
+        "before any reboot",
+    )
+    assert [f for f in host.findings if f.why.startswith("initramfs (/boot/initrd.img-6.1.0-18-amd64): ")]
+
+
+def test_an_unreadable_initramfs_is_said_unknown() -> None:
+    image = {"image": "/boot/initrd.img-6.1.0-18-amd64", "status": "unknown",
+             "reason": "zstd-compressed image: no zstd decompressor on this host"}  # fmt: skip
+    view, _host = _db01_with(GOOD, image)
+    assert view.next_boot_note.endswith(
+        "; initramfs unknown (/boot/initrd.img-6.1.0-18-amd64: zstd-compressed image: no zstd decompressor "
+        "on this host)"
+    )
