@@ -210,6 +210,9 @@ class Lab:
                     "sys/kernel/hung_task_panic": "0\n",
                     "sys/kernel/softlockup_panic": "0\n",
                 },
+                "secure_boot": None
+                if host.group.secure_boot is None
+                else {"enabled": host.group.secure_boot.enabled, "lockdown": host.group.secure_boot.lockdown},
             }
             installed = [scenario.preinstalled(m) for m in host.group.modules if m.package is not None]
             provision.provision(

@@ -54,6 +54,15 @@ class CrashCapture:
 
 
 @dataclass(frozen=True)
+class SecureBoot:
+    """The host's firmware and lockdown as its kernel shows them: a UEFI boot with Secure Boot on or off
+    (its SecureBoot efivar) and the lockdown mode; under enforcement its modprobe refuses unsigned builds."""
+
+    enabled: bool
+    lockdown: str  # none, integrity, confidentiality
+
+
+@dataclass(frozen=True)
 class CronJob:
     name: str  # file name under /etc/cron.d
     schedule: str
@@ -131,6 +140,7 @@ class Group:
     files: tuple[File, ...]
     crash_history: tuple[PastCrash, ...]
     storage: Storage = Storage()
+    secure_boot: SecureBoot | None = None  # None: a BIOS boot, no efivars, lockdown none
 
     @property
     def distro(self) -> Distro:

@@ -256,7 +256,16 @@ def _group(node: Node) -> sc.Group:
         "kernel_version",
         "cmdline",
     }
-    allowed |= {"crash_capture", "modules", "cron", "timers", "files", "crash_history", "storage"}
+    allowed |= {
+        "crash_capture",
+        "modules",
+        "cron",
+        "timers",
+        "files",
+        "crash_history",
+        "storage",
+        "secure_boot",
+    }
     fields = node.mapping(allowed)
     name = _matching(get(fields, "name", node), _NAME, "group name")
     kernel = _text(fields, "kernel", node)
@@ -285,6 +294,7 @@ def _group(node: Node) -> sc.Group:
         files=tuple(_file(n) for n in _list(fields, "files")),
         crash_history=tuple(_past_crash(n) for n in _list(fields, "crash_history")),
         storage=_storage(fields["storage"]) if "storage" in fields else sc.Storage(),
+        secure_boot=_secure_boot(fields["secure_boot"]) if "secure_boot" in fields else None,
     )
     where = fields.get("pattern", node)
     try:
@@ -302,6 +312,17 @@ def _group(node: Node) -> sc.Group:
             "give only extra arguments: BOOT_IMAGE, root= and crashkernel= come from the lab"
         )
     return group
+
+
+def _secure_boot(node: Node) -> sc.SecureBoot:
+    """``secure_boot: {enabled: true, lockdown: integrity}``; lockdown defaults to what a distribution kernel
+    does under Secure Boot (integrity when enabled, else none)."""
+    fields = node.mapping({"enabled", "lockdown"})
+    enabled = fields["enabled"].boolean() if "enabled" in fields else True
+    lockdown = _text(fields, "lockdown", node, "integrity" if enabled else "none")
+    if lockdown not in ("none", "integrity", "confidentiality"):
+        raise fields["lockdown"].fail("must be none, integrity or confidentiality")
+    return sc.SecureBoot(enabled=enabled, lockdown=lockdown)
 
 
 def _package(node: Node) -> sc.Package:

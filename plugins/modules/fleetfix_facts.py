@@ -41,6 +41,7 @@ from ansible_collections.fleetfix.hba.plugins.module_utils.panic_settings import
     SYSCTL_DIRS,
     configured,
     sysctl_files,
+)
 from ansible_collections.fleetfix.hba.plugins.module_utils.secure_boot import (
     EFI_SECURE_BOOT,
     LOCKDOWN,

@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 from . import bls, hardware, initramfs, nscalls, storage, sysctl, views
-from .kmod import Kernel
+from .kmod import Kernel, KeyRequired
 from .units import Units
 
 POWEROFF = 3
@@ -168,7 +168,7 @@ def boot(host_dir: Path) -> None:
         "kexec_loaded": "0\n",
     }
     consoles = {"class/tty/console/active": f"{active_consoles(args)}\n"}
-    views.build_sys(hardware.sysfs_tree(controllers) | consoles, kexec)
+    views.build_sys(hardware.sysfs_tree(controllers) | consoles, kexec, spec.get("secure_boot"))
     nscalls.sethostname(spec["name"])
     for directory in ("/run/sshd", "/run/systemd/system", "/run/lock", "/root/.ssh"):
         os.makedirs(directory, exist_ok=True)
@@ -181,7 +181,7 @@ def boot(host_dir: Path) -> None:
             # The boot disk's driver comes from the initramfs, before the root file system is there.
             copy = initramfs.module_copy(release, name) if name in early else None
             kernel.load(name, _modprobe_options(name), copy)
-        except (LookupError, ValueError) as exc:
+        except (LookupError, ValueError, KeyRequired) as exc:
             print(f"modules-load: {exc}", flush=True)
     units = Units()
     for unit in units.enabled_at_boot():

@@ -43,6 +43,10 @@ _SIZES = {
 HARDWARE = "usr/lib/fleetfix-lab/hardware.json"
 
 
+class KeyRequired(Exception):
+    """The kernel enforces module signatures (Secure Boot, lockdown) and the build carries none."""
+
+
 @dataclass(frozen=True)
 class Loaded:
     name: str
@@ -109,6 +113,8 @@ class Kernel:
         if self.is_loaded(name):
             return []
         _path, info = self.modinfo(str(path) if path else name)
+        if "signer" not in info and self.enforces_signatures():
+            raise KeyRequired(f"could not insert '{name}': Required key not available")
         newly = []
         deps = [canonical(d) for d in info.get("depends", "").split(",") if d]
         for dep in deps:
@@ -122,6 +128,15 @@ class Kernel:
         if name == "netconsole":
             netconsole.on_load(self.root, params or {})
         return [*newly, name]
+
+    def enforces_signatures(self) -> bool:
+        """Secure Boot on (the SecureBoot efivar's value byte) or a lockdown mode other than none."""
+        lockdown = self.root / "sys/kernel/security/lockdown"
+        mode = lockdown.read_text() if lockdown.is_file() else "[none]"
+        if "[integrity]" in mode or "[confidentiality]" in mode:
+            return True
+        efivar = self.root / "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+        return efivar.is_file() and efivar.read_bytes()[4:5] == b"\x01"
 
     def unload(self, name: str) -> None:
         name = canonical(name)

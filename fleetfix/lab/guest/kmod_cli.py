@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .kmod import Kernel, canonical
+from .kmod import Kernel, KeyRequired, canonical
 
 _MODINFO_ORDER = ("filename", "version", "license", "description", "author", "srcversion", "depends")
 
@@ -47,6 +47,9 @@ def modprobe_main(argv: list[str]) -> int:
     except PermissionError as exc:
         print(f"modprobe: FATAL: {exc}", file=sys.stderr)
         return 1
+    except KeyRequired as exc:  # as kmod words EKEYREJECTED/ENOKEY from init_module
+        print(f"modprobe: ERROR: {exc}", file=sys.stderr)
+        return 1
 
 
 def rmmod_main(argv: list[str]) -> int:
@@ -64,7 +67,7 @@ def insmod_main(argv: list[str]) -> int:
     words = [a for a in argv if not a.startswith("-")]
     try:
         Kernel().load(Path(words[0]).stem, _params(words[1:]))
-    except (LookupError, IndexError) as exc:
+    except (LookupError, IndexError, KeyRequired) as exc:
         print(f"insmod: ERROR: could not insert module: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 from . import nscalls, sysctl
 
 PID_MAX = 1024
+EFI_SECURE_BOOT = "SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 _OLD_KERNEL_PIDS = 32768
 
 
@@ -82,22 +83,50 @@ def build_proc(files: dict[str, str]) -> None:
             nscalls.mount(str(source), str(real / rel), None, nscalls.MS_BIND)
 
 
-def build_sys(hba_tree: dict[str, str | None], kernel_files: dict[str, str]) -> None:
-    """tmpfs /sys: links into the real sysfs; fake module/, block/, kernel/ files and the HBA device tree.
+def build_firmware(secure_boot: dict | None) -> None:
+    """/sys/firmware without the machine's own efi/ (never its efivars), and the host's own: a UEFI boot's
+    SecureBoot variable (4 attribute bytes, then 1 or 0) when the scenario gives one."""
+    real = Path("/sys/.kernel/firmware")
+    mirror(real, Path("/sys/firmware"), "../.kernel/firmware", {"efi"})
+    if secure_boot is not None:
+        efivars = Path("/sys/firmware/efi/efivars")
+        efivars.mkdir(parents=True)
+        value = b"\x06\x00\x00\x00" + (b"\x01" if secure_boot["enabled"] else b"\x00")
+        (efivars / EFI_SECURE_BOOT).write_bytes(value)
+
+
+def build_lockdown(mode: str) -> None:
+    """/sys/kernel/security with the host's own lockdown file (``[none] integrity confidentiality``)."""
+    real = Path("/sys/.kernel/kernel/security")
+    mirror(real, Path("/sys/kernel/security"), "../../.kernel/kernel/security", {"lockdown"})
+    modes = ("none", "integrity", "confidentiality")
+    Path("/sys/kernel/security/lockdown").write_text(
+        " ".join(f"[{m}]" if m == mode else m for m in modes) + "\n"
+    )
+
+
+def build_sys(
+    hba_tree: dict[str, str | None], kernel_files: dict[str, str], secure_boot: dict | None = None
+) -> None:
+    """tmpfs /sys: links into the real sysfs; fake module/, block/, kernel/, firmware/ files and the HBA
+    device tree.
 
     ``hba_tree`` maps paths under /sys to file content, or to None for a directory, or to "->target"
-    for a symlink; the lab's module loader fills /sys/module afterwards.
+    for a symlink; the lab's module loader fills /sys/module afterwards. ``secure_boot``
+    (``{"enabled": bool, "lockdown": mode}``, None for a BIOS boot) sets the firmware and lockdown files.
     """
     nscalls.mount("tmpfs", "/sys", "tmpfs", nscalls.MS_NOSUID | nscalls.MS_NODEV, "mode=755")
     real = Path("/sys/.kernel")
     real.mkdir()
     nscalls.mount("sysfs", str(real), "sysfs", nscalls.MS_NOSUID | nscalls.MS_NODEV | nscalls.MS_NOEXEC)
-    composed = {"module", "block", "kernel", "class", "bus", "devices"}
+    composed = {"module", "block", "kernel", "class", "bus", "devices", "firmware"}
     mirror(real, Path("/sys"), ".kernel", composed)
     Path("/sys/module").mkdir()
     Path("/sys/block").mkdir()
-    mirror(real / "kernel", Path("/sys/kernel"), "../.kernel/kernel", {"config", *kernel_files})
+    mirror(real / "kernel", Path("/sys/kernel"), "../.kernel/kernel", {"config", "security", *kernel_files})
     Path("/sys/kernel/config").mkdir()
+    build_lockdown(secure_boot["lockdown"] if secure_boot else "none")
+    build_firmware(secure_boot)
     for name, content in kernel_files.items():
         Path("/sys/kernel", name).write_text(content)
     mirror(real / "class", Path("/sys/class"), "../.kernel/class", {"block", "scsi_host", "tty"})
