@@ -170,3 +170,25 @@ def test_precheck_verify_and_check_mode_stop_or_change_nothing(make_lab, tmp_pat
     assert running(lab, "db05", "mpt3sas") == before
     status = lab.ssh("db05", "dpkg-query -W -f='${db:Status-Status}' mpt3sas-driver 2>/dev/null").stdout
     assert status in ("", "not-installed")
+
+
+def test_a_default_boot_kernel_without_the_new_build_stops_the_host_before_activation(
+    make_lab, tmp_path: Path
+) -> None:
+    lab = make_lab("seed", hosts=["db02"])
+    # A kernel update installed and not booted yet: grub's first entry, so the kernel the host boots next.
+    staged = lab.ssh("db02", "mkdir -p /lib/modules/6.1.0-21-amd64 && touch /boot/vmlinuz-6.1.0-21-amd64")
+    assert staged.returncode == 0, staged.stderr
+    version, boot_id = running(lab, "db02", "mpt3sas")
+
+    result = remediate(lab, tmp_path, "db02", MPT3SAS)
+
+    step, message = failure(result)
+    assert (step, message) == (
+        "upgrade",
+        "the default boot kernel 6.1.0-21-amd64 would load nothing, not the target 46.00.00.00: the new build "
+        "was installed for 6.1.0-18-amd64 only, and the package has no build for the kernel the host boots "
+        "next",
+    )
+    assert steps(result)["precheck"]["next_boot_kernel"] == "6.1.0-21-amd64"
+    assert running(lab, "db02", "mpt3sas") == (version, boot_id)  # nothing unloaded, no reboot
