@@ -53,6 +53,20 @@ def mokutil_sb_state(text):
     return None
 
 
+def secure_boot_state(efivar_data, mokutil_text=None):
+    """(state, source) from the SecureBoot efivar's bytes and ``mokutil --sb-state`` output (None: not run).
+
+    The efivar is the firmware's word; mokutil may still say "disabled" over an enabled efivar (shim told
+    not to verify), and speaks alone where the efivar cannot be read.
+    """
+    efivar = efivar_secure_boot(efivar_data)
+    state, source = ("enabled" if efivar else "disabled", "efivars") if efivar is not None else (None, None)
+    said = mokutil_sb_state(mokutil_text) if mokutil_text is not None else None
+    if said is not None and (state is None or (said == "disabled" and state == "enabled")):
+        state, source = said, "mokutil --sb-state"
+    return state, source
+
+
 def lockdown_mode(text):
     """``/sys/kernel/security/lockdown`` -> "none", "integrity", "confidentiality", or None (unreadable)."""
     match = _BRACKETED.search(text or "")

@@ -25,11 +25,10 @@ from ansible_collections.fleetfix.hba.plugins.module_utils.next_boot import (
 from ansible_collections.fleetfix.hba.plugins.module_utils.secure_boot import (
     EFI_SECURE_BOOT,
     LOCKDOWN,
-    efivar_secure_boot,
     enforcement,
     lockdown_mode,
     modinfo_signer,
-    mokutil_sb_state,
+    secure_boot_state,
     signature_trailer,
     signature_verdict,
 )
@@ -156,14 +155,12 @@ def _grubby(ansible):
 
 
 def _secure_boot(ansible):
-    efivar = efivar_secure_boot(_read(EFI_SECURE_BOOT, binary=True))
-    state, source = ("enabled" if efivar else "disabled", "efivars") if efivar is not None else (None, None)
     mokutil = ansible.get_bin_path("mokutil")
+    said = None
     if mokutil is not None:
         _rc, out, err = ansible.run_command([mokutil, "--sb-state"])
-        said = mokutil_sb_state(out + "\n" + err)
-        if said is not None and (state is None or said == "disabled"):  # shim may turn validation off
-            state, source = said, "mokutil --sb-state"
+        said = out + "\n" + err
+    state, source = secure_boot_state(_read(EFI_SECURE_BOOT, binary=True), said)
     lockdown = lockdown_mode(_read(LOCKDOWN))
     enforced, why = enforcement(state, lockdown)
     return {"state": state, "source": source, "lockdown": lockdown, "enforced": enforced, "why": why}

@@ -45,10 +45,9 @@ from ansible_collections.fleetfix.hba.plugins.module_utils.panic_settings import
 from ansible_collections.fleetfix.hba.plugins.module_utils.secure_boot import (
     EFI_SECURE_BOOT,
     LOCKDOWN,
-    efivar_secure_boot,
     enforcement,
     lockdown_mode,
-    mokutil_sb_state,
+    secure_boot_state,
 )
 from ansible_collections.fleetfix.hba.plugins.module_utils.write_safety import write_safety
 
@@ -1260,19 +1259,22 @@ def read_secure_boot(module, host):
     """Secure Boot (the SecureBoot efivar, else ``mokutil --sb-state`` on a live host), the lockdown mode."""
     try:
         with open(host.real(EFI_SECURE_BOOT), "rb") as handle:
-            efivar = efivar_secure_boot(handle.read(8))
+            efivar = handle.read(8)
     except OSError:
         efivar = None
-    state, source = ("enabled" if efivar else "disabled", "efivars") if efivar is not None else (None, None)
-    binary = module.get_bin_path("mokutil") if host.root == "/" else None
-    if binary is not None:
-        _rc, out, err = module.run_command([binary, "--sb-state"])
-        said = mokutil_sb_state(out + "\n" + err)
-        if said is not None and (state is None or said == "disabled"):  # shim may have turned validation off
-            state, source = said, "mokutil --sb-state"
+    mokutil = module.get_bin_path("mokutil") if host.root == "/" else None
+    said = None
+    if mokutil is not None:
+        _rc, out, err = module.run_command([mokutil, "--sb-state"])
+        said = out + "\n" + err
+    state, source = secure_boot_state(efivar, said)
     lockdown = lockdown_mode(host.text(LOCKDOWN))
-    enforced, _why = enforcement(state, lockdown)
-    return {"state": state, "source": source, "lockdown": lockdown, "enforced": enforced}
+    return {
+        "state": state,
+        "source": source,
+        "lockdown": lockdown,
+        "enforced": enforcement(state, lockdown)[0],
+    }
 
 
 def gather(module, root="/", crash_dir=None, max_crash_dumps=20):

@@ -176,8 +176,13 @@ def test_a_default_boot_kernel_without_the_new_build_stops_the_host_before_activ
     make_lab, tmp_path: Path
 ) -> None:
     lab = make_lab("seed", hosts=["db02"])
-    # A kernel update installed and not booted yet: grub's first entry, so the kernel the host boots next.
-    staged = lab.ssh("db02", "mkdir -p /lib/modules/6.1.0-21-amd64 && touch /boot/vmlinuz-6.1.0-21-amd64")
+    # A kernel update installed and not booted yet: update-grub put it first in grub.cfg (GRUB_DEFAULT=0), so
+    # it is the kernel the host boots next.
+    staged = lab.ssh(
+        "db02",
+        "mkdir -p /lib/modules/6.1.0-21-amd64 && touch /boot/vmlinuz-6.1.0-21-amd64 && "
+        "sed -i 's/6[.]1[.]0-18-amd64/6.1.0-21-amd64/g' /boot/grub/grub.cfg",
+    )
     assert staged.returncode == 0, staged.stderr
     version, boot_id = running(lab, "db02", "mpt3sas")
 
@@ -186,9 +191,9 @@ def test_a_default_boot_kernel_without_the_new_build_stops_the_host_before_activ
     step, message = failure(result)
     assert (step, message) == (
         "upgrade",
-        "the default boot kernel 6.1.0-21-amd64 would load nothing, not the target 46.00.00.00: the new build "
-        "was installed for 6.1.0-18-amd64 only, and the package has no build for the kernel the host boots "
-        "next",
+        "the default boot kernel 6.1.0-21-amd64 would load nothing, not the target 46.00.00.00: the new "
+        "build was installed for 6.1.0-18-amd64 only, and the package has no build for the kernel the host "
+        "boots next",
     )
     assert steps(result)["precheck"]["next_boot_kernel"] == "6.1.0-21-amd64"
     assert running(lab, "db02", "mpt3sas") == (version, boot_id)  # nothing unloaded, no reboot

@@ -111,3 +111,18 @@ def test_verdict_refuses_unsigned_and_untrusted_builds_only_under_enforcement() 
     )
     # signed, but modinfo could not name the key: any signer is accepted without a trusted list
     assert sb.signature_verdict("enabled", None, "", True) is None
+
+
+def test_secure_boot_state_from_the_efivar_and_mokutil() -> None:
+    enabled, disabled = bytes.fromhex("0600000001"), bytes.fromhex("0600000000")
+    assert sb.secure_boot_state(enabled) == ("enabled", "efivars")
+    assert sb.secure_boot_state(disabled, read("mokutil_disabled.txt")) == ("disabled", "efivars")
+    # shim told not to verify: the efivar says enabled, the kernel does not enforce
+    shim_off = read("mokutil_shim_validation_off.txt")
+    assert sb.secure_boot_state(enabled, shim_off) == ("disabled", "mokutil --sb-state")
+    assert sb.secure_boot_state(None, read("mokutil_unsupported.txt")) == (
+        "unsupported",
+        "mokutil --sb-state",
+    )
+    assert sb.secure_boot_state(None, read("mokutil_enabled.txt")) == ("enabled", "mokutil --sb-state")
+    assert sb.secure_boot_state(None) == (None, None)
