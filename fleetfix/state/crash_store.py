@@ -4,6 +4,10 @@ Layout::
 
     <store>/<host>/crash/<dump dir>/dmesg.*     kdump's kernel log of one crash (vmcore-dmesg.txt on EL)
     <store>/<host>/jobs.json                    the host's schedule (below)
+    <store>/<host>/pstore/live-<epoch>/<record> a record of /sys/fs/pstore, by its modification time
+    <store>/<host>/pstore/archive/<path>        a file of systemd-pstore's /var/lib/systemd/pstore archive
+                                                (records, each dump's reassembled dmesg.txt); every file
+                                                keeps the host's modification time (``fleetfix collect``)
     <store>/netconsole/<address>_<port>.log     the receiver's files: "<ISO-8601 UTC receive time> <line>"
     <store>/netconsole/events.jsonl             the receiver's flagged lines; triage reads the reports in
                                                 full from the .log files, and takes from the events which
@@ -29,7 +33,9 @@ the prefix names none; else (2) for a kdump log, the dump directory's name (kdum
 ``YYYYMMDDHHMM``, EL ``<address>-YYYY-MM-DD-HH:MM:SS``, in the host's zone), taken as the moment of the
 log's last ``[seconds]`` stamp, minus the report's distance in seconds from that stamp (the capture
 kernel writes the dump within a minute or so of the panic); else (3) none: the crash is grouped but not
-correlated. A crash seen both by kdump and by netconsole is kept once, with the better time.
+correlated. A pstore record is timed by the moment its dump was written (efi-pstore's id, else the file's
+time), less the report's distance from the dump's last stamp. One crash seen by kdump, netconsole and pstore
+is kept once, with the better time, the fuller report and every source (``fleetfix.triage.merge``).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import dataclasses
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -60,14 +66,15 @@ from fleetfix.triage.calendar.analyze import parse_analyze_calendar
 from fleetfix.triage.cascade import fold_cascades
 from fleetfix.triage.correlate.job_schedule import HostJobs
 from fleetfix.triage.group import Crash
+from fleetfix.triage.merge import merge_sources
 from fleetfix.triage.oops.find_all import Oops, iter_oopses, signature
+from fleetfix.triage.pstore import Dump, Record, assemble, read_record, strip_headers
 from fleetfix.triage.result import ReadStats
 
 _KDUMP_TOOLS_DIR = re.compile(r"(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)")
 _EL_DIR = re.compile(r".*-(\d{4})-(\d\d)-(\d\d)-(\d\d):(\d\d):(\d\d)")
 _STAMP = re.compile(rb"\[ *(\d+\.\d+)\]")
 T = TypeVar("T")
-_BASIS_RANK = {"log prefix": 0, "dump directory": 1, "unknown": 2}
 _RECEIVER_LOG = re.compile(r"[0-9A-Za-z.-]+_\d+\.log")
 # Fields of a report that crashes of one bug mostly share: a brief crash points to one copy of each text.
 _REPEATED = (
@@ -149,7 +156,7 @@ def read_paths(paths: Sequence[Path]) -> Collected:
             stats += read
         else:
             raise InputError(str(path), "no such file or directory")
-    return Collected(deduplicate(crashes), hosts, stats)
+    return Collected(merge_sources(crashes), hosts, stats)
 
 
 def read_store(store: Path, briefs: Briefs | None = None) -> Collected:
@@ -163,8 +170,55 @@ def read_store(store: Path, briefs: Briefs | None = None) -> Collected:
                 found, read = read_log(log, name, host.zone, dump_time(dump.name, host.zone), briefs)
                 crashes += found
                 stats += read
+        found, read = read_pstore(store / name / "pstore", name, briefs)
+        crashes += found
+        stats += read
     received = read_receiver(store / "netconsole", hosts, briefs)
-    return Collected(deduplicate(crashes + list(received.crashes)), hosts, stats + received.stats)
+    return Collected(merge_sources(crashes + list(received.crashes)), hosts, stats + received.stats)
+
+
+def read_pstore(directory: Path, host: str, briefs: Briefs | None = None) -> tuple[list[Crash], ReadStats]:
+    """The crashes in a host's pstore records (layout above), each timed by the moment its dump was written.
+
+    A directory of systemd-pstore's archive holding its reassembled ``dmesg.txt`` and no records (they were
+    removed) is read through that file, without the part headers it keeps.
+    """
+    briefs = briefs or Briefs()
+    records: list[Record] = []
+    paths: dict[int, Path] = {}
+    reassembled: list[Path] = []
+    try:
+        for path in log_files(directory) if directory.is_dir() else ():
+            where = path.parent.relative_to(directory).as_posix()
+            origin = "live" if where.startswith("live-") else where
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            record = read_record(path.name, path.read_bytes(), origin, modified)
+            if record is not None:
+                records.append(record)
+                paths[id(record)] = path
+            elif path.name == "dmesg.txt":
+                reassembled.append(path)
+    except OSError as exc:
+        raise InputError(str(directory), f"cannot read pstore records: {exc.strerror or exc}") from None
+    dumps = [(dump, str(paths[id(dump.records[0])])) for dump in assemble(records)]
+    kept = {paths[id(r)].parent for r in records}
+    for path in reassembled:
+        if path.parent not in kept:
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            text = strip_headers(path.read_bytes())
+            dumps.append((Dump(path.parent.name, "", "dmesg", None, None, (), text, modified), str(path)))
+    crashes: list[Crash] = []
+    lines = 0
+    for dump, source in dumps:
+        lines += dump.text.count(b"\n")
+        last = _STAMP.findall(dump.text[-16384:])
+        for oops in fold_cascades(iter_oopses(dump.text)):
+            time, basis = dump.written, "pstore record" if dump.written is not None else "unknown"
+            if time is not None and last and oops.timestamp is not None and float(last[-1]) >= oops.timestamp:
+                time -= timedelta(seconds=float(last[-1]) - oops.timestamp)
+            crashes.append(briefs.crash(host, oops, source, time, basis))
+    problems = tuple(p for dump, _ in dumps for p in dump.problems)
+    return crashes, ReadStats(len(records) + len(reassembled), lines, 0, problems)
 
 
 def read_receiver(directory: Path, hosts: dict[str, StoredHost], briefs: Briefs | None = None) -> Collected:
@@ -327,25 +381,6 @@ def _wallclock(
             return dumped_at - timedelta(seconds=last_seconds - oops.timestamp), "dump directory"
         return dumped_at, "dump directory"
     return None, "unknown"
-
-
-def deduplicate(crashes: Iterable[Crash]) -> tuple[Crash, ...]:
-    """One crash per (host, signature, ``[seconds]`` stamp): the copy with the best time basis wins."""
-    best: dict[tuple[str, str, float] | int, Crash] = {}
-    for index, crash in enumerate(crashes):
-        stamp = crash.oops.timestamp
-        key = index if stamp is None else (crash.host, crash.key, stamp)
-        kept = best.get(key)
-        if kept is None:
-            best[key] = crash
-        elif _BASIS_RANK[crash.time_basis] < _BASIS_RANK[kept.time_basis]:
-            if kept.oops.call_trace and not crash.oops.call_trace:  # the same report: keep the whole one
-                whole = dataclasses.replace(
-                    crash.oops, call_trace=kept.oops.call_trace, modules_linked_in=kept.oops.modules_linked_in
-                )
-                crash = dataclasses.replace(crash, oops=whole)
-            best[key] = crash
-    return tuple(best.values())
 
 
 def read_jobs(path: Path, host: str) -> StoredHost:

@@ -11,8 +11,8 @@ named ``<type>-<backend>-<id>`` (``.enc.z`` when the kernel could not decompress
 
     >>> dumps = assemble([read_record("dmesg-efi-167442547002001", b"Panic#1 Part2\\nolder\\n"),
     ...                   read_record("dmesg-efi-167442547001001", b"Panic#1 Part1\\nnewest\\n")])
-    >>> dumps[0].reason, dumps[0].number, dumps[0].text, dumps[0].written
-    ('Panic', 1, b'older\\nnewest\\n', datetime.datetime(2023, 1, 22, 22, 11, 10, tzinfo=datetime.timezone.utc))
+    >>> dumps[0].reason, dumps[0].number, dumps[0].text, dumps[0].written.isoformat()
+    ('Panic', 1, b'older\\nnewest\\n', '2023-01-22T22:11:10+00:00')
 
 A kernel log dump is cut into parts from its end: Part1 holds the newest lines (the panic), the highest
 part the oldest, so a dump is read back by joining its parts from the highest down. Parts of one dump share
@@ -74,7 +74,7 @@ class Record:
     part: int | None
     body: bytes  # the text after the header
     written: datetime | None  # aware
-    problem: str | None = None  # why the body could not be read (a compressed record that inflates under none)
+    problem: str | None = None  # why the body could not be read (compressed by an unknown algorithm)
 
 
 def inflate(data: bytes) -> bytes | None:
@@ -90,7 +90,9 @@ def inflate(data: bytes) -> bytes | None:
     return None
 
 
-def read_record(name: str, data: bytes, origin: str = "live", modified: datetime | None = None) -> Record | None:
+def read_record(
+    name: str, data: bytes, origin: str = "live", modified: datetime | None = None
+) -> Record | None:
     """One record from its file name and bytes; None when the name is not a pstore record's.
 
     ``modified`` is the file's modification time on the host (aware): the record's time where its name does
