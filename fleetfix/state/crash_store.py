@@ -213,7 +213,8 @@ def read_pstore(directory: Path, host: str, briefs: Briefs | None = None) -> tup
         lines += dump.text.count(b"\n")
         last = _STAMP.findall(dump.text[-16384:])
         for oops in fold_cascades(iter_oopses(dump.text)):
-            time, basis = dump.written, "pstore record" if dump.written is not None else "unknown"
+            time, basis = dump.written, "pstore record" if dump.timed_by_name else "pstore file time"
+            basis = basis if time is not None else "unknown"
             if time is not None and last and oops.timestamp is not None and float(last[-1]) >= oops.timestamp:
                 time -= timedelta(seconds=float(last[-1]) - oops.timestamp)
             crashes.append(briefs.crash(host, oops, source, time, basis))

@@ -32,7 +32,8 @@ class Crash:
     oops: Oops
     source: str  # the file it was read from
     time: datetime | None  # aware
-    time_basis: str  # how ``time`` was found: "log prefix", "pstore record", "dump directory", or "unknown"
+    time_basis: str  # how ``time`` was found: "log prefix", "pstore record", "dump directory",
+    # "pstore file time" or "unknown" (``triage.merge.BASIS_RANK``)
     signature: str = ""  # ``oops.signature`` of the whole report; empty: computed from ``oops``
     also_seen_in: tuple[str, ...] = ()  # other files the same crash was read from (``triage.merge``)
 

@@ -27,8 +27,9 @@ from fleetfix.triage.group import Crash
 WINDOW = timedelta(minutes=10)
 UNSTAMPED_REACH = 64
 # How good a crash's time is: a line's own prefix, then the moment a pstore record was written (the panic's
-# second), then the kdump directory's name (the capture kernel's clock, a minute or so later), then none.
-BASIS_RANK = {"log prefix": 0, "pstore record": 1, "dump directory": 2, "unknown": 3}
+# second, in efi-pstore's names), then the kdump directory's name (the capture kernel's clock, a minute or so
+# later), then a pstore file's time (at best the dump's, at worst the next boot's archiving), then none.
+BASIS_RANK = {"log prefix": 0, "pstore record": 1, "dump directory": 2, "pstore file time": 3, "unknown": 4}
 
 
 def same_event(kept: Crash, other: Crash) -> bool:

@@ -75,6 +75,7 @@ class Record:
     body: bytes  # the text after the header
     written: datetime | None  # aware
     problem: str | None = None  # why the body could not be read (compressed by an unknown algorithm)
+    timed_by_name: bool = False  # ``written`` is the second in the name (efi-pstore), not the file's time
 
 
 def inflate(data: bytes) -> bytes | None:
@@ -116,7 +117,19 @@ def read_record(
     if header is not None:
         reason, number, part = header["reason"].decode(), int(header["dump"]), int(header["part"])
         data = data[header.end() :]
-    return Record(name, origin, parsed.kind, parsed.backend, reason, number, part, data, written, problem)
+    return Record(
+        name,
+        origin,
+        parsed.kind,
+        parsed.backend,
+        reason,
+        number,
+        part,
+        data,
+        written,
+        problem,
+        seconds is not None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +146,7 @@ class Dump:
     written: datetime | None
     missing_parts: tuple[int, ...] = ()  # parts below the highest one that are not there
     problems: tuple[str, ...] = ()
+    timed_by_name: bool = False  # ``written`` comes from the records' names
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -183,6 +197,7 @@ def _dump(parts: list[Record]) -> Dump:
         max(times) if times else None,
         missing,
         tuple(f"{r.name}: {r.problem}" for r in ordered if r.problem),
+        all(r.timed_by_name for r in ordered),
     )
 
 

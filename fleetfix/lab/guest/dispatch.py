@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import bls, grub_cli, initramfs, kdump_cli, kdumpctl_cli, kmod_cli, power, systemctl_cli
+from . import bls, grub_cli, initramfs, kdump_cli, kdumpctl_cli, kmod_cli, power, pstore, systemctl_cli
 
 COMMANDS = {
     "systemctl": systemctl_cli.main,
@@ -31,10 +31,17 @@ COMMANDS = {
     "lsinitramfs": initramfs.lsinitramfs_main,
     "dracut": initramfs.dracut_main,
     "lsinitrd": initramfs.lsinitrd_main,
+    "systemd-pstore": pstore.archive_main,
 }
 # Where each stand-in is installed in a host's /usr, per OS family; the other names reach these through
 # Debian's links. kdump-config and kdumpctl come with the lab's kdump-tools and kexec-tools packages.
-INSTALLED = {"usr/bin/systemctl", "usr/bin/kmod", "usr/sbin/update-grub", "usr/sbin/grubby"}
+INSTALLED = {
+    "usr/bin/systemctl",
+    "usr/bin/kmod",
+    "usr/sbin/update-grub",
+    "usr/sbin/grubby",
+    "usr/lib/systemd/systemd-pstore",
+}
 INSTALLED_BY_FAMILY = {
     "debian": {"usr/sbin/update-initramfs", "usr/bin/lsinitramfs"},
     "el": {"usr/bin/dracut", "usr/bin/lsinitrd"},
