@@ -2,8 +2,7 @@
 
 TCG with ``-cpu max`` (KVM is not relied on), two vCPUs on separate host threads so that fxhba's queues
 really run at the same time, user networking with only ssh forwarded from a loopback port, the serial
-console in a file, and the guest's kernel and initrd taken from the image rather than a boot loader, with a
-ramoops region reserved on its command line.
+console in a file, and the guest's kernel and initrd taken from the image rather than a boot loader.
 """
 
 from __future__ import annotations
@@ -22,15 +21,7 @@ TOOLS = {"qemu-system-x86_64": "qemu-system-x86", "qemu-img": "qemu-utils", "ssh
 MEMORY_MB = 2048
 CPUS = 2
 CRASHKERNEL = "256M"
-# ramoops in 1 MiB at 256 MiB, which memmap= keeps from the kernel and KASLR: below the crash kernel's
-# reservation and the initrd, both placed near the top of RAM (QEMU reloads the initrd there at every reset,
-# which would overwrite records kept up there). QEMU's reset keeps RAM, so a warm reboot keeps the records.
-RAMOOPS_ADDRESS, RAMOOPS_SIZE, RAMOOPS_RECORD = 0x10000000, 0x100000, 0x10000
-RAMOOPS_ARGS = (
-    f"memmap={RAMOOPS_SIZE:#x}${RAMOOPS_ADDRESS:#x} ramoops.mem_address={RAMOOPS_ADDRESS:#x} "
-    f"ramoops.mem_size={RAMOOPS_SIZE:#x} ramoops.record_size={RAMOOPS_RECORD:#x} crash_kexec_post_notifiers"
-)
-KERNEL_ARGS = f"root=/dev/vda rw console=ttyS0 crashkernel={CRASHKERNEL} {RAMOOPS_ARGS}"
+KERNEL_ARGS = f"root=/dev/vda rw console=ttyS0 crashkernel={CRASHKERNEL}"
 
 
 def free_port() -> int:
