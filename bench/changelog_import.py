@@ -5,9 +5,10 @@ Marvell's qla2xxx release notes (every entry is the module's and is classified) 
 changelog (a shared log: the module's entries are picked out of every other driver's). A child process
 reads the file and imports it as the CLI does, then measures the floor any reader pays: splitting the text
 into lines and looking at each once. Prints CPU seconds (the machine may be shared), the ratio to the
-floor, and the import's peak RSS above the interpreter's baseline as a multiple of the file's size.
+floor, and the import's peak RSS above the interpreter's baseline as a multiple of the file's size; each
+shape at a quarter of the size first, so the growth of the import's CPU time for 4x the input shows it linear.
 
-    .venv/bin/python bench/changelog_import.py [--megabytes 50] [--shape qla2xxx|debian]
+    .venv/bin/python bench/changelog_import.py [--megabytes 50] [--shape qla2xxx|debian ...]
 """
 
 from __future__ import annotations
@@ -68,20 +69,31 @@ def child(path: Path, module: str) -> None:
     )
 
 
+def imported(shape: str, megabytes: float, tmp: Path) -> float:
+    """Build and import one changelog in a child process (its line printed); returns the import's CPU s."""
+    path = tmp / f"{shape}.changelog"
+    module = build(shape, megabytes, path)
+    command = [sys.executable, __file__, "--child", str(path), module]
+    line = subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+    path.unlink()
+    print(f"{shape}: {line}", flush=True)
+    return float(re.search(r"import ([\d.]+) s CPU", line).group(1))  # type: ignore[union-attr]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=float, default=50.0)
-    parser.add_argument("--shape", choices=sorted(SHAPES), default="qla2xxx")
+    parser.add_argument("--shape", choices=sorted(SHAPES), action="append", help="default: each shape")
     parser.add_argument("--child", nargs=2, metavar=("FILE", "MODULE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(Path(args.child[0]), args.child[1])
         return
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{args.shape}.changelog"
-        module = build(args.shape, args.megabytes, path)
-        print(f"{args.shape}: ", end="", flush=True)
-        subprocess.run([sys.executable, __file__, "--child", str(path), module], check=True)
+        for shape in args.shape or sorted(SHAPES, reverse=True):
+            quarter = imported(shape, args.megabytes / 4, Path(tmp))
+            whole = imported(shape, args.megabytes, Path(tmp))
+            print(f"{shape}: import CPU growth for 4x input: {whole / quarter:.2f}x (linear: 4)", flush=True)
 
 
 if __name__ == "__main__":

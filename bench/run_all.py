@@ -67,8 +67,14 @@ BENCHES = (
         args=(),
         quick_args=("--megabytes", "5"),
         figures=(
-            ("changelog import / split + scan lines (CPU)", r"ratio ([\d.]+)x", "-"),
-            ("import peak RSS / file size", r"= ([\d.]+)x the file", "-"),
+            ("import, vendor notes / split + scan lines (CPU)", r"(?s).*qla2xxx: [^\n]*ratio ([\d.]+)x", "-"),
+            ("import, Debian shared log / split + scan (CPU)", r"(?s).*debian: [^\n]*ratio ([\d.]+)x", "-"),
+            (
+                "import CPU growth for 4x input (vendor, Debian)",
+                r"growth for 4x input: ([\d.]+)x",
+                "~4 (linear)",
+            ),
+            ("import peak RSS / file size (vendor notes)", r"(?s).*qla2xxx: [^\n]*= ([\d.]+)x the file", "-"),
         ),
     ),
     Bench(
@@ -87,6 +93,20 @@ BENCHES = (
         figures=(
             ("oops parse / grep -c -E (CPU)", r"ratio\s*:\s*([\d.]+)", "<= 3"),
             ("triage peak RSS at 100,000 crashes (MiB)", r"peak RSS\s*:.*, (\d+) MiB at", "tens of MB"),
+        ),
+    ),
+    Bench(
+        name="triage_memory",
+        args=(),
+        quick_args=("1000", "4000"),
+        figures=(
+            ("triage RSS above a line scan, 100k / 10k crashes", r"crashes: ([\d.]+)x \(", "~1 (flat)"),
+            (
+                "triage RSS above a line scan, bytes a crash",
+                r"(?s).*crashes: [\d.]+ MiB above the floor, (\d+) bytes",
+                "-",
+            ),
+            ("triage / line scan (CPU)", r"line scan CPU (\d+)x", "-"),
         ),
     ),
     Bench(

@@ -52,10 +52,10 @@ CHUNK = 1 << 20
 _STAMPED = re.compile(r"^(?:<\d>)?\[ *\d+\.\d+\] ?", re.MULTILINE)
 
 
-def reports() -> list[str]:
+def reports(sources: tuple[Path, ...] = SOURCES) -> list[str]:
     """The single-report dmesg-shaped files of the corpora, their [seconds] stamps removed."""
     found = []
-    for folder in SOURCES:
+    for folder in sources:
         for path in sorted(folder.glob("*.log")):
             text = "\n".join(line for line in path.read_text().splitlines() if not line.startswith("#"))
             if _STAMPED.match(text) and len(list(iter_oopses(text))) == 1:
@@ -63,10 +63,16 @@ def reports() -> list[str]:
     return found
 
 
-def write_log(path: Path, crashes: int | None = None, size: int | None = None, between: int = BETWEEN) -> int:
+def write_log(
+    path: Path,
+    crashes: int | None = None,
+    size: int | None = None,
+    between: int = BETWEEN,
+    texts: list[str] | None = None,
+) -> int:
     """``crashes`` reports, or as many as fit in ``size`` bytes, each stamped 100 s after the last (its
     own crash, not one cascade), ``between`` ordinary lines apart; returns how many were written."""
-    texts, stamp, written = reports(), 100.0, 0
+    texts, stamp, written = texts or reports(), 100.0, 0
     with path.open("w") as out:
         while (crashes is None or written < crashes) and (size is None or out.tell() < size):
             lines = [f"[{stamp + i * 0.001:12.6f}] {ORDINARY[i % len(ORDINARY)]}" for i in range(between)]
@@ -97,8 +103,8 @@ def parse_file(path: Path) -> tuple[int, float, float, int]:
 def triage_file(path: Path) -> tuple[int, float, float, int]:
     """Crashes as `fleetfix triage LOG` finds and groups them, wall and CPU seconds, and peak RSS in KiB."""
     start, cpu = time.perf_counter(), _cpu()
-    groups = group_crashes(read_paths([path]).crashes)
-    crashes = sum(len(g.crashes) for g in groups)
+    groups = group_crashes(read_paths([path]).groups)
+    crashes = sum(g.total for g in groups)
     return crashes, time.perf_counter() - start, _cpu() - cpu, _peak_rss()
 
 

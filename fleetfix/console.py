@@ -334,11 +334,11 @@ def triage_table(result: TriageResult, console: Console = stdout, wide: bool = F
         console.print(table)
     for number, group in enumerate(result.groups, 1):
         _triage_group(number, group, console)
-    crashes = [c for g in result.groups for c in g.crashes]
-    untimed = sum(1 for c in crashes if c.time is None)
+    untimed = sum(triage_report.untimed(g) for g in result.groups)
+    hosts = {h for g in result.groups for h in g.hosts}
     console.print(
         Text(
-            f"{len(crashes)} crashes on {len({c.host for c in crashes})} hosts in {len(result.groups)} "
+            f"{result.crashes} crashes on {len(hosts)} hosts in {len(result.groups)} "
             + ("group" if len(result.groups) == 1 else "groups")
             + (f", {untimed} without a wall-clock time" if untimed else "")
             + f" ({read})"
@@ -360,7 +360,7 @@ def _triage_group(number: int, group: CrashGroup, console: Console) -> None:
     console.print(
         Text.assemble(
             (f"{number}. {group.module or 'no module'}", "bold"),
-            f" {group.kind} in {group.rip or '?'}: {len(group.crashes)} crashes on {len(group.hosts)} hosts",
+            f" {group.kind} in {group.rip or '?'}: {group.total} crashes on {len(group.hosts)} hosts",
         )
     )
     times = group.times
@@ -368,6 +368,8 @@ def _triage_group(number: int, group: CrashGroup, console: Console) -> None:
     if times:
         first, last = times[0].astimezone(UTC), times[-1].astimezone(UTC)
         rows.append(("seen", f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"))
+    if group.sampled:
+        rows.append(("listed", triage_report.sample_text(group)))
     if group.loaded:
         rows.append(("builds", triage_report.builds_text(group)))
     for advisory in group.advisories:

@@ -76,7 +76,7 @@ def load_file(path: Path) -> list[Advisory]:
 
 def _compose(text: str, source: str) -> yaml.Node | None:
     try:
-        return yaml.compose(text, Loader=serde.YAML_LOADER)
+        return serde.compose_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"

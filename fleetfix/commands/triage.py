@@ -111,7 +111,7 @@ def triage(request: TriageRequest, observer: RunObserver | None = None) -> Triag
         where = ", ".join(str(s) for s in sources)
         raise InputError(where, f"no kernel log to read: {found.stats.describe()}")
     groups = group_crashes(
-        found.crashes, audit, db, found.hosts, request.run_lengths, None, request.default_run_length
+        found.groups, audit, db, found.hosts, request.run_lengths, None, request.default_run_length
     )
     audited = audit_path if audit else None
     return TriageResult(groups, datetime.now(UTC), tuple(sources), audited, collected, found.stats)

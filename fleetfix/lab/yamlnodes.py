@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
 
+from fleetfix import serde
 from fleetfix.errors import InputError
 
 _MISSING = object()
@@ -39,7 +41,7 @@ class Node:
     def mapping(self, allowed: set[str]) -> dict[str, Node]:
         if not isinstance(self.node, yaml.MappingNode):
             raise self.fail("expected a mapping")
-        yaml.SafeLoader("").flatten_mapping(self.node)  # resolve "<<: *anchor" merge keys
+        SafeConstructor().flatten_mapping(self.node)  # resolve "<<: *anchor" merge keys
         out: dict[str, Node] = {}
         for key_node, value_node in self.node.value:
             key = str(key_node.value)
@@ -62,7 +64,7 @@ class Node:
     def scalar(self) -> Any:
         if not isinstance(self.node, yaml.ScalarNode):
             raise self.fail("expected a single value")
-        return yaml.SafeLoader("").construct_object(self.node, deep=True)
+        return SafeConstructor().construct_object(self.node, deep=True)
 
     def text(self) -> str:
         value = self.scalar()
@@ -93,7 +95,7 @@ def load(path: Path) -> Node:
     except OSError as exc:
         raise InputError(source, f"cannot read: {exc.strerror or exc}") from None
     try:
-        root = yaml.compose(text)
+        root = serde.compose_yaml(text)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise InputError(source, f"YAML syntax: {exc.problem}", line=line) from None

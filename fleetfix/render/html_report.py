@@ -171,8 +171,14 @@ def _triage_section(triage: Mapping[str, Any] | None, timelines: Sequence[Timeli
         correlations = [c for c in group.get("correlations") or [] if c.get("hits")]
         sentence = f"<p>{_e(correlations[0]['sentence'])}.</p>" if correlations else ""
         untimed = f'<p class="note">{line.untimed} crash(es) without a time.</p>' if line.untimed else ""
+        listed = len(group.get("crashes") or [])
+        count = group.get("count") if isinstance(group.get("count"), int) else listed  # older documents
+        if count > listed:
+            untimed += (
+                f'<p class="note">The timeline draws {listed} of the {count} crashes, spread evenly.</p>'
+            )
         blocks.append(
-            f'<h3>{_e(title)}</h3><p class="meta">{len(group.get("crashes") or [])} crashes on '
+            f'<h3>{_e(title)}</h3><p class="meta">{count} crashes on '
             f"{_e(', '.join(group.get('hosts') or []))}</p>{sentence}"
             f"{timeline_svg(line, title)}{untimed}"
         )

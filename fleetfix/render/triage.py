@@ -97,10 +97,11 @@ def to_dict(
     return {
         "generated_at": generated_at.isoformat(),
         "summary": {
-            "crashes": len(crashes),
+            "crashes": sum(g.total for g in groups),
+            "listed": len(crashes),
             "groups": len(groups),
-            "hosts": len({c.host for c in crashes}),
-            "untimed": sum(1 for c in crashes if c.time is None),
+            "hosts": len({h for g in groups for h in g.hosts}),
+            "untimed": sum(untimed(g) for g in groups),
             "read": dict(read or {}),
         },
         "crashes": [crash_dict(c) for c in crashes],
@@ -110,9 +111,12 @@ def to_dict(
                 "module": g.module,
                 "rip": g.rip,
                 "kind": g.kind,
-                "crashes": [index[id(c)] for c in g.crashes],
+                "count": g.total,
+                "crashes": [index[id(c)] for c in g.crashes],  # those listed (``Tally``)
+                "listed_every": g.every,  # 1: every crash is listed
                 "example": index[id(g.example)],  # a crash with its whole report: others may go without
                 "hosts": list(g.hosts),
+                "crashes_per_host": g.per_host,
                 "times": [_utc(t) for t in g.times],
                 "loaded": [
                     {
@@ -170,6 +174,19 @@ class GroupRow:
 COLUMNS = ("module", "RIP", "kind", "crashes", "hosts", "first", "last", "builds", "advisories", "job timing")
 
 
+def untimed(group: CrashGroup) -> int:
+    """The group's crashes without a wall-clock time, listed or not."""
+    return group.untimed if group.untimed is not None else sum(1 for c in group.crashes if c.time is None)
+
+
+def sample_text(group: CrashGroup) -> str:
+    """What the lists of a large group hold: ``listing 1,002 of 100,000 crashes (every 128th, ...)``."""
+    return (
+        f"listing {len(group.crashes):,} of {group.total:,} crashes (every {group.every}th as read, with the "
+        "first, the last and the example); job timing weighs those listed"
+    )
+
+
 def builds_text(group: CrashGroup) -> str:
     """Each audited version of the group's module and how many crashing hosts ran it."""
     versions: dict[str, int] = {}
@@ -192,7 +209,7 @@ def group_rows(groups: Sequence[CrashGroup]) -> list[GroupRow]:
                 module=g.module or "-",
                 rip=g.rip or "-",
                 kind=g.kind,
-                crashes=str(len(g.crashes)),
+                crashes=str(g.total),
                 hosts=str(len(g.hosts)),
                 first=_short(g.times[0]) if g.times else "unknown",
                 last=_short(g.times[-1]) if g.times else "unknown",
@@ -224,11 +241,12 @@ def host_rows(groups: Sequence[CrashGroup]) -> list[HostRow]:
     last: dict[str, datetime] = {}
     first_group: dict[str, int] = {}
     for number, group in enumerate(groups, 1):
-        for crash in group.crashes:
-            counts[crash.host] = counts.get(crash.host, 0) + 1
-            first_group.setdefault(crash.host, number)
-            if crash.time is not None and (crash.host not in last or crash.time > last[crash.host]):
-                last[crash.host] = crash.time
+        for host, count in group.per_host.items():
+            counts[host] = counts.get(host, 0) + count
+            first_group.setdefault(host, number)
+        for host, when in group.host_last.items():
+            if host not in last or when > last[host]:
+                last[host] = when
     rows = []
     for host in sorted(counts, key=lambda h: (-counts[h], h)):
         group = groups[first_group[host] - 1]
@@ -263,11 +281,11 @@ def _cell(text: object) -> str:
 
 
 def to_markdown(groups: Sequence[CrashGroup], generated_at: datetime, read: str | None = None) -> str:
-    crashes = [c for g in groups for c in g.crashes]
+    hosts = {h for g in groups for h in g.hosts}
     lines = [
         f"# fleetfix triage ({generated_at:%Y-%m-%d %H:%M %Z})",
         "",
-        f"{len(crashes)} crashes on {len({c.host for c in crashes})} hosts, in {len(groups)} groups."
+        f"{sum(g.total for g in groups)} crashes on {len(hosts)} hosts, in {len(groups)} groups."
         + (f" Read: {read}." if read else ""),
         "",
         "| " + " | ".join(COLUMNS) + " |",
@@ -277,6 +295,8 @@ def to_markdown(groups: Sequence[CrashGroup], generated_at: datetime, read: str 
     for number, g in enumerate(groups, 1):
         lines += ["", f"## {number}. {g.module or 'no module'}: {g.kind} in `{g.rip or '?'}`", ""]
         lines.append(f"Signature `{g.signature}`; hosts: {', '.join(g.hosts)}.")
+        if g.sampled:
+            lines.append(f"Of its {g.total:,} crashes, {sample_text(g)}.")
         lines.append("")
         lines += ["| host | time | source |", "|---|---|---|"]
         lines += [

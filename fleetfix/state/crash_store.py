@@ -34,8 +34,9 @@ the prefix names none; else (2) for a kdump log, the dump directory's name (kdum
 log's last ``[seconds]`` stamp, minus the report's distance in seconds from that stamp (the capture
 kernel writes the dump within a minute or so of the panic); else (3) none: the crash is grouped but not
 correlated. A pstore record is timed by the moment its dump was written (efi-pstore's id, else the file's
-time), less the report's distance from the dump's last stamp. One crash seen by kdump, netconsole and pstore
-is kept once, with the better time, the fuller report and every source (``fleetfix.triage.merge``).
+time: "pstore file time", which systemd-pstore's archive sets when it moves the record at the next boot),
+less the report's distance from the dump's last stamp. One crash seen by kdump, netconsole and pstore is
+kept once, with the better time, the fuller report and every source (``fleetfix.triage.merge``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ import dataclasses
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -65,8 +67,8 @@ from fleetfix.state.log_files import (
 from fleetfix.triage.calendar.analyze import parse_analyze_calendar
 from fleetfix.triage.cascade import fold_cascades
 from fleetfix.triage.correlate.job_schedule import HostJobs
-from fleetfix.triage.group import Crash
-from fleetfix.triage.merge import merge_sources
+from fleetfix.triage.group import Crash, Tally
+from fleetfix.triage.merge import combine, same_event, stamps
 from fleetfix.triage.oops.find_all import Oops, iter_oopses, signature
 from fleetfix.triage.pstore import Dump, Record, assemble, read_record, strip_headers
 from fleetfix.triage.result import ReadStats
@@ -90,9 +92,26 @@ class StoredHost(HostJobs):
 
 @dataclass(frozen=True)
 class Collected:
-    crashes: tuple[Crash, ...]
+    groups: dict[str, Tally]  # the crashes by signature, counted as read (``triage.group.Tally``)
     hosts: dict[str, StoredHost]
     stats: ReadStats = dataclasses.field(default_factory=ReadStats)
+
+    @property
+    def crashes(self) -> tuple[Crash, ...]:
+        """The crashes listed, group by group (all of them for groups of up to ``LISTED``)."""
+        return tuple(c for counted in self.groups.values() for c in counted.listed())
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """One kernel log to read, the host it belongs to and that host's zone; ``dumped_at`` for a kdump
+    log: its dump directory's time."""
+
+    path: Path
+    host: str
+    zone: tzinfo = UTC
+    dumped_at: datetime | None = None
+    strict: bool = True  # an unreadable file is an error, else counted as unreadable
 
 
 class Briefs:
@@ -132,49 +151,46 @@ def directory_kind(path: Path) -> Literal["store", "receiver", "logs"]:
 
 
 def read_paths(paths: Sequence[Path]) -> Collected:
-    """Crash stores, receiver directories, directories of logs and log files, merged; duplicates kept once."""
-    crashes: list[Crash] = []
+    """Crash stores, receiver directories, directories of logs and log files, merged; duplicates kept once.
+
+    The logs to read are listed first, then read one at a time, each crash counted into its signature's
+    ``Tally`` as it is found: nothing is kept per crash beyond ``Deduplicator``'s index for hosts read from
+    more than one file. kdump logs are read last, so the copy of a crash a log prefix dates comes first.
+    """
     hosts: dict[str, StoredHost] = {}
-    stats = ReadStats()
-    briefs = Briefs()
+    sources: list[LogSource] = []
     for path in paths:
         if path.is_dir():
             kind = directory_kind(path)
             if kind == "store":
-                found = read_store(path, briefs)
+                sources += store_sources(path, hosts)
             elif kind == "receiver":
-                found = read_receiver(path, {}, briefs)
+                sources += receiver_sources(path, {})
             else:
-                found = read_log_tree(path, hosts, briefs)
-            crashes += found.crashes
-            hosts.update(found.hosts)
-            stats += found.stats
+                sources += tree_sources(path, hosts)
         elif path.exists():
             host = hosts.get(host_of(path))
-            found_crashes, read = read_log(path, host_of(path), host.zone if host else UTC, briefs=briefs)
-            crashes += found_crashes
-            stats += read
+            sources.append(LogSource(path, host_of(path), host.zone if host else UTC))
         else:
             raise InputError(str(path), "no such file or directory")
-    return Collected(merge_sources(crashes), hosts, stats)
-
-
-def read_store(store: Path, briefs: Briefs | None = None) -> Collected:
-    briefs = briefs or Briefs()
-    hosts = {d.name: read_jobs(d / "jobs.json", d.name) for d in _subdirs(store) if d.name != "netconsole"}
-    crashes: list[Crash] = []
+    sources.sort(key=lambda s: s.dumped_at is not None)
+    pstores = [(d, host) for path in paths if path.is_dir() and directory_kind(path) == "store"
+               for host in _subdirs_named(path) if (d := path / host / "pstore").is_dir()]  # fmt: skip
+    dedup = Deduplicator([*(s.host for s in sources), *(host for _, host in pstores)])
     stats = ReadStats()
-    for name, host in hosts.items():
-        for dump in _subdirs(store / name / "crash"):
-            for log in _kernel_logs(dump):
-                found, read = read_log(log, name, host.zone, dump_time(dump.name, host.zone), briefs)
-                crashes += found
-                stats += read
-        found, read = read_pstore(store / name / "pstore", name, briefs)
-        crashes += found
+    briefs = Briefs()
+    for source in sources:
+        stats += read_log(source, briefs, dedup.add)
+    for directory, host in pstores:
+        crashes, read = read_pstore(directory, host, briefs)
+        for crash in crashes:
+            dedup.add(crash)
         stats += read
-    received = read_receiver(store / "netconsole", hosts, briefs)
-    return Collected(merge_sources(crashes + list(received.crashes)), hosts, stats + received.stats)
+    return Collected(dedup.groups, hosts, stats)
+
+
+def _subdirs_named(store: Path) -> list[str]:
+    return [d.name for d in _subdirs(store) if d.name != "netconsole"]
 
 
 def read_pstore(directory: Path, host: str, briefs: Briefs | None = None) -> tuple[list[Crash], ReadStats]:
@@ -222,39 +238,43 @@ def read_pstore(directory: Path, host: str, briefs: Briefs | None = None) -> tup
     return crashes, ReadStats(len(records) + len(reassembled), lines, 0, problems)
 
 
-def read_receiver(directory: Path, hosts: dict[str, StoredHost], briefs: Briefs | None = None) -> Collected:
+def store_sources(store: Path, hosts: dict[str, StoredHost]) -> list[LogSource]:
+    """A crash store's kdump logs and receiver files; its hosts' schedules are added to ``hosts``."""
+    found = {d.name: read_jobs(d / "jobs.json", d.name) for d in _subdirs(store) if d.name != "netconsole"}
+    sources = [
+        LogSource(log, name, host.zone, dump_time(dump.name, host.zone))
+        for name, host in found.items()
+        for dump in _subdirs(store / name / "crash")
+        for log in _kernel_logs(dump)
+    ]
+    hosts.update(found)
+    return sources + receiver_sources(store / "netconsole", found)
+
+
+def receiver_sources(directory: Path, hosts: dict[str, StoredHost]) -> list[LogSource]:
     """A netconsole receiver's ``<address>_<port>.log`` files, each given to the host its sender is."""
-    briefs = briefs or Briefs()
     addresses = {a: h.host for h in hosts.values() for a in h.addresses}
     senders = _senders(directory / "events.jsonl")
-    crashes: list[Crash] = []
-    stats = ReadStats()
+    sources = []
     for log in sorted(directory.glob("*.log")) if directory.is_dir() else ():
         name = source_host(log, senders, addresses)
-        found, read = read_log(log, name, hosts[name].zone if name in hosts else UTC, briefs=briefs)
-        crashes += found
-        stats += read
-    return Collected(tuple(crashes), {}, stats)
+        sources.append(LogSource(log, name, hosts[name].zone if name in hosts else UTC))
+    return sources
 
 
-def read_log_tree(directory: Path, hosts: dict[str, StoredHost], briefs: Briefs | None = None) -> Collected:
+def tree_sources(directory: Path, hosts: dict[str, StoredHost]) -> list[LogSource]:
     """Every file under ``directory``; a file in a subdirectory belongs to the host the subdirectory names.
     Files that cannot be opened or decompressed are counted, not fatal: one unreadable rotation must not
     hide the crashes in the others."""
-    briefs = briefs or Briefs()
-    crashes: list[Crash] = []
-    stats = ReadStats()
+    sources = []
     try:
         for path in log_files(directory):
             parts = path.relative_to(directory).parts
             name = parts[0] if len(parts) > 1 else host_of(path)
-            zone = hosts[name].zone if name in hosts else UTC
-            found, read = read_log(path, name, zone, briefs=briefs, strict=False)
-            crashes += found
-            stats += read
+            sources.append(LogSource(path, name, hosts[name].zone if name in hosts else UTC, strict=False))
     except OSError as exc:
         raise InputError(str(directory), f"cannot read directory: {exc.strerror or exc}") from None
-    return Collected(tuple(crashes), {}, stats)
+    return sources
 
 
 def _subdirs(path: Path) -> list[Path]:
@@ -322,20 +342,12 @@ def dump_time(name: str, zone: tzinfo) -> datetime | None:
     return None
 
 
-def read_log(
-    path: Path,
-    host: str,
-    zone: tzinfo = UTC,
-    dumped_at: datetime | None = None,
-    briefs: Briefs | None = None,
-    strict: bool = True,
-) -> tuple[list[Crash], ReadStats]:
+def read_log(source: LogSource, briefs: Briefs, found: Callable[[Crash], object]) -> ReadStats:
     """The crashes in one kernel log (a cascade of reports is one crash), each with its wall-clock time by
-    the rule above, and what reading it came to. A file that cannot be read is an error when ``strict``,
-    else counted as unreadable."""
-    briefs = briefs or Briefs()
-    source = str(path)
-    crashes: list[Crash] = []
+    the rule above, handed to ``found`` as they are read; returns what reading the log came to."""
+    path, zone, dumped_at = source.path, source.zone, source.dumped_at
+    name = str(path)
+    crashes = 0
     try:
         modified = datetime.fromtimestamp(path.stat().st_mtime, zone)
         with open_log(path) as handle:
@@ -344,19 +356,21 @@ def read_log(
             if dumped_at is None:
                 for oops in oopses:
                     time, basis = _wallclock(oops, zone, modified, None, None)
-                    crashes.append(briefs.crash(host, oops, source, time, basis))
+                    found(briefs.crash(source.host, oops, name, time, basis))
+                    crashes += 1
             else:  # a kdump log is small; its last stamp dates its reports
-                found = list(oopses)
+                reports = list(oopses)
                 last = _last_stamp(handle) if not is_compressed(path) else None
-                for oops in found:
+                for oops in reports:
                     time, basis = _wallclock(oops, zone, modified, dumped_at, last)
-                    crashes.append(briefs.crash(host, oops, source, time, basis))
+                    found(briefs.crash(source.host, oops, name, time, basis))
+                    crashes += 1
     except DECOMPRESSION_ERRORS as exc:
-        if strict:
-            raise InputError(source, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-        return [], ReadStats(unreadable=(source,))
+        if source.strict:
+            raise InputError(name, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        return ReadStats(unreadable=(name,))
     kernel = bool(crashes) or (chunks.kernel_signs and not chunks.binary)
-    return crashes, ReadStats(1, chunks.lines, 0 if kernel else 1)
+    return ReadStats(1, chunks.lines, 0 if kernel else 1)
 
 
 def _last_stamp(handle: BinaryIO) -> float | None:
@@ -382,6 +396,40 @@ def _wallclock(
             return dumped_at - timedelta(seconds=last_seconds - oops.timestamp), "dump directory"
         return dumped_at, "dump directory"
     return None, "unknown"
+
+
+class Deduplicator:
+    """Counts each crash once into its signature's ``Tally``: a crash seen in two files of one host (kdump's
+    log, the netconsole receiver's, a pstore record, or ``kern.log`` and ``syslog``) is one event by
+    ``triage.merge.same_event`` (a shared ``[seconds]`` stamp, times close), and the copy it is counted as
+    has the best time, the fuller report and every source (``triage.merge.combine``).
+
+    Only hosts read from more than one file can have such copies, so only their crashes are indexed (by host
+    and stamp); a host with one log, however many crashes it holds, costs nothing here.
+    """
+
+    def __init__(self, hosts: Iterable[str]) -> None:
+        files = Counter(hosts)
+        self.indexed = {host for host, count in files.items() if count > 1}
+        self.groups: dict[str, Tally] = {}
+        self.seen: dict[tuple[str, float], Crash] = {}
+
+    def add(self, crash: Crash) -> None:
+        seconds = stamps(crash) if crash.host in self.indexed else frozenset()
+        kept = next((k for s in seconds if (k := self.seen.get((crash.host, s))) is not None), None)
+        if kept is not None and same_event(kept, crash):
+            # counted in the group of the copy first read; the fuller report may come from the other copy
+            joined = dataclasses.replace(combine(kept, crash), signature=kept.key)
+            self.groups[kept.key].replace(kept, joined)
+            for second in stamps(kept) | seconds:
+                self.seen[(crash.host, second)] = joined
+            return
+        group = self.groups.get(crash.key)
+        if group is None:
+            group = self.groups[crash.key] = Tally()
+        group.add(crash)
+        for second in seconds:
+            self.seen.setdefault((crash.host, second), crash)
 
 
 def read_jobs(path: Path, host: str) -> StoredHost:

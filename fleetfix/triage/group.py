@@ -8,8 +8,9 @@ advisories match those builds, and whether the crashes line up with a scheduled 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,30 +70,142 @@ class AdvisoryHit:
     why: str
 
 
+# Crashes a group lists in full (the documents' crash lists, the timeline, the job correlation): a larger
+# group lists an evenly spread sample of this many, plus its first and last crash and its example.
+LISTED = 1000
+
+
+class Tally:
+    """One signature's crashes as they are read: exact counts (in all, per host, untimed), the first and
+    last crash, the crash with the whole report, and at most ``LISTED`` crashes spread evenly over all of
+    them (every ``every``-th in reading order; ``every`` doubles whenever the list fills). Its memory does
+    not grow with the number of crashes, which is what lets one log of 100,000 oopses be triaged."""
+
+    def __init__(self, limit: int = LISTED) -> None:
+        self.limit = limit
+        self.count = 0
+        self.untimed = 0
+        self.kinds: Counter[str] = Counter()
+        self.hosts: Counter[str] = Counter()
+        self.host_last: dict[str, datetime] = {}
+        self.first: Crash | None = None  # earliest timed crash
+        self.last: Crash | None = None  # latest timed crash
+        self.example: Crash | None = None
+        self.every = 1
+        self.sample: list[Crash] = []
+
+    def add(self, crash: Crash) -> None:
+        if self.example is None or (
+            not _whole(self.example) and _whole(crash)
+        ):  # the first crash with its whole report
+            self.example = crash
+        if self.count % self.every == 0:
+            self.sample.append(crash)
+            if len(self.sample) > self.limit:
+                self.sample = self.sample[::2]
+                self.every *= 2
+        self.count += 1
+        self.kinds[crash.oops.kind] += 1
+        self.hosts[crash.host] += 1
+        self._timed(crash)
+
+    def replace(self, old: Crash, new: Crash) -> None:
+        """``new`` is a better-timed copy of ``old``, already counted (``crash_store.deduplicate``)."""
+        if old.time is None:
+            self.untimed -= 1
+        if _whole(old) and not _whole(new):  # the same report: keep the whole one
+            new = dataclasses.replace(
+                new,
+                oops=dataclasses.replace(
+                    new.oops, call_trace=old.oops.call_trace, modules_linked_in=old.oops.modules_linked_in
+                ),
+            )
+        self.sample = [new if c is old else c for c in self.sample]
+        self.example = new if self.example is old else self.example
+        self.first = new if self.first is old else self.first
+        self.last = new if self.last is old else self.last
+        self._timed(new)
+
+    def _timed(self, crash: Crash) -> None:
+        when = crash.time
+        if when is None:
+            self.untimed += 1
+            return
+        if self.first is None or self.first.time is None or when < self.first.time:
+            self.first = crash
+        if self.last is None or self.last.time is None or when > self.last.time:
+            self.last = crash
+        if crash.host not in self.host_last or when > self.host_last[crash.host]:
+            self.host_last[crash.host] = when
+
+    def listed(self) -> list[Crash]:
+        """The crashes shown: the sample with the first, last and example crash, by time, untimed last."""
+        shown = {id(c): c for c in (*self.sample, self.first, self.last, self.example) if c is not None}
+        return sorted(shown.values(), key=_by_time)
+
+
+def _whole(crash: Crash) -> bool:
+    return bool(crash.oops.call_trace or crash.oops.modules_linked_in)
+
+
+def _by_time(crash: Crash) -> tuple[bool, float, str]:
+    return (crash.time is None, crash.time.timestamp() if crash.time else 0.0, crash.host)
+
+
 @dataclass(frozen=True, slots=True)
 class CrashGroup:
     signature: str
     module: str | None
     rip: str | None
     kind: str  # the most frequent kind among its crashes
-    crashes: tuple[Crash, ...]  # in time order, untimed last
+    crashes: tuple[
+        Crash, ...
+    ]  # those listed (``Tally``: all of a group of up to LISTED), by time, untimed last
     loaded: tuple[LoadedBuild, ...]
     advisories: tuple[AdvisoryHit, ...]
     correlations: Correlations
+    count: int = 0  # all its crashes; 0: as many as listed
+    host_counts: tuple[tuple[str, int], ...] = ()  # crashes per host, all of them; empty: from ``crashes``
+    host_times: tuple[tuple[str, datetime], ...] = ()  # each host's latest crash; empty: from ``crashes``
+    untimed: int | None = None  # crashes without a wall-clock time, all of them; None: from ``crashes``
+    every: int = 1  # the sample's step: 1 when every crash is listed
+
+    @property
+    def total(self) -> int:
+        """How many crashes the group has, listed or not."""
+        return self.count or len(self.crashes)
+
+    @property
+    def sampled(self) -> bool:
+        return self.total > len(self.crashes)
+
+    @property
+    def per_host(self) -> dict[str, int]:
+        return dict(self.host_counts) if self.host_counts else Counter(c.host for c in self.crashes)
+
+    @property
+    def host_last(self) -> dict[str, datetime]:
+        """Each host's latest crash time, of all its crashes."""
+        if self.host_times:
+            return dict(self.host_times)
+        latest: dict[str, datetime] = {}
+        for crash in self.crashes:
+            if crash.time is not None and (crash.host not in latest or crash.time > latest[crash.host]):
+                latest[crash.host] = crash.time
+        return latest
 
     @property
     def hosts(self) -> tuple[str, ...]:
-        return tuple(sorted({c.host for c in self.crashes}))
+        return tuple(sorted(self.per_host))
 
     @property
     def example(self) -> Crash:
         """A crash of the group with its whole report (the others may be brief: ``Crash``)."""
-        return next(
-            (c for c in self.crashes if c.oops.call_trace or c.oops.modules_linked_in), self.crashes[0]
-        )
+        return next((c for c in self.crashes if _whole(c)), self.crashes[0])
 
     @property
     def times(self) -> tuple[datetime, ...]:
+        """The listed crashes' times, in order: the first and the last are the group's own."""
         return tuple(c.time for c in self.crashes if c.time is not None)
 
 
@@ -158,8 +271,19 @@ def advisory_hits(
     return tuple(sorted(hits, key=lambda h: (-len(h.hosts), h.id)))
 
 
+def tally(crashes: Iterable[Crash]) -> dict[str, Tally]:
+    """Crashes by signature, in the order each signature was first read."""
+    tallies: dict[str, Tally] = {}
+    for crash in crashes:
+        found = tallies.get(crash.key)
+        if found is None:
+            found = tallies[crash.key] = Tally()
+        found.add(crash)
+    return tallies
+
+
 def group_crashes(
-    crashes: Sequence[Crash],
+    crashes: Iterable[Crash] | Mapping[str, Tally],
     audit: Mapping[str, Any] | None = None,
     db: AdvisoryDB | None = None,
     jobs: Mapping[str, HostJobs] | None = None,
@@ -167,30 +291,34 @@ def group_crashes(
     observed: Mapping[str, Sequence[timedelta]] | None = None,
     default_length: timedelta = DEFAULT_RUN_LENGTH,
 ) -> tuple[CrashGroup, ...]:
-    """Crashes by signature, the largest group first; ``audit`` is a parsed ``fleetfix audit`` JSON report."""
+    """Crashes (or their tallies by signature) grouped, the largest group first; ``audit`` is a parsed
+    ``fleetfix audit`` JSON report. The job correlation weighs the listed crashes (``Tally``)."""
     builds = audited_builds(audit) if audit is not None else {}
-    by_signature: dict[str, list[Crash]] = {}
-    for crash in crashes:
-        by_signature.setdefault(crash.key, []).append(crash)
+    tallies = crashes if isinstance(crashes, Mapping) else tally(crashes)
     groups = []
-    for key, members in by_signature.items():
-        members.sort(key=lambda c: (c.time is None, c.time.timestamp() if c.time else 0.0, c.host))
+    for key, counted in tallies.items():
+        members = counted.listed()
         first = members[0].oops
         module = first.implicated_module
-        hosts = sorted({c.host for c in members})
+        hosts = sorted(counted.hosts)
         groups.append(
             CrashGroup(
                 signature=key,
                 module=module,
                 rip=first.rip,
-                kind=Counter(c.oops.kind for c in members).most_common(1)[0][0],
+                kind=counted.kinds.most_common(1)[0][0],
                 crashes=tuple(members),
                 loaded=tuple(builds[(h, module)] for h in hosts if module and (h, module) in builds),
                 advisories=advisory_hits(module, hosts, builds, db) if module and db is not None else (),
                 correlations=correlate(
                     [(c.host, c.time) for c in members], jobs or {}, configured, observed, default_length
                 ),
+                count=counted.count,
+                host_counts=tuple(sorted(counted.hosts.items())),
+                host_times=tuple(sorted(counted.host_last.items())),
+                untimed=counted.untimed,
+                every=counted.every,
             )
         )
-    groups.sort(key=lambda g: (-len(g.crashes), -len(g.hosts), g.signature))
+    groups.sort(key=lambda g: (-g.total, -len(g.hosts), g.signature))
     return tuple(groups)

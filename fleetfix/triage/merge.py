@@ -19,17 +19,14 @@ copy of a report may have lost the head that names the RIP.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 from datetime import timedelta
 
 from fleetfix.triage.group import Crash
 
 WINDOW = timedelta(minutes=10)
-UNSTAMPED_REACH = 64
 # How good a crash's time is: a line's own prefix, then the moment a pstore record was written (the panic's
-# second, in efi-pstore's names), then the kdump directory's name (the capture kernel's clock, a minute or so
-# later), then a pstore file's time (at best the dump's, at worst the next boot's archiving), then none.
-BASIS_RANK = {"log prefix": 0, "pstore record": 1, "dump directory": 2, "pstore file time": 3, "unknown": 4}
+# second), then the kdump directory's name (the capture kernel's clock, a minute or so later), then none.
+BASIS_RANK = {"log prefix": 0, "pstore record": 1, "dump directory": 2, "unknown": 3}
 
 
 def same_event(kept: Crash, other: Crash) -> bool:
@@ -68,35 +65,3 @@ def combine(kept: Crash, other: Crash) -> Crash:
         signature=fuller.signature,
         also_seen_in=tuple(s for s in sources if s != timed.source),
     )
-
-
-def merge_sources(crashes: Iterable[Crash]) -> tuple[Crash, ...]:
-    """Crashes of the same event kept once (``same_event``), in the order first seen.
-
-    Candidates come from two indexes, (host, stamp) and (host, signature), so a log of 100,000 crashes merges
-    in linear time: a crash without a stamp (``crash`` bt output) is held against the ``UNSTAMPED_REACH`` most
-    recent crashes of its signature on its host, not against all of them.
-    """
-    kept: list[Crash] = []
-    by_stamp: dict[tuple[str, float], list[int]] = {}
-    unstamped: dict[tuple[str, str], list[int]] = {}
-    by_key: dict[tuple[str, str], list[int]] = {}
-    for crash in crashes:
-        seconds, key = stamps(crash), (crash.host, crash.key)
-        if seconds:
-            candidates = [i for s in seconds for i in by_stamp.get((crash.host, s), ())]
-            candidates += unstamped.get(key, [])[-UNSTAMPED_REACH:]
-        else:
-            candidates = by_key.get(key, [])[-UNSTAMPED_REACH:]
-        index = next((i for i in candidates if same_event(kept[i], crash)), None)
-        if index is None:
-            index = len(kept)
-            kept.append(crash)
-            by_key.setdefault(key, []).append(index)
-        else:
-            kept[index] = combine(kept[index], crash)
-        for second in seconds:
-            by_stamp.setdefault((crash.host, second), []).append(index)
-        if not seconds:
-            unstamped.setdefault(key, []).append(index)
-    return tuple(kept)

@@ -65,7 +65,7 @@ class TriageResult:
 
     @property
     def crashes(self) -> int:
-        return sum(len(g.crashes) for g in self.groups)
+        return sum(g.total for g in self.groups)
 
     def exit_status(self) -> ExitStatus:
         return ExitStatus.FINDINGS if self.crashes else ExitStatus.OK

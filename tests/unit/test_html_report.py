@@ -146,3 +146,15 @@ def test_without_an_audit_the_report_says_what_to_run(
     assert refused.exit_code == 3
     assert "--audit: no audit report at" in refused.output and "run fleetfix audit" in refused.output
     assert not (tmp_path / "change.html").exists()
+
+
+def test_a_sampled_group_gives_its_full_count_and_says_what_is_drawn() -> None:
+    triage = load("triage.json")
+    group = triage["groups"][0]
+    listed = len(group["crashes"])
+    group["count"] = 100_000  # as a group of 100,000 crashes lists a sample of them
+    document = change_report(
+        load("audit.json"), triage, document_timelines(triage, "t.json"), None, {}, datetime.now(UTC)
+    )
+    assert "100000 crashes on" in document
+    assert f"The timeline draws {listed} of the 100000 crashes, spread evenly." in document

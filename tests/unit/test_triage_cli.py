@@ -82,7 +82,14 @@ def test_json_names_the_driver_groups_the_crashes_and_times_them_against_the_bac
     assert result.exit_code == 1, result.output  # crashes found
     document = json.loads(result.stdout)
     read = {"files": 6, "lines": 236, "kernel_logs": 6, "not_kernel_logs": 0, "unreadable": 0}
-    assert document["summary"] == {"crashes": 6, "groups": 2, "hosts": 3, "untimed": 0, "read": read}
+    assert document["summary"] == {
+        "crashes": 6,
+        "listed": 6,
+        "groups": 2,
+        "hosts": 3,
+        "untimed": 0,
+        "read": read,
+    }
     mpt3sas, lpfc = document["groups"]
     assert (mpt3sas["module"], mpt3sas["rip"], mpt3sas["hosts"]) == (
         "mpt3sas", "refcount_warn_saturate", ["db01", "db02", "db03"],

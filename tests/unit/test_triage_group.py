@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -15,9 +16,10 @@ import pytest
 from fleetfix.advisories.database import Advisory, AdvisoryDB, Affected, Trigger, VersionRange
 from fleetfix.errors import InputError
 from fleetfix.listen.text import ListenEvent, log_name
-from fleetfix.render.triage import COLUMNS, group_rows, to_dict, to_json, to_markdown
-from fleetfix.state.crash_store import dump_time, read_jobs, read_paths, source_host
-from fleetfix.triage.group import group_crashes
+from fleetfix.render.triage import COLUMNS, group_rows, host_rows, to_dict, to_json, to_markdown
+from fleetfix.state.crash_store import Deduplicator, dump_time, read_jobs, read_paths, source_host
+from fleetfix.triage.group import Crash, Tally, group_crashes
+from fleetfix.triage.oops.find_all import Oops, iter_oopses, signature
 from fleetfix.versions import DriverVersion
 from tests.support import strip_provenance
 
@@ -208,7 +210,16 @@ def test_the_triage_document(store: Path, plain_logs: list[Path]) -> None:
     generated = datetime(2026, 12, 1, 9, tzinfo=UTC)
     document = json.loads(to_json(groups, generated))
     assert document == to_dict(groups, generated)
-    assert document["summary"] == {"crashes": 6, "groups": 3, "hosts": 4, "untimed": 1, "read": {}}
+    assert document["summary"] == {
+        "crashes": 6,
+        "listed": 6,
+        "groups": 3,
+        "hosts": 4,
+        "untimed": 1,
+        "read": {},
+    }
+    assert (document["groups"][0]["count"], document["groups"][0]["listed_every"]) == (4, 1)
+    assert document["groups"][0]["crashes_per_host"] == {"db01": 2, "db02": 1, "db03": 1}
     first = document["crashes"][document["groups"][0]["crashes"][0]]
     assert first["host"] == "db01"
     assert first["time"] == "2026-11-25T00:11:05.250000+00:00"
@@ -275,3 +286,58 @@ def test_a_netconsole_log_is_given_to_its_host_by_sender_address() -> None:
     assert source_host(ipv6, {ipv6.name: "fe80::1"}, addresses) == "db09"
     assert source_host(Path(log_name("10.0.0.5", 6665)), {}, addresses) == "db01"  # no events: the file name
     assert source_host(Path(log_name("10.0.0.7", 6665)), {}, addresses) == "10.0.0.7"
+
+
+def _real_oops() -> Oops:
+    """The qla2xxx GPF of a real mail (tests/data/oopses, its source in the file's header)."""
+    text = strip_provenance(
+        (Path(__file__).parents[1] / "data/oopses/11_qla2xxx_gpf_wrapped_taint.log").read_text()
+    )
+    [oops] = iter_oopses(text)
+    return oops
+
+
+def test_a_large_group_keeps_exact_counts_and_lists_a_bounded_sample() -> None:
+    oops = _real_oops()
+    brief = dataclasses.replace(oops, call_trace=(), modules_linked_in=())
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    tally = Tally(limit=8)
+    for i in range(1000):  # read in time order except one late-read earliest crash; every 10th untimed
+        when = None if i % 10 == 9 else start + timedelta(minutes=i)
+        tally.add(Crash(f"db{i % 3:02d}", oops if i == 0 else brief, "kern.log", when, "log prefix"))
+    earliest = Crash("db07", brief, "kern.log", start - timedelta(days=1), "log prefix")
+    tally.add(earliest)
+    [group] = group_crashes({"sig": tally})
+    assert (group.total, group.untimed, group.sampled) == (1001, 100, True)
+    assert group.per_host == {"db00": 334, "db01": 333, "db02": 333, "db07": 1}
+    assert group.every == 128 and len(group.crashes) <= 8 + 3
+    assert group.crashes[0] is earliest and group.times[-1] == start + timedelta(minutes=998)
+    assert group.example.oops.call_trace  # the whole report of the first crash stays listed
+    assert group.host_last["db07"] == earliest.time
+    document = to_dict([group], start)
+    assert (document["summary"]["crashes"], document["summary"]["untimed"]) == (1001, 100)
+    assert document["groups"][0]["listed_every"] == 128
+    assert "Of its 1,001 crashes, listing" in to_markdown([group], start)
+    [row] = host_rows([group])[-1:]
+    assert (row.host, row.crashes) == ("db07", 1)
+
+
+def test_a_better_timed_copy_read_later_replaces_the_first(tmp_path: Path) -> None:
+    oops = _real_oops()
+    key = signature(oops)  # a brief copy is grouped by its whole report's signature
+    untimed = Crash("db01", oops, "dmesg", None, "unknown", key)
+    dated = Crash(
+        "db01",
+        dataclasses.replace(oops, call_trace=()),
+        "syslog",
+        datetime(2026, 11, 1, tzinfo=UTC),
+        "log prefix",
+        key,
+    )
+    dedup = Deduplicator(["db01", "db01"])
+    dedup.add(untimed)
+    dedup.add(dated)
+    dedup.add(untimed)  # a third copy, worse than the kept one
+    [group] = group_crashes(dedup.groups)
+    assert (group.total, group.untimed, group.times) == (1, 0, (dated.time,))
+    assert group.example.oops.call_trace == oops.call_trace  # the whole report kept with the better time

@@ -49,7 +49,7 @@ class Layout:
     body_start: int  # first line after the provenance header
     body_offset: int  # where that line starts in the text
     leader: bool  # every line carries a comment-box leader
-    headings: int
+    has_headings: bool  # releases are opened by heading lines (else: a commit list)
     shared: bool  # a log of several drivers: keep only the module's entries
 
 
@@ -85,7 +85,9 @@ def layout(text: str, module: str) -> Layout:
                 break
     boxed = sum(1 for line in sample if _LEADER.match(line) or _BOX_EDGE.match(line))
     leader = bool(sample) and boxed >= 0.6 * len(sample)
-    headings = sum(1 for _ in _headings(text, leader, body_start, body_offset))
+    has_headings = (
+        next(_headings(text, leader, body_start, body_offset), None) is not None
+    )  # the first will do
     named = re.compile(rf"(?:{module_pattern(module)})\b", re.I)
     mine = 0
     others: set[str] = set()
@@ -98,12 +100,12 @@ def layout(text: str, module: str) -> Layout:
             else:
                 others.add(prefixes.group(1).split(":", 1)[0].lower())
     shared = bool(mine) and len(others) >= _SHARED_MIN_SUBSYSTEMS
-    return Layout(tuple(dict.fromkeys(urls)), body_start, body_offset, leader, headings, shared)
+    return Layout(tuple(dict.fromkeys(urls)), body_start, body_offset, leader, has_headings, shared)
 
 
 def releases(text: str, source: str, module: str, shape: Layout) -> Iterator[Release]:
     """Pass 3: the releases of ``text`` in document order; ``InputError`` when it has no changelog shape."""
-    if not shape.headings:
+    if not shape.has_headings:
         lines = numbered_lines(text, shape.body_start)
         if shape.leader:
             lines = ((n, _unboxed(t)) for n, t in lines)

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fleetfix.advisories.changelog.faults import worth_reading
-from fleetfix.advisories.changelog.headings import is_dateline
+from fleetfix.advisories.changelog.headings import DATEISH, is_dateline
 
 _BULLET = re.compile(
     r"(\s*)([-*+\u2022](?!-)|\d{1,3}[.)](?=\s|[A-Za-z])|(?:i{1,3}|iv|vi{0,3}|ix|xi{0,3})[.)](?=\s))\s*(\S.*)"
@@ -54,7 +54,9 @@ class Entry:
 
 def strip_ticket(text: str) -> str:
     """``text`` without leading ticket ids and architecture tags."""
-    return _TICKET.sub("", text.strip(), count=1) if _TICKET.match(text.strip()) else text.strip()
+    text = text.strip()
+    ticket = _TICKET.match(text)
+    return text[ticket.end() :] if ticket else text
 
 
 def cut_entries(
@@ -66,9 +68,14 @@ def cut_entries(
 
     With ``mention``, only entries whose lower-cased text it finds are built (a shared log's module).
     """
-    lines = [(n, t) for n, t in body if not (_SKIPPED.match(t) or is_dateline(t))]
-    bullets = [(n, _BULLET.match(t)) for n, t in lines]
-    top_marks = [(len(m.group(1).expandtabs()), m.group(2)) for _, m in bullets if m]
+    lines: list[tuple[int, str]] = []
+    bullets: list[re.Match[str] | None] = []
+    skipped, dateish, bullet_of = _SKIPPED.match, DATEISH.search, _BULLET.match
+    for number, text in body:  # the loop every line of a log goes through: no call it can do without
+        if not (skipped(text) or (dateish(text) and is_dateline(text))):
+            lines.append((number, text))
+            bullets.append(bullet_of(text))
+    top_marks = [(len(m.group(1).expandtabs()), m.group(2)) for m in bullets if m]
     top = min((indent for indent, _ in top_marks), default=0)
     top_mark = next((mark for indent, mark in top_marks if indent == top), None)
     groups: list[list[tuple[int, str, bool]]] = []  # per entry: (line, text, is_sub_point)
@@ -76,7 +83,7 @@ def cut_entries(
         groups.append([(inline[0], inline[1], False)])
     reverting = False
     blank_before = False
-    for (number, text), (_, bullet) in zip(lines, bullets, strict=True):
+    for (number, text), bullet in zip(lines, bullets, strict=True):
         if not text.strip():
             blank_before = True
             continue
@@ -109,15 +116,23 @@ def cut_entries(
         if not (group[0][1].startswith("\0") or worth_reading(lowered)):
             continue  # names no fault and reverts nothing: nothing to import
         if mention is None or mention.search(lowered):
-            entries += [e for e in _entries_of(group) if mention is None or mention.search(e.text.lower())]
+            entries += [
+                e for e in _entries_of(group, mention) if mention is None or mention.search(e.text.lower())
+            ]
     return entries
 
 
-def _entries_of(group: list[tuple[int, str, bool]]) -> list[Entry]:
+def _entries_of(group: list[tuple[int, str, bool]], mention: re.Pattern[str] | None = None) -> list[Entry]:
+    """The group's entry, or its sub-points as entries; with ``mention``, only sub-points naming it are
+    built (an entry's text ends its raw text, so a raw text without the name has no entry with it)."""
     head_line, head, _ = group[0]
     subs = [(n, t) for n, t, sub in group[1:] if sub]
     if head.rstrip().endswith(":") and subs and not _LABEL.fullmatch(head.strip()):
-        return [e for n, t, h in _split_subs(group[1:]) if (e := _entry(n, t, h))]
+        return [
+            e
+            for n, t, h in _split_subs(group[1:])
+            if (mention is None or mention.search(t.lower())) and (e := _entry(n, t, h))
+        ]
     parts = [head]
     for _, text, sub in group[1:]:
         parts.append(("\n" if sub else " ") + text)

@@ -119,6 +119,8 @@ _TAGS: tuple[tuple[str, re.Pattern[str], bool, tuple[str, ...]], ...] = tuple(
     )
 )
 _KEYWORDS = tuple(dict.fromkeys(word for *_, keywords in _TAGS for word in keywords))
+# Each keyword's tags, as positions in _TAGS: an entry's words name the patterns worth running.
+_TAGS_OF = {word: frozenset(i for i, (*_, words) in enumerate(_TAGS) if word in words) for word in _KEYWORDS}
 _READ_FOR = ("revert", *_KEYWORDS)
 _NOT_HOST_FAULT = re.compile(r"(?:firmware|fw)\s+$", re.I)  # "firmware crash": the controller's own
 _WEAK = frozenset({"queue_depth"})  # alone, a fault only when something exceeds the depth
@@ -156,16 +158,18 @@ def worth_reading(lowered: str, start: int = 0, end: int | None = None) -> bool:
 def classify(entry: str) -> Classification | None:
     """What ``entry`` (its whole joined text) fixes, or None when it fixes no fault."""
     lowered = entry.lower()
-    present = {word for word in _KEYWORDS if word in lowered}
-    tags = [
-        (tag, pattern, inferred) for tag, pattern, inferred, words in _TAGS if present.intersection(words)
-    ]
-    if not tags:
-        return None
-    starts = [0] + [m.end() for m in SENTENCE.finditer(entry)]
+    named: set[int] = set()
+    for word in _KEYWORDS:
+        if word in lowered:
+            named |= _TAGS_OF[word]
+    starts: list[int] = []  # where each sentence starts, found once a pattern matches
     stated: dict[str, tuple[int, str]] = {}
     implied: dict[str, tuple[int, str]] = {}
-    for tag, pattern, inferred in tags:
+    for index in sorted(named):
+        tag, pattern, inferred, _ = _TAGS[index]
+        if pattern.search(entry) is None:
+            continue
+        starts = starts or [0] + [m.end() for m in SENTENCE.finditer(entry)]
         found = _first_fault(pattern, entry, starts)
         chosen = implied if inferred else stated
         if found is not None and (tag not in chosen or found[0] < chosen[tag][0]):

@@ -49,7 +49,7 @@ _COLUMN_ITEM = re.compile(r"\s+-\s+(\S.*)")
 _NOT_A_RELEASE = re.compile(r"\s*(?:\d{1,2}\s+)?old(?:er)?\s+version\b", re.I)
 _DATE_LIKE_VERSION = re.compile(r"(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|[12]\d|3[01])\.(?:19|20)\d\d")
 _DOTTED_NUMBER = re.compile(r"\d\.\d")  # every heading's version has one: a cheap first filter
-_DATEISH = re.compile(r"(?:19|20)\d\d|\d/\d|[Vv]ersion")  # what a dateline cannot lack
+DATEISH = re.compile(r"(?:19|20)\d\d|\d/\d|[Vv]ersion")  # what a dateline cannot lack
 _SIGN_OFF = re.compile(r"\s*--\s+\S.*<[^>]+>")  # Debian's " -- Name <mail>  date"
 _RELEASE_DATE = re.compile(r"(?:\d\s+)?release\s+date\s*:", re.I)
 _CHANGES_FROM = re.compile(r"(?:release\s+date|changes\s+from)\b", re.I)
@@ -73,7 +73,7 @@ def versions_in(text: str) -> list[str]:
 
 def is_dateline(line: str) -> bool:
     """A line that dates or signs a release without a version: never an item."""
-    if not _DATEISH.search(line):
+    if not DATEISH.search(line):
         return False
     if _NOT_A_RELEASE.match(line) or _SIGN_OFF.match(line):
         return True
