@@ -282,6 +282,7 @@ def collect_table(outcome: CollectOutcome, console: Console = stdout) -> None:
         "status",
         "new kernel logs",
         "crash dumps",
+        "pstore files",
         "scheduled jobs",
         "time zone",
         "notes",
@@ -293,11 +294,14 @@ def collect_table(outcome: CollectOutcome, console: Console = stdout) -> None:
         jobs = "-" if host.jobs is None else str(host.jobs)
         notes = "\n".join([host.message, *host.notes] if host.message else host.notes)
         zone = host.timezone or ("UTC" if host.jobs is not None else "-")
-        table.add_row(host.host, status, str(host.fetched), dumps, jobs, zone, notes)
+        pstore = f"{host.pstore_files}" + (f" ({host.pstore_fetched} new)" if host.pstore_fetched else "")
+        table.add_row(host.host, status, str(host.fetched), dumps, pstore, jobs, zone, notes)
     console.print(table)
     fetched = sum(h.fetched for h in outcome.hosts)
     answered = sum(1 for h in outcome.hosts if h.jobs is not None)
+    records = sum(h.pstore_fetched for h in outcome.hosts)
     line = f"{len(outcome.hosts)} hosts, {answered} schedules written, {fetched} new kernel logs"
+    line += f", {records} new pstore files" if records else ""
     console.print(
         line + (f", {outcome.netconsole_files} netconsole files copied" if outcome.netconsole_files else "")
     )

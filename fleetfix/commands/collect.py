@@ -1,7 +1,8 @@
 """The collect command's work: run playbooks/collect.yml into the crash store and write each host's schedule.
 
-The play fetches the kdump kernel logs itself; what each host schedules comes back in the job events (the
-facts module's ``scheduled_jobs`` and the play's ``fleetfix_collect`` fact) and is written here as
+The play fetches the kdump kernel logs and pstore records itself (each pstore file then gets back its time
+on the host, the record's time where its name carries none); what each host schedules comes back in the job
+events (the facts module's ``scheduled_jobs`` and the play's ``fleetfix_collect`` fact) and is written here as
 ``<store>/<host>/jobs.json`` (layout: ``fleetfix.state.crash_store``). Writing it from the events rather than
 from the play keeps the play free of controller-side writes besides the fetch, and lets a host that failed
 half-way keep its previous schedule. The netconsole receiver's files (``fleetfix listen`` writes them to
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -79,36 +81,63 @@ def schedule_record(result: HostResult) -> tuple[dict[str, Any], tuple[str, ...]
     return document, tuple(notes)
 
 
-def _fetched(result: HostResult) -> int:
+def _fetched(result: HostResult, store: Path, kind: str) -> int:
+    """Files the play fetched into ``<store>/<host>/<kind>`` (``crash``: kdump logs; ``pstore``: records)."""
+    under = str(store / result.host / kind) + "/"
     return sum(
         1
         for task in result.tasks
         if task.action in _FETCH_ACTIONS
         for item in task.result.get("results") or ()
-        if isinstance(item, Mapping) and item.get("changed")
+        if isinstance(item, Mapping) and item.get("changed") and str(item.get("dest") or "").startswith(under)
     )
+
+
+def keep_pstore_times(facts: Mapping[str, Any], host: str, store: Path) -> int:
+    """Give each pstore file in the store its time on the host (a record's time when its name carries none);
+    returns how many of the host's pstore files the store holds."""
+    pstore = (facts.get("crash_capture") or {}).get("pstore") or {}
+    held = 0
+    for item in pstore.get("files") or ():
+        relative, mtime = str(item.get("relative") or ""), item.get("mtime")
+        if not relative or not isinstance(mtime, int) or ".." in relative.split("/"):
+            continue
+        where = f"live-{mtime}/{relative}" if item.get("origin") == "live" else f"archive/{relative}"
+        path = store / host / "pstore" / where
+        try:
+            os.utime(path, (mtime, mtime))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise EnvironmentProblem(f"{path}: cannot set its time: {exc.strerror or exc}") from None
+        held += 1
+    return held
 
 
 def host_collected(result: HostResult, store: Path) -> HostCollected:
     """Write the host's ``jobs.json`` when its facts came back, and sum up what it gave."""
+    fetched = _fetched(result, store, "crash")
     if "fleetfix" not in result.facts:
-        return HostCollected(result.host, result.status, result.message or "no facts", _fetched(result))
+        return HostCollected(result.host, result.status, result.message or "no facts", fetched)
     try:
         document, notes = schedule_record(result)
     except InputError as exc:
-        return HostCollected(result.host, "failed", str(exc), _fetched(result))
+        return HostCollected(result.host, "failed", str(exc), fetched)
     write_atomic(store / result.host / "jobs.json", json.dumps(document, indent=1) + "\n")
     dumps = result.facts["fleetfix"].get("crash_dumps") or []
+    pstore_files = keep_pstore_times(result.facts["fleetfix"], result.host, store)
     return HostCollected(
         result.host,
         result.status,
         result.message,
-        _fetched(result),
+        fetched,
         len(dumps),
         sum(1 for d in dumps if not d.get("dmesg_file")),
         len(document["scheduled_jobs"]),
         document["timezone"],
         notes,
+        _fetched(result, store, "pstore"),
+        pstore_files,
     )
 
 

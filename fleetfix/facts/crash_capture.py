@@ -115,6 +115,14 @@ class SerialConsole(Struct, frozen=True, kw_only=True, gc=False):
     next_boot: tuple[Console, ...] | None = None  # console= of the next boot (grub.cfg, BLS entries)
 
 
+class PstoreFile(Struct, frozen=True, kw_only=True, gc=False):
+    origin: str  # live (/sys/fs/pstore) or archive (/var/lib/systemd/pstore)
+    path: str
+    relative: str  # the path under its origin's directory
+    mtime: int  # seconds since the epoch: the record's time where its name carries none
+    size: int
+
+
 class Pstore(Struct, frozen=True, kw_only=True, gc=False):
     mounted: bool = False  # a pstore filesystem on /sys/fs/pstore
     backend: str | None = None  # /sys/module/pstore/parameters/backend
@@ -122,6 +130,7 @@ class Pstore(Struct, frozen=True, kw_only=True, gc=False):
     service_enabled: bool | None = None
     records: tuple[str, ...] = ()  # /sys/fs/pstore: not archived yet
     archived: tuple[str, ...] = ()  # /var/lib/systemd/pstore
+    files: tuple[PstoreFile, ...] = ()  # every file of both, for collect
     crash_kexec_post_notifiers: bool | None = None  # False: with kdump loaded, a panic never reaches pstore
 
 

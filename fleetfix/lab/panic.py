@@ -1,5 +1,6 @@
-"""What a host's kernel does when a fault fires: print the oops, save it with kdump if a capture kernel is
-loaded, send it to every enabled netconsole target (from the host's own network namespace)."""
+"""What a host's kernel does when a fault fires: print the oops, keep it in pstore where a ramoops region is
+reserved, save it with kdump if a capture kernel is loaded, send it to every enabled netconsole target (from
+the host's own network namespace)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from pathlib import Path
 
 from fleetfix.lab import oopstext
-from fleetfix.lab.guest import nscalls
+from fleetfix.lab.guest import nscalls, pstore
 
 
 def _read(path: Path, default: str = "") -> str:
@@ -70,6 +71,31 @@ def save_dump(root: Path, lines: list[str]) -> Path | None:
     log.write_text("\n".join([*boot, *lines]) + "\n")
     dump.write_bytes(b"KDUMP   \x00" + bytes(64))
     return log
+
+
+def save_pstore(root: Path, memory: Path, lines: list[str], at: float) -> Path | None:
+    """ramoops' record of the panic in the host's ramoops memory (``memory``: guest.pstore), when the booted
+    command line reserves a region and pstore's dump runs before kdump's kexec: the dump header, then the
+    newest lines that fit one record, each with its console level, as kmsg_dump hands them out."""
+    args = _read(root / "proc/cmdline")
+    region = pstore.ramoops_region(args)
+    kdump_first = _read(root / "sys/kernel/kexec_crash_loaded") == "1" and not pstore.post_notifiers(args)
+    if region is None or kdump_first:
+        return None
+    header = "Panic#1 Part1\n"
+    room = region[2] - len(header)
+    kept: list[str] = []
+    for line in reversed(lines):
+        level = "<0>" if "Kernel panic - not syncing" in line else "<4>"
+        room -= len(level) + len(line) + 1
+        if room < 0:
+            break
+        kept.append(f"{level}{line}\n")
+    memory.mkdir(parents=True, exist_ok=True)
+    record = memory / "dmesg-ramoops-0"  # a boot's first dump always takes zone 0
+    record.write_text(header + "".join(reversed(kept)))
+    os.utime(record, (at, at))
+    return record
 
 
 def netconsole_targets(root: Path) -> list[dict[str, str]]:

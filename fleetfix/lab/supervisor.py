@@ -156,6 +156,7 @@ class Supervisor:
         root = self.root(host)
         uptime = time.clock_gettime(time.CLOCK_BOOTTIME) - host.offset
         lines = panic.oops_lines(root, fault["module"], fault["kind"], pid, uptime, host.kernel_version)
+        panic.save_pstore(root, host.dir / "pstore", lines, time.time())
         dump = panic.save_dump(root, lines)
         panic.send_netconsole(host.netns, host.ip, panic.netconsole_targets(root), lines)
         with open(host.dir / "console.log", "a") as console:

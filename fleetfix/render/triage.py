@@ -56,6 +56,7 @@ def crash_dict(crash: Crash) -> dict[str, Any]:
             for r in oops.related
         ],
         "source": crash.source,
+        "sources": list(crash.sources),
         "line": oops.line,
         "uptime_seconds": oops.timestamp,
     }
@@ -299,7 +300,10 @@ def to_markdown(groups: Sequence[CrashGroup], generated_at: datetime, read: str 
         lines.append("")
         lines += ["| host | time | source |", "|---|---|---|"]
         lines += [
-            f"| {_cell(c.host)} | {_short(c.time)} | {_cell(c.source)}:{c.oops.line} |" for c in g.crashes
+            f"| {_cell(c.host)} | {_short(c.time)} | {_cell(c.source)}:{c.oops.line}"
+            + "".join(f"<br>also {_cell(s)}" for s in c.also_seen_in)
+            + " |"
+            for c in g.crashes
         ]
         if g.loaded:
             lines += [

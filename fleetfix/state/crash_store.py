@@ -4,6 +4,10 @@ Layout::
 
     <store>/<host>/crash/<dump dir>/dmesg.*     kdump's kernel log of one crash (vmcore-dmesg.txt on EL)
     <store>/<host>/jobs.json                    the host's schedule (below)
+    <store>/<host>/pstore/live-<epoch>/<record> a record of /sys/fs/pstore, by its modification time
+    <store>/<host>/pstore/archive/<path>        a file of systemd-pstore's /var/lib/systemd/pstore archive
+                                                (records, each dump's reassembled dmesg.txt); every file
+                                                keeps the host's modification time (``fleetfix collect``)
     <store>/netconsole/<address>_<port>.log     the receiver's files: "<ISO-8601 UTC receive time> <line>"
     <store>/netconsole/events.jsonl             the receiver's flagged lines; triage reads the reports in
                                                 full from the .log files, and takes from the events which
@@ -29,7 +33,10 @@ the prefix names none; else (2) for a kdump log, the dump directory's name (kdum
 ``YYYYMMDDHHMM``, EL ``<address>-YYYY-MM-DD-HH:MM:SS``, in the host's zone), taken as the moment of the
 log's last ``[seconds]`` stamp, minus the report's distance in seconds from that stamp (the capture
 kernel writes the dump within a minute or so of the panic); else (3) none: the crash is grouped but not
-correlated. A crash seen both by kdump and by netconsole is kept once, with the better time.
+correlated. A pstore record is timed by the moment its dump was written (efi-pstore's id, else the file's
+time: "pstore file time", which systemd-pstore's archive sets when it moves the record at the next boot),
+less the report's distance from the dump's last stamp. One crash seen by kdump, netconsole and pstore is
+kept once, with the better time, the fuller report and every source (``fleetfix.triage.merge``).
 """
 
 from __future__ import annotations
@@ -61,14 +68,15 @@ from fleetfix.triage.calendar.analyze import parse_analyze_calendar
 from fleetfix.triage.cascade import fold_cascades
 from fleetfix.triage.correlate.job_schedule import HostJobs
 from fleetfix.triage.group import Crash, Tally
+from fleetfix.triage.merge import combine, same_event, stamps
 from fleetfix.triage.oops.find_all import Oops, iter_oopses, signature
+from fleetfix.triage.pstore import Dump, Record, assemble, read_record, strip_headers
 from fleetfix.triage.result import ReadStats
 
 _KDUMP_TOOLS_DIR = re.compile(r"(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)")
 _EL_DIR = re.compile(r".*-(\d{4})-(\d\d)-(\d\d)-(\d\d):(\d\d):(\d\d)")
 _STAMP = re.compile(rb"\[ *(\d+\.\d+)\]")
 T = TypeVar("T")
-_BASIS_RANK = {"log prefix": 0, "dump directory": 1, "unknown": 2}
 _RECEIVER_LOG = re.compile(r"[0-9A-Za-z.-]+_\d+\.log")
 # Fields of a report that crashes of one bug mostly share: a brief crash points to one copy of each text.
 _REPEATED = (
@@ -166,12 +174,68 @@ def read_paths(paths: Sequence[Path]) -> Collected:
         else:
             raise InputError(str(path), "no such file or directory")
     sources.sort(key=lambda s: s.dumped_at is not None)
-    dedup = Deduplicator(s.host for s in sources)
+    pstores = [(d, host) for path in paths if path.is_dir() and directory_kind(path) == "store"
+               for host in _subdirs_named(path) if (d := path / host / "pstore").is_dir()]  # fmt: skip
+    dedup = Deduplicator([*(s.host for s in sources), *(host for _, host in pstores)])
     stats = ReadStats()
     briefs = Briefs()
     for source in sources:
         stats += read_log(source, briefs, dedup.add)
+    for directory, host in pstores:
+        crashes, read = read_pstore(directory, host, briefs)
+        for crash in crashes:
+            dedup.add(crash)
+        stats += read
     return Collected(dedup.groups, hosts, stats)
+
+
+def _subdirs_named(store: Path) -> list[str]:
+    return [d.name for d in _subdirs(store) if d.name != "netconsole"]
+
+
+def read_pstore(directory: Path, host: str, briefs: Briefs | None = None) -> tuple[list[Crash], ReadStats]:
+    """The crashes in a host's pstore records (layout above), each timed by the moment its dump was written.
+
+    A directory of systemd-pstore's archive holding its reassembled ``dmesg.txt`` and no records (they were
+    removed) is read through that file, without the part headers it keeps.
+    """
+    briefs = briefs or Briefs()
+    records: list[Record] = []
+    paths: dict[int, Path] = {}
+    reassembled: list[Path] = []
+    try:
+        for path in log_files(directory) if directory.is_dir() else ():
+            where = path.parent.relative_to(directory).as_posix()
+            origin = "live" if where.startswith("live-") else where
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            record = read_record(path.name, path.read_bytes(), origin, modified)
+            if record is not None:
+                records.append(record)
+                paths[id(record)] = path
+            elif path.name == "dmesg.txt":
+                reassembled.append(path)
+    except OSError as exc:
+        raise InputError(str(directory), f"cannot read pstore records: {exc.strerror or exc}") from None
+    dumps = [(dump, str(paths[id(dump.records[0])])) for dump in assemble(records)]
+    kept = {paths[id(r)].parent for r in records}
+    for path in reassembled:
+        if path.parent not in kept:
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            text = strip_headers(path.read_bytes())
+            dumps.append((Dump(path.parent.name, "", "dmesg", None, None, (), text, modified), str(path)))
+    crashes: list[Crash] = []
+    lines = 0
+    for dump, source in dumps:
+        lines += dump.text.count(b"\n")
+        last = _STAMP.findall(dump.text[-16384:])
+        for oops in fold_cascades(iter_oopses(dump.text)):
+            time, basis = dump.written, "pstore record" if dump.timed_by_name else "pstore file time"
+            basis = basis if time is not None else "unknown"
+            if time is not None and last and oops.timestamp is not None and float(last[-1]) >= oops.timestamp:
+                time -= timedelta(seconds=float(last[-1]) - oops.timestamp)
+            crashes.append(briefs.crash(host, oops, source, time, basis))
+    problems = tuple(p for dump, _ in dumps for p in dump.problems)
+    return crashes, ReadStats(len(records) + len(reassembled), lines, 0, problems)
 
 
 def store_sources(store: Path, hosts: dict[str, StoredHost]) -> list[LogSource]:
@@ -336,37 +400,36 @@ def _wallclock(
 
 class Deduplicator:
     """Counts each crash once into its signature's ``Tally``: a crash seen in two files of one host (kdump's
-    log and the netconsole receiver's, or ``kern.log`` and ``syslog``) has the same signature and
-    ``[seconds]`` stamp there, and the copy with the best time basis is the one that counts.
+    log, the netconsole receiver's, a pstore record, or ``kern.log`` and ``syslog``) is one event by
+    ``triage.merge.same_event`` (a shared ``[seconds]`` stamp, times close), and the copy it is counted as
+    has the best time, the fuller report and every source (``triage.merge.combine``).
 
-    Only hosts read from more than one file can have such copies, so only their crashes are indexed (a key
-    and a rank each); a host with one log, however many crashes it holds, costs nothing here.
+    Only hosts read from more than one file can have such copies, so only their crashes are indexed (by host
+    and stamp); a host with one log, however many crashes it holds, costs nothing here.
     """
 
     def __init__(self, hosts: Iterable[str]) -> None:
         files = Counter(hosts)
         self.indexed = {host for host, count in files.items() if count > 1}
         self.groups: dict[str, Tally] = {}
-        self.seen: dict[tuple[str, str, float], Crash | int] = {}  # the kept copy, or 0: a log-prefix time
+        self.seen: dict[tuple[str, float], Crash] = {}
 
     def add(self, crash: Crash) -> None:
+        seconds = stamps(crash) if crash.host in self.indexed else frozenset()
+        kept = next((k for s in seconds if (k := self.seen.get((crash.host, s))) is not None), None)
+        if kept is not None and same_event(kept, crash):
+            # counted in the group of the copy first read; the fuller report may come from the other copy
+            joined = dataclasses.replace(combine(kept, crash), signature=kept.key)
+            self.groups[kept.key].replace(kept, joined)
+            for second in stamps(kept) | seconds:
+                self.seen[(crash.host, second)] = joined
+            return
         group = self.groups.get(crash.key)
         if group is None:
             group = self.groups[crash.key] = Tally()
-        stamp = crash.oops.timestamp
-        if stamp is None or crash.host not in self.indexed:
-            group.add(crash)
-            return
-        key = (crash.host, crash.key, stamp)
-        kept = self.seen.get(key)
-        rank = _BASIS_RANK[crash.time_basis]
-        self.seen[key] = crash if rank else 0  # a copy dated by its log prefix is never bettered
-        if kept is None:
-            group.add(crash)
-        elif isinstance(kept, Crash) and rank < _BASIS_RANK[kept.time_basis]:
-            group.replace(kept, crash)
-        else:
-            self.seen[key] = kept
+        group.add(crash)
+        for second in seconds:
+            self.seen.setdefault((crash.host, second), crash)
 
 
 def read_jobs(path: Path, host: str) -> StoredHost:

@@ -1,4 +1,5 @@
-"""What ``fleetfix collect`` brought back from each host: kernel logs fetched, dumps seen, its schedule."""
+"""What ``fleetfix collect`` brought back from each host: kernel logs and pstore records fetched, dumps seen,
+its schedule."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ class HostCollected:
     jobs: int | None = None  # scheduled jobs written to jobs.json; None: the schedule was not read
     timezone: str | None = None
     notes: tuple[str, ...] = ()
+    pstore_fetched: int = 0  # pstore files fetched in this run
+    pstore_files: int = 0  # the host's pstore files (live and archived) the store holds
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,19 @@ class Crash:
     oops: Oops
     source: str  # the file it was read from
     time: datetime | None  # aware
-    time_basis: str  # how ``time`` was found: "log prefix", "dump directory", or "unknown"
+    time_basis: str  # how ``time`` was found: "log prefix", "pstore record", "dump directory",
+    # "pstore file time" or "unknown" (``triage.merge.BASIS_RANK``)
     signature: str = ""  # ``oops.signature`` of the whole report; empty: computed from ``oops``
+    also_seen_in: tuple[str, ...] = ()  # other files the same crash was read from (``triage.merge``)
 
     @property
     def key(self) -> str:
         return self.signature or signature(self.oops)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every file this crash was read from: kdump's log, a netconsole receiver's, pstore records."""
+        return (self.source, *self.also_seen_in)
 
 
 @dataclass(frozen=True, slots=True)

@@ -958,11 +958,42 @@ def read_pstore(module, host):
         "service_enabled": systemctl_enabled(enabled_state) if installed else False,
         "records": sorted(host.listdir("/sys/fs/pstore")),
         "archived": sorted(host.listdir(PSTORE_ARCHIVE)),
+        "files": read_pstore_files(host),
         # Y: the panic notifiers (pstore's kmsg dump) run before kdump's kexec; N: kdump takes the panic first
         "crash_kexec_post_notifiers": _yes_no(
             host.value("/sys/module/kernel/parameters/crash_kexec_post_notifiers")
         ),
     }
+
+
+PSTORE_FILES_MAX = 2000  # a pstore holds kilobytes; an archive this large is left to the operator
+
+
+def read_pstore_files(host):
+    """Every file of /sys/fs/pstore and of systemd-pstore's archive (two levels: ``<seconds>/<count>``), with
+    its modification time: ``collect`` fetches them and keeps each file's time, the record's time."""
+    found = []
+    for origin, top, depth in (("live", "/sys/fs/pstore", 0), ("archive", PSTORE_ARCHIVE, 2)):
+        pending = [("", 0)]
+        while pending and len(found) < PSTORE_FILES_MAX:
+            relative, level = pending.pop()
+            directory = top + ("/" + relative if relative else "")
+            for name in host.listdir(directory):
+                path = directory + "/" + name
+                inner = relative + "/" + name if relative else name
+                try:
+                    info = os.lstat(host.real(path))
+                except OSError as error:
+                    host.fail(path, error)
+                    continue
+                if stat.S_ISDIR(info.st_mode) and level < depth:
+                    pending.append((inner, level + 1))
+                elif stat.S_ISREG(info.st_mode):
+                    found.append(
+                        {"origin": origin, "path": path, "relative": inner, "mtime": int(info.st_mtime),
+                         "size": info.st_size}
+                    )  # fmt: skip
+    return sorted(found, key=lambda f: (f["origin"], f["relative"]))[:PSTORE_FILES_MAX]
 
 
 def _yes_no(value):

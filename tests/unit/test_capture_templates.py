@@ -279,3 +279,50 @@ def test_netconsole_unit_and_options_stay_one_line_each(dev: str):
     assert [line.split("=", 1)[0] for line in binds] == ["BindsTo", "After"]
     assert all(line.endswith(".device") and len(line.split()) == 1 for line in binds)
     assert len(unit) == 13
+
+
+def trusted(value: Any) -> Any:
+    """Role files are templates to Ansible (it trusts what it loads from a role); yaml.safe_load's are not."""
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, list):
+        return [trusted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: trusted(v) for k, v in value.items()}
+    return value
+
+
+def ramoops_args(**given: Any) -> list[str]:
+    """The role's ramoops kernel arguments for the given variables (the rest from the role's defaults)."""
+    variables = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    variables |= yaml.safe_load((ROLE / "vars" / "main.yml").read_text()) | given
+    variables = {k: trusted(v) for k, v in variables.items()}
+    templar = Templar(loader=DataLoader(), variables=variables)
+    return templar.template(trust_as_template("{{ __crash_capture_ramoops_args }}"))
+
+
+def test_ramoops_arguments_in_hex_with_the_dollar_escaped_for_grub(tmp_path: Path) -> None:
+    args = ramoops_args(
+        crash_capture_ramoops_mem_address="0x7F000000", crash_capture_ramoops_mem_size="0x100000"
+    )
+    assert args == [
+        "memmap=0x100000\\$0x7f000000",
+        "ramoops.mem_address=0x7f000000",
+        "ramoops.mem_size=0x100000",
+        "ramoops.record_size=0x10000",
+        "ramoops.console_size=0x10000",
+        "crash_kexec_post_notifiers=1",
+    ]
+    decimal = ramoops_args(
+        crash_capture_ramoops_mem_address="0x7f000000", crash_capture_ramoops_record_size=16384
+    )
+    assert "ramoops.record_size=0x4000" in decimal
+    drop = [a.split("=", 1)[0] for a in args if not a.startswith("memmap=")]
+    text = render("grub-dropin.cfg.j2", {"__crash_capture_arg_pairs": args, "__crash_capture_arg_drop": drop})
+    before = {
+        "GRUB_CMDLINE_LINUX": "ro ramoops.mem_size=0x4000",
+        "GRUB_CMDLINE_LINUX_DEFAULT": "quiet memmap=64M$0x100000000",  # another reservation: kept
+    }
+    linux, default = source(text, ["GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT"], tmp_path, before)
+    assert linux == "ro"
+    assert default == "quiet memmap=64M$0x100000000 " + " ".join(args)  # grub.cfg gets \$, GRUB reads $

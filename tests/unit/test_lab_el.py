@@ -115,6 +115,30 @@ def test_bls_default_entry_and_grubby_edits(tmp_path: Path, monkeypatch: pytest.
     assert bls.default_boot()[0] == "/vmlinuz-5.14.0-427.13.1.el9_4.x86_64"
 
 
+def test_grubby_keeps_repeated_consoles_and_grub_unescapes_a_dollar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entries = tmp_path / "boot/loader/entries"
+    entries.mkdir(parents=True)
+    text = bls.entry("abc", EL_KERNEL, "root=UUID=1 ro console=ttyS1 quiet", "Rocky Linux 9.5")
+    (entries / f"abc-{EL_KERNEL}.conf").write_text(text)
+    monkeypatch.setattr(bls, "ENTRIES", entries)
+    monkeypatch.setattr(bls, "GRUBENV", tmp_path / "boot/grub2/grubenv")
+    # what crash_capture runs: drop every console=, then add both, the serial port last
+    argv = ["--update-kernel=ALL", "--remove-args=console", "--args=console=tty0 console=ttyS0,115200n8"]
+    assert bls.grubby_main(argv) == 0
+    assert bls.default_boot()[1] == "root=UUID=1 ro quiet console=tty0 console=ttyS0,115200n8"
+    # --args alone replaces every console= with the ones given, in order
+    assert bls.grubby_main(["--update-kernel=ALL", "--args=console=ttyS1 console=tty0"]) == 0
+    assert bls.default_boot()[1] == "root=UUID=1 ro quiet console=ttyS1 console=tty0"
+    # a value given to --remove-args removes that one only
+    assert bls.grubby_main(["--update-kernel=ALL", "--remove-args=console=ttyS1"]) == 0
+    assert bls.default_boot()[1] == "root=UUID=1 ro quiet console=tty0"
+    assert bls.grubby_main(["--update-kernel=ALL", r"--args=memmap=0x100000\$0x7f000000"]) == 0
+    assert "memmap=0x100000\\$0x7f000000" in (entries / f"abc-{EL_KERNEL}.conf").read_text()
+    assert bls.default_boot()[1].endswith(" memmap=0x100000$0x7f000000")
+
+
 @pytest.mark.parametrize(
     ("debian_style", "rpm"),
     [

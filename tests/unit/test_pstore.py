@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -47,8 +48,10 @@ def test_an_efi_pstore_host_is_usable() -> None:
         "service_enabled": True,
         "records": ["dmesg-efi-170184583901001", "dmesg-efi-170184583902001"],
         "archived": [],
+        "files": ff.read_pstore_files(ff.Host(str(TREE))),
         "crash_kexec_post_notifiers": None,
     }
+    assert [f["relative"] for f in facts["files"]] == facts["records"]
     msgspec.convert(facts, Pstore)
     found = rules.pstore({"pstore": facts})
     assert found == {
@@ -81,3 +84,37 @@ def test_kdump_loaded_without_post_notifiers_leaves_pstore_empty() -> None:
     assert not found["usable"]
     assert found["detail"] == "kdump takes a panic before pstore sees it (crash_kexec_post_notifiers is off)"
     assert rules.pstore(capture | {"pstore": facts | {"crash_kexec_post_notifiers": True}})["usable"]
+
+
+def test_pstore_files_live_and_archived_with_their_times(tmp_path: Path) -> None:
+    from fleetfix.commands.collect import keep_pstore_times
+
+    records = REPO / "tests" / "data" / "pstore" / "efi-ath11k" / "1674425470" / "001"
+    live = tmp_path / "sys/fs/pstore"
+    live.mkdir(parents=True)
+    shutil.copy(REPO / "tests/data/pstore/ramoops-rpi/dmesg-ramoops-0", live)
+    archive = tmp_path / "var/lib/systemd/pstore/1674425470/001"
+    shutil.copytree(records, archive)
+    (archive / "dmesg.txt").write_text("Panic#1 Part1\n")
+    (tmp_path / "var/lib/systemd/pstore/1674425470/001/deeper").mkdir()  # below two levels: not listed
+    (tmp_path / "var/lib/systemd/pstore/1674425470/001/deeper/x").write_text("")
+    os.utime(live / "dmesg-ramoops-0", (1791255300, 1791255300))
+    files = ff.read_pstore_files(ff.Host(str(tmp_path)))
+    assert files[-1] == {
+        "origin": "live",
+        "path": "/sys/fs/pstore/dmesg-ramoops-0",
+        "relative": "dmesg-ramoops-0",
+        "mtime": 1791255300,
+        "size": (live / "dmesg-ramoops-0").stat().st_size,
+    }
+    archived = [f["relative"] for f in files if f["origin"] == "archive"]
+    assert len(archived) == 12 and "1674425470/001/dmesg.txt" in archived
+    msgspec.convert({"files": files}, Pstore)
+
+    store = tmp_path / "store"
+    copy = store / "h1" / "pstore" / "live-1791255300" / "dmesg-ramoops-0"
+    copy.parent.mkdir(parents=True)
+    copy.write_text("fetched")
+    facts = {"crash_capture": {"pstore": {"files": files}}}
+    assert keep_pstore_times(facts, "h1", store) == 1
+    assert copy.stat().st_mtime == 1791255300

@@ -8,7 +8,6 @@ without entries (Debian) keeps /boot/grub/grub.cfg, and ``grubby`` edits that in
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 
 from . import grub_cli
@@ -62,9 +61,10 @@ def default_boot() -> tuple[str, str]:
     """(kernel image, arguments) the next boot uses: the default BLS entry, else grub.cfg's first entry."""
     found = entries()
     if not found:
-        return grub_cli.boot_line(grub_cli.GRUB_CFG.read_text())
+        image, args = grub_cli.boot_line(grub_cli.GRUB_CFG.read_text())
+        return image, grub_cli.as_booted(args)
     fields = parse(_default(found).read_text())
-    return fields.get("linux", ""), _options(fields)
+    return fields.get("linux", ""), grub_cli.as_booted(_options(fields))
 
 
 def _info(index: int, path: Path, found: list[Path]) -> str:
@@ -85,13 +85,7 @@ def _edit(path: Path, add: list[str], remove: list[str]) -> None:
         if line.startswith("options "):
             words = line.split()[1:]
             variables = [w for w in words if w.startswith("$")]
-            words = [w for w in words if not w.startswith("$")]
-            for removed in remove:
-                key = removed.split("=", 1)[0]
-                words = [w for w in words if w != removed and w.split("=", 1)[0] != key]
-            for added in add:
-                key = added.split("=", 1)[0]
-                words = [w for w in words if w.split("=", 1)[0] != key] + [added]
+            words = grub_cli.edit_args([w for w in words if not w.startswith("$")], add, remove)
             lines[i] = "options " + " ".join(words + variables)
     path.write_text("\n".join(lines) + "\n")
 
@@ -133,7 +127,8 @@ def grubby_main(argv: list[str]) -> int:
             print(f"The param {opts['--update-kernel']} is incorrect")
             return 1
         for path in picked:
-            _edit(path, shlex.split(opts.get("--args", "")), shlex.split(opts.get("--remove-args", "")))
+            # grubby splits its arguments on blanks and keeps backslashes, as the shell's word splitting does
+            _edit(path, opts.get("--args", "").split(), opts.get("--remove-args", "").split())
         return 0
     print("grubby: no action specified")
     return 1

@@ -17,6 +17,7 @@ from . import (
     kdumpctl_cli,
     kmod_cli,
     power,
+    pstore,
     storage,
     sysctl,
     systemctl_cli,
@@ -45,6 +46,7 @@ COMMANDS = {
     "multipath": storage.multipath_main,
     "multipathd": storage.multipathd_main,
     "sysctl": sysctl.main,
+    "systemd-pstore": pstore.archive_main,
 }
 # Where each stand-in is installed in a host's /usr, per OS family; the other names reach these through
 # Debian's links. kdump-config and kdumpctl come with the lab's kdump-tools and kexec-tools packages.
@@ -55,6 +57,7 @@ INSTALLED = {
     "usr/sbin/update-grub",
     "usr/sbin/grubby",
     "usr/sbin/sysctl",
+    "usr/lib/systemd/systemd-pstore",
 }
 INSTALLED_BY_FAMILY = {
     "debian": {"usr/sbin/update-initramfs", "usr/bin/lsinitramfs"},

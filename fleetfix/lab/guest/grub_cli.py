@@ -6,7 +6,6 @@ The lab host's PID 1 reads the first ``linux`` line of /boot/grub/grub.cfg at ev
 from __future__ import annotations
 
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -26,11 +25,31 @@ def render(release: str, root_uuid: str, args: str) -> str:
 
 
 def boot_line(cfg: str) -> tuple[str, str]:
-    """(kernel image, arguments) of the default entry."""
+    """(kernel image, arguments) of the default entry, as written in grub.cfg."""
     match = _LINUX.search(cfg)
     if match is None:
         raise ValueError("no linux line in grub.cfg")
     return match.group(2), match.group(3).strip()
+
+
+def as_booted(args: str) -> str:
+    """The arguments the kernel receives: GRUB's script parser drops the backslash of an escaped character
+    (``memmap=1M\\$0x7f000000`` reaches the kernel as ``memmap=1M$0x7f000000``)."""
+    return re.sub(r"\\(.)", r"\1", args)
+
+
+def edit_args(words: list[str], add: list[str], remove: list[str]) -> list[str]:
+    """What grubby makes of a kernel command line: ``--remove-args`` drops an argument given with a value
+    only where it matches exactly, and one given by its name in every form; ``--args`` first drops every
+    argument of each added name, then appends the added ones in order, so repeated names (``console=tty0
+    console=ttyS0,115200n8``) all stay."""
+    for removed in remove:
+        if "=" in removed:
+            words = [w for w in words if w != removed]
+        else:
+            words = [w for w in words if w.split("=", 1)[0] != removed]
+    names = {a.split("=", 1)[0] for a in add}
+    return [w for w in words if w.split("=", 1)[0] not in names] + add
 
 
 def _defaults() -> tuple[str, str]:
@@ -65,13 +84,7 @@ def grubby_main(argv: list[str]) -> int:
     if any(a.startswith("--info") for a in argv):
         print(f'index=0\nkernel="{image}"\nargs="{args}"\nroot="{_root(args)}"')
         return 0
-    words = shlex.split(args)
-    for removed in shlex.split(opts.get("--remove-args", "")):
-        key = removed.split("=", 1)[0]
-        words = [w for w in words if w != removed and w.split("=", 1)[0] != key]
-    for added in shlex.split(opts.get("--args", "")):
-        key = added.split("=", 1)[0]
-        words = [w for w in words if w.split("=", 1)[0] != key] + [added]
+    words = edit_args(args.split(), opts.get("--args", "").split(), opts.get("--remove-args", "").split())
     GRUB_CFG.write_text(_LINUX.sub(lambda m: f"{m.group(1)}{m.group(2)} {' '.join(words)}", cfg, count=1))
     return 0
 

@@ -19,7 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
-from . import bls, hardware, initramfs, nscalls, storage, sysctl, views
+from . import bls, hardware, initramfs, nscalls, pstore, storage, sysctl, views
 from .kmod import Kernel, KeyRequired
 from .units import Units
 
@@ -69,6 +69,7 @@ def _mounts(host_dir: Path, repo_dir: str) -> None:
         nscalls.mount("overlay", f"/{layer}", "overlay", 0, options)
     nscalls.mount(repo_dir, _REPO, None, nscalls.MS_BIND)
     nscalls.mount("none", _REPO, None, nscalls.MS_BIND | nscalls.MS_REMOUNT | nscalls.MS_RDONLY)
+    pstore.bind_memory(host_dir)
     hidden = [e for e in os.scandir("/") if e.is_dir(follow_symlinks=False) and e.name not in _KEEP_TOP]
     for entry in hidden:
         nscalls.mount("tmpfs", entry.path, "tmpfs", 0, "mode=755,size=16m")
@@ -168,7 +169,10 @@ def boot(host_dir: Path) -> None:
         "kexec_loaded": "0\n",
     }
     consoles = {"class/tty/console/active": f"{active_consoles(args)}\n"}
-    views.build_sys(hardware.sysfs_tree(controllers) | consoles, kexec, spec.get("secure_boot"))
+    views.build_sys(
+        hardware.sysfs_tree(controllers) | consoles | pstore.sys_files(args), kexec, spec.get("secure_boot")
+    )
+    pstore.mount_sysfs()
     nscalls.sethostname(spec["name"])
     for directory in ("/run/sshd", "/run/systemd/system", "/run/lock", "/root/.ssh"):
         os.makedirs(directory, exist_ok=True)
