@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fleetfix.errors import ExitStatus
-from tests.fleet.test_remediate import LAB_LIMITS, SOAK, fleetfix, loaded, remediate, steps_of
+from tests.fleet.test_remediate import SOAK, fleetfix, loaded, remediate, steps_of
 
 pytestmark = pytest.mark.fleet
 
@@ -50,7 +50,7 @@ def test_hooks_wrap_each_host_and_batches_stay_in_their_rack(make_lab, tmp_path:
         state,
         [lab.inventory_path],
         *("--batch", "2", "--batch-by", "group:rack_", "--max-failures", "6", "--soak-runtime", SOAK),
-        *("--pre-hook", f"{drain} {{host}}", "--post-hook", str(undrain), *LAB_LIMITS),
+        *("--pre-hook", f"{drain} {{host}}", "--post-hook", str(undrain)),
     )
 
     assert rc == ExitStatus.HOSTS_FAILED, report
