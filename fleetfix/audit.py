@@ -11,7 +11,7 @@ from datetime import datetime
 
 from msgspec import Struct
 
-from fleetfix.advisories.database import UNKNOWN, AdvisoryDB
+from fleetfix.advisories.database import UNKNOWN, AdvisoryDB, Match
 from fleetfix.errors import ExitStatus
 from fleetfix.facts.crash_capture import CaptureReadiness
 from fleetfix.facts.host import (
@@ -104,6 +104,23 @@ class Finding(Struct, frozen=True, kw_only=True, gc=False):
     status: str = "affected"  # or "unknown": no data settles it for this host's kernel
 
 
+def _finding(match: Match, module: str, version: str | None, where: str = "") -> Finding:
+    """A database match as the audit reports it; ``where`` names a build other than the loaded one."""
+    advisory = match.advisory
+    return Finding(
+        advisory=advisory.id,
+        module=module,
+        version=version,
+        fixed_in=str(advisory.fixed_in) if advisory.fixed_in else None,
+        severity=advisory.severity,
+        fault=tuple(advisory.fault),
+        trigger=advisory.trigger.description,
+        why=where + match.why,
+        references=tuple(advisory.references),
+        status=match.status,
+    )
+
+
 class HostAudit(Struct, frozen=True, kw_only=True, gc=False):
     host: str
     status: str
@@ -189,19 +206,7 @@ class Auditor:
         cached = self._memo.get(key)
         if cached is None:
             cached = self._memo[key] = tuple(
-                Finding(
-                    advisory=match.advisory.id,
-                    module=module.name,
-                    version=module.version,
-                    fixed_in=str(match.advisory.fixed_in) if match.advisory.fixed_in else None,
-                    severity=match.advisory.severity,
-                    fault=tuple(match.advisory.fault),
-                    trigger=match.advisory.trigger.description,
-                    why=match.why,
-                    references=tuple(match.advisory.references),
-                    status=match.status,
-                )
-                for match in self._db.match(*key)
+                _finding(match, module.name, module.version) for match in self._db.match(*key)
             )
         return cached
 
@@ -211,40 +216,14 @@ class Auditor:
         if not build.out_of_tree:
             return ()
         where = f"next boot ({kernel}, {build.path}): "
-        return tuple(
-            Finding(
-                advisory=match.advisory.id,
-                module=build.name,
-                version=build.version,
-                fixed_in=str(match.advisory.fixed_in) if match.advisory.fixed_in else None,
-                severity=match.advisory.severity,
-                fault=tuple(match.advisory.fault),
-                trigger=match.advisory.trigger.description,
-                why=where + match.why,
-                references=tuple(match.advisory.references),
-                status=match.status,
-            )
-            for match in self._db.match(build.name, build.version, build.srcversion)
-        )
+        matches = self._db.match(build.name, build.version, build.srcversion)
+        return tuple(_finding(match, build.name, build.version, where) for match in matches)
 
     def initramfs_findings(self, name: str, image: InitramfsBuild) -> tuple[Finding, ...]:
         """Findings for the build inside the next kernel's initramfs (judged by version and srcversion)."""
         where = f"initramfs ({image.image}): "
-        return tuple(
-            Finding(
-                advisory=match.advisory.id,
-                module=name,
-                version=image.version,
-                fixed_in=str(match.advisory.fixed_in) if match.advisory.fixed_in else None,
-                severity=match.advisory.severity,
-                fault=tuple(match.advisory.fault),
-                trigger=match.advisory.trigger.description,
-                why=where + match.why,
-                references=tuple(match.advisory.references),
-                status=match.status,
-            )
-            for match in self._db.match(name, image.version, image.srcversion)
-        )
+        matches = self._db.match(name, image.version, image.srcversion)
+        return tuple(_finding(match, name, image.version, where) for match in matches)
 
     def _bad(self, name: str, version: str | None, srcversion: str | None) -> set[str]:
         return {m.advisory.id for m in self._db.match(name, version, srcversion) if m.status != UNKNOWN}
