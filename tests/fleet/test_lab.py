@@ -7,13 +7,13 @@ import os
 import re
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import ansible_runner
 import pytest
 
 from fleetfix.lab import Lab
+from tests.support.lab_hosts import wait_up
 
 pytestmark = pytest.mark.fleet
 
@@ -43,15 +43,6 @@ def run_module(lab: Lab, tmp_path: Path, pattern: str, module: str, args: str = 
         if event.get("event") in ("runner_on_ok", "runner_on_unreachable", "runner_on_failed"):
             outcomes[event["event_data"]["host"]] = event["event"]
     return outcomes
-
-
-def wait_up(lab: Lab, host: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if lab.ssh(host, "true", timeout=10).returncode == 0:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{host} did not come back")
 
 
 def boot_id(lab: Lab, host: str) -> str:

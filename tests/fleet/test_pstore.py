@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import yaml
 from fleetfix.lab import Lab
 from fleetfix.listen.receiver import Listener
 from tests.fleet.test_capture import boot_ids_of, enable, fleetfix, status, wait_for_new_boot
+from tests.support.lab_hosts import wait_up
 
 pytestmark = pytest.mark.fleet
 
@@ -49,15 +49,6 @@ def listening(make_lab, request: pytest.FixtureRequest, tmp_path: Path) -> Itera
     finally:
         listener.stop()
         thread.join(timeout=10)
-
-
-def wait_up(lab: Lab, host: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if lab.ssh(host, "true", timeout=10).returncode == 0:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{host} did not come back")
 
 
 @pytest.mark.parametrize("listening", ["db01", "rdb01"], indirect=True)  # Debian 12, Rocky Linux 9

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -18,6 +17,7 @@ from click.testing import Result
 from fleetfix.lab import Lab
 from fleetfix.listen.receiver import Listener
 from tests.support.cli import fleetfix
+from tests.support.lab_hosts import wait_up
 
 pytestmark = pytest.mark.fleet
 
@@ -34,15 +34,6 @@ def run(state: Path, *args: str | Path) -> Result:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FLEETFIX_STATE_DIR", str(state))
         return fleetfix(*args)
-
-
-def wait_up(lab: Lab, host: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if lab.ssh(host, "true", timeout=10).returncode == 0:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{host} did not come back")
 
 
 @pytest.fixture
