@@ -26,9 +26,15 @@ class _HostFold:
     tasks: list[TaskResult] = field(default_factory=list)
 
 
+# A failure message is one line; a role's own messages (every unready check of crash capture, say) run to
+# several hundred characters and are kept whole, a runaway stderr is cut.
+MESSAGE_LIMIT = 2000
+
+
 def _message(result: Mapping[str, Any]) -> str:
     message = result.get("msg") or result.get("stderr") or result.get("module_stderr") or ""
-    return " ".join(str(message).split())[:500]
+    line = " ".join(str(message).split())
+    return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 1] + "…"
 
 
 class EventFold:
