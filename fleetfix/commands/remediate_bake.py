@@ -13,13 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any
 
 from fleetfix.ansible.runner import RunRequest, inventory_hostvars, run_playbook
 from fleetfix.commands.collect import netconsole_addresses
 from fleetfix.commands.remediate_batch import BatchContext
 from fleetfix.commands.soak import read_facts
 from fleetfix.facts.host import HostFacts
+from fleetfix.listen.text import EVENTS_FILE, ListenEvent
 from fleetfix.plan.bake import bake_problem, boot_id_after_change, netconsole_crashes
 from fleetfix.plan.pacing import Bake, Budget
 from fleetfix.state import paths
@@ -31,11 +31,11 @@ def check_every(bake: timedelta) -> float:
     return max(10.0, min(300.0, bake.total_seconds() / 5))
 
 
-def received_crashes(addresses: Collection[str], since: datetime) -> list[dict[str, Any]]:
+def received_crashes(addresses: Collection[str], since: datetime) -> list[ListenEvent]:
     """Crash events the receiver recorded from ``addresses`` since ``since`` (its rotated file too)."""
     directory = paths.netconsole_dir()
-    found: list[dict[str, Any]] = []
-    for name in ("events.jsonl.1", "events.jsonl"):
+    found: list[ListenEvent] = []
+    for name in (f"{EVENTS_FILE}.1", EVENTS_FILE):  # the rotated file first: oldest first
         try:
             with (directory / name).open(encoding="utf-8", errors="replace") as handle:
                 found += netconsole_crashes(handle, addresses, since)

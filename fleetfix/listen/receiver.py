@@ -39,7 +39,7 @@ from typing import TextIO
 
 from fleetfix.errors import EnvironmentProblem, FleetfixError
 from fleetfix.listen.records import EXTENDED, FRAGMENT, Record, assemble
-from fleetfix.listen.text import ListenEvent, ListenStats, escape, log_name
+from fleetfix.listen.text import EVENTS_FILE, ListenEvent, ListenStats, escape, log_name
 from fleetfix.listen.udp import bind_socket
 from fleetfix.soak.verdict import kernel_fault_kind
 
@@ -102,7 +102,7 @@ class Listener:
         self._stopping = threading.Event()
         self._stamp_second, self._stamp_text = -1, ""
         self._prepare_dir()
-        self._events, self._events_written = _append(self.dir / "events.jsonl")
+        self._events, self._events_written = _append(self.dir / EVENTS_FILE)
         self._pending_events: list[str] = []
         self._alerts: queue.Queue[ListenEvent | None] = queue.Queue(maxsize=alert_queue)
         self._alerter = threading.Thread(target=self._deliver_alerts, name="listen alerts", daemon=True)
@@ -317,8 +317,8 @@ class Listener:
         self._pending_events.clear()
         if self._events_written + len(text) > self.max_events_bytes:
             self._events.close()
-            self.stats.rotated_bytes += _rotate(self.dir / "events.jsonl")
-            self._events, self._events_written = _append(self.dir / "events.jsonl")
+            self.stats.rotated_bytes += _rotate(self.dir / EVENTS_FILE)
+            self._events, self._events_written = _append(self.dir / EVENTS_FILE)
         self._events.write(text)
         self._events.flush()
         self._events_written += len(text)

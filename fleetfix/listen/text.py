@@ -21,6 +21,9 @@ _UNSAFE_NAME = re.compile(r"[^0-9A-Za-z.]")
 _string = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]  # json.dumps' own, in C
 
 
+EVENTS_FILE = "events.jsonl"  # in the receiver's directory; rotated to ``events.jsonl.1``
+
+
 @dataclass(frozen=True)
 class ListenEvent:
     """A flagged line, as written to ``events.jsonl``."""
@@ -38,6 +41,15 @@ class ListenEvent:
             f'{{"time": {_string(self.time)}, "source": {_string(self.source)}, '
             f'"line": {_string(self.line)}, "kind": {_string(self.kind)}, "log": {_string(self.log)}}}'
         )
+
+    @classmethod
+    def from_json(cls, text: str) -> ListenEvent | None:
+        """One ``events.jsonl`` line back; None for a line that is not an event (cut by a stop mid-write)."""
+        try:
+            row = json.loads(text)
+            return cls(*(str(row[name]) for name in ("time", "source", "line", "kind", "log")))
+        except (ValueError, KeyError, TypeError):
+            return None
 
 
 @dataclass

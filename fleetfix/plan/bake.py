@@ -9,12 +9,12 @@ changed) or a crash dump written since the bake began fails the canary; the run 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from fleetfix.facts.host import HostFacts
+from fleetfix.listen.text import ListenEvent
 
 # The receiver's event kinds (``soak.verdict.FAULT_KINDS``) that mean the kernel crashed or wedged a CPU;
 # a warning, a stall or a SCSI reset is the soak's business, not a reason to call a canary crashed.
@@ -23,7 +23,7 @@ CRASH_KINDS = ("panic", "soft_lockup", "bug", "gpf", "oops")
 
 def netconsole_crashes(
     lines: Iterable[str], addresses: Collection[str], since: datetime
-) -> list[dict[str, Any]]:
+) -> list[ListenEvent]:
     """The crash events among the receiver's ``events.jsonl`` lines sent from ``addresses`` since ``since``.
 
     A line that is not an event (the receiver stopped mid-write), or has no readable time, is passed over.
@@ -31,26 +31,28 @@ def netconsole_crashes(
     >>> line = ('{"time": "2026-11-28T02:10:00.000001+00:00", "source": "10.0.0.5:6666", "line": '
     ...         '"Kernel panic - not syncing: Fatal exception", "kind": "panic", "log": "10.0.0.5_6666.log"}')
     >>> since = datetime.fromisoformat("2026-11-28T02:00Z")
-    >>> [e["kind"] for e in netconsole_crashes([line], {"10.0.0.5"}, since)]
+    >>> [e.kind for e in netconsole_crashes([line], {"10.0.0.5"}, since)]
     ['panic']
     """
     found = []
     for text in lines:
-        try:
-            event = json.loads(text)
-            when = datetime.fromisoformat(event["time"])
-            source = str(event["source"]).rpartition(":")[0] or str(event["source"])
-        except (ValueError, KeyError, TypeError):
+        event = ListenEvent.from_json(text)
+        if event is None or event.kind not in CRASH_KINDS:
             continue
-        if event.get("kind") in CRASH_KINDS and source in addresses and when.tzinfo and when >= since:
+        try:
+            when = datetime.fromisoformat(event.time)
+        except ValueError:
+            continue
+        source = event.source.rpartition(":")[0] or event.source
+        if source in addresses and when.tzinfo and when >= since:
             found.append(event)
     return found
 
 
-def _crash_reason(events: list[dict[str, Any]]) -> str:
-    worst = min(events, key=lambda e: CRASH_KINDS.index(e["kind"]))
-    head = f"netconsole: {len(events)} crash line(s) during the bake, worst ({worst['kind']})"
-    return f"{head} at {worst['time']}: {str(worst.get('line', '')).strip()}"
+def _crash_reason(events: list[ListenEvent]) -> str:
+    worst = min(events, key=lambda e: CRASH_KINDS.index(e.kind))
+    head = f"netconsole: {len(events)} crash line(s) during the bake, worst ({worst.kind})"
+    return f"{head} at {worst.time}: {worst.line.strip()}"
 
 
 def boot_id_after_change(details: Mapping[str, Mapping[str, Any]]) -> str | None:
@@ -63,7 +65,7 @@ def bake_problem(
     facts: HostFacts | None,
     boot_id: str | None,
     since: datetime,
-    crashes: list[dict[str, Any]] | None = None,
+    crashes: list[ListenEvent] | None = None,
 ) -> str | None:
     """Why a baking host fails, from facts read now and the crash events netconsole brought (heaviest
     first: the crash's own line, then what it left, a dump or a reboot); None while it holds."""

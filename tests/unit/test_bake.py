@@ -156,7 +156,7 @@ def test_a_crash_netconsole_brought_during_the_bake_fails_the_canary() -> None:
         *lockup,
     ]
     crashes = netconsole_crashes(events, {"10.0.0.5"}, T0)
-    assert [e["kind"] for e in crashes] == ["soft_lockup", "panic"]
+    assert [e.kind for e in crashes] == ["soft_lockup", "panic"]
     assert bake_problem(facts("b1"), "b1", T0, crashes) == (
         "netconsole: 2 crash line(s) during the bake, worst (panic) at 2026-11-28T02:40:00.000000+00:00: "
         "[ 5300.237965] Kernel panic - not syncing: softlockup: hung tasks"
