@@ -161,8 +161,8 @@ def test_bad_distribution_ranges_name_file_line_and_field(
 # The shipped database alone, on real hosts with the in-tree mpt3sas and qla2xxx loaded. Expected, read
 # from advisories/mpt3sas.yaml and qla2xxx.yaml before running: mpt3sas-CVE-2024-40901 is fixed upstream in
 # 6.1.95 and 5.15.162 and in Ubuntu 22.04's linux 5.15.0-121.131 (UBUNTU-CVE-2024-40901);
-# qla2xxx-CVE-2024-42287 in 6.1.103 and 5.15.165, with no distribution range. EL 9 hosts have no data in the
-# shipped database. ``why`` is the reason given for mpt3sas.
+# qla2xxx-CVE-2024-42287 in 6.1.103 and 5.15.165, with no distribution range. Of EL 9 only RHEL's kernel
+# package has data (mpt3sas, RHSA-2024:9315). ``why`` is the reason given for mpt3sas.
 SHIPPED_CVES = {"mpt3sas-CVE-2024-40901", "qla2xxx-CVE-2024-42287"}
 
 
@@ -209,3 +209,28 @@ def test_el9_hosts_have_no_finding_and_an_open_question_without_their_distributi
     host = Auditor(shipped).host(kernel, HostFacts.from_dict(_with_mpt3sas(kernel), kernel))
     assert not [f for f in host.findings if f.advisory in SHIPPED_CVES]
     assert {f.advisory for f in host.unknown} >= SHIPPED_CVES
+
+
+# RHEL 9's range for mpt3sas-CVE-2024-40901, read from advisories/mpt3sas.yaml before running: RHSA-2024:9315
+# fixes it in kernel 5.14.0-503.11.1.el9_5. The RHEL 9.4 host's 427.13.1 orders below it; the RHEL 9.5 host
+# runs the fixed build itself. qla2xxx-CVE-2024-42287 has no Red Hat data: unknown on both. AlmaLinux 9.5
+# runs the same NEVRA but no AlmaLinux range is shipped: both CVEs stay unknown there.
+@pytest.mark.parametrize(
+    ("kernel", "affected", "unknown"),
+    [
+        ("rhel94", {"mpt3sas-CVE-2024-40901"}, {"qla2xxx-CVE-2024-42287"}),
+        ("rhel95", set(), {"qla2xxx-CVE-2024-42287"}),
+        ("alma95", set(), SHIPPED_CVES),
+    ],
+)
+def test_rhel9_kernels_are_judged_by_red_hats_erratum(
+    shipped: AdvisoryDB, kernel: str, affected: set[str], unknown: set[str]
+) -> None:
+    host = Auditor(shipped).host(kernel, HostFacts.from_dict(_with_mpt3sas(kernel), kernel))
+    found = {f.advisory: f.why for f in host.findings if f.advisory in SHIPPED_CVES}
+    assert set(found) == affected
+    assert {f.advisory for f in host.unknown} & SHIPPED_CVES == unknown
+    if affected:
+        assert found["mpt3sas-CVE-2024-40901"] == (
+            "Red Hat:9 kernel 5.14.0-427.13.1.el9_4 < fixed 5.14.0-503.11.1.el9_5"
+        )

@@ -58,6 +58,9 @@ _SUBJECT = re.compile(
 )
 _LONGEST_SUBJECT = 100  # kernel commit subjects keep to about 75 characters
 _SENTENCE_START = re.compile(r"(?<=[a-z0-9)\]])\s+(?=[A-Z][a-z]+\s)")
+# A word said twice in a row: a subject ending in a function name met by a body opening with it
+# ("... before calling lpfc_worker_wake_up() lpfc_worker_wake_up() calls ..."). No subject stutters.
+_REPEATED_WORD = re.compile(r"(?<=\s)(?P<word>\S{4,})(?P<seam>\s+)(?P=word)(?=\s|$)")
 _PATH = re.compile(r"\bdrivers/scsi/(?P<name>[a-z0-9_]+)(?P<rest>/[a-z0-9_]+|\.[ch]\b)")
 
 
@@ -110,16 +113,20 @@ def _line_at(text: str, position: int) -> str:
 def _subject(text: str, start: int) -> str:
     """The subject from ``start`` to the end of its line, without a trailing ``(CVE-...)``.
 
-    Ubuntu's records join the commit message into one line, so a "line" longer than any subject is cut
-    where the body's first sentence starts: a capitalised word after the subject's own first word
-    (``... non-allocated memory There is a potential ...``).
+    Ubuntu's and Debian's records join the commit message into one line, so a "line" longer than any
+    subject is cut where the body starts: a capitalised word after the subject's own first word
+    (``... non-allocated memory There is a potential ...``), or the subject's last word said again
+    (``... calling lpfc_worker_wake_up() lpfc_worker_wake_up() calls ...``), whichever comes first.
     """
     end = text.find("\n", start)
     subject = text[start : len(text) if end < 0 else end].strip()
     subject = re.sub(r"\s*\(CVE-\d{4}-\d+\)\s*$", "", subject)
     if len(subject) > _LONGEST_SUBJECT:
         prefixes = re.match(r"(?:[\w./-]+:\s+)*\S+\s", subject)
-        body = _SENTENCE_START.search(subject, prefixes.end() if prefixes else 0)
-        if body is not None:
-            subject = subject[: body.start()]
+        after = prefixes.end() if prefixes else 0
+        sentence = _SENTENCE_START.search(subject, after)
+        repeated = _REPEATED_WORD.search(subject, after)
+        seams = ([sentence.start()] if sentence else []) + ([repeated.start("seam")] if repeated else [])
+        if seams:
+            subject = subject[: min(seams)]
     return subject
