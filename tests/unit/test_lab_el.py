@@ -124,11 +124,11 @@ def test_grubby_keeps_repeated_consoles_and_grub_unescapes_a_dollar(
     (entries / f"abc-{EL_KERNEL}.conf").write_text(text)
     monkeypatch.setattr(bls, "ENTRIES", entries)
     monkeypatch.setattr(bls, "GRUBENV", tmp_path / "boot/grub2/grubenv")
-    # what crash_capture runs: drop every console=, then add both, the serial port last
+    # what crash_capture runs: "console" named once per console= of the entry, then both added, serial last
     argv = ["--update-kernel=ALL", "--remove-args=console", "--args=console=tty0 console=ttyS0,115200n8"]
     assert bls.grubby_main(argv) == 0
     assert bls.default_boot()[1] == "root=UUID=1 ro quiet console=tty0 console=ttyS0,115200n8"
-    # --args alone replaces every console= with the ones given, in order
+    # --args alone replaces consoles one for one (the first two here), the new ones in order
     assert bls.grubby_main(["--update-kernel=ALL", "--args=console=ttyS1 console=tty0"]) == 0
     assert bls.default_boot()[1] == "root=UUID=1 ro quiet console=ttyS1 console=tty0"
     # a value given to --remove-args removes that one only
@@ -137,6 +137,47 @@ def test_grubby_keeps_repeated_consoles_and_grub_unescapes_a_dollar(
     assert bls.grubby_main(["--update-kernel=ALL", r"--args=memmap=0x100000\$0x7f000000"]) == 0
     assert "memmap=0x100000\\$0x7f000000" in (entries / f"abc-{EL_KERNEL}.conf").read_text()
     assert bls.default_boot()[1].endswith(" memmap=0x100000$0x7f000000")
+
+
+@pytest.mark.parametrize(
+    ("options", "argv", "expected"),
+    [
+        # --args replaces the first argument of its name only: another memmap= region is lost, one stays
+        (
+            "ro memmap=64M\\$0x100000000 memmap=1M\\$0x200000000 quiet",
+            [r"--args=memmap=0x100000\$0x7f000000"],
+            "ro memmap=1M\\$0x200000000 quiet memmap=0x100000\\$0x7f000000",
+        ),
+        # --remove-args by name removes the first of that name, once per time it is named
+        (
+            "ro console=tty0 console=ttyS1 console=ttyS2",
+            ["--remove-args=console"],
+            "ro console=ttyS1 console=ttyS2",
+        ),
+        ("ro console=tty0 console=ttyS1 quiet", ["--remove-args=console console"], "ro quiet"),
+        # what crash_capture runs on EL: every memmap= removed, one holding all regions added back
+        (
+            "ro memmap=64M\\$0x100000000 memmap=1M\\$0x200000000",
+            [
+                "--remove-args=memmap memmap",
+                r"--args=memmap=64M\$0x100000000,1M\$0x200000000,0x100000\$0x7f000000"
+                " ramoops.mem_size=0x100000",
+            ],
+            "ro memmap=64M\\$0x100000000,1M\\$0x200000000,0x100000\\$0x7f000000 ramoops.mem_size=0x100000",
+        ),
+    ],
+)
+def test_grubby_edits_the_first_argument_of_a_name_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: str, argv: list[str], expected: str
+) -> None:
+    entries = tmp_path / "boot/loader/entries"
+    entries.mkdir(parents=True)
+    (entries / f"abc-{EL_KERNEL}.conf").write_text(bls.entry("abc", EL_KERNEL, options, "Rocky Linux 9.5"))
+    monkeypatch.setattr(bls, "ENTRIES", entries)
+    monkeypatch.setattr(bls, "GRUBENV", tmp_path / "boot/grub2/grubenv")
+    assert bls.grubby_main(["--update-kernel=ALL", *argv]) == 0
+    options = bls.parse((entries / f"abc-{EL_KERNEL}.conf").read_text())["options"]
+    assert options == f"{expected} $tuned_params"
 
 
 @pytest.mark.parametrize(

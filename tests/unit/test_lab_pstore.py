@@ -25,6 +25,9 @@ def test_a_reserved_region_registers_ramoops() -> None:
     assert pstore.ramoops_region(unreserved) is None
     elsewhere = booted.replace("memmap=0x100000$0x7f000000", "memmap=1M$0x10000000")
     assert pstore.ramoops_region(elsewhere) is None
+    # one memmap= listing several regions, as the kernel splits it on commas (crash_capture on EL)
+    joined = booted.replace("memmap=0x100000$0x7f000000", "memmap=64M$0x100000000,0x100000$0x7f000000")
+    assert pstore.ramoops_region(joined) == (0x7F000000, 0x100000, 0x1000)
     assert pstore.sys_files("ro quiet") == {
         "module/pstore/parameters/backend": "(null)\n",
         "module/kernel/parameters/crash_kexec_post_notifiers": "N\n",

@@ -39,17 +39,29 @@ def as_booted(args: str) -> str:
 
 
 def edit_args(words: list[str], add: list[str], remove: list[str]) -> list[str]:
-    """What grubby makes of a kernel command line: ``--remove-args`` drops an argument given with a value
-    only where it matches exactly, and one given by its name in every form; ``--args`` first drops every
-    argument of each added name, then appends the added ones in order, so repeated names (``console=tty0
-    console=ttyS0,115200n8``) all stay."""
+    """What grubby makes of a kernel command line. It touches the first argument of a name only, once per
+    argument it is given (grubby-bls' update_args edits with ``sed`` without ``g``, rhboot/grubby; and
+    rhboot/grubby#23: "--remove-args will remove the first instance with matching param name"):
+    ``--remove-args`` drops the first exact match of an argument given with a value and the first argument
+    of a name given alone; ``--args`` drops, for each added argument, the first argument of its name, then
+    appends the added ones in order. So ``memmap=A memmap=B`` with ``--args=memmap=C`` becomes ``memmap=B
+    memmap=C``: region A is gone, B stays; and two consoles given together replace two."""
+    words = list(words)
     for removed in remove:
-        if "=" in removed:
-            words = [w for w in words if w != removed]
-        else:
-            words = [w for w in words if w.split("=", 1)[0] != removed]
-    names = {a.split("=", 1)[0] for a in add}
-    return [w for w in words if w.split("=", 1)[0] not in names] + add
+        exact = "=" in removed
+        _drop(words, next((i for i, w in enumerate(words) if (w if exact else _name(w)) == removed), None))
+    for added in add:
+        _drop(words, next((i for i, w in enumerate(words) if _name(w) == _name(added)), None))
+    return words + add
+
+
+def _name(word: str) -> str:
+    return word.split("=", 1)[0]
+
+
+def _drop(words: list[str], index: int | None) -> None:
+    if index is not None:
+        del words[index]
 
 
 def _defaults() -> tuple[str, str]:

@@ -38,16 +38,17 @@ def _number(text: str) -> int | None:
 
 def ramoops_region(args: str) -> tuple[int, int, int] | None:
     """(address, size, record size) of ramoops on this command line, when a ``memmap=`` reservation holds
-    it."""
+    it. One ``memmap=`` may list several regions, comma-separated, as the kernel reads it."""
     words = dict(w.split("=", 1) for w in args.split() if "=" in w and w.startswith("ramoops."))
     address = _number(words.get("ramoops.mem_address", ""))
     size = _number(words.get("ramoops.mem_size", ""))
     record = _number(words.get("ramoops.record_size", "4096")) or 4096
     if not address or not size:
         return None
-    for word in args.split():
-        if word.startswith("memmap=") and "$" in word:
-            amount, _, start = word[len("memmap=") :].partition("$")
+    regions = [r for w in args.split() if w.startswith("memmap=") for r in w[len("memmap=") :].split(",")]
+    for region in regions:
+        if "$" in region:
+            amount, _, start = region.partition("$")
             begin, length = _number(start), _number(amount)
             if (
                 begin is not None
