@@ -23,7 +23,7 @@ from fleetfix.lab.distro import Distro
 from fleetfix.lab.guest import bls, initramfs
 from fleetfix.lab.guest.elfmodinfo import write_ko
 from fleetfix.lab.guest.grub_cli import render
-from fleetfix.lab.scenario import Group, HostSpec
+from fleetfix.lab.scenario import DEFAULT_SIGNER, Group, HostSpec
 
 LAYERS = ("etc", "usr", "var", "boot")
 NETCONSOLE_PORTS = (6665, 6666)
@@ -206,7 +206,7 @@ def _modules(usr: Path, group: Group) -> dict[str, bytes]:
     in_tree = {d for m in group.modules for d in m.deps} | {"netconsole"}
     for name in sorted(in_tree):
         info = [("license", "GPL"), ("srcversion", uuid.uuid5(uuid.NAMESPACE_DNS, name).hex[:23].upper())]
-        info += [("depends", ""), ("intree", "Y"), ("name", name), ("signer", "Debian Secure Boot CA")]
+        info += [("depends", ""), ("intree", "Y"), ("name", name), ("signer", DEFAULT_SIGNER)]
         write_ko(base / "kernel" / hba.in_tree_path(name), info)
     return {rel: data or (base / rel).read_bytes() for rel, data in boot.items()}
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from fleetfix.errors import EnvironmentProblem
 from fleetfix.lab import guest_files, hba
 from fleetfix.lab.guest.elfmodinfo import write_ko
-from fleetfix.lab.scenario import Package
+from fleetfix.lab.scenario import DEFAULT_SIGNER, Package
 
 KDUMP_TOOLS_VERSION = "1:1.8.1-0fleetfix1"
 MOUNT_POINT = "/var/lib/fleetfix-lab/repo"  # where hosts see the repository
@@ -36,14 +36,16 @@ class Built:
     conffiles: tuple[str, ...] = ()
 
 
-def driver_modinfo(module: str, version: str, srcversion: str, taint: str) -> list[tuple[str, str]]:
+def driver_modinfo(
+    module: str, version: str, srcversion: str, taint: str, signer: str = DEFAULT_SIGNER
+) -> list[tuple[str, str]]:
     info = [("version", version), ("license", "Proprietary" if "P" in taint else "GPL")]
     info += [("description", hba.hba(module).description), ("srcversion", srcversion)]
     info += [("depends", ",".join(hba.hba(module).deps)), ("retpoline", "Y"), ("name", module)]
     if "O" not in taint:
         info.append(("intree", "Y"))
     if "E" not in taint:
-        info.append(("signer", "Debian Secure Boot CA"))
+        info.append(("signer", signer))
     return info
 
 
@@ -52,7 +54,10 @@ def driver_package(package: Package) -> Built:
     with tempfile.TemporaryDirectory() as tmp:
         ko = Path(tmp) / "m.ko"
         write_ko(
-            ko, driver_modinfo(package.module, package.module_version, package.srcversion, package.taint)
+            ko,
+            driver_modinfo(
+                package.module, package.module_version, package.srcversion, package.taint, package.signer
+            ),
         )
         content = ko.read_bytes()
     if package.broken:

@@ -150,7 +150,9 @@ def driver_rpm(package: Package, kernels: tuple[str, ...]) -> Rpm:
 
 
 def _driver_modinfo(package: Package) -> list[tuple[str, str]]:
-    return driver_modinfo(package.module, package.module_version, package.srcversion, package.taint)
+    return driver_modinfo(
+        package.module, package.module_version, package.srcversion, package.taint, package.signer
+    )
 
 
 def kdump_rpms(distro: Distro) -> list[Rpm]:

@@ -150,6 +150,9 @@ class Group:
         return [self.pattern.format(group=self.name, n=n) for n in range(self.first, self.first + self.count)]
 
 
+DEFAULT_SIGNER = "Debian Secure Boot CA"  # what the lab's signed builds name unless a package says otherwise
+
+
 @dataclass(frozen=True)
 class Package:
     """A driver package in the lab repository: installing it puts a module build under /lib/modules."""
@@ -161,6 +164,7 @@ class Package:
     srcversion: str
     taint: str
     broken: bool  # its postinst fails, as a bad vendor build does
+    signer: str = DEFAULT_SIGNER  # the key a signed build (no E in taint) names: modinfo -F signer
 
 
 @dataclass(frozen=True)

@@ -326,15 +326,20 @@ def _secure_boot(node: Node) -> sc.SecureBoot:
 
 
 def _package(node: Node) -> sc.Package:
-    fields = node.mapping({"name", "version", "module", "module_version", "srcversion", "taint", "broken"})
+    keys = {"name", "version", "module", "module_version", "srcversion", "taint", "broken", "signer"}
+    fields = node.mapping(keys)
+    taint = _taint(fields.get("taint"))
+    if "signer" in fields and "E" in taint:
+        raise fields["signer"].fail("an unsigned build (taint E) names no signer: drop E to sign it")
     return sc.Package(
         name=_matching(get(fields, "name", node), re.compile(r"^[a-z0-9][a-z0-9+.-]+$"), "package name"),
         version=_matching(get(fields, "version", node), re.compile(r"^[0-9][A-Za-z0-9.+~:-]*$"), "version"),
         module=_matching(get(fields, "module", node), _NAME, "module name"),
         module_version=_text(fields, "module_version", node),
         srcversion=_text(fields, "srcversion", node),
-        taint=_taint(fields.get("taint")),
+        taint=taint,
         broken=_flag(fields, "broken", False),
+        signer=_text(fields, "signer", node, sc.DEFAULT_SIGNER),
     )
 
 

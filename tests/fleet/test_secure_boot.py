@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fleet.test_el import sh
-from tests.fleet.test_hba_driver import MPT3SAS, failure, remediate, running, steps
+from tests.fleet.test_hba_driver import GOOD_BUILD, MPT3SAS, failure, remediate, running, steps
 
 pytestmark = pytest.mark.fleet
 
@@ -51,3 +51,37 @@ def test_a_host_without_secure_boot_has_no_efivars_and_no_lockdown(make_lab) -> 
     lab = make_lab("mixed", hosts=["db01"])
     assert sh(lab, "db01", "cat /sys/kernel/security/lockdown").strip() == "[none] integrity confidentiality"
     assert lab.ssh("db01", "test -e /sys/firmware/efi").returncode == 1
+
+
+SIGNERS = Path(__file__).parents[1] / "data" / "scenarios" / "secure_boot_signers.yaml"
+VENDOR_KEY = "fleetfix lab vendor key"  # signs mpt3sas-driver 46.00.00.00-1 in that scenario
+DISTRIBUTION_KEY = "Debian Secure Boot CA"  # signs the running build
+
+
+def test_a_build_signed_outside_the_trusted_signers_is_refused_until_its_signer_is_trusted(
+    make_lab, tmp_path: Path
+) -> None:
+    lab = make_lab(str(SIGNERS))
+    assert sh(lab, "sbv01", "cat /sys/kernel/security/lockdown").strip() == "none [integrity] confidentiality"
+    assert sh(lab, "sbv01", "modinfo -F signer mpt3sas").strip() == DISTRIBUTION_KEY
+    version, boot_id = running(lab, "sbv01", "mpt3sas")
+
+    refused = remediate(lab, tmp_path, "sbv01", {**MPT3SAS, "hba_driver_trusted_signers": [DISTRIBUTION_KEY]})
+
+    step, message = failure(refused)
+    assert step == "upgrade"
+    assert message.startswith(
+        "/lib/modules/6.1.0-18-amd64/updates/mpt3sas.ko: kernel lockdown is integrity and the build is"
+        f" signed by {VENDOR_KEY}, not by a trusted signer ({DISTRIBUTION_KEY});"
+        " the running build stays loaded"
+    ), message
+    assert "activate" not in steps(refused)
+    assert running(lab, "sbv01", "mpt3sas") == (version, boot_id) == ("34.100.00.00", boot_id)
+
+    trusted = [DISTRIBUTION_KEY, VENDOR_KEY]
+    accepted = remediate(lab, tmp_path, "sbv01", {**MPT3SAS, "hba_driver_trusted_signers": trusted})
+
+    assert accepted.status == "ok", accepted.message
+    verified = steps(accepted)["verify"]
+    assert (verified["loaded_version"], verified["loaded_srcversion"]) == ("46.00.00.00", GOOD_BUILD)
+    assert running(lab, "sbv01", "mpt3sas") == ("46.00.00.00", boot_id)  # reloaded, not rebooted

@@ -10,6 +10,7 @@ import pytest
 from fleetfix.errors import ExitStatus, InputError
 from fleetfix.lab.lab import Lab
 from fleetfix.lab.network import prefix_for
+from fleetfix.lab.repo import driver_modinfo
 from fleetfix.lab.scenario_load import load_scenario
 
 GOOD_GROUP = """\
@@ -128,6 +129,13 @@ def test_good_minimal_file(tmp_path: Path) -> None:
             "no package of the scenario at that version ships mpt3sas 34.100.00.00 (ABC)",
         ),
         (
+            GOOD_GROUP + "packages: [{name: mpt3sas-driver, version: '1-1', module: mpt3sas,"
+            " module_version: '1', srcversion: DEF, signer: vendor key}]\n",
+            "packages[0].signer",
+            8,
+            "an unsigned build (taint E) names no signer",
+        ),
+        (
             GOOD_GROUP.replace("count: 2", "count: 2\n    pattern: 'Web_{n}'"),
             "groups[0].pattern",
             5,
@@ -140,6 +148,19 @@ def test_bad_field_is_named(tmp_path: Path, text: str, field: str, line: int, wo
     assert error.field == field
     assert error.line == line
     assert words in str(error)
+
+
+def test_a_package_names_the_key_that_signed_its_build(tmp_path: Path) -> None:
+    text = GOOD_GROUP + (
+        "packages:\n"
+        "  - {name: mpt3sas-driver, version: '1-1', module: mpt3sas, module_version: '1', srcversion: D,"
+        " taint: O, signer: vendor key}\n"
+        "  - {name: mpt3sas-driver, version: '1-2', module: mpt3sas, module_version: '1', srcversion: E,"
+        " taint: O}\n"
+    )
+    vendor, default = load_scenario(str(write(tmp_path, text))).packages
+    assert (vendor.signer, default.signer) == ("vendor key", "Debian Secure Boot CA")
+    assert ("signer", "vendor key") in driver_modinfo("mpt3sas", "1", "D", vendor.taint, vendor.signer)
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
