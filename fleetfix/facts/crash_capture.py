@@ -23,6 +23,24 @@ class KdumpConfig(Struct, frozen=True, kw_only=True, gc=False):
     target: str | None = None
     directory: str | None = None
     enabled: bool | None = None  # kdump-tools' USE_KDUMP; None where the configuration has no such switch
+    flavour: str | None = None  # kdump-tools (/etc/default/kdump-tools) or kdump.conf (EL)
+    ssh_key: str | None = None  # the private key an ssh target is reached with
+    host_tag: str | None = None  # what names a remote dump directory: ip, or hostname (kdump-tools' HOSTTAG)
+
+
+class DumpTarget(Struct, frozen=True, kw_only=True, gc=False):
+    """A remote dump target as the host sees it now (plugins/module_utils/dump_target.py)."""
+
+    kind: str  # ssh, nfs
+    target: str  # user@server, server:/export
+    server: str | None = None
+    directory: str | None = None  # where this host's dump directories appear on the server
+    directory_pattern: str | None = None  # a regular expression matching their names
+    probed: bool = False  # False for a captured tree, or a target that could not be read
+    ok: bool | None = None
+    reachable: bool | None = None
+    writable: bool | None = None
+    detail: str = ""
 
 
 class NetconsoleTarget(Struct, frozen=True, kw_only=True, gc=False):
@@ -156,6 +174,7 @@ class CrashCapture(Struct, frozen=True, kw_only=True, gc=False):
     kexec_crash_loaded: bool | None = None
     kdump_service: KdumpService | None = None
     kdump_config: KdumpConfig | None = None
+    dump_target: DumpTarget | None = None  # ssh and nfs targets only
     netconsole: Netconsole
     serial_console: SerialConsole | None = None  # absent in facts from before it was read
     pstore: Pstore | None = None

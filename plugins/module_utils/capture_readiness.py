@@ -4,10 +4,10 @@ The one definition of the rule. The facts module computes it from what it read a
 ``crash_capture.readiness``; the roles and fleetfix's Python read that result and never judge it again.
 
 Checked without panicking anything: crash memory reserved, capture kernel loaded, the kdump service enabled
-and active with a dump target, an oops made a panic now and after a reboot (kernel.panic_on_oops, see
-panic_settings.py), and a netconsole target enabled now and configured to come back after a reboot. Ready
-means every check passes: a host that loses capture at the reboot a change may trigger is not ready. Standard
-library only, Python 3.8+ (it runs on the managed hosts).
+and active with a dump target (a remote one reachable and writable now), an oops made a panic now and
+after a reboot (kernel.panic_on_oops, see panic_settings.py), and a netconsole target enabled now and
+configured to come back after a reboot. Ready means every check passes: a host that loses capture at the
+reboot a change may trigger is not ready. Standard library only, Python 3.8+ (it runs on the managed hosts).
 """
 
 from __future__ import annotations
@@ -58,6 +58,10 @@ def _target(capture):
     config = capture.get("kdump_config")
     if not config or not config.get("target"):
         return _check("kdump.target", False, "no kdump dump target configured")
+    remote = capture.get("dump_target")
+    if remote and remote.get("probed") and remote.get("ok") is not None:
+        # ssh and nfs: whether this host could write there just now (plugins/module_utils/dump_target.py)
+        return _check("kdump.target", bool(remote["ok"]), remote["detail"])
     return _check("kdump.target", True, f"dumps to {config['kind']} {config['target']}")
 
 

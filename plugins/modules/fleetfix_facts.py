@@ -13,11 +13,13 @@ import lzma
 import os
 import re
 import shlex
+import socket
 import stat
 import struct
 from datetime import datetime
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetfix.hba.plugins.module_utils import dump_target
 from ansible_collections.fleetfix.hba.plugins.module_utils.capture_readiness import capture_readiness
 from ansible_collections.fleetfix.hba.plugins.module_utils.crash_dumps import crash_dir_time, is_dmesg_file
 from ansible_collections.fleetfix.hba.plugins.module_utils.initramfs_image import (
@@ -275,9 +277,14 @@ def parse_kdump_tools(text, path):
         "target": target,
         "directory": directory,
         "enabled": None if use is None else use.strip() == "1",
+        "flavour": "kdump-tools",
+        # kdump-config's defaults: the key kdump-config propagate makes, the address as the directory's tag
+        "ssh_key": (values.get("SSH_KEY") or DEFAULT_SSH_KEY) if kind == "ssh" else None,
+        "host_tag": "hostname" if values.get("HOSTTAG") == "hostname" else "ip",
     }
 
 
+DEFAULT_SSH_KEY = "/root/.ssh/kdump_id_rsa"  # both kdump-config's and kdumpctl's default
 KDUMP_CONF_FILESYSTEMS = ("ext2", "ext3", "ext4", "xfs", "btrfs", "minix", "virtiofs")
 
 
@@ -294,7 +301,16 @@ def parse_kdump_conf(text, path):
             kind = key if key in ("ssh", "nfs", "raw") else "local"
             target = directives[key]
             break
-    return {"path": path, "kind": kind, "target": target, "directory": directory, "enabled": None}
+    return {
+        "path": path,
+        "kind": kind,
+        "target": target,
+        "directory": directory,
+        "enabled": None,
+        "flavour": "kdump.conf",
+        "ssh_key": (directives.get("sshkey") or DEFAULT_SSH_KEY) if kind == "ssh" else None,
+        "host_tag": "ip",  # EL names a remote dump directory by the address kdump sends from
+    }
 
 
 def parse_crontab(text, source, has_user_field):
@@ -1013,6 +1029,83 @@ def read_panic(host):
     }
 
 
+def _source_address(server):
+    """The local address the kernel picks to reach ``server`` (a UDP connect sends nothing)."""
+    try:
+        family = socket.AF_INET6 if ":" in server else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((server, 9))
+            return probe.getsockname()[0]
+    except OSError:
+        return None
+
+
+def _hostname(host):
+    return os.uname().nodename if host.root == "/" else (host.value("/etc/hostname") or None)
+
+
+def _probe_ssh(module, config, found):
+    parts = dump_target.split_ssh(config["target"])
+    key = config.get("ssh_key") or ""
+    if parts is None or not dump_target.PATH.match(key) or found["directory"] is None:
+        return dump_target.not_probed("ssh", config["target"], "not probed: target, key or path unreadable")
+    ssh = module.get_bin_path("ssh")
+    if ssh is None:
+        return dump_target.not_probed("ssh", config["target"], "unreachable: no ssh client on this host")
+    argv = dump_target.ssh_probe_argv(
+        ssh, key, config["target"], found["directory"], module.get_bin_path("timeout")
+    )
+    rc, _out, err = module.run_command(argv)
+    return dump_target.ssh_verdict(config["target"], found["directory"], rc, err)
+
+
+def _probe_nfs(host, config, server, export):
+    """Mounted: a file created and removed in the dump directory (never on a read-only mount). Not
+    mounted: a TCP connection to the NFS port, nothing mounted nor written."""
+    mounts = dump_target.parse_mountinfo(host.text("/proc/self/mountinfo"))
+    mount = dump_target.nfs_mount(mounts, server, export)
+    write_error = port_error = None
+    if mount is not None and "ro" not in mount["options"]:
+        inside = config.get("directory") if config.get("flavour") == "kdump.conf" else "/"
+        directory = mount["mount_point"].rstrip("/") + "/" + (inside or "/").strip("/")
+        name = directory.rstrip("/") + "/" + dump_target.PROBE_PREFIX + os.urandom(6).hex()
+        try:
+            os.close(os.open(host.real(name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.unlink(host.real(name))
+        except OSError as error:
+            write_error = error.strerror or str(error)
+    elif mount is None:
+        try:
+            socket.create_connection((server, dump_target.NFS_PORT), dump_target.SSH_CONNECT_TIMEOUT).close()
+        except OSError as error:
+            port_error = f"port {dump_target.NFS_PORT}: {error.strerror or error}"
+    return dump_target.nfs_verdict(config["target"], mount, write_error, port_error)
+
+
+def read_dump_target(module, host, config):
+    """A remote dump target (ssh, nfs): the server, the directory there, the names of this host's dump
+    directories, and whether the host can write there now (probed on a live host only)."""
+    if not config or config["kind"] not in ("ssh", "nfs"):
+        return None
+    parts = (dump_target.split_ssh if config["kind"] == "ssh" else dump_target.split_nfs)(config["target"])
+    server = None if parts is None else parts[0 if config["kind"] == "nfs" else 1]
+    address = _source_address(server) if server and host.root == "/" else None
+    tags = dump_target.host_tags(config, [address] if address else [], _hostname(host))
+    found = {
+        "kind": config["kind"],
+        "target": config["target"],
+        "server": server,
+        "directory": dump_target.server_directory(config),
+        "directory_pattern": dump_target.directory_pattern(config, tags),
+        "probed": host.root == "/" and server is not None,
+    }
+    if not found["probed"]:
+        return dict(found, ok=None, reachable=None, writable=None, detail="not probed")
+    if config["kind"] == "ssh":
+        return dict(found, **_probe_ssh(module, config, found))
+    return dict(found, **_probe_nfs(host, config, server, parts[1]))
+
+
 def read_crash_capture(module, host, modules):
     cmdline = host.value("/proc/cmdline")
     loaded = host.value("/sys/kernel/kexec_crash_loaded")
@@ -1024,6 +1117,7 @@ def read_crash_capture(module, host, modules):
         "kexec_crash_loaded": None if loaded is None else loaded == "1",
         "kdump_service": service,
         "kdump_config": config,
+        "dump_target": read_dump_target(module, host, config),
         "netconsole": read_netconsole(host, modules, cmdline),
         "serial_console": read_serial_console(host, cmdline),
         "pstore": read_pstore(module, host),

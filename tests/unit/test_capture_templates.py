@@ -68,13 +68,13 @@ def test_kdump_tools_sources_any_value_as_written(
         "crash_capture_kdump_ssh_key": key,
         "crash_capture_kdump_nfs": remote,
     }
-    names = ["KDUMP_COREDIR", "MAKEDUMP_ARGS", "USE_KDUMP", "SSH", "KDUMP_SSH_KEY", "NFS"]
+    names = ["KDUMP_COREDIR", "MAKEDUMP_ARGS", "USE_KDUMP", "SSH", "SSH_KEY", "NFS"]
     values = dict(zip(names, source(render("kdump-tools.j2", variables), names, tmp_path), strict=True))
     assert values["KDUMP_COREDIR"] == path
     assert values["MAKEDUMP_ARGS"] == "-c -d 31"
     assert values["USE_KDUMP"] == "1"
     if kind == "ssh":
-        assert (values["SSH"], values["KDUMP_SSH_KEY"], values["NFS"]) == (remote, key, "")
+        assert (values["SSH"], values["SSH_KEY"], values["NFS"]) == (remote, key, "")
     else:
         assert (values["SSH"], values["NFS"]) == ("", remote)
 

@@ -159,6 +159,9 @@ def test_kdump_tools_stock_defaults_dump_locally() -> None:
         "target": "/var/crash",
         "directory": "/var/crash",
         "enabled": True,
+        "flavour": "kdump-tools",
+        "ssh_key": None,
+        "host_tag": "ip",
     }
 
 
@@ -185,6 +188,9 @@ def test_kdump_conf_ssh_target_with_path() -> None:
         "target": "kdump@10.0.0.9",
         "directory": "/var/crash/fleet",
         "enabled": None,
+        "flavour": "kdump.conf",
+        "ssh_key": "/root/.ssh/kdump_id_rsa",
+        "host_tag": "ip",
     }
 
 

@@ -1,0 +1,210 @@
+"""A remote kdump target (ssh or NFS): where its dumps land on the server, whether the host can write there.
+
+Pure decisions for the facts module (which runs the probes) and for `collect` (which fetches from the
+server): the ssh probe's argument vector and its verdict, the NFS mount and its verdict, the server-side
+directory of each target and the names the dump tools give a host's dump directories. Standard library
+only, Python 3.8+ (it runs on the managed hosts).
+
+Where dumps land (the tools' own documentation):
+- EL kdump.conf: ``ssh user@server`` writes ``<path>/<host-ip>-<YYYY-MM-DD-HH:MM:SS>/`` on the server
+  (``vmcore`` or ``vmcore.flat`` with ``makedumpfile -F``, and ``vmcore-dmesg.txt``); ``nfs
+  server:/export`` mounts the export and writes ``<export>/<path>/<host-ip>-<date>/``.
+- Debian kdump-tools: ``SSH=user@server`` writes ``$KDUMP_COREDIR/<tag>-<YYYYMMDDHHMM>/`` on the server
+  (``dump.<stamp>``, ``dmesg.<stamp>``), ``NFS=server:/export`` mounts the export on ``$KDUMP_COREDIR`` and
+  writes ``<export>/<tag>-<stamp>/``; the tag is the host's IP address (``HOSTTAG=ip``, the default) or its
+  host name (``HOSTTAG=hostname``). A local dump has no tag: ``$KDUMP_COREDIR/<stamp>/``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+# Held to the same grammars as the role's values (fleetfix/grammar.py): a configuration file written by
+# someone else is never handed to ssh or a shell unless it fits them.
+PATH = re.compile(r"^(?:/(?!\.\.?(?:/|\Z))[A-Za-z0-9_.+-]{1,255})+/?\Z")
+HOST = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+    r"|\[[0-9A-Fa-f:.]{2,45}\])\Z"
+)
+USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}\Z")
+
+SSH_CONNECT_TIMEOUT = 5  # seconds for the TCP connection and the key exchange
+PROBE_TIMEOUT = 15  # the whole probe, under timeout(1) where the host has it
+PROBE_PREFIX = ".fleetfix-probe."
+NFS_PORT = 2049
+
+EL_STAMP = r"[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}:[0-9]{2}:[0-9]{2}"
+DEBIAN_STAMP = r"[0-9]{12}"
+
+
+def split_ssh(target):
+    """``user@host`` -> (user, host without brackets); None when it is not that shape."""
+    user, at, host = (target or "").rpartition("@")
+    if not at or not USER.match(user) or not HOST.match(host):
+        return None
+    return user, host.strip("[]")
+
+
+def split_nfs(target):
+    """``server:/export`` -> (server without brackets, export); None when it is not that shape."""
+    text = target or ""
+    if text.startswith("["):
+        server, _, export = text[1:].partition("]:")
+        server = "[" + server + "]"
+    else:
+        server, _, export = text.partition(":")
+    if not HOST.match(server) or not PATH.match(export or ""):
+        return None
+    return server.strip("[]"), export.rstrip("/") or "/"
+
+
+def server_directory(config):
+    """The directory on the dump server under which this host's dump directories appear; None for local
+    targets and unreadable ones."""
+    kind, directory = config.get("kind"), config.get("directory") or "/var/crash"
+    if kind == "ssh":
+        return directory if PATH.match(directory) else None
+    if kind == "nfs":
+        parts = split_nfs(config.get("target"))
+        if parts is None:
+            return None
+        export = parts[1]
+        if config.get("flavour") == "kdump-tools":  # the export is mounted on KDUMP_COREDIR
+            return export
+        if not PATH.match(directory):
+            return None
+        return (export.rstrip("/") + "/" + directory.strip("/")).rstrip("/") or "/"
+    return None
+
+
+def directory_pattern(config, tags):
+    """A regular expression (for find's ``use_regex``) matching the dump directory names this host's kdump
+    gives itself on a remote target: ``<tag>-<stamp>`` for each tag (its addresses, its host name)."""
+    names = sorted({t for t in tags if t})
+    if not names:
+        return None
+    stamp = DEBIAN_STAMP if config.get("flavour") == "kdump-tools" else EL_STAMP
+    return "^(?:" + "|".join(re.escape(n) for n in names) + ")-" + stamp + "$"
+
+
+def host_tags(config, addresses, hostname):
+    """The names a host's remote dump directories start with: EL names them by the address kdump sends
+    from; kdump-tools by the host name with ``HOSTTAG=hostname``, else by an address."""
+    if config.get("flavour") == "kdump-tools" and config.get("host_tag") == "hostname":
+        return [hostname] if hostname else []
+    return [a for a in addresses if a]
+
+
+def ssh_probe_command(directory):
+    """The command the dump account's shell runs: enter the dump path, create a file there and remove it.
+    Exit 3: no such directory (or no access to it); 4: the directory is not writable."""
+    quoted = shlex.quote(directory)
+    return f'cd -- {quoted} || exit 3; f=$(mktemp -- {PROBE_PREFIX}XXXXXX) || exit 4; rm -f -- "$f"'
+
+
+def ssh_probe_argv(ssh, key, target, directory, timeout_bin=None):
+    """The probe as an argument vector (no local shell): the kdump key alone, batch mode (no prompt, as the
+    capture kernel has none), the host key checked against known_hosts, bounded in time."""
+    bounded = [timeout_bin, str(PROBE_TIMEOUT)] if timeout_bin else []
+    return [
+        *bounded,
+        ssh, "-i", key, "-T",
+        "-o", "BatchMode=yes",
+        "-o", "IdentitiesOnly=yes",
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", f"ConnectTimeout={SSH_CONNECT_TIMEOUT}",
+        "-o", "ServerAliveInterval=2",
+        "-o", "ServerAliveCountMax=2",
+        "--", target, ssh_probe_command(directory),
+    ]  # fmt: skip
+
+
+def _reason(stderr, fallback):
+    lines = [line.strip() for line in (stderr or "").splitlines() if line.strip()]
+    kept = [line for line in lines if not line.startswith(("Warning: Permanently added", "**"))]
+    return (kept or lines or [fallback])[-1][:300]
+
+
+def ssh_verdict(target, directory, rc, stderr):
+    """``{ok, reachable, writable, detail}`` from the probe's exit status and standard error."""
+    where = f"ssh {target}"
+    if rc == 0:
+        return _verdict(True, True, True, f"{where}:{directory} reachable and writable")
+    if rc == 3:
+        why = _reason(stderr, "cd failed")
+        return _verdict(False, True, False, f"{where}: {directory} missing or not accessible: {why}")
+    if rc == 4:
+        why = _reason(stderr, "mktemp failed")
+        return _verdict(False, True, False, f"{where}: {directory} not writable: {why}")
+    if rc == 124:
+        return _verdict(False, False, None, f"{where} unreachable: no answer within {PROBE_TIMEOUT} s")
+    return _verdict(False, False, None, f"{where} unreachable: {_reason(stderr, f'ssh exit status {rc}')}")
+
+
+def not_probed(kind, target, why):
+    return _verdict(False, None, None, f"{kind} {target}: {why}")
+
+
+def _verdict(ok, reachable, writable, detail):
+    return {"ok": ok, "reachable": reachable, "writable": writable, "detail": detail}
+
+
+def _unescape_mount(field):
+    """/proc/self/mountinfo escapes space, tab, newline and backslash as octal."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def parse_mountinfo(text):
+    """``[{mount_point, fstype, source, options}]`` of /proc/self/mountinfo (options: per-mount and
+    per-superblock together)."""
+    mounts = []
+    for line in (text or "").splitlines():
+        left, sep, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if not sep or len(fields) < 6 or len(tail) < 2:
+            continue
+        options = fields[5].split(",") + (tail[2].split(",") if len(tail) > 2 else [])
+        mounts.append(
+            {
+                "mount_point": _unescape_mount(fields[4]),
+                "fstype": tail[0],
+                "source": _unescape_mount(tail[1]),
+                "options": options,
+            }
+        )
+    return mounts
+
+
+def nfs_mount(mounts, server, export):
+    """The NFS mount of ``server:export`` among ``mounts`` (the last one wins, as it hides the others)."""
+    wanted = {f"{server}:{export}", f"[{server}]:{export}", f"{server}:{export}/"}
+    found = None
+    for mount in mounts:
+        if mount["fstype"] in ("nfs", "nfs4") and mount["source"] in wanted:
+            found = mount
+    return found
+
+
+def nfs_verdict(target, mount, write_error, port_error):
+    """``{ok, reachable, writable, detail}`` for an NFS target.
+
+    mount: its mount here, or None. write_error: None when a file could be created and removed in the dump
+    directory of a read-write mount, else why not (never tried on a read-only mount). port_error: None when
+    the server accepted a TCP connection on the NFS port, else why not (asked only when not mounted)."""
+    where = f"nfs {target}"
+    if mount is not None:
+        if "ro" in mount["options"]:
+            return _verdict(False, True, False, f"{where}: mounted read-only on {mount['mount_point']}")
+        if write_error is not None:
+            detail = f"{where}: not writable on {mount['mount_point']}: {write_error}"
+            return _verdict(False, True, False, detail)
+        return _verdict(True, True, True, f"{where} mounted on {mount['mount_point']} and writable")
+    if port_error is not None:
+        return _verdict(False, False, None, f"{where} unreachable: {port_error}")
+    return _verdict(
+        True,
+        True,
+        None,
+        f"{where} reachable (NFS port {NFS_PORT}); not mounted here, so kdump's write is not tried",
+    )

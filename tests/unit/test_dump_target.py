@@ -1,0 +1,260 @@
+"""Remote kdump targets: the facts module's reading of real kdump-tools and kdump.conf text, where each target
+puts a host's dumps on the server and under which names, the ssh probe and its verdicts, NFS mounts.
+
+Inputs are real (tests/data/dump_target/README.md names their sources); the expected answers come from the
+tools' documentation: kdump.conf(5) for EL (``<path>/%HOST-%DATE/``, %HOST the address kdump sends from)
+and kdump-tools' defaults file (``HOSTTAG``, 'ip' by default, prefixing a timestamped directory).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO, collection_plugin
+
+DATA = REPO / "tests" / "data" / "dump_target"
+ff = collection_plugin("modules.fleetfix_facts")
+dt = collection_plugin("module_utils.dump_target")
+readiness = collection_plugin("module_utils.capture_readiness")
+
+DEBIAN = (DATA / "kdump-tools.defaults").read_text()
+EL_STOCK = (DATA / "el8-kdump.conf").read_text()
+EL_SSH = (DATA / "el-kdump.conf-ssh").read_text()
+
+
+def _debian(extra: str) -> dict:
+    return ff.parse_kdump_tools(DEBIAN + extra, "/etc/default/kdump-tools")
+
+
+# --- reading the configuration --------------------------------------------------------------------------
+
+
+def test_stock_kdump_tools_is_local_with_the_default_tag() -> None:
+    config = _debian("")
+    assert (config["kind"], config["target"], config["ssh_key"], config["host_tag"]) == (
+        "local",
+        "/var/crash",
+        None,
+        "ip",
+    )
+    assert dt.server_directory(config) is None
+
+
+def test_kdump_tools_ssh_with_the_documented_variables() -> None:
+    config = _debian('SSH="kdump@10.0.0.9"\nSSH_KEY="/root/.ssh/kdump_id_rsa"\nHOSTTAG="hostname"\n')
+    assert (config["kind"], config["target"], config["ssh_key"], config["host_tag"]) == (
+        "ssh",
+        "kdump@10.0.0.9",
+        "/root/.ssh/kdump_id_rsa",
+        "hostname",
+    )
+    assert dt.server_directory(config) == "/var/crash"  # KDUMP_COREDIR, on the server
+
+
+def test_kdump_tools_ssh_key_defaults_to_what_propagate_makes() -> None:
+    assert _debian('SSH="kdump@dumps.example.com"\n')["ssh_key"] == "/root/.ssh/kdump_id_rsa"
+
+
+def test_kdump_tools_nfs_writes_at_the_top_of_the_export() -> None:
+    # kdump-tools mounts the export on KDUMP_COREDIR: the dump directories sit at the export's top
+    config = _debian('NFS="nfs01:/srv/crash"\nKDUMP_COREDIR="/var/crash/remote"\n')
+    assert (config["kind"], dt.server_directory(config)) == ("nfs", "/srv/crash")
+
+
+def test_el_ssh_configured_from_the_stock_file() -> None:
+    config = ff.parse_kdump_conf(EL_SSH, "/etc/kdump.conf")
+    assert (config["kind"], config["target"], config["ssh_key"], config["directory"]) == (
+        "ssh",
+        "root@192.168.0.22",
+        "/root/.ssh/id_rsa_private",
+        "/var/crash",
+    )
+    assert dt.server_directory(config) == "/var/crash"
+
+
+def test_el_stock_file_key_default() -> None:
+    text = EL_STOCK.replace("#ssh user@my.server.com", "ssh user@my.server.com")
+    assert ff.parse_kdump_conf(text, "/etc/kdump.conf")["ssh_key"] == "/root/.ssh/kdump_id_rsa"
+
+
+@pytest.mark.parametrize(
+    ("line", "server", "directory"),
+    [
+        ("#nfs my.server.com:/export/tmp", "my.server.com", "/export/tmp/var/crash"),
+        ("#nfs [2001:db8::1:2:3:4]:/export/tmp", "2001:db8::1:2:3:4", "/export/tmp/var/crash"),
+    ],
+)
+def test_el_nfs_writes_below_path_in_the_export(line: str, server: str, directory: str) -> None:
+    config = ff.parse_kdump_conf(EL_STOCK.replace(line, line[1:]), "/etc/kdump.conf")
+    assert config["kind"] == "nfs"
+    assert dt.split_nfs(config["target"])[0] == server
+    assert dt.server_directory(config) == directory
+
+
+def test_ipv6_ssh_target_splits() -> None:
+    text = EL_STOCK.replace("#ssh user@2001:db8::1:2:3:4", "ssh user@[2001:db8::1:2:3:4]")
+    config = ff.parse_kdump_conf(text, "/etc/kdump.conf")
+    assert dt.split_ssh(config["target"]) == ("user", "2001:db8::1:2:3:4")
+    assert dt.split_ssh("user@host;reboot") is None and dt.split_ssh("-oProxyCommand=x") is None
+
+
+# --- naming the host's dump directories on the server ---------------------------------------------------
+
+
+def test_el_directories_are_named_by_the_sending_address() -> None:
+    config = ff.parse_kdump_conf(EL_SSH, "/etc/kdump.conf")
+    pattern = re.compile(dt.directory_pattern(config, dt.host_tags(config, ["192.168.0.10"], "db01")))
+    assert pattern.match("192.168.0.10-2026-12-05-17:12:03")
+    assert not pattern.match("192.168.0.100-2026-12-05-17:12:03")  # another host
+    assert not pattern.match("192.168.0.10-202612051712")  # a kdump-tools name
+    assert not pattern.match("db01-2026-12-05-17:12:03")
+
+
+def test_kdump_tools_directories_by_address_or_host_name() -> None:
+    by_ip = _debian('SSH="kdump@10.0.0.9"\n')
+    pattern = re.compile(dt.directory_pattern(by_ip, dt.host_tags(by_ip, ["10.0.0.21"], "db01")))
+    assert pattern.match("10.0.0.21-202612051712") and not pattern.match("202612051712")
+    assert not pattern.match("10.0.0.2-202612051712")
+    by_name = _debian('SSH="kdump@10.0.0.9"\nHOSTTAG="hostname"\n')
+    pattern = re.compile(dt.directory_pattern(by_name, dt.host_tags(by_name, ["10.0.0.21"], "db01")))
+    assert pattern.match("db01-202612051712") and not pattern.match("10.0.0.21-202612051712")
+
+
+def test_no_tag_no_pattern() -> None:
+    assert dt.directory_pattern(_debian('SSH="kdump@10.0.0.9"\n'), []) is None
+
+
+# --- the ssh probe --------------------------------------------------------------------------------------
+
+
+def test_probe_is_an_argument_vector_with_batch_mode_and_strict_host_keys() -> None:
+    key, target = "/root/.ssh/kdump_id_rsa", "kdump@10.0.0.9"
+    argv = dt.ssh_probe_argv("/usr/bin/ssh", key, target, "/srv/crash", "/usr/bin/timeout")
+    assert argv[:3] == ["/usr/bin/timeout", "15", "/usr/bin/ssh"]
+    options = {argv[i + 1] for i, word in enumerate(argv) if word == "-o"}
+    assert {"BatchMode=yes", "StrictHostKeyChecking=yes", "IdentitiesOnly=yes", "ConnectTimeout=5"} <= options
+    assert argv[argv.index("--") + 1] == "kdump@10.0.0.9"  # never read as an option
+
+
+def _run_probe(directory: str) -> int:
+    probe = ["sh", "-c", dt.ssh_probe_command(directory)]
+    return subprocess.run(probe, check=False, capture_output=True).returncode
+
+
+def test_probe_command_writes_and_leaves_nothing(tmp_path: Path) -> None:
+    spaced = tmp_path / "dump dir; touch CANARY"
+    spaced.mkdir()
+    assert _run_probe(str(spaced)) == 0
+    assert list(spaced.iterdir()) == [] and not (tmp_path / "CANARY").exists()
+    assert _run_probe(str(tmp_path / "absent")) == 3
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through a read-only mode")
+def test_probe_command_unwritable(tmp_path: Path) -> None:
+    tmp_path.chmod(0o500)
+    try:
+        assert _run_probe(str(tmp_path)) == 4
+    finally:
+        tmp_path.chmod(0o700)
+
+
+@pytest.mark.parametrize(
+    ("rc", "stderr", "ok", "detail"),
+    [
+        (0, "", True, "ssh kdump@10.0.0.9:/srv/crash reachable and writable"),
+        (
+            255,
+            "kdump@10.0.0.9: Permission denied (publickey).\r\n",
+            False,
+            "ssh kdump@10.0.0.9 unreachable: kdump@10.0.0.9: Permission denied (publickey).",
+        ),
+        (
+            255,
+            "ssh: connect to host 10.0.0.9 port 22: Connection refused\n",
+            False,
+            "ssh kdump@10.0.0.9 unreachable: ssh: connect to host 10.0.0.9 port 22: Connection refused",
+        ),
+        (
+            255,
+            "No ED25519 host key is known for 10.0.0.9 and you have requested strict checking.\n"
+            "Host key verification failed.\n",
+            False,
+            "ssh kdump@10.0.0.9 unreachable: Host key verification failed.",
+        ),
+        (124, "", False, "ssh kdump@10.0.0.9 unreachable: no answer within 15 s"),
+        (
+            4,
+            "mktemp: failed to create file via template '.fleetfix-probe.XXXXXX': Permission denied\n",
+            False,
+            "ssh kdump@10.0.0.9: /srv/crash not writable: mktemp: failed to create file via template "
+            "'.fleetfix-probe.XXXXXX': Permission denied",
+        ),
+        (
+            3,
+            "sh: 1: cd: can't cd to /srv/crash\n",
+            False,
+            "ssh kdump@10.0.0.9: /srv/crash missing or not accessible: sh: 1: cd: can't cd to /srv/crash",
+        ),
+    ],
+)
+def test_ssh_verdicts(rc: int, stderr: str, ok: bool, detail: str) -> None:
+    verdict = dt.ssh_verdict("kdump@10.0.0.9", "/srv/crash", rc, stderr)
+    assert (verdict["ok"], verdict["detail"]) == (ok, detail)
+
+
+def test_readiness_names_the_failing_target() -> None:
+    denied = "kdump@10.0.0.9: Permission denied (publickey).\n"
+    remote = dict(dt.ssh_verdict("kdump@10.0.0.9", "/srv/crash", 255, denied), probed=True)
+    capture = {"kdump_config": {"kind": "ssh", "target": "kdump@10.0.0.9"}, "dump_target": remote}
+    check = next(c for c in readiness.capture_readiness(capture)["checks"] if c["name"] == "kdump.target")
+    assert not check["ok"]
+    assert check["detail"] == "ssh kdump@10.0.0.9 unreachable: kdump@10.0.0.9: Permission denied (publickey)."
+    unprobed = dict(remote, probed=False, ok=None)
+    capture["dump_target"] = unprobed  # a captured tree: the configuration alone is judged
+    check = next(c for c in readiness.capture_readiness(capture)["checks"] if c["name"] == "kdump.target")
+    assert check["ok"]
+
+
+# --- NFS ------------------------------------------------------------------------------------------------
+
+EXPORT = "/data/k8s/nfs_share/pvc-2108ee90-b185-43f7-a95c-21d9a4d84a67"
+
+
+def test_mountinfo_finds_the_nfs4_export() -> None:
+    mounts = dt.parse_mountinfo((DATA / "mountinfo-nfs4").read_text())
+    assert len(mounts) == 8
+    mount = dt.nfs_mount(mounts, "20.20.20.43", EXPORT)
+    assert (mount["mount_point"], mount["fstype"]) == ("/kaiwudb/certs", "nfs4")
+    assert "rw" in mount["options"] and "vers=4.1" in mount["options"]
+    assert dt.nfs_mount(mounts, "20.20.20.44", EXPORT) is None
+    opt = next(m for m in mounts if m["mount_point"] == "/opt")
+    assert opt["fstype"] == "ext4" and "ro" in opt["options"]
+
+
+def test_nfs_verdicts() -> None:
+    target = f"20.20.20.43:{EXPORT}"
+    mount = dt.nfs_mount(dt.parse_mountinfo((DATA / "mountinfo-nfs4").read_text()), "20.20.20.43", EXPORT)
+    assert dt.nfs_verdict(target, mount, None, None)["ok"] is True
+    refused = dt.nfs_verdict(target, mount, "Permission denied", None)
+    assert (refused["ok"], refused["detail"]) == (
+        False,
+        f"nfs {target}: not writable on /kaiwudb/certs: Permission denied",
+    )
+    read_only = dict(mount, options=["ro", "relatime"])
+    detail = dt.nfs_verdict(target, read_only, None, None)["detail"]
+    assert detail.endswith("mounted read-only on /kaiwudb/certs")
+    timed_out = "port 2049: Connection timed out"
+    away = dt.nfs_verdict(target, None, None, timed_out)
+    assert (away["ok"], away["detail"]) == (False, f"nfs {target} unreachable: {timed_out}")
+    reachable = dt.nfs_verdict(target, None, None, None)
+    assert reachable["ok"] is True and reachable["writable"] is None
+
+
+def test_mountinfo_octal_escapes() -> None:
+    line = "31 22 0:50 / /mnt/crash\\040dumps rw - nfs server:/export rw,vers=3\n"
+    assert dt.parse_mountinfo(line)[0]["mount_point"] == "/mnt/crash dumps"
