@@ -59,6 +59,10 @@ GRAMMARS: dict[str, Grammar] = {
         "a size (256M, 512M,high) or ranges (1G-4G:256M,4G-:512M)",
     ),
     "name": Grammar(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z", "a name of letters, digits and _ . -"),
+    "host_key": Grammar(
+        r"^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]{20,1400}={0,2}\Z",
+        "an ssh public host key: its type and base64 blob, as in ssh_host_*_key.pub without the comment",
+    ),
 }
 
 # Role variables an inventory may set, with the grammar each must follow. Empty strings mean "unset"
@@ -68,6 +72,8 @@ ROLE_VARIABLES: dict[str, str] = {
     "crash_capture_kdump_ssh": "ssh",
     "crash_capture_kdump_ssh_key": "path",
     "crash_capture_kdump_nfs": "nfs",
+    "crash_capture_kdump_ssh_from": "address",
+    "crash_capture_kdump_ssh_host_key": "host_key",
     "crash_capture_crash_size": "crash_size",
     "crash_capture_netconsole_log_host": "address",
     "crash_capture_netconsole_interface": "interface",
@@ -79,6 +85,8 @@ ROLE_VARIABLES: dict[str, str] = {
 _OPTIONAL = {
     "crash_capture_kdump_ssh",
     "crash_capture_kdump_nfs",
+    "crash_capture_kdump_ssh_from",
+    "crash_capture_kdump_ssh_host_key",
     "crash_capture_netconsole_log_host",
     "crash_capture_netconsole_interface",
     "crash_capture_netconsole_source_ip",

@@ -1,16 +1,21 @@
 """What a host's kernel does when a fault fires: print the oops, keep it in pstore where a ramoops region is
-reserved, save it with kdump if a capture kernel is loaded, send it to every enabled netconsole target (from
-the host's own network namespace)."""
+reserved, save it with kdump if a capture kernel is loaded (locally, or to an ssh dump server with the host's
+own ssh client), send it to every enabled netconsole target (from the host's own network namespace)."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import socket
+import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from fleetfix.lab import oopstext
 from fleetfix.lab.guest import nscalls, pstore
+
+DUMP_BYTES = b"KDUMP   \x00" + bytes(64)  # what the lab's dumps hold in place of a vmcore
 
 
 def _read(path: Path, default: str = "") -> str:
@@ -40,11 +45,134 @@ def oops_lines(root: Path, module: str, kind: str, pid: int, uptime: float, kern
     return oopstext.render(ctx, seed=pid)
 
 
+@dataclass(frozen=True)
+class RemoteTarget:
+    """An ssh dump target as the host's kdump configuration names it."""
+
+    el: bool
+    destination: str  # user@server
+    key: str
+    directory: str  # on the server
+    host_tag: str  # kdump-tools' HOSTTAG: ip or hostname
+
+
+def _kdump_tools_values(root: Path) -> dict[str, str]:
+    values = {}
+    for line in _read(root / "etc/default/kdump-tools").splitlines():
+        name, equals, value = line.strip().partition("=")
+        if equals and name.isidentifier():
+            words = shlex.split(value, comments=True) if value else []
+            values[name] = words[0] if words else ""
+    return values
+
+
+def remote_target(root: Path) -> RemoteTarget | None:
+    """The ssh target of the host's kdump-tools defaults or kdump.conf; None for a local dump."""
+    if (root / "etc/default/kdump-tools").is_file():
+        values = _kdump_tools_values(root)
+        if not values.get("SSH"):
+            return None
+        key = values.get("SSH_KEY") or "/root/.ssh/kdump_id_rsa"
+        coredir = values.get("KDUMP_COREDIR") or "/var/crash"
+        return RemoteTarget(False, values["SSH"], key, coredir, values.get("HOSTTAG") or "ip")
+    directives: dict[str, str] = {}
+    for line in _read(root / "etc/kdump.conf").splitlines():
+        words = line.split(None, 1)
+        if len(words) == 2 and not words[0].startswith("#"):
+            directives.setdefault(words[0], words[1].strip())
+    if "ssh" not in directives:
+        return None
+    key = directives.get("sshkey") or "/root/.ssh/kdump_id_rsa"
+    return RemoteTarget(True, directives["ssh"], key, directives.get("path") or "/var/crash", "ip")
+
+
+def _boot_lines(root: Path) -> list[str]:
+    return [
+        f"[    0.000000] Linux version {_read(root / 'proc/sys/kernel/osrelease')}",
+        f"[    0.000000] Command line: {_read(root / 'proc/cmdline')}",
+    ]
+
+
+def ship_dump(pid: int, netns: str, host_ip: str, hostname: str, root: Path, lines: list[str]) -> str | None:
+    """What kdump does with an ssh target, with the host's own ssh client, key and known_hosts (inside its
+    network and mount namespaces): EL's kdump makes ``<path>/<address>-<date>/`` and streams
+    ``vmcore.flat`` and ``vmcore-dmesg.txt`` through ``ssh ... dd``; kdump-tools makes
+    ``<KDUMP_COREDIR>/<HOSTTAG>-<stamp>/``, streams ``dump.<stamp>`` and copies ``dmesg.<stamp>`` with scp.
+    Returns ``user@server:<directory>``, or None when no capture kernel is loaded or the target is local."""
+    target = remote_target(root)
+    if target is None or _read(root / "sys/kernel/kexec_crash_loaded") != "1":
+        return None
+    log = "\n".join([*_boot_lines(root), *lines]) + "\n"
+    if target.el:
+        directory = f"{target.directory.rstrip('/')}/{host_ip}-{time.strftime('%Y-%m-%d-%H:%M:%S')}"
+        steps = [
+            (["mkdir", "-p", directory], None),
+            (["dd", f"of={directory}/vmcore-incomplete"], DUMP_BYTES),
+            (["mv", f"{directory}/vmcore-incomplete", f"{directory}/vmcore.flat"], None),
+            (["dd", f"of={directory}/vmcore-dmesg-incomplete.txt"], log.encode()),
+            (["mv", f"{directory}/vmcore-dmesg-incomplete.txt", f"{directory}/vmcore-dmesg.txt"], None),
+        ]
+        scp = None
+    else:
+        stamp = time.strftime("%Y%m%d%H%M")
+        tag = hostname if target.host_tag == "hostname" else host_ip
+        directory = f"{target.directory.rstrip('/')}/{tag}-{stamp}"
+        steps = [
+            (["mkdir", "-p", directory], None),
+            (["dd", f"of={directory}/dump-incomplete"], DUMP_BYTES),
+            (["mv", f"{directory}/dump-incomplete", f"{directory}/dump.{stamp}"], None),
+        ]
+        scp = (log.encode(), f"{directory}/dmesg.{stamp}")
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            nscalls.setns(f"/run/netns/{netns}", nscalls.CLONE_NEWNET)
+            nscalls.setns(f"/proc/{pid}/ns/mnt", nscalls.CLONE_NEWNS)
+            os.chdir("/")
+            code = _run_ssh_steps(target, steps, scp)
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    return f"{target.destination}:{directory}" if ok else f"{target.destination}: dump not saved"
+
+
+_SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5"]
+
+
+def _run_ssh_steps(target: RemoteTarget, steps: list, scp: tuple[bytes, str] | None) -> int:
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
+    ssh = ["ssh", "-i", target.key, *_SSH_OPTIONS, "--", target.destination]
+    for remote, data in steps:
+        command = " ".join(shlex.quote(word) for word in remote)
+        done = subprocess.run([*ssh, command], input=data or b"", env=env, timeout=60, check=False)
+        if done.returncode != 0:
+            return done.returncode
+    if scp is not None:
+        data, remote_path = scp
+        local = Path("/tmp") / Path(remote_path).name
+        local.write_bytes(data)
+        copy = [
+            "scp",
+            "-q",
+            "-i",
+            target.key,
+            *_SSH_OPTIONS,
+            str(local),
+            f"{target.destination}:{remote_path}",
+        ]
+        done = subprocess.run(copy, env=env, timeout=60, check=False)
+        local.unlink()
+        return done.returncode
+    return 0
+
+
 def save_dump(root: Path, lines: list[str]) -> Path | None:
     """Where kdump leaves the crashed kernel's log: kdump-tools' <KDUMP_COREDIR>/<YYYYMMDDHHMM>/dmesg.<stamp>
     on Debian, EL kdump's <path>/127.0.0.1-<YYYY-MM-DD-HH:MM:SS>/vmcore-dmesg.txt (local dumps); the dump
     beside it."""
-    if _read(root / "sys/kernel/kexec_crash_loaded") != "1":
+    if _read(root / "sys/kernel/kexec_crash_loaded") != "1" or remote_target(root) is not None:
         return None
     el = (root / "etc/kdump.conf").is_file() and not (root / "etc/default/kdump-tools").is_file()
     coredir = "/var/crash"
@@ -63,13 +191,8 @@ def save_dump(root: Path, lines: list[str]) -> Path | None:
         directory = root / coredir.lstrip("/") / stamp
         log, dump = directory / f"dmesg.{stamp}", directory / f"dump.{stamp}"
     directory.mkdir(parents=True, exist_ok=True)
-    cmdline = _read(root / "proc/cmdline")
-    boot = [
-        f"[    0.000000] Linux version {_read(root / 'proc/sys/kernel/osrelease')}",
-        f"[    0.000000] Command line: {cmdline}",
-    ]
-    log.write_text("\n".join([*boot, *lines]) + "\n")
-    dump.write_bytes(b"KDUMP   \x00" + bytes(64))
+    log.write_text("\n".join([*_boot_lines(root), *lines]) + "\n")
+    dump.write_bytes(DUMP_BYTES)
     return log
 
 

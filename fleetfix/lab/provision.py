@@ -154,6 +154,39 @@ def _etc(
         os.symlink(f"/usr/lib/systemd/system/{unit}", link)
 
 
+DUMP_HOME = "var/lib/{user}"  # under the host's own /var, so the account's keys survive its reboots
+
+
+def _dump_account(upper: Path, user: str) -> None:
+    """A system account as useradd --system --create-home would leave it: passwd, group and shadow entries
+    (the machine's own entries kept, a uid free among them) and a home owned by it. Its password is ``*``:
+    no password login, and not ``!``, which sshd without PAM takes for a locked account."""
+    etc = upper / "etc"
+    taken = set()
+    for name in ("passwd", "group"):
+        for line in Path("/etc", name).read_text().splitlines():
+            fields = line.split(":")
+            if len(fields) > 2 and fields[2].isdigit():
+                taken.add(int(fields[2]))
+    uid = next(n for n in range(999, 100, -1) if n not in taken)
+    home = "/" + DUMP_HOME.format(user=user)
+    entries = {
+        "passwd": f"{user}:x:{uid}:{uid}:kdump dumps:{home}:/bin/sh",
+        "group": f"{user}:x:{uid}:",
+        "shadow": f"{user}:*:20000:0:99999:7:::",
+    }
+    for name, entry in entries.items():
+        machine = Path("/etc", name)
+        text = machine.read_text() if machine.exists() else ""
+        _write(etc, name, text + entry + "\n", machine.stat().st_mode & 0o777 if machine.exists() else 0o640)
+        if machine.exists():
+            os.chown(etc / name, machine.stat().st_uid, machine.stat().st_gid)
+    directory = upper / home.lstrip("/")
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o750)
+    os.chown(directory, uid, uid)
+
+
 def _el_etc(etc: Path, group: Group) -> None:
     """dnf against the lab's RPM repository, the RPM database where EL keeps it, EL's grub defaults."""
     for rel in ("debian_version", "apt/sources.list.d/debian.sources", "lsb-release"):
@@ -324,6 +357,8 @@ def provision(
     _write(upper, "usr/lib/fleetfix-lab/hardware.json", json.dumps(hardware, indent=1))
     for spec_file in host.group.files:
         _write(upper, spec_file.path, spec_file.content, spec_file.mode)
+    if host.group.dump_server is not None:
+        _dump_account(upper, host.group.dump_server.user)
     kdump = host.group.crash_capture.kdump.installed
     if distro.is_el:
         rpm_db = upper / rpmrepo.DB_PATH.lstrip("/")

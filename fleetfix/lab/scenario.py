@@ -122,6 +122,13 @@ class PastCrash:
 
 
 @dataclass(frozen=True)
+class DumpServer:
+    """An account kdump's ssh target writes to: a system user with a home under /var and a login shell."""
+
+    user: str
+
+
+@dataclass(frozen=True)
 class Group:
     name: str
     count: int
@@ -141,6 +148,7 @@ class Group:
     crash_history: tuple[PastCrash, ...]
     storage: Storage = Storage()
     secure_boot: SecureBoot | None = None  # None: a BIOS boot, no efivars, lockdown none
+    dump_server: DumpServer | None = None  # None: no dump account
 
     @property
     def distro(self) -> Distro:

@@ -17,6 +17,7 @@ SHIPPED = Path(__file__).resolve().parent / "scenarios"
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
+_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _DISK = re.compile(r"^(sd[a-z]{1,2}|nvme\d+n\d+|vd[a-z])$")
 _TAINT_LETTERS = set("PFSRMBUDAWCIOELKXTN")
 _FIO_RW = {"read", "write", "randread", "randwrite", "rw", "readwrite", "randrw", "trim", "randtrim"}
@@ -243,6 +244,11 @@ def _past_crash(node: Node) -> sc.PastCrash:
     return sc.PastCrash(moment, _matching(get(fields, "module", node), _NAME, "module name"))
 
 
+def _dump_server(node: Node) -> sc.DumpServer:
+    fields = node.mapping({"user"})
+    return sc.DumpServer(_matching(get(fields, "user", node), _USER, "user name"))
+
+
 def _group(node: Node) -> sc.Group:
     allowed = {
         "name",
@@ -265,6 +271,7 @@ def _group(node: Node) -> sc.Group:
         "crash_history",
         "storage",
         "secure_boot",
+        "dump_server",
     }
     fields = node.mapping(allowed)
     name = _matching(get(fields, "name", node), _NAME, "group name")
@@ -295,6 +302,7 @@ def _group(node: Node) -> sc.Group:
         crash_history=tuple(_past_crash(n) for n in _list(fields, "crash_history")),
         storage=_storage(fields["storage"]) if "storage" in fields else sc.Storage(),
         secure_boot=_secure_boot(fields["secure_boot"]) if "secure_boot" in fields else None,
+        dump_server=_dump_server(fields["dump_server"]) if "dump_server" in fields else None,
     )
     where = fields.get("pattern", node)
     try:

@@ -158,11 +158,12 @@ class Supervisor:
         lines = panic.oops_lines(root, fault["module"], fault["kind"], pid, uptime, host.kernel_version)
         panic.save_pstore(root, host.dir / "pstore", lines, time.time())
         dump = panic.save_dump(root, lines)
+        shipped = panic.ship_dump(host.pid, host.netns, host.ip, host.name, root, lines)
         panic.send_netconsole(host.netns, host.ip, panic.netconsole_targets(root), lines)
         with open(host.dir / "console.log", "a") as console:
             console.write("\n".join(lines) + "\n")
         host.panics += 1
-        host.last_panic = str(dump.relative_to(root)) if dump else "no dump (kdump not loaded)"
+        host.last_panic = str(dump.relative_to(root)) if dump else shipped or "no dump (kdump not loaded)"
         os.kill(host.pid, signal.SIGKILL)
 
     def write_status(self) -> None:

@@ -82,6 +82,7 @@ def _dev(controllers: list[dict]) -> None:
     nscalls.mount("tmpfs", "/dev", "tmpfs", nscalls.MS_NOSUID, "mode=755,size=1m")
     for name, (major, minor) in _DEV_NODES.items():
         os.mknod(f"/dev/{name}", 0o666 | 0o020000, os.makedev(major, minor))
+        os.chmod(f"/dev/{name}", 0o666)  # past the umask: every user opens /dev/null read-write (scp, sftp)
     for ctl in controllers:
         for disk in ctl["disks"]:
             os.mknod(f"/dev/{disk['name']}", 0o660 | 0o060000, os.makedev(disk["major"], disk["minor"]))
