@@ -38,7 +38,10 @@ def capture() -> None:
 @click.option(
     "--dump-target",
     metavar="TARGET",
-    help="Dumps go to /path (local), ssh://user@host/dir or nfs://server/export.  [default: /var/crash]",
+    help=(
+        "Dumps go to /path (local), ssh://user@host/dir or nfs://server/export. An ssh target gets a key"
+        " authorised on the server (an inventory host) and its host key trusted.  [default: /var/crash]"
+    ),
 )
 @click.option("--reboot", is_flag=True, help="Reboot hosts whose crash memory needs it, one at a time.")
 @click.option("--check", is_flag=True, help="Show what would change, with diffs, and change nothing.")

@@ -99,7 +99,7 @@ def test_ssh_target_from_enable_to_triage(make_lab, tmp_path: Path) -> None:
     assert len(el) == 1 and "vmcore-dmesg.txt" in el[0] and "vmcore.flat" in el[0], dumps
 
     collected = fleetfix(state, "collect", "-i", str(lab.inventory_path), "--format", "json")
-    assert collected.returncode == 0, collected.stderr
+    assert collected.returncode == 0, collected.stdout + collected.stderr
     fetched = {h["host"]: h["fetched"] for h in json.loads(collected.stdout)["hosts"]}
     assert fetched["db01"] >= 1 and fetched["rdb01"] >= 1, fetched
     store = state / "crashes"
