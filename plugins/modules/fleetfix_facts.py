@@ -64,6 +64,9 @@ description:
     Crash-capture readiness with the reason for each check is C(crash_capture.readiness); whether a
     workload may write to a block device, and why not, is C(block_devices[].write_safety).
   - Never changes the host. A surface that cannot be read is listed in C(errors); it never fails the module.
+  - An ssh or NFS dump target is probed on a live host (docs/facts.md, C(crash_capture.dump_target)). Over
+    ssh in batch mode with the kdump key, one file is created and removed in the dump path on the server; a
+    mounted read-write NFS export gets the same probe, an unmounted one only a TCP connection to port 2049.
   - The returned dictionary is described in docs/facts.md of fleetfix.
 options:
   crash_dir:
