@@ -154,22 +154,40 @@ def module_build(data, release, module, external=None):
     the image holds no such module (it loads from the root file system, after the image's work is done);
     ``{"status": "unknown", "reason": ...}`` when the image, or the module inside it, cannot be read.
     """
-    wanted = module.replace("-", "_")
+    return module_builds(data, release, [module], external)[module]
+
+
+def module_builds(data, release, modules, external=None):
+    """``module_build`` for each of ``modules`` (name -> dict) in one pass over the image: it is decompressed
+    once, and read no further once every module is found (the first copy of a module is the one that
+    counts, as the kernel unpacks the archives in order and a later copy would be a duplicate)."""
+    wanted = {module.replace("-", "_"): module for module in modules}
     prefixes = (f"usr/lib/modules/{release}/", f"lib/modules/{release}/")
+    found = {}
     try:
         for name, mode, content in members(data, external):
-            if not name.startswith(prefixes) or mode & 0o170000 != 0o100000 or _module_name(name) != wanted:
+            key = _module_name(name)
+            regular = mode & 0o170000 == 0o100000
+            if key not in wanted or key in found or not regular or not name.startswith(prefixes):
                 continue
-            path = name.split(f"/modules/{release}/", 1)[1]
-            build = {"status": "found", "path": path, "version": None, "srcversion": None, "reason": None}
-            try:
-                info = parse_modinfo(decompress_module(path, content))
-            except (ValueError, EOFError, lzma.LZMAError, OSError, struct.error) as error:
-                return dict(build, status="unknown", reason=f"{name}: {error}")
-            return dict(build, version=info.get("version") or None, srcversion=info.get("srcversion") or None)
+            found[key] = _build(name, name.split(f"/modules/{release}/", 1)[1], content)
+            if len(found) == len(wanted):
+                break
     except Unreadable as error:
-        return {"status": "unknown", "path": None, "version": None, "srcversion": None, "reason": str(error)}
-    return {"status": "absent", "path": None, "version": None, "srcversion": None, "reason": None}
+        reason = str(error)
+        unknown = {"status": "unknown", "path": None, "version": None, "srcversion": None, "reason": reason}
+        return {module: found.get(key, unknown) for key, module in wanted.items()}
+    absent = {"status": "absent", "path": None, "version": None, "srcversion": None, "reason": None}
+    return {module: found.get(key, absent) for key, module in wanted.items()}
+
+
+def _build(member, path, content):
+    build = {"status": "found", "path": path, "version": None, "srcversion": None, "reason": None}
+    try:
+        info = parse_modinfo(decompress_module(path, content))
+    except (ValueError, EOFError, lzma.LZMAError, OSError, struct.error) as error:
+        return dict(build, status="unknown", reason=f"{member}: {error}")
+    return dict(build, version=info.get("version") or None, srcversion=info.get("srcversion") or None)
 
 
 _TOOLS = {"zstd": ["zstd", "-dcq"], "lz4": ["lz4", "-dcq"], "lzo": ["lzop", "-dc"]}

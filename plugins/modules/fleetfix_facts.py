@@ -23,7 +23,7 @@ from ansible_collections.fleetfix.hba.plugins.module_utils import dump_target
 from ansible_collections.fleetfix.hba.plugins.module_utils.capture_readiness import capture_readiness
 from ansible_collections.fleetfix.hba.plugins.module_utils.crash_dumps import crash_dir_time, is_dmesg_file
 from ansible_collections.fleetfix.hba.plugins.module_utils.initramfs_image import (
-    module_build,
+    module_builds,
     tool_decompressor,
 )
 from ansible_collections.fleetfix.hba.plugins.module_utils.netconsole import (
@@ -747,8 +747,9 @@ def _disk_data(host, name, partitions):
     return table, fstype, bool(table or fstype or partitions)
 
 
-def read_block_devices(host):
-    """Disks under /sys/block with their adapter driver, partitions, holders, data, and the boot disk."""
+def read_block_devices(host, mountinfo):
+    """Disks under /sys/block with their adapter driver, partitions, holders, data, and the boot disk (the
+    one under ``/`` in ``mountinfo``, /proc/self/mountinfo's text)."""
     names = host.listdir("/sys/block")
     owner, slaves, disks = {}, {}, []
     for name in names:
@@ -785,16 +786,15 @@ def read_block_devices(host):
                 "boot_disk": False,
             }
         )
-    boot = _boot_disks(host, owner, slaves)
+    boot = _boot_disks(host, owner, slaves, mountinfo)
     for disk in disks:
         disk["boot_disk"] = disk["name"] in boot
         disk["write_safety"] = write_safety(disk)
     return disks
 
 
-def _boot_disks(host, owner, slaves):
+def _boot_disks(host, owner, slaves, mountinfo):
     """Physical disks under the root filesystem: through partitions, device-mapper and md slaves."""
-    mountinfo = host.text("/proc/self/mountinfo") or ""
     devnum, source = parse_mountinfo_root(mountinfo)
     start = owner.get(devnum)
     if start is None and source and source.startswith("/dev/"):
@@ -826,21 +826,35 @@ def _systemctl(module, host, verb, unit):
     return state
 
 
-def _unit_states(module, host, unit):
-    """(is-enabled word, is-active word) of ``unit``: one ``systemctl show`` on a live host, which costs one
-    process instead of two; on a captured tree (``root``) only ``--root is-enabled`` can answer."""
+def unit_states(module, host, units):
+    """{unit: (is-enabled word, is-active word)}: one ``systemctl show`` for all of ``units`` on a live host
+    (one process however many units are asked about); on a captured tree (``root``) only ``--root
+    is-enabled`` can answer, one unit at a time."""
+    if not units:
+        return {}
     if host.root != "/":
-        return _systemctl(module, host, "is-enabled", unit), None
+        return {unit: (_systemctl(module, host, "is-enabled", unit), None) for unit in units}
     binary = module.get_bin_path("systemctl")
     if binary is None:
         host.fail("systemctl", "systemctl not found")
-        return None, None
-    _, out, err = module.run_command([binary, "show", "--property=UnitFileState,ActiveState", unit])
-    states = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    enabled, active = states.get("UnitFileState") or None, states.get("ActiveState") or None
-    if enabled is None or active is None:
-        host.fail(f"systemctl show {unit}", err.strip() or "no UnitFileState/ActiveState")
-    return enabled, active
+        return {unit: (None, None) for unit in units}
+    # One block of properties per unit, in the order asked, separated by a blank line; Id is never empty,
+    # so no unit's block can vanish and shift the others.
+    _, out, err = module.run_command([binary, "show", "--property=Id,UnitFileState,ActiveState", *units])
+    blocks = [
+        dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        for block in re.split(r"\n[ \t]*\n", out.strip())
+    ]
+    if len(blocks) != len(units):
+        blocks = [{} for _ in units]
+    states = {}
+    for index, unit in enumerate(units):
+        properties = blocks[index]
+        enabled, active = properties.get("UnitFileState") or None, properties.get("ActiveState") or None
+        if enabled is None or active is None:
+            host.fail(f"systemctl show {unit}", err.strip() or "no UnitFileState/ActiveState")
+        states[unit] = (enabled, active)
+    return states
 
 
 def _service_installed(host, name):
@@ -848,16 +862,29 @@ def _service_installed(host, name):
     return any(host.lexists(d + "/" + unit) for d in UNIT_DIRS) or host.exists("/etc/init.d/" + name)
 
 
-def read_kdump(module, host):
-    """The installed kdump service (kdump-tools, else kdump) and the dump target of its configuration.
+def _installed_kdump(host):
+    """(service, configuration file) of the installed kdump service, kdump-tools before kdump; or None."""
+    return next((entry for entry in KDUMP_SERVICES if _service_installed(host, entry[0])), None)
+
+
+def units_asked(host):
+    """The units whose state systemd is asked for: the installed kdump service and systemd-pstore's."""
+    kdump = _installed_kdump(host)
+    units = [kdump[0] + ".service"] if kdump else []
+    return units + (["systemd-pstore.service"] if _service_installed(host, "systemd-pstore") else [])
+
+
+def read_kdump(host, states):
+    """The installed kdump service (kdump-tools, else kdump) and the dump target of its configuration;
+    ``states`` is what ``unit_states`` said of it.
 
     With no service installed, whichever configuration file exists still tells where dumps would go.
     """
-    installed = [entry for entry in KDUMP_SERVICES if _service_installed(host, entry[0])]
+    installed = _installed_kdump(host)
     service = None
     if installed:
-        name = installed[0][0]
-        enabled_state, active_state = _unit_states(module, host, name + ".service")
+        name = installed[0]
+        enabled_state, active_state = states.get(name + ".service", (None, None))
         service = {
             "name": name,
             "installed": True,
@@ -866,7 +893,7 @@ def read_kdump(module, host):
             "enabled_state": enabled_state,
             "active_state": active_state,
         }
-    for name, config_path in installed[:1] or KDUMP_SERVICES:
+    for name, config_path in [installed] if installed else KDUMP_SERVICES:
         text = host.text(config_path)
         if text is not None:
             parse = parse_kdump_tools if name == "kdump-tools" else parse_kdump_conf
@@ -964,12 +991,13 @@ def read_serial_console(host, cmdline):
     }
 
 
-def read_pstore(module, host):
-    """pstore: the filesystem mounted, the backend registered, systemd-pstore enabled, records waiting."""
-    mounts = parse_mountinfo_fstypes(host.text("/proc/self/mountinfo") or "")
+def read_pstore(host, states, mountinfo):
+    """pstore: the filesystem mounted, the backend registered, systemd-pstore enabled (``states``: what
+    ``unit_states`` said of it), records waiting; ``mountinfo`` is /proc/self/mountinfo's text."""
+    mounts = parse_mountinfo_fstypes(mountinfo)
     backend = host.value("/sys/module/pstore/parameters/backend")
     installed = _service_installed(host, "systemd-pstore")
-    enabled_state = _unit_states(module, host, "systemd-pstore.service")[0] if installed else None
+    enabled_state = states.get("systemd-pstore.service", (None, None))[0] if installed else None
     return {
         "mounted": "pstore" in [t for point, t in mounts.items() if point == "/sys/fs/pstore"],
         "backend": None if backend in (None, "", "(null)") else backend,
@@ -1109,10 +1137,11 @@ def read_dump_target(module, host, config):
     return dict(found, **_probe_nfs(host, config, server, parts[1]))
 
 
-def read_crash_capture(module, host, modules):
+def read_crash_capture(module, host, modules, mountinfo):
     cmdline = host.value("/proc/cmdline")
     loaded = host.value("/sys/kernel/kexec_crash_loaded")
-    service, config = read_kdump(module, host)
+    states = unit_states(module, host, units_asked(host))
+    service, config = read_kdump(host, states)
     capture = {
         "cmdline": cmdline,
         "crashkernel": " ".join(kernel_arg_values(cmdline or "", "crashkernel")) or None,
@@ -1123,7 +1152,7 @@ def read_crash_capture(module, host, modules):
         "dump_target": read_dump_target(module, host, config),
         "netconsole": read_netconsole(host, modules, cmdline),
         "serial_console": read_serial_console(host, cmdline),
-        "pstore": read_pstore(module, host),
+        "pstore": read_pstore(host, states, mountinfo),
         "panic": read_panic(host),
     }
     capture["readiness"] = capture_readiness(capture)
@@ -1334,20 +1363,23 @@ def _image_decompressor(module):
     return tool_decompressor(module.get_bin_path, run)
 
 
-def read_initramfs_build(module, host, release, name):
-    """The build of ``name`` inside the initramfs of ``release``; None when the kernel has no image."""
+def read_initramfs_builds(module, host, release, names):
+    """{name: the build of that module inside the initramfs of ``release``}, the image read and decompressed
+    once for all of ``names``; {} when the kernel has no image."""
     for image in (f"/boot/initrd.img-{release}", f"/boot/initramfs-{release}.img"):
-        if not host.exists(image):
+        if not names or not host.exists(image):
             continue
         try:
             with open(host.real(image), "rb") as handle:
                 data = handle.read()
         except OSError as error:
             host.fail(image, error)
-            return {"image": image, "status": "unknown", "path": None, "version": None, "srcversion": None,
-                    "reason": str(error)}  # fmt: skip
-        return dict(module_build(data, release, name, _image_decompressor(module)), image=image)
-    return None
+            unknown = {"image": image, "status": "unknown", "path": None, "version": None, "srcversion": None,
+                       "reason": str(error)}  # fmt: skip
+            return {name: dict(unknown) for name in names}
+        builds = module_builds(data, release, names, _image_decompressor(module))
+        return {name: dict(build, image=image) for name, build in builds.items()}
+    return {}
 
 
 def read_next_boot(module, host, modules, disk_modules):
@@ -1360,12 +1392,15 @@ def read_next_boot(module, host, modules, disk_modules):
         host.text("/etc/default/grub"),
         host.text("/boot/grub/grubenv") or host.text("/boot/grub2/grubenv"),
     )
-    builds = []
     dep = host.text(f"/lib/modules/{release}/modules.dep") if release else None
-    for loaded in modules if release else ():
-        name = loaded["name"]
-        if not (name in NEXT_BOOT_MODULES or name in disk_modules or "O" in loaded["taint"]):
-            continue
+    wanted = [
+        loaded["name"]
+        for loaded in (modules if release else ())
+        if loaded["name"] in NEXT_BOOT_MODULES or loaded["name"] in disk_modules or "O" in loaded["taint"]
+    ]
+    images = read_initramfs_builds(module, host, release, wanted)
+    builds = []
+    for name in wanted:
         path = module_path(dep, name)
         build = {"name": name, "path": path, "version": None, "srcversion": None}
         if path is not None:
@@ -1378,7 +1413,7 @@ def read_next_boot(module, host, modules, disk_modules):
             else:
                 build["version"] = info.get("version") or None
                 build["srcversion"] = info.get("srcversion") or None
-        build["initramfs"] = read_initramfs_build(module, host, release, name)
+        build["initramfs"] = images.get(name)
         builds.append(build)
     return {"kernel": release, "source": source, "modules": builds}
 
@@ -1406,12 +1441,15 @@ def read_secure_boot(module, host):
 
 
 def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
-    """Every surface, in one dict; ``module`` runs systemctl (the only subprocesses)."""
+    """Every surface, in one dict. ``module`` runs the host's own tools, each once at most: ``systemctl
+    show`` (all units in one call), ``grubby`` and ``mokutil`` where installed, and a decompressor for a
+    zstd, lz4 or lzo initramfs image."""
     host = Host(root)
     facts = {"schema": SCHEMA}
     facts.update(read_identity(host))
     modules, support = read_modules(host)
-    disks = read_block_devices(host)
+    mountinfo = host.text("/proc/self/mountinfo") or ""
+    disks = read_block_devices(host, mountinfo)
     boot_modules = set()
     for disk in disks:
         if disk["boot_disk"]:
@@ -1420,7 +1458,7 @@ def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
             )
     for entry in modules:
         entry["holds_boot_disk"] = entry["name"] in boot_modules
-    capture = read_crash_capture(module, host, modules)
+    capture = read_crash_capture(module, host, modules, mountinfo)
     disk_modules = {(d["module"] or d["driver"] or "").replace("-", "_") for d in disks}
     dumps, total = read_crash_dumps(
         host, crash_dir or local_dump_directory(capture["kdump_config"]) or "/var/crash", max_crash_dumps

@@ -94,6 +94,39 @@ def test_zstd_image_is_unknown_without_a_decompressor_and_read_with_one(tmp_path
     assert calls == [["/usr/bin/zstd", "-dcq"]]
 
 
+def test_every_module_of_a_host_in_one_decompression_stopping_once_all_are_found(tmp_path: Path) -> None:
+    release = "6.1.0-18-amd64"
+    kernel = f"usr/lib/modules/{release}/kernel/drivers"
+    main = initramfs.pack(
+        {
+            f"{kernel}/scsi/megaraid/megaraid_sas.ko": _ko(tmp_path, "07.714.04.00-rc1", "8C3D"),
+            f"{kernel}/scsi/mpt3sas/mpt3sas.ko": _ko(tmp_path, "43.100.00.00", "6E4C"),
+        }
+    )
+    calls = []
+
+    def run(argv: list[str], data: bytes) -> tuple[int, bytes]:
+        calls.append(argv)
+        return 0, data[4:]
+
+    external = ii.tool_decompressor(lambda name: f"/usr/bin/{name}", run)
+    image = EARLY + b"\x28\xb5\x2f\xfd" + main
+    builds = ii.module_builds(image, release, ["mpt3sas", "megaraid_sas", "nvme"], external)
+    assert calls == [["/usr/bin/zstd", "-dcq"]]  # one decompression for the three modules
+    assert builds["mpt3sas"]["version"] == "43.100.00.00"
+    assert builds["megaraid_sas"]["path"] == "kernel/drivers/scsi/megaraid/megaraid_sas.ko"
+    assert builds["nvme"]["status"] == "absent"
+    assert builds["mpt3sas"] == ii.module_build(image, release, "mpt3sas", external)
+    # Found in the early archive: the compressed main one is not opened (a corrupt one would say so).
+    early = initramfs.pack({f"lib/modules/{release}/kernel/mpt3sas.ko": _ko(tmp_path, "46.00.00.00", "1B")})
+    assert ii.module_builds(early + b"\x1f\x8b\x08garbage", release, ["mpt3sas"])["mpt3sas"]["version"] == (
+        "46.00.00.00"
+    )
+    after = ii.module_builds(early + b"\x1f\x8b\x08garbage", release, ["mpt3sas", "hpsa"])
+    assert after["mpt3sas"]["status"] == "found"
+    assert after["hpsa"]["status"] == "unknown" and after["hpsa"]["reason"].startswith("gzip stream")
+
+
 @pytest.mark.parametrize(
     ("image", "reason"),
     [

@@ -29,6 +29,49 @@ class SystemctlRunner:
         return done.returncode, done.stdout, done.stderr
 
 
+def _read_pstore(host: ff.Host) -> dict[str, object]:
+    """The pstore facts of a captured tree, systemd asked as the module asks it."""
+    states = ff.unit_states(SystemctlRunner(), host, ff.units_asked(host))
+    return ff.read_pstore(host, states, host.text("/proc/self/mountinfo") or "")
+
+
+class ShowRunner:
+    """A live host's systemctl, as far as ``systemctl show`` of several units goes: one block per unit, in
+    the order asked, a blank line between blocks (systemctl(1), show)."""
+
+    def __init__(self, out: str) -> None:
+        self.out, self.calls = out, []
+
+    def get_bin_path(self, name: str) -> str:
+        return "/usr/bin/" + name
+
+    def run_command(self, argv: list[str]) -> tuple[int, str, str]:
+        self.calls.append(argv)
+        return 0, self.out, ""
+
+
+def test_one_systemctl_show_answers_for_every_unit() -> None:
+    out = (
+        "Id=kdump-tools.service\nActiveState=active\nUnitFileState=enabled\n\n"
+        "Id=systemd-pstore.service\nActiveState=inactive\nUnitFileState=disabled\n"
+    )
+    runner, host = ShowRunner(out), ff.Host("/")
+    states = ff.unit_states(runner, host, ["kdump-tools.service", "systemd-pstore.service"])
+    assert states == {
+        "kdump-tools.service": ("enabled", "active"),
+        "systemd-pstore.service": ("disabled", "inactive"),
+    }
+    assert len(runner.calls) == 1 and host.errors == []
+    shifted = ff.unit_states(
+        ShowRunner("Id=kdump-tools.service\n"), host, ["kdump-tools.service", "x.service"]
+    )
+    assert shifted == {"kdump-tools.service": (None, None), "x.service": (None, None)}
+    assert [e["surface"] for e in host.errors] == [
+        "systemctl show kdump-tools.service",
+        "systemctl show x.service",
+    ]
+
+
 def test_mount_types_of_real_mountinfo_lines() -> None:
     text = (TREE / "proc/self/mountinfo").read_text()
     selinux = (
@@ -40,7 +83,7 @@ def test_mount_types_of_real_mountinfo_lines() -> None:
 
 @pytest.mark.skipif(shutil.which("systemctl") is None, reason="needs systemctl for --root is-enabled")
 def test_an_efi_pstore_host_is_usable() -> None:
-    facts = ff.read_pstore(SystemctlRunner(), ff.Host(str(TREE)))
+    facts = _read_pstore(ff.Host(str(TREE)))
     assert facts == {
         "mounted": True,
         "backend": "efi_pstore",
@@ -72,7 +115,7 @@ def test_a_host_without_a_backend(tmp_path: Path) -> None:
     backend = tmp_path / "sys/module/pstore/parameters/backend"
     backend.parent.mkdir(parents=True)
     backend.write_text("(null)\n")  # what this machine's kernel shows without a backend
-    facts = ff.read_pstore(SystemctlRunner(), ff.Host(str(tmp_path)))
+    facts = _read_pstore(ff.Host(str(tmp_path)))
     assert (facts["mounted"], facts["backend"], facts["service_installed"]) == (False, None, False)
     assert rules.pstore({"pstore": facts})["detail"].startswith("pstore filesystem not mounted")
 

@@ -1,13 +1,14 @@
 """EL's boot loader side: Boot Loader Specification entries under /boot/loader/entries, edited by ``grubby``.
 
 GRUB on EL 8+ builds its menu from these entries; the default is grubenv's ``saved_entry``, else the
-newest kernel. The lab host's PID 1 reads the default entry's kernel and ``options`` at every boot. A host
-without entries (Debian) keeps /boot/grub/grub.cfg, and ``grubby`` edits that instead.
+newest kernel. The lab host's PID 1 reads the default entry's kernel and ``options`` at every boot. Debian
+hosts keep /boot/grub/grub.cfg and have no grubby, as a real Debian host has none.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from . import grub_cli
@@ -95,7 +96,8 @@ def grubby_main(argv: list[str]) -> int:
     --update-kernel=ALL|DEFAULT|<kernel> [--args=..] [--remove-args=..]."""
     found = entries()
     if not found:
-        return grub_cli.grubby_main(argv)
+        print("grubby: no boot loader entries in /boot/loader/entries", file=sys.stderr)
+        return 1
     opts = dict(a.split("=", 1) for a in argv if a.startswith("--") and "=" in a)
     default = _default(found)
     if "--default-kernel" in argv:

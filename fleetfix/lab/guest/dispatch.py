@@ -6,47 +6,37 @@ replaces only systemctl and kmod, so those links keep working as they do on a re
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Callable
 
-from . import (
-    bls,
-    grub_cli,
-    initramfs,
-    kdump_cli,
-    kdumpctl_cli,
-    kmod_cli,
-    power,
-    pstore,
-    storage,
-    sysctl,
-    systemctl_cli,
-)
-
+# name -> (module of this package, function): a tool imports its own module alone, so that a stand-in's
+# start costs little beside its work, as a real tool's does.
 COMMANDS = {
-    "systemctl": systemctl_cli.main,
-    "shutdown": power.shutdown_main,
-    "reboot": power.reboot_main,
-    "poweroff": power.poweroff_main,
-    "halt": power.poweroff_main,
-    "modprobe": kmod_cli.modprobe_main,
-    "rmmod": kmod_cli.rmmod_main,
-    "insmod": kmod_cli.insmod_main,
-    "lsmod": kmod_cli.lsmod_main,
-    "modinfo": kmod_cli.modinfo_main,
-    "depmod": kmod_cli.depmod_main,
-    "update-grub": grub_cli.update_grub_main,
-    "grubby": bls.grubby_main,
-    "kdump-config": kdump_cli.main,
-    "kdumpctl": kdumpctl_cli.main,
-    "update-initramfs": initramfs.update_initramfs_main,
-    "lsinitramfs": initramfs.lsinitramfs_main,
-    "dracut": initramfs.dracut_main,
-    "lsinitrd": initramfs.lsinitrd_main,
-    "multipath": storage.multipath_main,
-    "multipathd": storage.multipathd_main,
-    "sysctl": sysctl.main,
-    "systemd-pstore": pstore.archive_main,
+    "systemctl": ("systemctl_cli", "main"),
+    "shutdown": ("power", "shutdown_main"),
+    "reboot": ("power", "reboot_main"),
+    "poweroff": ("power", "poweroff_main"),
+    "halt": ("power", "poweroff_main"),
+    "modprobe": ("kmod_cli", "modprobe_main"),
+    "rmmod": ("kmod_cli", "rmmod_main"),
+    "insmod": ("kmod_cli", "insmod_main"),
+    "lsmod": ("kmod_cli", "lsmod_main"),
+    "modinfo": ("kmod_cli", "modinfo_main"),
+    "depmod": ("kmod_cli", "depmod_main"),
+    "update-grub": ("grub_cli", "update_grub_main"),
+    "grubby": ("bls", "grubby_main"),
+    "kdump-config": ("kdump_cli", "main"),
+    "kdumpctl": ("kdumpctl_cli", "main"),
+    "update-initramfs": ("initramfs", "update_initramfs_main"),
+    "lsinitramfs": ("initramfs", "lsinitramfs_main"),
+    "dracut": ("initramfs", "dracut_main"),
+    "lsinitrd": ("initramfs", "lsinitrd_main"),
+    "multipath": ("storage", "multipath_main"),
+    "multipathd": ("storage", "multipathd_main"),
+    "sysctl": ("sysctl", "main"),
+    "systemd-pstore": ("pstore", "archive_main"),
 }
 # Where each stand-in is installed in a host's /usr, per OS family; the other names reach these through
 # Debian's links. kdump-config and kdumpctl come with the lab's kdump-tools and kexec-tools packages.
@@ -55,16 +45,20 @@ INSTALLED = {
     "usr/bin/systemctl",
     "usr/bin/kmod",
     "usr/sbin/update-grub",
-    "usr/sbin/grubby",
     "usr/sbin/sysctl",
     "usr/lib/systemd/systemd-pstore",
 }
 INSTALLED_BY_FAMILY = {
     "debian": {"usr/sbin/update-initramfs", "usr/bin/lsinitramfs"},
-    "el": {"usr/bin/dracut", "usr/bin/lsinitrd"},
+    "el": {"usr/bin/dracut", "usr/bin/lsinitrd", "usr/sbin/grubby"},  # grubby: EL's alone, as on real hosts
 }
 # multipath-tools' commands, installed only on hosts whose scenario gives them multipath maps
 MULTIPATH_TOOLS = {"usr/sbin/multipath", "usr/sbin/multipathd"}
+
+
+def _command(name: str) -> Callable[[list[str]], int]:
+    module, function = COMMANDS[name]
+    return getattr(importlib.import_module(f".{module}", __package__), function)
 
 
 def main() -> int:
@@ -74,12 +68,11 @@ def main() -> int:
         if not args or args[0] not in ("list", "static-nodes"):
             print("kmod: missing command\nUsage: kmod [options] command [command_options]", file=sys.stderr)
             return 1
-        return kmod_cli.lsmod_main(args[1:])
-    command = COMMANDS.get(name)
-    if command is None:
+        return _command("lsmod")(args[1:])
+    if name not in COMMANDS:
         print(f"{name}: not available in this lab host", file=sys.stderr)
         return 127
     try:
-        return command(args)
+        return _command(name)(args)
     except BrokenPipeError:
         return 0

@@ -83,24 +83,3 @@ def update_grub_main(argv: list[str]) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def grubby_main(argv: list[str]) -> int:
-    """grubby --update-kernel=ALL|DEFAULT|<path> [--args=..] [--remove-args=..]; --info; --default-kernel."""
-    opts = dict(a.split("=", 1) for a in argv if a.startswith("--") and "=" in a)
-    cfg = GRUB_CFG.read_text()
-    image, args = boot_line(cfg)
-    if "--default-kernel" in argv:
-        print(image)
-        return 0
-    if any(a.startswith("--info") for a in argv):
-        print(f'index=0\nkernel="{image}"\nargs="{args}"\nroot="{_root(args)}"')
-        return 0
-    words = edit_args(args.split(), opts.get("--args", "").split(), opts.get("--remove-args", "").split())
-    GRUB_CFG.write_text(_LINUX.sub(lambda m: f"{m.group(1)}{m.group(2)} {' '.join(words)}", cfg, count=1))
-    return 0
-
-
-def _root(args: str) -> str:
-    match = re.search(r"root=(\S+)", args)
-    return match.group(1) if match else ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 CLONE_NEWTIME = 0x00000080
@@ -27,7 +26,9 @@ PR_SET_NAME = 15
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+# The C library by its soname: ctypes.util.find_library would run ``ldconfig -p``, a process at every start
+# of every stand-in tool.
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
 
 def _check(result: int, what: str) -> None:
