@@ -1,9 +1,9 @@
 """Run every benchmark and print one table of their ratios (the table the README quotes).
 
 Each bench runs in its own process and prints its own figures (shown as it runs); this script picks the
-ratio lines out of that output. Benches that bring up the lab (`audit_vs_ping`, `slices`, `lab_up`) need
-root and run only with ``--lab``. ``--quick`` runs the others at a fraction of their size, to check the
-table's plumbing, not to quote.
+ratio lines out of that output. Benches that bring up the lab (`audit_vs_ping`, `facts_module_cost`,
+`slices`, `lab_up`) need root and run only with ``--lab``. ``--quick`` runs the others at a fraction of their
+size, to check the table's plumbing, not to quote.
 
     .venv/bin/python bench/run_all.py [--quick] [--lab] [--only NAME ...]
 """
@@ -128,6 +128,20 @@ BENCHES = (
         figures=(
             ("audit / ping (wall)", r"audit / ping \(wall\) = ([\d.]+)", "<= 1.1"),
             ("audit / ping (controller CPU)", r"audit / ping \(CPU\)\s*= ([\d.]+)", "-"),
+        ),
+        lab=True,
+    ),
+    Bench(
+        name="facts_module_cost",
+        args=(),
+        quick_args=("--repeat", "2"),
+        figures=(
+            (
+                "facts module / ping module on a lab host (CPU)",
+                r"facts / ping: wall [\d.]+, CPU ([\d.]+)",
+                "-",
+            ),
+            ("facts module / ping module on a lab host (wall)", r"facts / ping: wall ([\d.]+)", "-"),
         ),
         lab=True,
     ),

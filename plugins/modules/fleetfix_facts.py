@@ -47,6 +47,7 @@ from ansible_collections.fleetfix.hba.plugins.module_utils.panic_settings import
 from ansible_collections.fleetfix.hba.plugins.module_utils.secure_boot import (
     EFI_SECURE_BOOT,
     LOCKDOWN,
+    efivar_secure_boot,
     enforcement,
     lockdown_mode,
     secure_boot_state,
@@ -1419,13 +1420,16 @@ def read_next_boot(module, host, modules, disk_modules):
 
 
 def read_secure_boot(module, host):
-    """Secure Boot (the SecureBoot efivar, else ``mokutil --sb-state`` on a live host), the lockdown mode."""
+    """Secure Boot (the SecureBoot efivar, and ``mokutil --sb-state`` on a live host where the efivar does not
+    say disabled), the lockdown mode."""
     try:
         with open(host.real(EFI_SECURE_BOOT), "rb") as handle:
             efivar = handle.read(8)
     except OSError:
         efivar = None
-    mokutil = module.get_bin_path("mokutil") if host.root == "/" else None
+    # mokutil can only turn an enabled or unreadable efivar into another state: a disabled one is final.
+    asked = host.root == "/" and efivar_secure_boot(efivar) is not False
+    mokutil = module.get_bin_path("mokutil") if asked else None
     said = None
     if mokutil is not None:
         _rc, out, err = module.run_command([mokutil, "--sb-state"])

@@ -126,3 +126,17 @@ def test_secure_boot_state_from_the_efivar_and_mokutil() -> None:
     )
     assert sb.secure_boot_state(None, read("mokutil_enabled.txt")) == ("enabled", "mokutil --sb-state")
     assert sb.secure_boot_state(None) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "said", [None, *(f"mokutil_{n}.txt" for n in ("enabled", "disabled", "unsupported"))]
+)
+def test_mokutil_cannot_move_a_disabled_efivar(said: str | None) -> None:
+    """Why the facts module does not run mokutil when the efivar says disabled: its answer could not count."""
+    disabled = bytes.fromhex("0600000000")
+    text = read(said) if said else None
+    assert (
+        sb.secure_boot_state(disabled, text)
+        == sb.secure_boot_state(disabled, None)
+        == ("disabled", "efivars")
+    )
