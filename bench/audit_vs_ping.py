@@ -11,9 +11,11 @@ the same forks:
 After a warm-up of each (which opens the ssh control connections both then reuse), the two run interleaved,
 A B A B ..., `--repeat` times each, so that the noise of a shared machine falls on both alike. It prints the
 median wall time of each and their ratio (target: audit / ping <= 1.1), and the controller CPU each used
-(user + system of every child process the command waited for, from the children's rusage), per host.
-The load average is printed beside the figures: on a loaded machine, read the CPU ratio as well. The lab's
-time to come up and the memory it took (MemAvailable before and after, per host) come first.
+(user + system of every child process the command waited for, from the children's rusage), per host,
+and the CPU the lab's hosts spent meanwhile (every process in their PID namespaces, with what each waited
+for: the modules, the shells and sshd that ran them), per host. The load average is printed beside the
+figures: on a loaded machine, read the CPU ratios as well. The lab's time to come up and the memory it took
+(MemAvailable before and after, per host) come first.
 
     sudo PYTHONPATH=$PWD .venv/bin/python bench/audit_vs_ping.py [--hosts 30 100] [--repeat 5]
 """
@@ -42,19 +44,42 @@ TARGET = 1.1
 class Sample:
     wall: float
     cpu: float  # user + system seconds of the command's waited-for children
+    host_cpu: float  # user + system seconds spent in the lab's hosts meanwhile
 
 
-def _timed(command: list[str], env: dict[str, str], ok: set[int]) -> Sample:
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _host_cpu(namespaces: set[str]) -> float:
+    """CPU seconds of every process in these PID namespaces, with what each has waited for (utime, stime,
+    cutime and cstime of /proc/PID/stat): a module's process ends in its host, reaped by one that stays."""
+    ticks = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/ns/pid") not in namespaces:
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        ticks += sum(int(field) for field in fields[11:15])
+    return ticks / _TICKS
+
+
+def _timed(command: list[str], env: dict[str, str], ok: set[int], namespaces: set[str]) -> Sample:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    host_before = _host_cpu(namespaces)
     start = time.perf_counter()
     done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     wall = time.perf_counter() - start
+    host_cpu = _host_cpu(namespaces) - host_before
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in ok:
         said = done.stderr.decode(errors="replace")[-400:]
         sys.exit(f"bench: {' '.join(command[:4])} ... exited {done.returncode}: {said}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Sample(wall, cpu)
+    return Sample(wall, cpu, host_cpu)
 
 
 def _commands(inventory: Path, forks: int, state_dir: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
@@ -93,22 +118,24 @@ def measure(hosts: int, repeat: int) -> None:
         f"memory {taken:.0f} MiB ({taken / hosts:.1f} MiB/host)",
         flush=True,
     )
+    namespaces = {os.readlink(f"/proc/{pid}/ns/pid") for pid in lab.host_pids().values()}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             inventory = lab.write_inventory(Path(tmp) / "inventory.yml")
             commands = _commands(inventory, min(hosts, MAX_FORKS), Path(tmp) / "state")
             ok = {"audit": {0, 1}, "ping": {0}}  # the large scenario has hosts at risk: the audit exits 1
             for kind, (command, env) in commands.items():  # warm-up: ssh control connections, page cache
-                _timed(command, env, ok[kind])
+                _timed(command, env, ok[kind], namespaces)
             load_before = _load()
             samples: dict[str, list[Sample]] = {kind: [] for kind in commands}
             for _ in range(repeat):
                 for kind, (command, env) in commands.items():
-                    samples[kind].append(_timed(command, env, ok[kind]))
+                    samples[kind].append(_timed(command, env, ok[kind], namespaces))
     finally:
         lab.down()
     wall = {kind: statistics.median(s.wall for s in values) for kind, values in samples.items()}
     cpu = {kind: statistics.median(s.cpu for s in values) for kind, values in samples.items()}
+    host_cpu = {kind: statistics.median(s.host_cpu for s in values) for kind, values in samples.items()}
     print(f"{hosts} hosts, median of {repeat} interleaved runs (load average {load_before} -> {_load()}):")
     print(f"  wall: audit {wall['audit']:.2f} s, ping {wall['ping']:.2f} s")
     print(f"  audit / ping (wall) = {wall['audit'] / wall['ping']:.2f}   (target <= {TARGET})")
@@ -116,7 +143,12 @@ def measure(hosts: int, repeat: int) -> None:
         f"  controller CPU: audit {cpu['audit']:.2f} s ({cpu['audit'] / hosts * 1000:.0f} ms/host), "
         f"ping {cpu['ping']:.2f} s ({cpu['ping'] / hosts * 1000:.0f} ms/host)"
     )
-    print(f"  audit / ping (CPU)  = {cpu['audit'] / cpu['ping']:.2f}", flush=True)
+    print(f"  audit / ping (CPU)  = {cpu['audit'] / cpu['ping']:.2f}")
+    print(
+        f"  hosts' CPU: audit {host_cpu['audit']:.2f} s ({host_cpu['audit'] / hosts * 1000:.0f} ms/host), "
+        f"ping {host_cpu['ping']:.2f} s ({host_cpu['ping'] / hosts * 1000:.0f} ms/host)"
+    )
+    print(f"  audit / ping (hosts' CPU) = {host_cpu['audit'] / host_cpu['ping']:.2f}", flush=True)
 
 
 def main() -> None:

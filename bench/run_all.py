@@ -128,6 +128,7 @@ BENCHES = (
         figures=(
             ("audit / ping (wall)", r"audit / ping \(wall\) = ([\d.]+)", "<= 1.1"),
             ("audit / ping (controller CPU)", r"audit / ping \(CPU\)\s*= ([\d.]+)", "-"),
+            ("audit / ping (hosts' CPU)", r"audit / ping \(hosts' CPU\) = ([\d.]+)", "-"),
         ),
         lab=True,
     ),

@@ -337,6 +337,11 @@ class Lab:
             for name, h in sorted(state.get("hosts", {}).items(), key=lambda kv: kv[1]["index"])
         ]
 
+    def host_pids(self) -> dict[str, int]:
+        """Each running host's PID 1, as this machine numbers it."""
+        hosts = self._status_file().get("hosts", {}) if self.running() else {}
+        return {name: host["pid"] for name, host in hosts.items() if host.get("pid")}
+
     def host(self, name: str) -> HostInfo:
         for info in self.hosts():
             if info.name == name:
