@@ -24,7 +24,7 @@ from fleetfix.host_result import HostResult
 from fleetfix.plan.build import RUN_ORDER, Plan
 from fleetfix.plan.hooks import Hook
 from fleetfix.plan.pacing import Budget, stop_reason
-from fleetfix.plan.run_state import ROLLBACK_AFTER, PreviousBuild, RunProgress, recheck, rollback_candidate
+from fleetfix.plan.run_state import PreviousBuild, RunProgress, recheck, rollback_candidate
 from fleetfix.plan.window import Window
 from fleetfix.soak.baseline import BaselineReading, read_baseline, soak_limits
 from fleetfix.soak.profiles import FioProfile
@@ -172,6 +172,7 @@ def _roll_back(ctx: BatchContext, host: str, previous: PreviousBuild, journal: J
     result = run_playbook(request, ctx.observer, kind="remediate-rollback").hosts[host]
     record = result.facts.get("fleetfix_remediate_result") or {}
     detail = {
+        "reason": previous.reason,
         "version": previous.version,
         "srcversion": previous.srcversion,
         "package": f"{previous.package} {previous.package_version}",
@@ -187,7 +188,10 @@ def _roll_back(ctx: BatchContext, host: str, previous: PreviousBuild, journal: J
 
 
 def roll_back(ctx: BatchContext, hosts: list[str], journal: Journal) -> None:
-    """Put back the previous build on each host whose verify or soak failed (already counted as failed)."""
+    """Put back the previous build on each failed host (already counted as failed) whose failure left one
+    to put back (``rollback_candidate``): a verify or soak that failed, or an upgrade refused once the
+    package was installed. Where the previous build is already loaded (a refusal stops before anything is
+    unloaded), the reinstall brings the disk and the initramfs images back to it and activates nothing."""
     progress = journal.progress(ctx.run_id)
     for host in hosts:
         previous = rollback_candidate(progress.host(host))
@@ -208,8 +212,9 @@ def run_batch(
 ) -> tuple[Budget, str | None]:
     """Run the batch's hosts through their remaining steps; returns the budget and why it stopped early.
 
-    A host whose verify or soak fails is rolled back to its previous build once the batch's steps end,
-    even when the window or the budget stops the batch: a failed build is not left running for want of time.
+    A host whose verify or soak fails, or whose upgrade was refused after the package was installed, is
+    rolled back to its previous build once the batch's steps end, even when the window or the budget stops
+    the batch: a failed build is not left running, nor a refused one on disk, for want of time.
     """
     failed: list[str] = []
     budget, stopped = _run_steps(ctx, hosts, progress, facts, journal, budget, failed)
@@ -317,6 +322,5 @@ def _run_steps(
             if not ok:
                 budget = budget.spend(host)
                 remaining.pop(host)
-                if step in ROLLBACK_AFTER:
-                    failed.append(host)
+                failed.append(host)  # roll_back keeps those whose failure left a build to put back
     return budget, None

@@ -115,10 +115,11 @@ class HostProgress:
                 cause += f": {failed.detail['message']}"
             if rollback.state == "ok":
                 return f"rolled back to {rollback.detail.get('version')} after it {cause}"
-            return f"{cause}; rollback failed: {rollback.detail.get('message') or 'no reason given'}"
+            line = f"{cause}; rollback failed: {rollback.detail.get('message') or 'no reason given'}"
+            return line + _still_on_disk(failed)
         if self.status in ("failed", "skipped"):
-            step = next(r.step for r in reversed(self.records) if r.state == self.status)
-            return f"{self.status} at {step}{suffix}"
+            last_of = next(r for r in reversed(self.records) if r.state == self.status)
+            return f"{self.status} at {last_of.step}{suffix}" + _still_on_disk(last_of)
         if self.mid_step:
             return f"interrupted during {self.mid_step}: re-checked from facts on resume"
         return f"stopped after {last.step}: re-checked from facts on resume"
@@ -228,20 +229,73 @@ class PreviousBuild:
     package_version: str
     version: str  # the module's version, loaded before the change
     srcversion: str | None
+    reason: str  # why it is put back (``rollback_reason``)
 
 
 ROLLBACK_AFTER = ("verify", "soak")  # the steps whose failure puts the previous build back
 
 
+def _build_text(build: Mapping[str, Any]) -> str:
+    text = build.get("version") or "no build"
+    return text + (f" (srcversion {build['srcversion']})" if build.get("srcversion") else "")
+
+
+def left_on_disk(record: StepRecord) -> str | None:
+    """The build a failed upgrade left in the running kernel's module tree in place of the loaded one, as
+    text; None when the disk still holds the loaded build or the failure came before the install.
+
+    The role records, for an upgrade that failed after the package manager installed (never in check mode,
+    where nothing is installed), what ``modinfo`` finds on disk beside the build loaded before::
+
+        {"message": "...: kernel lockdown is integrity and the build is not signed: ...",
+         "on_disk": {"version": "46.00.00.00", "srcversion": "1B9E3F2A7C5D8E0F4A6B2C9"},
+         "loaded": {"version": "34.100.00.00", "srcversion": "6E4C8C0A9F6E2B51D3A7C41"}}
+
+    A refused build (Secure Boot, an untrusted signer, a default boot kernel without it) is still loaded by
+    the next boot, or nothing is when modinfo found no build at all.
+    """
+    on_disk, loaded = record.detail.get("on_disk"), record.detail.get("loaded")
+    if record.step != "upgrade" or record.state != "failed" or not isinstance(on_disk, Mapping):
+        return None
+    loaded = loaded if isinstance(loaded, Mapping) else {}
+    same_version = on_disk.get("version") is not None and on_disk.get("version") == loaded.get("version")
+    builds = (on_disk.get("srcversion"), loaded.get("srcversion"))
+    if same_version and (None in builds or builds[0] == builds[1]):
+        return None
+    return _build_text(on_disk)
+
+
+def rollback_reason(record: StepRecord) -> str | None:
+    """Why a failed step puts the host's previous build back; None when it leaves nothing to put back.
+
+    After verify or soak the new build is installed and running (or tried to); after an upgrade refused
+    once the package was installed, the refused build sits on disk for the next boot. A step that failed
+    before anything was installed (a pre-check, a package that did not install) leaves the host as it was.
+    """
+    if record.state != "failed":
+        return None
+    if record.step in ROLLBACK_AFTER:
+        return f"the new build failed its {record.step}"
+    if (build := left_on_disk(record)) is not None:
+        return f"the refused build {build} was installed on disk: the next boot would load it"
+    return None
+
+
+def _still_on_disk(record: StepRecord) -> str:
+    """What a human must know of a refused upgrade nothing put back: the next boot loads the refused build."""
+    build = left_on_disk(record)
+    return f"; the refused build stays installed on disk: the next boot loads it: {build}" if build else ""
+
+
 def rollback_candidate(host: HostProgress) -> PreviousBuild | str | None:
     """For a failed host: the build to restore, or why it cannot be; None when no rollback is due.
 
-    Due when the host failed at verify or soak (the new build is installed and running, or tried to) and
-    was not rolled back already. The previous build is the one the host's *first* pre-check saw: a resumed
-    run pre-checks again, by then on the new build.
+    Due when the host's last failure has a ``rollback_reason`` and the host was not rolled back already.
+    The previous build is the one the host's *first* pre-check saw: a resumed run pre-checks again, by then
+    on the new build.
     """
     failed = [r for r in host.records if r.state == "failed"]
-    if not failed or failed[-1].step not in ROLLBACK_AFTER or "rollback" in host.latest:
+    if not failed or "rollback" in host.latest or (reason := rollback_reason(failed[-1])) is None:
         return None
     first = next((r for r in host.records if r.step == "precheck" and r.state == "ok"), None)
     detail = first.detail if first is not None else {}
@@ -254,6 +308,7 @@ def rollback_candidate(host: HostProgress) -> PreviousBuild | str | None:
         package_version=previous["version"],
         version=detail["loaded_version"],
         srcversion=detail.get("loaded_srcversion"),
+        reason=reason,
     )
 
 

@@ -67,11 +67,12 @@ def rebuild_targets(kernels):
     ]
 
 
-def image_problems(kernels, target_version, target_srcversion=""):
+def image_problems(kernels, target_version, target_srcversion="", restore=False):
     """Why a rebuilt initramfs would not bring the module tree's build at boot; [] when every one does.
 
     Each image must carry the same build as its kernel's module tree (or none: the module then loads from
-    the root file system); the default boot kernel's must be the target.
+    the root file system); the default boot kernel's must be the target, except in a rollback
+    (``restore``), where the default kernel keeps what the package gives it, like every other.
     """
     problems = []
     for kernel in kernels:
@@ -85,7 +86,7 @@ def image_problems(kernels, target_version, target_srcversion=""):
         if found.get("status") != "found":
             continue
         disk = kernel.get("disk")
-        if kernel.get("default"):
+        if kernel.get("default") and not restore:
             wanted = {"version": target_version, "srcversion": target_srcversion or found.get("srcversion")}
             said = "the target is " + _build(wanted)
         else:

@@ -62,6 +62,14 @@ options:
     type: list
     elements: str
     default: []
+  restore:
+    description:
+      - The change puts back the build the host ran before (a rollback). The kernel's own rule alone judges
+        the signature (O(trusted_signers) is for new builds), the default boot kernel need not have the
+        build (it keeps what the package gives it), and every initramfs must carry its own kernel's module
+        tree build.
+    type: bool
+    default: false
 author: fleetfix
 """
 
@@ -181,10 +189,13 @@ def main():
             "target_version": {"type": "str", "default": ""},
             "target_srcversion": {"type": "str", "default": ""},
             "trusted_signers": {"type": "list", "elements": "str", "default": []},
+            "restore": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
     params = ansible.params
+    restore = params["restore"]
+    trusted = [] if restore else params["trusted_signers"]
     module = params["module"].replace("-", "_")
     running = (_read("/proc/sys/kernel/osrelease") or "").strip()
     try:
@@ -225,9 +236,7 @@ def main():
             continue
         signed, how = signature_trailer(files[kernel["release"]])
         signer = _signer(ansible, kernel["disk"]["file"])
-        problem = signature_verdict(
-            secure_boot["state"], secure_boot["lockdown"], signer, signed, params["trusted_signers"]
-        )
+        problem = signature_verdict(secure_boot["state"], secure_boot["lockdown"], signer, signed, trusted)
         signatures.append(
             {"release": kernel["release"], "path": kernel["disk"]["file"], "signer": signer or None,
              "signed": signed, "format": how, "problem": problem}
@@ -248,9 +257,13 @@ def main():
             for k in kernels
             if k["in_image"] is not None
         ],
-        "install_problems": install_problems(kernels, target, params["target_srcversion"]) if target else [],
+        "install_problems": (
+            install_problems(kernels, target, params["target_srcversion"]) if target and not restore else []
+        ),
         "signature_problems": [f"{s['path']}: {s['problem']}" for s in signatures if s["problem"]],
-        "image_problems": image_problems(kernels, target, params["target_srcversion"]) if target else [],
+        "image_problems": (
+            image_problems(kernels, target, params["target_srcversion"], restore=restore) if target else []
+        ),
     }
     ansible.exit_json(**result)
 

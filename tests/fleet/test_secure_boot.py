@@ -1,16 +1,23 @@
 """Secure Boot on a lab host (mixed scenario's sb01: UEFI, Secure Boot on, lockdown integrity, a signed
 running build): the host shows its own efivar and lockdown file, never the machine's; the driver change
 refuses an unsigned build before anything is unloaded; the host's modprobe refuses it as a locked-down
-kernel does."""
+kernel does. A build refused once installed is put back off the disk (the running build's own package
+reinstalled), unless --no-rollback, which the run then spells out."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
+from fleetfix.errors import ExitStatus
+from fleetfix.lab import Lab
 from tests.fleet.test_el import sh
 from tests.fleet.test_hba_driver import GOOD_BUILD, MPT3SAS, failure, remediate, running, steps
+from tests.fleet.test_remediate import ALL_OK, OLD, OLD_BUILD, OLD_PACKAGE, SOAK, TARGET, fleetfix, steps_of
+from tests.fleet.test_remediate import remediate as run_remediate
 
 pytestmark = pytest.mark.fleet
 
@@ -56,32 +63,87 @@ def test_a_host_without_secure_boot_has_no_efivars_and_no_lockdown(make_lab) -> 
 SIGNERS = Path(__file__).parents[1] / "data" / "scenarios" / "secure_boot_signers.yaml"
 VENDOR_KEY = "fleetfix lab vendor key"  # signs mpt3sas-driver 46.00.00.00-1 in that scenario
 DISTRIBUTION_KEY = "Debian Secure Boot CA"  # signs the running build
+PACKAGE_VERSION = "dpkg-query -W -f='${Version}' mpt3sas-driver"
 
 
-def test_a_build_signed_outside_the_trusted_signers_is_refused_until_its_signer_is_trusted(
+def trusting(path: Path, signers: list[str]) -> Path:
+    """An inventory naming the signers a new build may carry."""
+    path.write_text(yaml.safe_dump({"all": {"vars": {"hba_driver_trusted_signers": signers}}}))
+    return path
+
+
+def on_disk(lab: Lab, host: str) -> tuple[str, str, str]:
+    """(version, srcversion, signer) of the mpt3sas file the running kernel's modprobe would load now."""
+    fields = ("version", "srcversion", "signer")
+    out = [sh(lab, host, f"modinfo -F {field} mpt3sas").strip() for field in fields]
+    return out[0], out[1], out[2]
+
+
+def test_a_build_signed_outside_the_trusted_signers_is_refused_put_back_and_loaded_once_trusted(
     make_lab, tmp_path: Path
 ) -> None:
     lab = make_lab(str(SIGNERS))
     assert sh(lab, "sbv01", "cat /sys/kernel/security/lockdown").strip() == "none [integrity] confidentiality"
-    assert sh(lab, "sbv01", "modinfo -F signer mpt3sas").strip() == DISTRIBUTION_KEY
+    assert on_disk(lab, "sbv01") == (OLD, OLD_BUILD, DISTRIBUTION_KEY)
+    assert sh(lab, "sbv01", PACKAGE_VERSION).strip() == OLD_PACKAGE
     version, boot_id = running(lab, "sbv01", "mpt3sas")
-
-    refused = remediate(lab, tmp_path, "sbv01", {**MPT3SAS, "hba_driver_trusted_signers": [DISTRIBUTION_KEY]})
-
-    step, message = failure(refused)
-    assert step == "upgrade"
-    assert message.startswith(
+    inventories = [lab.inventory_path, trusting(tmp_path / "trust.yml", [DISTRIBUTION_KEY])]
+    refusal = (
         "/lib/modules/6.1.0-18-amd64/updates/mpt3sas.ko: kernel lockdown is integrity and the build is"
         f" signed by {VENDOR_KEY}, not by a trusted signer ({DISTRIBUTION_KEY});"
         " the running build stays loaded"
-    ), message
-    assert "activate" not in steps(refused)
-    assert running(lab, "sbv01", "mpt3sas") == (version, boot_id) == ("34.100.00.00", boot_id)
+    )
+
+    rc, report, hosts = run_remediate(tmp_path, inventories, "--soak-runtime", SOAK)
+
+    # Refused once installed: the running build's package is put back at once, nothing unloaded.
+    assert rc == ExitStatus.HOSTS_FAILED, report  # its only host failed: the run is over
+    host = hosts["sbv01"]
+    assert host["status"] == "failed"
+    assert steps_of(host) == [*ALL_OK[:2], ("upgrade", "failed"), ("rollback", "ok")]
+    refused = host["steps"][2]["detail"]
+    assert refused["message"].startswith(refusal), refused["message"]
+    assert refused["on_disk"] == {"version": TARGET, "srcversion": GOOD_BUILD}
+    assert refused["loaded"] == {"version": OLD, "srcversion": OLD_BUILD}
+    assert host["outcome"].startswith(f"rolled back to {OLD} after it failed at upgrade: {refusal}")
+    rollback = host["steps"][3]["detail"]
+    assert rollback["reason"] == (
+        f"the refused build {TARGET} (srcversion {GOOD_BUILD}) was installed on disk:"
+        " the next boot would load it"
+    )
+    assert rollback["package"] == f"mpt3sas-driver {OLD_PACKAGE}"
+    put_back = rollback["steps"]
+    assert (put_back["upgrade"]["installed_version"], put_back["upgrade"]["installed_srcversion"]) == (
+        OLD,
+        OLD_BUILD,
+    )
+    assert put_back["activate"]["status"] == "skipped"  # the previous build never stopped running
+    assert put_back["verify"]["loaded_srcversion"] == OLD_BUILD
+    # On the host: the package and the on-disk build are the previous ones, the one loaded.
+    assert sh(lab, "sbv01", PACKAGE_VERSION).strip() == OLD_PACKAGE
+    assert on_disk(lab, "sbv01") == (OLD, OLD_BUILD, DISTRIBUTION_KEY)
+    assert running(lab, "sbv01", "mpt3sas") == (version, boot_id) == (OLD, boot_id)
+    shown = fleetfix(tmp_path, "runs", "show", "1", "--format", "json")
+    assert json.loads(shown.stdout)["hosts"][0]["outcome"] == host["outcome"]
+    assert "rolled" in fleetfix(tmp_path, "runs", "show", "1").stdout  # the table may wrap the words
+
+    # --no-rollback leaves the refused build on disk for inspection, and the run says what that means.
+    rc, report, hosts = run_remediate(tmp_path, inventories, "--soak-runtime", SOAK, "--no-rollback")
+
+    assert rc == ExitStatus.HOSTS_FAILED, report
+    kept = hosts["sbv01"]
+    assert steps_of(kept)[-1] == ("upgrade", "failed")
+    assert kept["outcome"] == (
+        f"failed at upgrade: {kept['steps'][-1]['detail']['message']}; the refused build stays installed on"
+        f" disk: the next boot loads it: {TARGET} (srcversion {GOOD_BUILD})"
+    )
+    assert on_disk(lab, "sbv01") == (TARGET, GOOD_BUILD, VENDOR_KEY)
+    assert running(lab, "sbv01", "mpt3sas") == (OLD, boot_id)
 
     trusted = [DISTRIBUTION_KEY, VENDOR_KEY]
     accepted = remediate(lab, tmp_path, "sbv01", {**MPT3SAS, "hba_driver_trusted_signers": trusted})
 
     assert accepted.status == "ok", accepted.message
     verified = steps(accepted)["verify"]
-    assert (verified["loaded_version"], verified["loaded_srcversion"]) == ("46.00.00.00", GOOD_BUILD)
-    assert running(lab, "sbv01", "mpt3sas") == ("46.00.00.00", boot_id)  # reloaded, not rebooted
+    assert (verified["loaded_version"], verified["loaded_srcversion"]) == (TARGET, GOOD_BUILD)
+    assert running(lab, "sbv01", "mpt3sas") == (TARGET, boot_id)  # reloaded, not rebooted

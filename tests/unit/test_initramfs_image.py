@@ -202,3 +202,17 @@ def test_image_problems_after_the_rebuild() -> None:
         "the initramfs of 6.1.0-21-amd64 (/boot/initrd.img-6.1.0-21-amd64) cannot be checked: "
         "zstd-compressed image: no zstd decompressor"
     ]
+
+
+def test_a_rollback_judges_the_default_kernel_image_by_its_own_module_tree() -> None:
+    # Put back on 34.100.00.00 while the host boots next into a kernel whose tree keeps the fixed build
+    # (the package's build for it): its image must match that tree, not the version being put back.
+    kernels = [_kernel("6.1.0-18-amd64", False, BAD, BAD), _kernel("6.1.0-21-amd64", True, GOOD, GOOD)]
+    assert bi.image_problems(kernels, "34.100.00.00", "6E4C", restore=True) == []
+    assert bi.image_problems(kernels, "34.100.00.00", "6E4C")  # as a change, the default kernel must have it
+    (stale,) = bi.image_problems([_kernel("6.1.0-18-amd64", True, BAD, GOOD)], "34.100.00.00", restore=True)
+    assert stale == (
+        "the initramfs of 6.1.0-18-amd64 (/boot/initrd.img-6.1.0-18-amd64) still carries 46.00.00.00 "
+        "(srcversion 1B9E) where the module tree has 34.100.00.00 (srcversion 6E4C): a boot from it loads "
+        "that build"
+    )

@@ -9,8 +9,10 @@ from fleetfix.plan.run_state import (
     PreviousBuild,
     Recheck,
     StepRecord,
+    left_on_disk,
     recheck,
     rollback_candidate,
+    rollback_reason,
     run_progress,
 )
 
@@ -173,6 +175,7 @@ def test_a_failed_soak_is_rolled_back_to_the_build_the_first_precheck_saw() -> N
         package_version="34.100.00.00-1",
         version="34.100.00.00",
         srcversion="6E4C8C0A9F6E2B51D3A7C41",
+        reason="the new build failed its soak",
     )
     rolled = run_progress(["db01"], [*records, record("db01", "rollback", "ok", version="34.100.00.00")])
     assert rolled.host("db01").status == "failed"  # it still counts against the budget
@@ -201,4 +204,73 @@ def test_no_rollback_before_the_new_build_is_in_place_or_without_a_package() -> 
     )
     assert failed.host("db01").outcome == (
         "failed at soak: host rebooted during the soak (boot id a -> b); rollback failed: " + why
+    )
+
+
+# An upgrade refused after the install, as the role records it: the new build on disk, the old one loaded.
+REFUSED = record(
+    "db01",
+    "upgrade",
+    "failed",
+    message="/lib/modules/6.1.0-18-amd64/updates/mpt3sas.ko: kernel lockdown is integrity and the build is "
+    "not signed: the kernel would refuse to load it; the running build stays loaded",
+    on_disk={"version": "46.00.00.00", "srcversion": "1B9E3F2A7C5D8E0F4A6B2C9"},
+    loaded={"version": "34.100.00.00", "srcversion": "6E4C8C0A9F6E2B51D3A7C41"},
+)
+ON_DISK = "46.00.00.00 (srcversion 1B9E3F2A7C5D8E0F4A6B2C9)"
+
+
+def test_which_failed_steps_put_the_previous_build_back() -> None:
+    assert rollback_reason(SOAK_PANIC) == "the new build failed its soak"
+    assert rollback_reason(record("db01", "verify", "failed")) == "the new build failed its verify"
+    assert rollback_reason(REFUSED) == (
+        f"the refused build {ON_DISK} was installed on disk: the next boot would load it"
+    )
+    # Nothing installed, or nothing changed on disk: nothing to put back.
+    assert rollback_reason(record("db01", "upgrade", "failed", message="installing failed: dpkg")) is None
+    same = {"version": "34.100.00.00", "srcversion": "6E4C8C0A9F6E2B51D3A7C41"}
+    assert rollback_reason(record("db01", "upgrade", "failed", on_disk=same, loaded=same)) is None
+    unknown_build = {"version": "34.100.00.00", "srcversion": None}  # modinfo without a srcversion
+    assert rollback_reason(record("db01", "upgrade", "failed", on_disk=unknown_build, loaded=same)) is None
+    for step in ("precheck", "baseline", "activate", "pre_hook", "rollback"):
+        assert rollback_reason(record("db01", step, "failed", on_disk=REFUSED.detail["on_disk"])) is None
+    assert rollback_reason(record("db01", "soak", "ok")) is None
+
+
+def test_a_refused_build_left_on_disk_is_named_even_when_modinfo_finds_nothing() -> None:
+    assert left_on_disk(REFUSED) == ON_DISK
+    gone = record("db01", "upgrade", "failed", on_disk={"version": None, "srcversion": None},
+                  loaded=REFUSED.detail["loaded"])  # fmt: skip
+    assert left_on_disk(gone) == "no build"
+    rebuilt = {"version": "34.100.00.00", "srcversion": "FFFF"}  # same version, another build
+    assert left_on_disk(record("db01", "upgrade", "failed", on_disk=rebuilt, loaded=REFUSED.detail["loaded"]))
+
+
+def test_an_upgrade_refused_after_its_install_is_rolled_back_and_says_so() -> None:
+    records = [PRECHECK_34, *ok("db01", "baseline"), REFUSED]
+    host = run_progress(["db01"], records).host("db01")
+    previous = rollback_candidate(host)
+    assert isinstance(previous, PreviousBuild)
+    assert (previous.package, previous.package_version, previous.version) == (
+        "mpt3sas-driver",
+        "34.100.00.00-1",
+        "34.100.00.00",
+    )
+    assert previous.reason.startswith("the refused build 46.00.00.00")
+    # --no-rollback, or before the batch's rollback ran: the run says what the next boot does.
+    assert host.outcome == (
+        f"failed at upgrade: {REFUSED.detail['message']}; the refused build stays installed on disk: "
+        f"the next boot loads it: {ON_DISK}"
+    )
+    rolled = run_progress(["db01"], [*records, record("db01", "rollback", "ok", version="34.100.00.00")])
+    assert rolled.host("db01").status == "failed"  # it counts against the budget
+    assert rolled.host("db01").outcome == (
+        f"rolled back to 34.100.00.00 after it failed at upgrade: {REFUSED.detail['message']}"
+    )
+    not_put_back = run_progress(
+        ["db01"], [*records, record("db01", "rollback", "failed", message="apt said no")]
+    ).host("db01")
+    assert not_put_back.outcome.endswith(
+        f"; rollback failed: apt said no; the refused build stays installed on disk: the next boot loads it: "
+        f"{ON_DISK}"
     )
