@@ -413,6 +413,45 @@ def test_a_target_build_that_also_fails_the_soak_ends_back_on_the_previous_build
     assert table.returncode == 0 and "rolled" in table.stdout  # the table may wrap the words
 
 
+def test_an_upgrade_refused_for_the_default_boot_kernel_is_put_back_off_the_disk(
+    make_lab, tmp_path: Path
+) -> None:
+    lab = make_lab(str(BAD_REBUILD_BOTH), hosts=["db01"])
+    # A kernel update installed and not booted yet, first in grub.cfg: the kernel the host boots next. The
+    # driver package builds for the running kernel only.
+    staged = lab.ssh(
+        "db01",
+        "mkdir -p /lib/modules/6.1.0-21-amd64 && touch /boot/vmlinuz-6.1.0-21-amd64 && "
+        "sed -i 's/6[.]1[.]0-18-amd64/6.1.0-21-amd64/g' /boot/grub/grub.cfg",
+    )
+    assert staged.returncode == 0, staged.stderr
+    boot_id = lab.ssh("db01", "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+
+    rc, report, hosts = remediate(tmp_path, [lab.inventory_path], "--soak-runtime", SOAK)
+
+    assert rc == ExitStatus.HOSTS_FAILED, report
+    host = hosts["db01"]
+    assert steps_of(host) == [*ALL_OK[:2], ("upgrade", "failed"), ("rollback", "ok")]
+    refused = host["steps"][2]["detail"]
+    assert refused["message"] == (
+        "the default boot kernel 6.1.0-21-amd64 would load nothing, not the target 46.00.00.00: the new "
+        "build was installed for 6.1.0-18-amd64 only, and the package has no build for the kernel the host "
+        "boots next"
+    )
+    assert refused["on_disk"] == {"version": TARGET, "srcversion": GOOD_BUILD}
+    assert host["outcome"] == f"rolled back to {OLD} after it failed at upgrade: {refused['message']}"
+    put_back = host["steps"][3]["detail"]["steps"]["upgrade"]
+    assert (put_back["installed_version"], put_back["installed_srcversion"]) == (OLD, OLD_BUILD)
+    # The running kernel's image was rebuilt and read back: its disks are not the boot disk, so it carries
+    # no copy of the driver, neither build; the one on disk is what a reboot loads.
+    images = {image["release"]: image["status"] for image in put_back["initramfs"]}
+    assert images == {"6.1.0-18-amd64": "absent"}
+    assert lab.ssh("db01", "modinfo -F srcversion mpt3sas").stdout.strip() == OLD_BUILD
+    assert lab.ssh("db01", PACKAGE_VERSION["db01"]).stdout == OLD_PACKAGE
+    assert loaded(lab, "db01") == (OLD, OLD_BUILD)
+    assert lab.ssh("db01", "cat /proc/sys/kernel/random/boot_id").stdout.strip() == boot_id  # no reboot
+
+
 def test_a_canary_is_baked_before_the_next_batch_starts(make_lab, tmp_path: Path) -> None:
     lab = make_lab("seed", hosts=["db01", "db02"])
 
