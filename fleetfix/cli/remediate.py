@@ -72,7 +72,8 @@ from fleetfix.render import runs as render_runs
     "rollback",
     flag_value=False,
     default=None,
-    help="Leave a host whose verify or soak failed on the new build, for inspection [default: roll back].",
+    help="Leave a host whose verify or soak failed on the new build, or whose refused build was installed, "
+    "for inspection [default: roll back].",
 )
 @click.option(
     "--pre-hook",
@@ -111,9 +112,11 @@ def remediate(**options: object) -> None:
     host's own IOPS floor and p99 ceiling. The old build is the bad one: when it panics, oopses, stalls or
     drops the host under the baseline, that is recorded as the bug reproduced on the old build (runs show,
     JSON), not as a host failure; the host goes on to its upgrade once it answers again, and only absolute
-    limits judge its soak. A host whose verify or soak fails is rolled back to its previous package unless
-    --no-rollback; it still counts against --max-failures (exit 6 when the budget stops the run with
-    hosts left, 4 when every host was tried and some failed, rolled back or not).
+    limits judge its soak. A host whose verify or soak fails, or whose new build is refused once installed
+    (Secure Boot, an untrusted signer, a default boot kernel without it), is rolled back to its previous
+    package unless --no-rollback (which leaves a refused build on disk for the next boot, and says so); it
+    still counts against --max-failures (exit 6 when the budget stops the run with hosts left, 4 when every
+    host was tried and some failed, rolled back or not).
     """
     from fleetfix.commands import remediate as remediate_run
     from fleetfix.plan.count import parse_count

@@ -51,7 +51,7 @@ class BatchContext:
     observer: RunObserver | None
     clock: Callable[[], datetime]
     nodes: ExecutionNodes | None = None
-    rollback: bool = True  # --no-rollback leaves a host whose verify or soak failed as it is
+    rollback: bool = True  # --no-rollback leaves a failed host as it is, a refused build on disk included
     hooks: Mapping[str, Hook] = field(default_factory=dict)  # --pre-hook, --post-hook by phase
 
 

@@ -22,7 +22,8 @@ class Step(StrEnum):
     VERIFY = "verify"
     SOAK = "soak"
     POST_HOOK = "post_hook"  # --post-hook (undrain), only when given: after a passed soak or a rollback
-    # Not a step of the plan: run for a host whose verify or soak failed, to put its previous build back.
+    # Not a step of the plan: run for a host whose verify or soak failed, or whose upgrade was refused once
+    # installed, to put its previous build back (run_state.rollback_reason).
     ROLLBACK = "rollback"
     # Not a step of the plan either: a canary host watched for new dumps and reboots before the next batch.
     BAKE = "bake"
