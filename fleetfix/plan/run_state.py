@@ -300,6 +300,8 @@ def rollback_candidate(host: HostProgress) -> PreviousBuild | str | None:
     first = next((r for r in host.records if r.step == "precheck" and r.state == "ok"), None)
     detail = first.detail if first is not None else {}
     previous = detail.get("previous") or {}
+    if previous.get("mismatch"):  # e.g. a refused build left installed by an earlier --no-rollback
+        return f"no previous package recorded to reinstall: {previous['mismatch']}"
     if previous.get("source") != "package" or not previous.get("version") or not detail.get("loaded_version"):
         source = previous.get("source") or "unknown"
         return f"no previous package recorded to reinstall (the build came from {source})"

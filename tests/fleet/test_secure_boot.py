@@ -140,6 +140,20 @@ def test_a_build_signed_outside_the_trusted_signers_is_refused_put_back_and_load
     assert on_disk(lab, "sbv01") == (TARGET, GOOD_BUILD, VENDOR_KEY)
     assert running(lab, "sbv01", "mpt3sas") == (OLD, boot_id)
 
+    # The package installed now is the refused one: the next run's pre-check sees its build is not the
+    # loaded one, so its rollback reinstalls nothing, and says so.
+    rc, report, hosts = run_remediate(tmp_path, inventories, "--soak-runtime", SOAK)
+
+    assert rc == ExitStatus.HOSTS_FAILED, report
+    again = hosts["sbv01"]
+    assert steps_of(again)[-2:] == [("upgrade", "failed"), ("rollback", "failed")]
+    assert again["outcome"].endswith(
+        f"; rollback failed: no previous package recorded to reinstall: mpt3sas-driver 46.00.00.00-1 is"
+        f" installed, but its build on disk is {TARGET} (srcversion {GOOD_BUILD}), not the loaded {OLD}"
+        f" (srcversion {OLD_BUILD}); the refused build stays installed on disk: the next boot loads it:"
+        f" {TARGET} (srcversion {GOOD_BUILD})"
+    ), again["outcome"]
+
     trusted = [DISTRIBUTION_KEY, VENDOR_KEY]
     accepted = remediate(lab, tmp_path, "sbv01", {**MPT3SAS, "hba_driver_trusted_signers": trusted})
 

@@ -274,3 +274,16 @@ def test_an_upgrade_refused_after_its_install_is_rolled_back_and_says_so() -> No
         f"; rollback failed: apt said no; the refused build stays installed on disk: the next boot loads it: "
         f"{ON_DISK}"
     )
+
+
+def test_no_rollback_to_a_package_whose_build_on_disk_was_not_the_loaded_one() -> None:
+    # An earlier --no-rollback left the refused package installed: reinstalling it would put nothing back.
+    mismatch = (
+        "mpt3sas-driver 46.00.00.00-1 is installed, but its build on disk is 46.00.00.00 (srcversion "
+        "1B9E3F2A7C5D8E0F4A6B2C9), not the loaded 34.100.00.00 (srcversion 6E4C8C0A9F6E2B51D3A7C41)"
+    )
+    precheck = record("db01", "precheck", "ok", loaded_version="34.100.00.00",
+                      previous={"source": "package", "name": "mpt3sas-driver", "version": None,
+                                "mismatch": mismatch})  # fmt: skip
+    host = run_progress(["db01"], [precheck, *ok("db01", "baseline"), REFUSED]).host("db01")
+    assert rollback_candidate(host) == f"no previous package recorded to reinstall: {mismatch}"
