@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -154,13 +155,17 @@ def test_probe_command_writes_and_leaves_nothing(tmp_path: Path) -> None:
     assert _run_probe(str(tmp_path / "absent")) == 3
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through a read-only mode")
-def test_probe_command_unwritable(tmp_path: Path) -> None:
-    tmp_path.chmod(0o500)
+def test_probe_command_unwritable() -> None:
+    """A dump path the account may enter but not write (root writes through any mode: it probes as nobody)."""
+    directory = Path(tempfile.mkdtemp(prefix="fleetfix-probe-", dir="/tmp"))
+    directory.chmod(0o555)
+    user = "nobody" if os.geteuid() == 0 else None
     try:
-        assert _run_probe(str(tmp_path)) == 4
+        probe = ["sh", "-c", dt.ssh_probe_command(str(directory))]
+        assert subprocess.run(probe, check=False, capture_output=True, user=user).returncode == 4
+        assert list(directory.iterdir()) == []
     finally:
-        tmp_path.chmod(0o700)
+        directory.rmdir()
 
 
 @pytest.mark.parametrize(
