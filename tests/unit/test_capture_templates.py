@@ -256,7 +256,6 @@ def test_kdump_conf_has_one_directive_per_line(path: str, user: str, host: str, 
 def test_netconsole_unit_and_options_stay_one_line_each(dev: str):
     tasks = yaml.safe_load((ROLE / "tasks" / "netconsole_persistent.yml").read_text())
     spec_task = next(t for t in tasks if "set_fact" in str(t))
-    unit_task = next(t for t in tasks if "netconsole.service.j2" in str(t.get("ansible.builtin.template")))
     route = {"dev": dev, "source_ip": "192.0.2.10", "remote_mac": "52:54:00:12:34:56"}
     variables: dict[str, Any] = {
         "__crash_capture_route": route,
@@ -268,16 +267,21 @@ def test_netconsole_unit_and_options_stay_one_line_each(dev: str):
         "__crash_capture_modprobe_file": "/etc/modprobe.d/netconsole.conf",
     }
     templar = Templar(loader=DataLoader(), variables=variables)
-    for name, expression in {**spec_task["ansible.builtin.set_fact"], **unit_task["vars"]}.items():
+    role_vars = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
+    device_unit = "__crash_capture_netconsole_device_unit"
+    expressions = {**spec_task["ansible.builtin.set_fact"], device_unit: role_vars[device_unit]}
+    for name, expression in expressions.items():
         variables[name] = templar.template(trust_as_template(expression)).strip()
     options = render("netconsole-modprobe.conf.j2", variables).splitlines()[-1].split(" ")
     spec = f"netconsole=+6665@192.0.2.10/{dev},6666@192.0.2.1/52:54:00:12:34:56"
     assert options == ["options", "netconsole", spec]
     unit = render("netconsole.service.j2", variables).splitlines()
     unit = [line for line in unit if not line.startswith("#")]
-    binds = [line for line in unit if line.startswith(("BindsTo=", "After="))]
-    assert [line.split("=", 1)[0] for line in binds] == ["BindsTo", "After"]
-    assert all(line.endswith(".device") and len(line.split()) == 1 for line in binds)
+    binds = [line for line in unit if line.startswith(("BindsTo=", "After=", "WantedBy="))]
+    assert [line.split("=", 1)[0] for line in binds] == ["BindsTo", "After", "WantedBy"]
+    # systemd-escape --path's name for the interface's device, one word, the same in all three
+    device = "sys-subsystem-net-devices-" + dev.replace("-", "\\x2d") + ".device"
+    assert {line.split("=", 1)[1] for line in binds} == {device}
     assert len(unit) == 13
 
 

@@ -296,12 +296,14 @@ def test_units_that_load_netconsole_at_start(exec_start: str, loads: bool) -> No
 
 
 def test_netconsole_loaded_by_an_enabled_unit(tmp_path: Path) -> None:
-    """The crash_capture role's unit: it loads netconsole once udev has named the interface."""
+    """The crash_capture role's unit: it loads netconsole once udev has named the interface. The interface's
+    device unit wants it, so it is enabled by a link in the device's .wants/ directory."""
     units = tmp_path / "etc/systemd/system"
-    (units / "multi-user.target.wants").mkdir(parents=True)
+    device_wants = units / "sys-subsystem-net-devices-ens2.device.wants"
+    device_wants.mkdir(parents=True)
     (units / "fleetfix-netconsole.service").write_text(
         "[Unit]\nBindsTo=sys-subsystem-net-devices-ens2.device\n[Service]\nType=oneshot\n"
-        "ExecStart=/sbin/modprobe netconsole\n[Install]\nWantedBy=multi-user.target\n"
+        "ExecStart=/sbin/modprobe netconsole\n[Install]\nWantedBy=sys-subsystem-net-devices-ens2.device\n"
     )
     (tmp_path / "etc/modprobe.d").mkdir()
     (tmp_path / "etc/modprobe.d/netconsole.conf").write_text(
@@ -312,7 +314,7 @@ def test_netconsole_loaded_by_an_enabled_unit(tmp_path: Path) -> None:
     assert persistent["load_at_boot"] is None  # written, not enabled
     os.symlink(
         "/etc/systemd/system/fleetfix-netconsole.service",
-        units / "multi-user.target.wants/fleetfix-netconsole.service",
+        device_wants / "fleetfix-netconsole.service",
     )
     persistent = ff.read_netconsole(host, [], "")["persistent"]
     assert persistent["load_at_boot"] == "/etc/systemd/system/fleetfix-netconsole.service"
