@@ -80,6 +80,15 @@ def test_ramoops_from_enable_to_one_crash_of_three_sources(listening: tuple[Lab,
     wait_for_new_boot(lab, host, boot_id)
     assert ARGS in lab.ssh(host, "cat /proc/cmdline").stdout
     assert lab.ssh(host, "cat /sys/class/tty/console/active").stdout.split() == ["tty0", "ttyS0"]
+    # The capture kernel keeps off the region: Debian's kdump-config gets /proc/cmdline less the ramoops
+    # arguments, EL's kdumpctl removes the names KDUMP_COMMANDLINE_REMOVE lists.
+    if el:
+        removed = lab.ssh(host, "sed -n 's/^KDUMP_COMMANDLINE_REMOVE=//p' /etc/sysconfig/kdump").stdout
+        assert {arg.split("=")[0] for arg in ARGS.split()} <= set(removed.strip().strip('"').split()), removed
+        assert "hugepages" in removed.split('"')[1].split()  # the package's own names stay
+    else:
+        capture = lab.ssh(host, '. /etc/default/kdump-tools && printf %s "$KDUMP_CMDLINE"').stdout
+        assert "console=ttyS0,115200n8" in capture and "ramoops" not in capture and "memmap" not in capture
     after = status(lab, state)[1][host]
     assert after["pstore"]["usable"] is True and after["pstore"]["backend"] == "ramoops", after["pstore"]
     assert after["serial_console"]["present"] is True

@@ -330,3 +330,51 @@ def test_ramoops_arguments_in_hex_with_the_dollar_escaped_for_grub(tmp_path: Pat
     linux, default = source(text, ["GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT"], tmp_path, before)
     assert linux == "ro"
     assert default == "quiet memmap=64M$0x100000000 " + " ".join(args)  # grub.cfg gets \$, GRUB reads $
+
+
+def _capture_cmdline(proc_cmdline: str, workdir: Path) -> str:
+    """The --command-line kdump-config (kdump-tools 1:1.8) gives kexec with the role's kdump-tools file: it
+    sources the file, appends KDUMP_CMDLINE_APPEND and eval's the kexec command line it built."""
+    (workdir / "cmdline").write_text(proc_cmdline)
+    variables = {"crash_capture_kdump_path": "/var/crash", "crash_capture_kdump_dump_level": 31}
+    variables["crash_capture_kdump_target"] = "local"
+    rendered = render("kdump-tools.j2", variables).replace("/proc/cmdline", str(workdir / "cmdline"))
+    (workdir / "sourced").write_text(rendered)
+    script = (
+        '. ./sourced && KDUMP_CMDLINE="$KDUMP_CMDLINE nr_cpus=1" && '
+        'KEXEC_CMD="printf %s --command-line=\\"$KDUMP_CMDLINE\\"" && eval $KEXEC_CMD'
+    )
+    done = subprocess.run(["sh", "-c", script], cwd=workdir, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.removeprefix("--command-line=")
+
+
+def test_capture_kernel_command_line_drops_the_ramoops_region(tmp_path: Path) -> None:
+    real = (REPO / "tests/data/kdump_cmdline/virtme-ramoops.txt").read_text()
+    assert _capture_cmdline(real, tmp_path) == "quiet nr_cpus=1"
+
+
+@pytest.mark.parametrize(
+    ("proc_cmdline", "expected"),
+    [
+        # what the role itself puts on a Debian host's command line (grub unescapes \\$ to $)
+        (
+            "BOOT_IMAGE=/boot/vmlinuz-6.1.0-50-amd64 root=UUID=6f1c ro crashkernel=256M "
+            "memmap=0x100000$0x7ff00000 ramoops.mem_address=0x7ff00000 ramoops.mem_size=0x100000 "
+            "ramoops.record_size=0x10000 ramoops.console_size=0x10000 crash_kexec_post_notifiers=1 "
+            "console=tty0 console=ttyS0,115200n8\n",
+            "BOOT_IMAGE=/boot/vmlinuz-6.1.0-50-amd64 root=UUID=6f1c ro console=tty0 console=ttyS0,115200n8 "
+            "nr_cpus=1",
+        ),
+        # kdump-config's own drops, a bare flag, names that only start like a dropped one, shell characters
+        (
+            "hugepagesz=1G hugepages=4 abm=1 crash_kexec_post_notifiers memmapx=1 ramoops2=1 "
+            'a=$HOME b=`id` c="q"',
+            'memmapx=1 ramoops2=1 a=$HOME b=`id` c="q" nr_cpus=1',
+        ),
+    ],
+)
+def test_capture_kernel_command_line_is_the_running_one_less_the_memory_layout(
+    tmp_path: Path, proc_cmdline: str, expected: str
+) -> None:
+    assert _capture_cmdline(proc_cmdline, tmp_path) == expected

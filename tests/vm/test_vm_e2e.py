@@ -2,9 +2,11 @@
 
 In order, each step printing its time: image build and cached rebuild, boot to ssh; ``fleetfix audit``
 flags fxhba 1.0.0 and shows crash capture as it is; fio at queue depth 1 survives; ``fleetfix capture
-enable --reboot`` sets up kdump and netconsole to ``fleetfix listen``; the nightly "backup" cron job's fio
-thrash panics the guest for real, the receiver and kdump both get the oops, the guest reboots; ``fleetfix
-collect`` and ``fleetfix triage`` pin the crash on fxhba and on the backup job; ``fleetfix remediate``
+enable --reboot`` sets up kdump, netconsole to ``fleetfix listen`` and pstore on the ramoops region the guest
+boots with; the nightly "backup" cron job's fio thrash panics the guest for real, the receiver, kdump and
+ramoops all get the oops, the guest reboots and systemd-pstore archives the record; ``fleetfix collect`` and
+``fleetfix triage`` find one crash in the three sources and pin it on fxhba and on the backup job; ``fleetfix
+remediate``
 upgrades to 1.0.1 from the guest's apt repository and its soak (the same thrash, as long) passes.
 """
 
@@ -44,6 +46,23 @@ FIO = (
 CRON_WAIT = 300.0  # the backup's minute comes (75-135 s), fio starts under TCG, then the race fires
 RETURN_WAIT = 900.0  # panic to ssh again: kdump's capture boot and dump, or kernel.panic's 10 s, then a boot
 COMMAND_TIMEOUT = 2400.0  # one fleetfix command against a TCG guest on a loaded two-core machine
+# The operator's ramoops region: 1 MiB of the guest's 2 GiB kept from the kernel by memmap= on the command
+# line it boots with (QEMU's -append: the guest has no boot loader), and the same region in the inventory, so
+# `capture enable` sets up the rest (systemd-pstore, ramoops loaded, the capture kernel kept off the region).
+RAMOOPS = {
+    "crash_capture_ramoops_mem_address": "0x7f000000",
+    "crash_capture_ramoops_mem_size": "0x100000",
+    "crash_capture_ramoops_record_size": "0x10000",
+    "crash_capture_ramoops_console_size": "0x10000",
+}
+RAMOOPS_ARGS = (
+    "memmap=0x100000$0x7f000000",
+    "ramoops.mem_address=0x7f000000",
+    "ramoops.mem_size=0x100000",
+    "ramoops.record_size=0x10000",
+    "ramoops.console_size=0x10000",
+    "crash_kexec_post_notifiers=1",
+)
 
 
 class Steps:
@@ -108,7 +127,7 @@ def built(steps: Steps) -> image.ImageFiles:
 
 @pytest.fixture(scope="module")
 def guest(built: image.ImageFiles, steps: Steps, state_dir: Path) -> Iterator[Vm]:
-    vm = Vm("e2e")
+    vm = Vm("e2e", RAMOOPS_ARGS)
     try:
         started = time.monotonic()
         vm.up(steps.say)
@@ -121,7 +140,9 @@ def guest(built: image.ImageFiles, steps: Steps, state_dir: Path) -> Iterator[Vm
 @pytest.fixture(scope="module")
 def inventory(guest: Vm, state_dir: Path) -> Path:
     path = state_dir / "inventory.yml"
-    path.write_text(yaml.safe_dump(guest.inventory(), sort_keys=False))
+    document = guest.inventory()
+    document["all"]["vars"] |= RAMOOPS
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
 
 
@@ -227,6 +248,15 @@ def test_capture_enable_sets_up_kdump_and_netconsole(
     assert _ok(guest, "cat /sys/kernel/kexec_crash_loaded") == "1"
     assert _ok(guest, "cat /sys/kernel/config/netconsole/*/enabled").split() == ["1"]
     assert _ok(guest, "cat /sys/kernel/config/netconsole/*/remote_ip") == rootfs.HOST_FROM_GUEST
+    # pstore: ramoops loaded on the region the guest booted with, systemd-pstore enabled, and the capture
+    # kernel's command line without the region (kdump-config reloaded with it).
+    assert "ramoops" in host["changed"], host
+    assert _ok(guest, "cat /sys/module/ramoops/parameters/mem_address") == str(0x7F000000)
+    assert _ok(guest, "systemctl is-enabled systemd-pstore.service") == "enabled"
+    capture_cmdline = _ok(guest, '. /etc/default/kdump-tools && printf %s "$KDUMP_CMDLINE"')
+    assert capture_cmdline.startswith("root=/dev/vda rw console=ttyS0"), capture_cmdline
+    names = {arg.split("=")[0] for arg in capture_cmdline.split()}
+    assert not names & {arg.split("=")[0] for arg in RAMOOPS_ARGS}, capture_cmdline
 
 
 def test_backup_cron_thrash_panics_and_both_captures_get_the_oops(
@@ -276,6 +306,14 @@ def test_backup_cron_thrash_panics_and_both_captures_get_the_oops(
     assert [c.implicated_module for c in _fatal_crashes(_ok(guest, f"cat {dumps[0]}"))] == ["fxhba"]
     netconsole = [_fatal_crashes(path.read_bytes()) for path in received.glob("*.log")]
     assert "fxhba" in [c.implicated_module for found in netconsole for c in found]  # UDP may lose a line
+    # ramoops kept the oops (and the panic, dumped before kexec) across the warm reboot; systemd-pstore moved
+    # the records out of /sys/fs/pstore at boot (systemd 252 also joins them into a dmesg.txt beside them).
+    records = _ok(guest, "ls /var/lib/systemd/pstore").split()
+    steps.say(f"pstore records archived: {records}")
+    ramoops = [r for r in records if r.startswith("dmesg-ramoops-")]
+    assert ramoops, records
+    pstore = [_fatal_crashes(_ok(guest, f"cat /var/lib/systemd/pstore/{r}")) for r in ramoops]
+    assert "fxhba" in [c.implicated_module for found in pstore for c in found]
 
 
 def test_netconsole_comes_back_after_the_reboot(guest: Vm) -> None:
@@ -306,6 +344,7 @@ def test_collect_and_triage_pin_the_crash_on_fxhba_and_the_backup(
     assert collected.returncode == 0, collected.stderr
     host = json.loads(collected.stdout)["hosts"][0]
     assert host["status"] == "ok" and host["fetched"] >= 1
+    assert host["pstore_fetched"] >= 1, host
     started = time.monotonic()
     triaged = _fleetfix(
         "triage", "--store", str(store), "--advisories", str(LAB_ADVISORIES), "--format", "json",
@@ -318,6 +357,10 @@ def test_collect_and_triage_pin_the_crash_on_fxhba_and_the_backup(
     # part of it; a WARNING long before it could stand alone, so only the fatal crashes are counted.
     fatal = [i for i, crash in enumerate(report["crashes"]) if crash["kind"] in FATAL]
     assert len(fatal) == 1, [c["first_line"] for c in report["crashes"]]
+    # one crash, told by the three sources
+    sources = report["crashes"][fatal[0]]["sources"]
+    kinds = {Path(s).relative_to(store).parts[0 if "/netconsole/" in s else 1] for s in sources}
+    assert kinds == {"crash", "netconsole", "pstore"}, sources
     [group] = [g for g in report["groups"] if fatal[0] in g["crashes"]]
     assert group["module"] == "fxhba"
     assert [a["id"] for a in group["advisories"]] == ["fxhba-slot-claim-race"]

@@ -46,9 +46,11 @@ def _remediation_source() -> dict[str, Any]:
 
 
 class Vm:
-    def __init__(self, name: str = "default") -> None:
+    def __init__(self, name: str = "default", extra_kernel_args: Sequence[str] = ()) -> None:
+        """``extra_kernel_args`` join the guest's kernel command line on ``up`` (a ramoops region, say)."""
         self.name = name
         self.files = VmFiles.named(name)
+        self.extra_kernel_args = tuple(extra_kernel_args)
 
     def _state(self) -> dict[str, Any] | None:
         try:
@@ -79,7 +81,7 @@ class Vm:
         self.files.known_hosts.write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
         qemu.make_overlay(built, self.files)
         started = time.monotonic()
-        pid = qemu.start(qemu.argv(self.name, built, self.files, port), self.files)
+        pid = qemu.start(qemu.argv(self.name, built, self.files, port, self.extra_kernel_args), self.files)
         state = {
             "name": self.name,
             "pid": pid,

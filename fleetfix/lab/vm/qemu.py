@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from fleetfix.errors import EnvironmentProblem
@@ -35,7 +36,11 @@ def process_name(vm_name: str) -> str:
     return f"fleetfix-vm-{vm_name}"
 
 
-def argv(vm_name: str, image: ImageFiles, files: VmFiles, ssh_port: int) -> list[str]:
+def argv(
+    vm_name: str, image: ImageFiles, files: VmFiles, ssh_port: int, extra_kernel_args: Sequence[str] = ()
+) -> list[str]:
+    """QEMU's command line; ``extra_kernel_args`` follow the lab's own on the guest's kernel command line (the
+    guest has no boot loader: what an operator would put in grub goes here)."""
     return [
         "qemu-system-x86_64",
         "-name",
@@ -57,7 +62,7 @@ def argv(vm_name: str, image: ImageFiles, files: VmFiles, ssh_port: int) -> list
         "-initrd",
         str(image.initrd),
         "-append",
-        KERNEL_ARGS,
+        " ".join([KERNEL_ARGS, *extra_kernel_args]),
         "-drive",
         f"file={files.overlay},if=virtio,format=qcow2,cache=unsafe",
         # restrict=off keeps 10.0.2.2 (the host's loopback) reachable for netconsole; the guest has no
