@@ -57,11 +57,16 @@ class RemoteTarget:
 
 
 def _kdump_tools_values(root: Path) -> dict[str, str]:
+    """The plain assignments of the sourced file; a line shlex cannot read (a command substitution such as
+    crash_capture's KDUMP_CMDLINE) is skipped: it names nothing this reads."""
     values = {}
     for line in _read(root / "etc/default/kdump-tools").splitlines():
         name, equals, value = line.strip().partition("=")
         if equals and name.isidentifier():
-            words = shlex.split(value, comments=True) if value else []
+            try:
+                words = shlex.split(value, comments=True) if value else []
+            except ValueError:
+                continue
             values[name] = words[0] if words else ""
     return values
 
