@@ -1091,10 +1091,10 @@ def _probe_ssh(module, config, found):
     return dump_target.ssh_verdict(config["target"], found["directory"], rc, err)
 
 
-def _probe_nfs(host, config, server, export):
+def _probe_nfs(host, config, server, export, mountinfo):
     """Mounted: a file created and removed in the dump directory (never on a read-only mount). Not
     mounted: a TCP connection to the NFS port, nothing mounted nor written."""
-    mounts = dump_target.parse_mountinfo(host.text("/proc/self/mountinfo"))
+    mounts = dump_target.parse_mountinfo(mountinfo)
     mount = dump_target.nfs_mount(mounts, server, export)
     write_error = port_error = None
     if mount is not None and "ro" not in mount["options"]:
@@ -1114,9 +1114,10 @@ def _probe_nfs(host, config, server, export):
     return dump_target.nfs_verdict(config["target"], mount, write_error, port_error)
 
 
-def read_dump_target(module, host, config):
+def read_dump_target(module, host, config, mountinfo):
     """A remote dump target (ssh, nfs): the server, the directory there, the names of this host's dump
-    directories, and whether the host can write there now (probed on a live host only)."""
+    directories, and whether the host can write there now (probed on a live host only); ``mountinfo`` is
+    /proc/self/mountinfo's text."""
     if not config or config["kind"] not in ("ssh", "nfs"):
         return None
     parts = (dump_target.split_ssh if config["kind"] == "ssh" else dump_target.split_nfs)(config["target"])
@@ -1135,7 +1136,7 @@ def read_dump_target(module, host, config):
         return dict(found, ok=None, reachable=None, writable=None, detail="not probed")
     if config["kind"] == "ssh":
         return dict(found, **_probe_ssh(module, config, found))
-    return dict(found, **_probe_nfs(host, config, server, parts[1]))
+    return dict(found, **_probe_nfs(host, config, server, parts[1], mountinfo))
 
 
 def read_crash_capture(module, host, modules, mountinfo):
@@ -1150,7 +1151,7 @@ def read_crash_capture(module, host, modules, mountinfo):
         "kexec_crash_loaded": None if loaded is None else loaded == "1",
         "kdump_service": service,
         "kdump_config": config,
-        "dump_target": read_dump_target(module, host, config),
+        "dump_target": read_dump_target(module, host, config, mountinfo),
         "netconsole": read_netconsole(host, modules, cmdline),
         "serial_console": read_serial_console(host, cmdline),
         "pstore": read_pstore(host, states, mountinfo),
