@@ -51,7 +51,7 @@ class BatchContext:
     observer: RunObserver | None
     clock: Callable[[], datetime]
     nodes: ExecutionNodes | None = None
-    rollback: bool = True  # --no-rollback leaves a failed host as it is, a refused build on disk included
+    rollback: bool = True  # --no-rollback leaves a failed host as it is, half-installed package included
     hooks: Mapping[str, Hook] = field(default_factory=dict)  # --pre-hook, --post-hook by phase
 
 
@@ -189,9 +189,10 @@ def _roll_back(ctx: BatchContext, host: str, previous: PreviousBuild, journal: J
 
 def roll_back(ctx: BatchContext, hosts: list[str], journal: Journal) -> None:
     """Put back the previous build on each failed host (already counted as failed) whose failure left one
-    to put back (``rollback_candidate``): a verify or soak that failed, or an upgrade refused once the
-    package was installed. Where the previous build is already loaded (a refusal stops before anything is
-    unloaded), the reinstall brings the disk and the initramfs images back to it and activates nothing."""
+    to put back (``rollback_candidate``): a verify or soak that failed, an upgrade refused once the package
+    was installed, or a package installation that failed half-way (a package left half-configured). Where
+    the previous build is already loaded (a refusal or a failed install stops before anything is unloaded),
+    the reinstall brings the package, the disk and the initramfs images back to it and activates nothing."""
     progress = journal.progress(ctx.run_id)
     for host in hosts:
         previous = rollback_candidate(progress.host(host))
@@ -212,9 +213,10 @@ def run_batch(
 ) -> tuple[Budget, str | None]:
     """Run the batch's hosts through their remaining steps; returns the budget and why it stopped early.
 
-    A host whose verify or soak fails, or whose upgrade was refused after the package was installed, is
-    rolled back to its previous build once the batch's steps end, even when the window or the budget stops
-    the batch: a failed build is not left running, nor a refused one on disk, for want of time.
+    A host whose verify or soak fails, whose upgrade was refused after the package was installed, or whose
+    package installation failed half-way, is rolled back to its previous build once the batch's steps end,
+    even when the window or the budget stops the batch: a failed build is not left running, nor a refused
+    one on disk, nor a half-installed package, for want of time.
     """
     failed: list[str] = []
     budget, stopped = _run_steps(ctx, hosts, progress, facts, journal, budget, failed)

@@ -265,24 +265,60 @@ def left_on_disk(record: StepRecord) -> str | None:
     return _build_text(on_disk)
 
 
+def install_left(record: StepRecord) -> str | None:
+    """What a package installation that failed left in the package database, as text; None when the
+    database holds the package as it did before (nothing was installed) or the failure came before the
+    install.
+
+    The role reads the package's state (``dpkg-query -W -f='${db:Status-Status} ${Version}\\n'`` or
+    ``rpm -q --qf 'installed %{VERSION}-%{RELEASE}\\n'``, a line per installed version) before the install
+    and again once the install failed::
+
+        {"message": "installing mpt3sas-driver=46.00.00.00-2 failed: ...",
+         "package": {"name": "mpt3sas-driver", "before": ["installed 34.100.00.00-1"],
+                     "after": ["half-configured 46.00.00.00-2"]}}
+
+    A maintainer script that failed after the unpack (dpkg ``half-configured``, ``unpacked``,
+    ``half-installed``; rpm's two versions side by side after a scriptlet failed) changed the host even
+    though the install failed; a package the manager never started on (not found, a pre-install script that
+    refused, a download that failed) left the same lines as before.
+    """
+    package = record.detail.get("package")
+    if record.step != "upgrade" or record.state != "failed" or not isinstance(package, Mapping):
+        return None
+    before, after = package.get("before"), package.get("after")
+    if not isinstance(after, list) or not after or after == before:
+        return None
+    return f"{package.get('name') or 'the package'} {', '.join(str(line) for line in after)}"
+
+
 def rollback_reason(record: StepRecord) -> str | None:
     """Why a failed step puts the host's previous build back; None when it leaves nothing to put back.
 
     After verify or soak the new build is installed and running (or tried to); after an upgrade refused
-    once the package was installed, the refused build sits on disk for the next boot. A step that failed
-    before anything was installed (a pre-check, a package that did not install) leaves the host as it was.
+    once the package was installed, the refused build sits on disk for the next boot; after an install
+    that failed half-way, the package database holds the new package half-installed (``install_left``),
+    which blocks the package manager's next runs. A step that failed before anything was installed (a
+    pre-check, a package that did not install at all) leaves the host as it was.
     """
     if record.state != "failed":
         return None
     if record.step in ROLLBACK_AFTER:
         return f"the new build failed its {record.step}"
+    if (left := install_left(record)) is not None:
+        return f"the failed install left {left} in the package database"
     if (build := left_on_disk(record)) is not None:
         return f"the refused build {build} was installed on disk: the next boot would load it"
     return None
 
 
 def _still_on_disk(record: StepRecord) -> str:
-    """What a human must know of a refused upgrade nothing put back: the next boot loads the refused build."""
+    """What a human must know of a failed upgrade nothing put back: what the failed install left in the
+    package database and the build on disk, or that the next boot loads the refused build."""
+    if (left := install_left(record)) is not None:
+        on_disk = record.detail.get("on_disk")
+        disk = f", and modinfo finds {_build_text(on_disk)} on disk" if isinstance(on_disk, Mapping) else ""
+        return f"; the failed install left {left} in the package database{disk}"
     build = left_on_disk(record)
     return f"; the refused build stays installed on disk: the next boot loads it: {build}" if build else ""
 

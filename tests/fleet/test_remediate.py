@@ -295,7 +295,10 @@ def test_failure_budget_counts_every_failure_and_stops_at_its_count(make_lab, tm
     assert report["status"] == "stopped-budget"
     assert report["note"] == "failure budget spent: db01, db02 failed; not remediated: db03, db04"
     upgrade = hosts["db01"]
-    assert upgrade["status"] == "failed" and steps_of(upgrade) == [*ALL_OK[:2], ("upgrade", "failed")]
+    # The failed post-installation script left the package half-configured: the previous one is put back.
+    assert upgrade["status"] == "failed"
+    assert steps_of(upgrade) == [*ALL_OK[:2], ("upgrade", "failed"), ("rollback", "ok")]
+    assert upgrade["outcome"].startswith(f"rolled back to {OLD} after it failed at upgrade: ")
     assert "46.00.00.00-2" in upgrade["outcome"] and "post-installation script" in upgrade["outcome"]
     gone = hosts["db02"]
     assert gone["status"] == "failed" and steps_of(gone) == [("precheck", "failed")]
@@ -450,6 +453,71 @@ def test_an_upgrade_refused_for_the_default_boot_kernel_is_put_back_off_the_disk
     assert lab.ssh("db01", PACKAGE_VERSION["db01"]).stdout == OLD_PACKAGE
     assert loaded(lab, "db01") == (OLD, OLD_BUILD)
     assert lab.ssh("db01", "cat /proc/sys/kernel/random/boot_id").stdout.strip() == boot_id  # no reboot
+
+
+HALF_CONFIGURED = "half-configured 46.00.00.00-2"  # what dpkg says of the package whose postinst failed
+PACKAGE_STATUS = "dpkg-query -W -f='${Status} ${Version}' mpt3sas-driver"
+
+
+def test_a_package_whose_post_installation_script_fails_is_put_back_and_dpkg_left_healthy(
+    make_lab, tmp_path: Path
+) -> None:
+    lab = make_lab(str(BAD_REBUILD), hosts=["db01"])
+    inventories = [lab.inventory_path, pinned_to(tmp_path / "broken.yml", {"db01": "46.00.00.00-2"})]
+    boot_id = lab.ssh("db01", "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+
+    rc, report, hosts = remediate(tmp_path, inventories, "--soak-runtime", SOAK)
+
+    assert rc == ExitStatus.HOSTS_FAILED, report
+    host = hosts["db01"]
+    assert steps_of(host) == [*ALL_OK[:2], ("upgrade", "failed"), ("rollback", "ok")]
+    failed = host["steps"][2]["detail"]
+    assert failed["message"].startswith("installing mpt3sas-driver=46.00.00.00-2 failed: ")
+    assert "mpt3sas: module build failed for kernel 6.1.0-18-amd64: exit status 2" in failed["message"]
+    assert "post-installation script" in failed["message"]
+    assert failed["package"] == {
+        "name": "mpt3sas-driver",
+        "before": [f"installed {OLD_PACKAGE}"],
+        "after": [HALF_CONFIGURED],
+    }
+    # The install failed before anything was unloaded: the old build is loaded, and its file is on disk.
+    assert failed["on_disk"] == failed["loaded"] == {"version": OLD, "srcversion": OLD_BUILD}
+    assert host["outcome"] == f"rolled back to {OLD} after it failed at upgrade: {failed['message']}"
+    assert "\n" not in host["outcome"]
+    rollback = host["steps"][3]["detail"]
+    assert (
+        rollback["reason"]
+        == f"the failed install left mpt3sas-driver {HALF_CONFIGURED} in the package database"
+    )
+    assert rollback["package"] == f"mpt3sas-driver {OLD_PACKAGE}"
+    verified = rollback["steps"]["verify"]
+    assert (verified["loaded_version"], verified["loaded_srcversion"]) == (OLD, OLD_BUILD)
+    # On the host: the previous package configured again, nothing for dpkg to mend, the build on disk the
+    # loaded one, and no reboot.
+    assert lab.ssh("db01", PACKAGE_STATUS).stdout == f"install ok installed {OLD_PACKAGE}"
+    audit = lab.ssh("db01", "dpkg --audit mpt3sas-driver")
+    assert (audit.returncode, audit.stdout) == (0, "")
+    assert lab.ssh("db01", "modinfo -F srcversion mpt3sas").stdout.strip() == OLD_BUILD
+    assert loaded(lab, "db01") == (OLD, OLD_BUILD)
+    assert lab.ssh("db01", "cat /proc/sys/kernel/random/boot_id").stdout.strip() == boot_id
+    shown = fleetfix(tmp_path, "runs", "show", "1", "--format", "json")
+    assert json.loads(shown.stdout)["hosts"][0]["outcome"] == host["outcome"]
+    assert "rolled" in fleetfix(tmp_path, "runs", "show", "1").stdout  # the table may wrap the words
+
+    # --no-rollback leaves the package half-configured for inspection, and the run says what dpkg and the
+    # disk hold.
+    rc, report, hosts = remediate(tmp_path, inventories, "--soak-runtime", SOAK, "--no-rollback")
+
+    assert rc == ExitStatus.HOSTS_FAILED, report
+    kept = hosts["db01"]
+    assert steps_of(kept)[-1] == ("upgrade", "failed")
+    message = kept["steps"][-1]["detail"]["message"]
+    assert kept["outcome"] == (
+        f"failed at upgrade: {message}; the failed install left mpt3sas-driver {HALF_CONFIGURED} in the "
+        f"package database, and modinfo finds {OLD} (srcversion {OLD_BUILD}) on disk"
+    )
+    assert lab.ssh("db01", PACKAGE_STATUS).stdout == f"install ok {HALF_CONFIGURED}"
+    assert loaded(lab, "db01") == (OLD, OLD_BUILD)
 
 
 def test_a_canary_is_baked_before_the_next_batch_starts(make_lab, tmp_path: Path) -> None:

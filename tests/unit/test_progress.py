@@ -9,6 +9,7 @@ from fleetfix.plan.run_state import (
     PreviousBuild,
     Recheck,
     StepRecord,
+    install_left,
     left_on_disk,
     recheck,
     rollback_candidate,
@@ -287,3 +288,97 @@ def test_no_rollback_to_a_package_whose_build_on_disk_was_not_the_loaded_one() -
                                 "mismatch": mismatch})  # fmt: skip
     host = run_progress(["db01"], [precheck, *ok("db01", "baseline"), REFUSED]).host("db01")
     assert rollback_candidate(host) == f"no previous package recorded to reinstall: {mismatch}"
+
+
+# An install whose post-installation script failed, as the role records it: dpkg left the new package
+# half-configured, the module file on disk is still the loaded build (the package's own file went to
+# /usr/src only), nothing was unloaded.
+LOADED_34 = {"version": "34.100.00.00", "srcversion": "6E4C8C0A9F6E2B51D3A7C41"}
+HALF_CONFIGURED = record(
+    "db01",
+    "upgrade",
+    "failed",
+    message="installing mpt3sas-driver=46.00.00.00-2 failed: mpt3sas: module build failed for kernel "
+    "6.1.0-18-amd64: exit status 2; dpkg: error processing package mpt3sas-driver (--configure):",
+    package={
+        "name": "mpt3sas-driver",
+        "before": ["installed 34.100.00.00-1"],
+        "after": ["half-configured 46.00.00.00-2"],
+    },
+    on_disk=LOADED_34,
+    loaded=LOADED_34,
+)
+LEFT = "mpt3sas-driver half-configured 46.00.00.00-2"
+
+
+def test_what_a_failed_install_left_in_the_package_database() -> None:
+    assert install_left(HALF_CONFIGURED) == LEFT
+
+    def failed(before: list[str], after: list[str]) -> StepRecord:
+        package = {"name": "mpt3sas-driver", "before": before, "after": after}
+        return record("db01", "upgrade", "failed", message="installing failed", package=package)
+
+    # rpm after a scriptlet failed half-way: both versions in its database.
+    both = ["installed 34.100.00.00-1", "installed 46.00.00.00-2"]
+    assert install_left(failed(["installed 34.100.00.00-1"], both)) == (
+        "mpt3sas-driver installed 34.100.00.00-1, installed 46.00.00.00-2"
+    )
+    # Unpacked only, or the new version installed though the package manager said the install failed.
+    assert install_left(failed(["installed 34.100.00.00-1"], ["unpacked 46.00.00.00-2"]))
+    assert install_left(failed(["installed 34.100.00.00-1"], ["installed 46.00.00.00-2"]))
+    # Nothing changed: not found, a pre-install script that refused, a download that failed.
+    assert install_left(failed(["installed 34.100.00.00-1"], ["installed 34.100.00.00-1"])) is None
+    missing = ["package mpt3sas-driver is not installed"]
+    assert install_left(failed(missing, missing)) is None
+    # No reading after the failure (check mode, an older record), or not an upgrade that failed.
+    assert install_left(failed(["installed 34.100.00.00-1"], [])) is None
+    assert install_left(record("db01", "upgrade", "failed", message="installing failed")) is None
+    package = HALF_CONFIGURED.detail["package"]
+    assert install_left(record("db01", "upgrade", "ok", package=package)) is None
+    assert install_left(record("db01", "verify", "failed", package=package)) is None
+
+
+def test_an_install_that_failed_half_way_is_rolled_back_and_says_what_it_left() -> None:
+    assert rollback_reason(HALF_CONFIGURED) == f"the failed install left {LEFT} in the package database"
+    records = [PRECHECK_34, *ok("db01", "baseline"), HALF_CONFIGURED]
+    host = run_progress(["db01"], records).host("db01")
+    previous = rollback_candidate(host)
+    assert previous == PreviousBuild(
+        package="mpt3sas-driver",
+        package_version="34.100.00.00-1",
+        version="34.100.00.00",
+        srcversion="6E4C8C0A9F6E2B51D3A7C41",
+        reason=f"the failed install left {LEFT} in the package database",
+    )
+    # --no-rollback: the run says what the package database and the disk hold.
+    assert host.outcome == (
+        f"failed at upgrade: {HALF_CONFIGURED.detail['message']}; the failed install left {LEFT} in the "
+        "package database, and modinfo finds 34.100.00.00 (srcversion 6E4C8C0A9F6E2B51D3A7C41) on disk"
+    )
+    rolled = run_progress(["db01"], [*records, record("db01", "rollback", "ok", version="34.100.00.00")])
+    assert rolled.host("db01").status == "failed"  # it counts against the budget
+    assert rolled.host("db01").outcome == (
+        f"rolled back to 34.100.00.00 after it failed at upgrade: {HALF_CONFIGURED.detail['message']}"
+    )
+    not_put_back = run_progress(
+        ["db01"], [*records, record("db01", "rollback", "failed", message="apt said no")]
+    ).host("db01")
+    assert not_put_back.outcome.endswith(
+        f"; rollback failed: apt said no; the failed install left {LEFT} in the package database, and "
+        "modinfo finds 34.100.00.00 (srcversion 6E4C8C0A9F6E2B51D3A7C41) on disk"
+    )
+    # A package that never installed (same lines before and after): the host is as it was, nothing to do.
+    as_before = ["installed 34.100.00.00-1"]
+    untouched = record(
+        "db01",
+        "upgrade",
+        "failed",
+        message="installing failed: E: Version '9' not found",
+        package={"name": "mpt3sas-driver", "before": as_before, "after": as_before},
+        on_disk=LOADED_34,
+        loaded=LOADED_34,
+    )
+    assert rollback_reason(untouched) is None
+    assert run_progress(["db01"], [PRECHECK_34, untouched]).host("db01").outcome == (
+        "failed at upgrade: installing failed: E: Version '9' not found"
+    )
