@@ -168,6 +168,9 @@ def test_remediate_from_an_rpm_file_and_a_broken_kmod_fails_with_its_words(make_
     assert why.startswith("installing mpt3sas-driver-46.00.00.00-2 failed: ")
     assert f"mpt3sas: module build failed for kernel {EL_KERNEL}: exit status 2" in why
     assert running(lab, "rdb03", "mpt3sas")[0] == "34.100.00.00"
+    # Its %pre refused before rpm installed anything: the database is as it was, and nothing is put back.
+    left = steps(refused)["upgrade"]["package"]
+    assert left["before"] == left["after"] == ["package mpt3sas-driver is not installed"]
 
 
 def test_boot_disk_driver_upgrade_reboots_into_the_new_build_from_the_rebuilt_initramfs(
