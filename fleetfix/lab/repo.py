@@ -60,20 +60,28 @@ def driver_package(package: Package) -> Built:
             ),
         )
         content = ko.read_bytes()
-    if package.broken:
+    put_in_place = (
+        "  release=$(uname -r)\n"
+        f"  install -D -m 0644 /{src} /lib/modules/$release/updates/{package.module}.ko\n"
+        "  depmod -a $release\n"
+    )
+    if package.leaves_module:  # update-initramfs's own words on a full /boot, as dpkg's users posted them
+        postinst = (
+            f"#!/bin/sh\nset -e\n{put_in_place}"
+            'echo "update-initramfs: Generating /boot/initrd.img-$release"\n'
+            "echo 'gzip: stdout: No space left on device' >&2\n"
+            "echo 'E: mkinitramfs failure cpio 141 gzip 1' >&2\n"
+            'echo "update-initramfs: failed for /boot/initrd.img-$release with 1." >&2\n'
+            "exit 1\n"
+        )
+    elif package.broken:
         postinst = (
             "#!/bin/sh\nset -e\n"
             f'echo "{package.module}: module build failed for kernel $(uname -r): exit status 2" >&2\n'
             "exit 1\n"
         )
     else:
-        postinst = (
-            "#!/bin/sh\nset -e\n"
-            'if [ "$1" = configure ]; then\n'
-            "  release=$(uname -r)\n"
-            f"  install -D -m 0644 /{src} /lib/modules/$release/updates/{package.module}.ko\n"
-            "  depmod -a $release\nfi\n"
-        )
+        postinst = f'#!/bin/sh\nset -e\nif [ "$1" = configure ]; then\n{put_in_place}fi\n'
     postrm = (
         "#!/bin/sh\nset -e\n"
         'if [ "$1" = remove ] || [ "$1" = purge ]; then\n'

@@ -173,6 +173,10 @@ class Package:
     taint: str
     broken: bool  # its postinst fails, as a bad vendor build does
     signer: str = DEFAULT_SIGNER  # the key a signed build (no E in taint) names: modinfo -F signer
+    # A broken build whose Debian postinst fails only after it put its module in the running kernel's tree:
+    # its initramfs update fails, as on a full /boot. EL builds fail in %pre either way: rpm 4.6 to 5.x (EL 9
+    # and 10) does not fail a transaction for a %post error.
+    leaves_module: bool = False
 
 
 @dataclass(frozen=True)

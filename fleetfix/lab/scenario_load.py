@@ -334,11 +334,15 @@ def _secure_boot(node: Node) -> sc.SecureBoot:
 
 
 def _package(node: Node) -> sc.Package:
-    keys = {"name", "version", "module", "module_version", "srcversion", "taint", "broken", "signer"}
-    fields = node.mapping(keys)
+    keys = {"name", "version", "module", "module_version", "srcversion", "taint", "broken", "leaves_module"}
+    fields = node.mapping(keys | {"signer"})
     taint = _taint(fields.get("taint"))
     if "signer" in fields and "E" in taint:
         raise fields["signer"].fail("an unsigned build (taint E) names no signer: drop E to sign it")
+    broken = _flag(fields, "broken", False)
+    leaves_module = _flag(fields, "leaves_module", False)
+    if leaves_module and not broken:
+        raise fields["leaves_module"].fail("only a broken build (broken: true) can fail after its module")
     return sc.Package(
         name=_matching(get(fields, "name", node), re.compile(r"^[a-z0-9][a-z0-9+.-]+$"), "package name"),
         version=_matching(get(fields, "version", node), re.compile(r"^[0-9][A-Za-z0-9.+~:-]*$"), "version"),
@@ -346,8 +350,9 @@ def _package(node: Node) -> sc.Package:
         module_version=_text(fields, "module_version", node),
         srcversion=_text(fields, "srcversion", node),
         taint=taint,
-        broken=_flag(fields, "broken", False),
+        broken=broken,
         signer=_text(fields, "signer", node, sc.DEFAULT_SIGNER),
+        leaves_module=leaves_module,
     )
 
 

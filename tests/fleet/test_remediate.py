@@ -455,16 +455,27 @@ def test_an_upgrade_refused_for_the_default_boot_kernel_is_put_back_off_the_disk
     assert lab.ssh("db01", "cat /proc/sys/kernel/random/boot_id").stdout.strip() == boot_id  # no reboot
 
 
-HALF_CONFIGURED = "half-configured 46.00.00.00-2"  # what dpkg says of the package whose postinst failed
 PACKAGE_STATUS = "dpkg-query -W -f='${Status} ${Version}' mpt3sas-driver"
+LEFT_BUILD = "9C1E3A5B7D0F2A4C6E8B1D3"  # mpt3sas-driver 46.00.00.00-4: in place before its postinst fails
 
 
+@pytest.mark.parametrize(
+    ("package", "said", "on_disk"),
+    [
+        # Its postinst fails before it puts the module in place: the loaded build's file stays on disk.
+        ("46.00.00.00-2", "mpt3sas: module build failed for kernel 6.1.0-18-amd64: exit status 2", OLD_BUILD),
+        # Its postinst puts the module in place, then its initramfs update fails: the new build is on disk.
+        ("46.00.00.00-4", "update-initramfs: failed for /boot/initrd.img-6.1.0-18-amd64 with 1.", LEFT_BUILD),
+    ],
+)
 def test_a_package_whose_post_installation_script_fails_is_put_back_and_dpkg_left_healthy(
-    make_lab, tmp_path: Path
+    make_lab, tmp_path: Path, package: str, said: str, on_disk: str
 ) -> None:
     lab = make_lab(str(BAD_REBUILD), hosts=["db01"])
-    inventories = [lab.inventory_path, pinned_to(tmp_path / "broken.yml", {"db01": "46.00.00.00-2"})]
+    inventories = [lab.inventory_path, pinned_to(tmp_path / "broken.yml", {"db01": package})]
     boot_id = lab.ssh("db01", "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+    half_configured = f"half-configured {package}"  # what dpkg says of a package whose postinst failed
+    disk_build = {"version": OLD if on_disk == OLD_BUILD else TARGET, "srcversion": on_disk}
 
     rc, report, hosts = remediate(tmp_path, inventories, "--soak-runtime", SOAK)
 
@@ -472,22 +483,21 @@ def test_a_package_whose_post_installation_script_fails_is_put_back_and_dpkg_lef
     host = hosts["db01"]
     assert steps_of(host) == [*ALL_OK[:2], ("upgrade", "failed"), ("rollback", "ok")]
     failed = host["steps"][2]["detail"]
-    assert failed["message"].startswith("installing mpt3sas-driver=46.00.00.00-2 failed: ")
-    assert "mpt3sas: module build failed for kernel 6.1.0-18-amd64: exit status 2" in failed["message"]
-    assert "post-installation script" in failed["message"]
+    assert failed["message"].startswith(f"installing mpt3sas-driver={package} failed: ")
+    assert said in failed["message"] and "post-installation script" in failed["message"]
     assert failed["package"] == {
         "name": "mpt3sas-driver",
         "before": [f"installed {OLD_PACKAGE}"],
-        "after": [HALF_CONFIGURED],
+        "after": [half_configured],
     }
-    # The install failed before anything was unloaded: the old build is loaded, and its file is on disk.
-    assert failed["on_disk"] == failed["loaded"] == {"version": OLD, "srcversion": OLD_BUILD}
+    # The install failed before anything was unloaded: the old build is still the loaded one.
+    assert failed["loaded"] == {"version": OLD, "srcversion": OLD_BUILD}
+    assert failed["on_disk"] == disk_build
     assert host["outcome"] == f"rolled back to {OLD} after it failed at upgrade: {failed['message']}"
     assert "\n" not in host["outcome"]
     rollback = host["steps"][3]["detail"]
-    assert (
-        rollback["reason"]
-        == f"the failed install left mpt3sas-driver {HALF_CONFIGURED} in the package database"
+    assert rollback["reason"] == (
+        f"the failed install left mpt3sas-driver {half_configured} in the package database"
     )
     assert rollback["package"] == f"mpt3sas-driver {OLD_PACKAGE}"
     verified = rollback["steps"]["verify"]
@@ -513,10 +523,11 @@ def test_a_package_whose_post_installation_script_fails_is_put_back_and_dpkg_lef
     assert steps_of(kept)[-1] == ("upgrade", "failed")
     message = kept["steps"][-1]["detail"]["message"]
     assert kept["outcome"] == (
-        f"failed at upgrade: {message}; the failed install left mpt3sas-driver {HALF_CONFIGURED} in the "
-        f"package database, and modinfo finds {OLD} (srcversion {OLD_BUILD}) on disk"
+        f"failed at upgrade: {message}; the failed install left mpt3sas-driver {half_configured} in the "
+        f"package database, and modinfo finds {disk_build['version']} (srcversion {on_disk}) on disk"
     )
-    assert lab.ssh("db01", PACKAGE_STATUS).stdout == f"install ok {HALF_CONFIGURED}"
+    assert lab.ssh("db01", PACKAGE_STATUS).stdout == f"install ok {half_configured}"
+    assert lab.ssh("db01", "modinfo -F srcversion mpt3sas").stdout.strip() == on_disk
     assert loaded(lab, "db01") == (OLD, OLD_BUILD)
 
 

@@ -10,7 +10,7 @@ import pytest
 from fleetfix.errors import ExitStatus, InputError
 from fleetfix.lab.lab import Lab
 from fleetfix.lab.network import prefix_for
-from fleetfix.lab.repo import driver_modinfo
+from fleetfix.lab.repo import driver_modinfo, driver_package
 from fleetfix.lab.scenario_load import load_scenario
 
 GOOD_GROUP = """\
@@ -136,6 +136,13 @@ def test_good_minimal_file(tmp_path: Path) -> None:
             "an unsigned build (taint E) names no signer",
         ),
         (
+            GOOD_GROUP + "packages: [{name: mpt3sas-driver, version: '1-1', module: mpt3sas,"
+            " module_version: '1', srcversion: DEF, leaves_module: true}]\n",
+            "packages[0].leaves_module",
+            8,
+            "only a broken build (broken: true) can fail after its module",
+        ),
+        (
             GOOD_GROUP.replace("count: 2", "count: 2\n    pattern: 'Web_{n}'"),
             "groups[0].pattern",
             5,
@@ -161,6 +168,25 @@ def test_a_package_names_the_key_that_signed_its_build(tmp_path: Path) -> None:
     vendor, default = load_scenario(str(write(tmp_path, text))).packages
     assert (vendor.signer, default.signer) == ("vendor key", "Debian Secure Boot CA")
     assert ("signer", "vendor key") in driver_modinfo("mpt3sas", "1", "D", vendor.taint, vendor.signer)
+
+
+def test_a_broken_build_that_leaves_its_module_fails_its_postinst_after_putting_it_in_place(
+    tmp_path: Path,
+) -> None:
+    text = GOOD_GROUP + (
+        "packages:\n"
+        "  - {name: mpt3sas-driver, version: '1-1', module: mpt3sas, module_version: '1', srcversion: D,"
+        " broken: true}\n"
+        "  - {name: mpt3sas-driver, version: '1-2', module: mpt3sas, module_version: '1', srcversion: E,"
+        " broken: true, leaves_module: true}\n"
+    )
+    before, after = (
+        driver_package(p).scripts["postinst"] for p in load_scenario(str(write(tmp_path, text))).packages
+    )
+    assert "/lib/modules/" not in before and "exit 1" in before
+    put, fails = after.index("install -D -m 0644 /usr/src/mpt3sas-1/mpt3sas.ko"), after.index("exit 1")
+    assert put < after.index("depmod") < fails
+    assert "update-initramfs: failed for /boot/initrd.img-$release with 1." in after
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
