@@ -78,12 +78,15 @@ def build_plan(
     bake: timedelta = timedelta(0),
     batch_by: BatchBy | None = None,
     domains: Mapping[str, str | None] | None = None,
+    forced_activation: Mapping[str, str] | None = None,
 ) -> Plan:
     """Plan the upgrade of ``module`` on every reachable host where an advisory marks its build bad.
 
     ``reboot_allowed`` is ``--reboot``; ``reboot_ok_hosts`` the hosts whose inventory sets
     ``hba_driver_reboot_ok``. A host needing a reboot without either is left out, with the reason.
     ``domains`` are the hosts' failure domains under ``batch_by`` (``plan.domains.host_domains``).
+    ``forced_activation`` maps a host to its inventory's ``hba_driver_activate`` where that names a method
+    (``reboot`` or ``reload``): the plan activates as the role will.
     """
     hosts = tuple(hosts)
     unreachable = tuple(Excluded(host=h.host, reason=h.message or h.status) for h in hosts if not h.reachable)
@@ -96,11 +99,12 @@ def build_plan(
         message = f"no host runs a known-bad {module} build ({len(loaded)} load it: {', '.join(versions)})"
         raise InputError("--module", message)
     target, reason = choose_target(module, to, db, bad)
-    targeted, skipped = select_hosts(loaded, module, target, reboot_allowed, reboot_ok_hosts)
+    forced = forced_activation or {}
+    targeted, skipped = select_hosts(loaded, module, target, reboot_allowed, reboot_ok_hosts, forced)
     if not targeted:
         reasons = "; ".join(f"{e.host}: {e.reason}" for e in skipped if e.host in {h.host for h, _ in bad})
         raise InputError("--module", f"no host with a known-bad {module} can be remediated ({reasons})")
-    planned = [host_plan(h, d, module, str(target), times) for h, d in targeted]
+    planned = [host_plan(h, d, module, str(target), times, forced.get(h.host)) for h, d in targeted]
     return Plan(
         module=module,
         target=str(target),

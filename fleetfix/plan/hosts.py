@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from fleetfix.audit import DriverView, HostAudit
@@ -25,8 +25,8 @@ def host_advisories(host: HostAudit, module: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f.advisory for f in host.findings if f.module == module))
 
 
-def reboot_why(driver: DriverView) -> str | None:
-    """Why activating a new build of this driver takes a reboot, or None when a module reload will do.
+def held_why(driver: DriverView) -> str | None:
+    """Why this driver cannot be unloaded, or None when a module reload can swap it.
 
     The boot disk's HBA can never be unloaded; neither can a module in use (an open or mounted disk holds a
     reference) or one built without unload support (refcount unknown, or permanent).
@@ -42,18 +42,34 @@ def reboot_why(driver: DriverView) -> str | None:
     return None
 
 
+def reboot_why(driver: DriverView, forced: str | None = None) -> str | None:
+    """Why activating a new build of this driver takes a reboot, or None when a module reload will do.
+
+    ``forced`` is the host's ``hba_driver_activate`` when it names a method: the role reboots on
+    ``reboot`` whatever holds the module (a driver the initramfs loads, say), and otherwise reboots only
+    where the module is held (``held_why``).
+    """
+    if forced == "reboot":
+        return "hba_driver_activate=reboot"
+    return held_why(driver)
+
+
 def select_hosts(
     loaded: Iterable[tuple[HostAudit, DriverView]],
     module: str,
     target: DriverVersion,
     reboot_allowed: bool,
     reboot_ok_hosts: frozenset[str],
+    forced_activation: Mapping[str, str] | None = None,
 ) -> tuple[list[tuple[HostAudit, DriverView]], list[Excluded]]:
     """The hosts to upgrade to ``target`` in audit order, and the others with the reason each is left out.
 
     A host needing a reboot is only targeted with ``reboot_allowed`` (``--reboot``) or when it is one of
-    ``reboot_ok_hosts`` (its inventory sets ``hba_driver_reboot_ok``).
+    ``reboot_ok_hosts`` (its inventory sets ``hba_driver_reboot_ok``). ``forced_activation`` maps a host to
+    its inventory's ``hba_driver_activate`` where that names a method: ``reboot`` makes the host need one,
+    and ``reload`` of a held module is left out (the role would stop it at activation).
     """
+    forced = forced_activation or {}
     targeted: list[tuple[HostAudit, DriverView]] = []
     skipped: list[Excluded] = []
     for host, driver in loaded:
@@ -69,10 +85,12 @@ def select_hosts(
                     host=host.host, reason=f"{module} {driver.version or ''} matches no advisory".strip()
                 )
             )
-        elif reboot_why(driver) and not (reboot_allowed or host.host in reboot_ok_hosts):
-            skipped.append(
-                Excluded(host=host.host, reason=f"needs a reboot ({reboot_why(driver)}); {_REBOOT_HINT}")
-            )
+        elif forced.get(host.host) == "reload" and (held := held_why(driver)):
+            skipped.append(Excluded(host=host.host, reason=f"hba_driver_activate=reload, but {held}"))
+        elif (why := reboot_why(driver, forced.get(host.host))) and not (
+            reboot_allowed or host.host in reboot_ok_hosts
+        ):
+            skipped.append(Excluded(host=host.host, reason=f"needs a reboot ({why}); {_REBOOT_HINT}"))
         else:
             targeted.append((host, driver))
     return targeted, skipped

@@ -51,11 +51,19 @@ class HostPlan:
         return sum((s.estimate for s in self.steps), timedelta(0))
 
 
-def host_plan(host: HostAudit, driver: DriverView, module: str, target: str, times: StepTimes) -> HostPlan:
+def host_plan(
+    host: HostAudit,
+    driver: DriverView,
+    module: str,
+    target: str,
+    times: StepTimes,
+    forced_activation: str | None = None,
+) -> HostPlan:
+    """``forced_activation``: the host's ``hba_driver_activate`` where it names a method."""
     build = driver.version or "unversioned"
     if driver.srcversion:
         build += f" (srcversion {driver.srcversion})"
-    reboot = reboot_why(driver)
+    reboot = reboot_why(driver, forced_activation)
     if reboot:
         activate = StepPlan(step=Step.ACTIVATE, action=f"reboot: {reboot}", estimate=times.reboot)
     else:

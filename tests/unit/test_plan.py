@@ -132,6 +132,24 @@ def test_reboot_needs_permission(db: AdvisoryDB) -> None:
         build_plan([fleet[0]], "mpt3sas", db)
 
 
+def test_the_inventorys_activation_method_is_the_plans(db: AdvisoryDB) -> None:
+    # db01: nothing holds the module, but its inventory asks for a reboot (a driver the initramfs loads);
+    # db02: held, and its inventory asks for a reload the role would refuse; db03: auto, a reload.
+    fleet = [host(db, "db01"), host(db, "db02", disks=("sdb",)), host(db, "db03")]
+    forced = {"db01": "reboot", "db02": "reload"}
+    plan = build_plan(fleet, "mpt3sas", db, reboot_allowed=True, forced_activation=forced, times=QUICK)
+    assert plan.hosts == ("db03", "db01")
+    assert [plan.host(h).activation for h in plan.hosts] == ["reload", "reboot"]
+    assert plan.host("db01").steps[3].action == "reboot: hba_driver_activate=reboot"
+    assert plan.host("db01").estimate > plan.host("db03").estimate
+    assert [(e.host, e.reason) for e in plan.skipped] == [
+        ("db02", "hba_driver_activate=reload, but mpt3sas is in use (refcount 1)")
+    ]
+    without_permission = build_plan(fleet, "mpt3sas", db, forced_activation=forced)
+    assert without_permission.hosts == ("db03",)
+    assert without_permission.skipped[0].reason.startswith("needs a reboot (hba_driver_activate=reboot); ")
+
+
 def test_estimates_per_step_batch_and_total(db: AdvisoryDB) -> None:
     fleet = [host(db, "db01"), host(db, "db02", disks=("sdb",)), host(db, "db03", disks=("sdb",))]
     plan = build_plan(fleet, "mpt3sas", db, batch=Count(2, False), reboot_allowed=True, times=QUICK)
