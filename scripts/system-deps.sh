@@ -3,7 +3,7 @@
 set -euo pipefail
 # rpm (rpm, rpmbuild, rpmsign), dnf (with python3-dnf), createrepo-c and gnupg: the lab's EL hosts.
 packages=(openssh-server openssh-client fio iproute2 util-linux kmod procps psmisc dpkg apt-utils systemd gcc libc6-dev python3
-          qemu-system-x86 qemu-utils ipxe-qemu seabios debootstrap e2fsprogs chromium
+          qemu-system-x86 qemu-utils ipxe-qemu seabios debootstrap e2fsprogs fdisk mount chromium
           rpm dnf python3-dnf createrepo-c gnupg)
 missing=()
 for p in "${packages[@]}"; do

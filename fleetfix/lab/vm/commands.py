@@ -39,10 +39,15 @@ def build(force: bool) -> None:
 @click.option(
     "--boot-timeout", type=click.FloatRange(min=10), default=BOOT_TIMEOUT, show_default=True, help="Seconds."
 )
-def up(vm_name: str, boot_timeout: float) -> None:
+@click.option(
+    "--boot-loader",
+    is_flag=True,
+    help="Boot through the disk's GRUB (what /boot holds) instead of the image's kernel and initrd.",
+)
+def up(vm_name: str, boot_timeout: float, boot_loader: bool) -> None:
     """Boot the guest from a fresh copy of the image and wait until ssh answers."""
     require_root()
-    state = Vm(vm_name).up(_say, boot_timeout)
+    state = Vm(vm_name, boot_loader=boot_loader).up(_say, boot_timeout)
     click.echo(f"{vm_name}: pid {state['pid']}, ssh 127.0.0.1:{state['ssh_port']}, {state['kernel_release']}")
 
 

@@ -28,14 +28,17 @@ def run(
     log: Path | None = None,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    stdin: str | None = None,
 ) -> str:
-    """Run ``argv``; return its standard output. Output is appended to ``log`` when given.
+    """Run ``argv`` (``stdin`` its input); return its standard output. Output is appended to ``log`` when
+    given.
 
     A failure or a timeout raises ``EnvironmentProblem`` naming ``what`` with the last lines of its stderr.
     """
     try:
         done = subprocess.run(
             list(argv),
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,

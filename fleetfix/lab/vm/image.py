@@ -16,25 +16,26 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fleetfix.lab.vm import driver, hostcmd, mirror, rootfs
+from fleetfix.lab.vm import bootdisk, driver, hostcmd, mirror, rootfs
 from fleetfix.lab.vm.layout import ImageFiles, cache_root
 
 BUILD_TOOLS = {
     "debootstrap": "debootstrap",
     "mkfs.ext4": "e2fsprogs",
+    **bootdisk.TOOLS,
     "dpkg-deb": "dpkg",
     "ssh-keygen": "openssh-client",
     "chroot": "coreutils",
 }
-DISK_SIZE = "3G"
-_RECIPE = ("rootfs.py", "driver.py", "image.py", "chroot.py")
+DISK_MIB = 3072
+_RECIPE = ("rootfs.py", "driver.py", "image.py", "chroot.py", "bootdisk.py")
 
 Progress = Callable[[str], None]
 
 
 def cache_key() -> str:
     digest = hashlib.sha256()
-    digest.update(f"{rootfs.SUITE}\n{' '.join(rootfs.PACKAGES)}\n{DISK_SIZE}\n".encode())
+    digest.update(f"{rootfs.SUITE}\n{' '.join(rootfs.PACKAGES)}\n{DISK_MIB}\n".encode())
     here = Path(__file__).resolve().parent
     driver_files = sorted(p for p in driver.SOURCE_DIR.iterdir() if p.is_file())
     sources = [here / name for name in _RECIPE] + driver_files
@@ -90,9 +91,8 @@ def build(progress: Progress, force: bool = False) -> ImageFiles:
     host.unlink()
     shutil.copy2(root / "boot" / f"vmlinuz-{kernel.release}", out / "vmlinuz")
     shutil.copy2(root / "boot" / f"initrd.img-{kernel.release}", out / "initrd.img")
-    step(f"ext4 root disk ({DISK_SIZE}) from the tree")
-    argv = ["mkfs.ext4", "-q", "-F", "-L", "fxvm-root", "-d", str(root), str(out / "root.ext4"), DISK_SIZE]
-    hostcmd.run(argv, "mkfs.ext4", 600, log=log)
+    step(f"boot disk ({DISK_MIB} MiB): the tree in partition 1, GRUB installed by a first boot")
+    bootdisk.build(root, ImageFiles(out).disk, DISK_MIB, kernel.release, work, log)
     details = {
         "key": key,
         "suite": rootfs.SUITE,

@@ -17,8 +17,9 @@ def cache_root() -> Path:
 
 @dataclass(frozen=True)
 class ImageFiles:
-    """A built image: the guest's kernel and initrd (booted with -kernel/-initrd), its ext4 root disk, the
-    ssh key its root accepts and the public half of its host key."""
+    """A built image: the guest's kernel and initrd (for a direct boot with -kernel/-initrd), its boot disk
+    (GRUB in the MBR, the ext4 root in partition 1), the ssh key its root accepts and the public half of its
+    host key."""
 
     root: Path
 
@@ -32,7 +33,7 @@ class ImageFiles:
 
     @property
     def disk(self) -> Path:
-        return self.root / "root.ext4"
+        return self.root / "disk.raw"
 
     @property
     def client_key(self) -> Path:

@@ -46,11 +46,16 @@ def _remediation_source() -> dict[str, Any]:
 
 
 class Vm:
-    def __init__(self, name: str = "default", extra_kernel_args: Sequence[str] = ()) -> None:
-        """``extra_kernel_args`` join the guest's kernel command line on ``up`` (a ramoops region, say)."""
+    def __init__(
+        self, name: str = "default", extra_kernel_args: Sequence[str] = (), boot_loader: bool = False
+    ) -> None:
+        """``extra_kernel_args`` join the guest's kernel command line on ``up`` (a ramoops region, say), for
+        a direct boot; ``boot_loader`` boots the disk's GRUB instead, which loads what the guest's /boot holds
+        at each boot (a rebuilt initramfs included)."""
         self.name = name
         self.files = VmFiles.named(name)
         self.extra_kernel_args = tuple(extra_kernel_args)
+        self.boot_loader = boot_loader
 
     def _state(self) -> dict[str, Any] | None:
         try:
@@ -81,13 +86,15 @@ class Vm:
         self.files.known_hosts.write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
         qemu.make_overlay(built, self.files)
         started = time.monotonic()
-        pid = qemu.start(qemu.argv(self.name, built, self.files, port, self.extra_kernel_args), self.files)
+        command = qemu.argv(self.name, built, self.files, port, self.extra_kernel_args, self.boot_loader)
+        pid = qemu.start(command, self.files)
         state = {
             "name": self.name,
             "pid": pid,
             "ssh_port": port,
             "image": str(built.root),
             "kernel_release": image.manifest(built)["kernel_release"],
+            "boot": "grub" if self.boot_loader else "direct",
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         self.files.state.write_text(json.dumps(state, indent=1) + "\n")

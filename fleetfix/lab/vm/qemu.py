@@ -2,7 +2,8 @@
 
 TCG with ``-cpu max`` (KVM is not relied on), two vCPUs on separate host threads so that fxhba's queues
 really run at the same time, user networking with only ssh forwarded from a loopback port, the serial
-console in a file, and the guest's kernel and initrd taken from the image rather than a boot loader.
+console in a file. The guest boots either directly (QEMU loads the image's kernel and initrd, and the
+command line comes from here) or through the GRUB on its disk, which loads whatever its /boot holds.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ TOOLS = {"qemu-system-x86_64": "qemu-system-x86", "qemu-img": "qemu-utils", "ssh
 MEMORY_MB = 2048
 CPUS = 2
 CRASHKERNEL = "256M"
-KERNEL_ARGS = f"root=/dev/vda rw console=ttyS0 crashkernel={CRASHKERNEL}"
+KERNEL_ARGS = f"root=/dev/vda1 rw console=ttyS0 crashkernel={CRASHKERNEL}"
 
 
 def free_port() -> int:
@@ -36,11 +37,25 @@ def process_name(vm_name: str) -> str:
     return f"fleetfix-vm-{vm_name}"
 
 
+def _direct_boot(image: ImageFiles, extra_kernel_args: Sequence[str]) -> list[str]:
+    """QEMU loads the kernel and initrd the image was built with; ``extra_kernel_args`` follow the lab's own
+    on the kernel command line (what an operator would put in the boot loader's defaults)."""
+    append = " ".join([KERNEL_ARGS, *extra_kernel_args])
+    return ["-kernel", str(image.kernel), "-initrd", str(image.initrd), "-append", append]
+
+
 def argv(
-    vm_name: str, image: ImageFiles, files: VmFiles, ssh_port: int, extra_kernel_args: Sequence[str] = ()
+    vm_name: str,
+    image: ImageFiles,
+    files: VmFiles,
+    ssh_port: int,
+    extra_kernel_args: Sequence[str] = (),
+    boot_loader: bool = False,
 ) -> list[str]:
-    """QEMU's command line; ``extra_kernel_args`` follow the lab's own on the guest's kernel command line (the
-    guest has no boot loader: what an operator would put in grub goes here)."""
+    """QEMU's command line. With ``boot_loader`` the firmware boots the disk's GRUB, and the kernel's command
+    line is the guest's own /etc/default/grub: ``extra_kernel_args`` cannot be given."""
+    if boot_loader and extra_kernel_args:
+        raise ValueError("a guest booted through its boot loader takes its kernel arguments from grub")
     return [
         "qemu-system-x86_64",
         "-name",
@@ -57,12 +72,7 @@ def argv(
         str(CPUS),
         "-m",
         str(MEMORY_MB),
-        "-kernel",
-        str(image.kernel),
-        "-initrd",
-        str(image.initrd),
-        "-append",
-        " ".join([KERNEL_ARGS, *extra_kernel_args]),
+        *([] if boot_loader else _direct_boot(image, extra_kernel_args)),
         "-drive",
         f"file={files.overlay},if=virtio,format=qcow2,cache=unsafe",
         # restrict=off keeps 10.0.2.2 (the host's loopback) reachable for netconsole; the guest has no

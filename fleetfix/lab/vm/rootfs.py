@@ -19,6 +19,7 @@ PACKAGES = (
     "linux-image-amd64",
     "systemd",
     "systemd-sysv",
+    "dbus",  # logind: `shutdown -r 0 MESSAGE` (Ansible's reboot module) fails without the system bus
     "udev",
     "openssh-server",
     "python3",
@@ -31,7 +32,7 @@ PACKAGES = (
     "iproute2",
     "procps",
     "python3-apt",  # Ansible's apt module runs on it
-    "grub2-common",  # update-grub, which the crash capture role runs after editing the grub defaults
+    "grub-pc",  # the boot loader, installed on the disk's MBR; the crash capture role runs its update-grub
 )
 HOSTNAME = "fxvm01"
 GUEST_ADDRESS = "10.0.2.15"
@@ -52,7 +53,7 @@ _IDLE_UNITS = (
 _FILES = {
     "etc/hostname": f"{HOSTNAME}\n",
     "etc/hosts": f"127.0.0.1 localhost\n127.0.1.1 {HOSTNAME}\n",
-    "etc/fstab": "/dev/vda / ext4 rw,errors=remount-ro 0 1\n",
+    "etc/fstab": "LABEL=fxvm-root / ext4 rw,errors=remount-ro 0 1\n",
     "etc/systemd/network/10-lab.network": (
         f"[Match]\nName=en* eth*\n\n[Network]\nAddress={GUEST_ADDRESS}/24\nLinkLocalAddressing=no\n"
     ),
@@ -66,10 +67,10 @@ _FILES = {
     "etc/initramfs-tools/conf.d/fleetfix-lab": "MODULES=list\n",
     "etc/initramfs-tools/modules": "".join(f"{m}\n" for m in INITRD_MODULES),
     "etc/apt/sources.list": f"deb [trusted=yes] file:{REPO_DIR} ./\n",
-    # QEMU boots the guest's kernel directly with the same arguments (qemu.KERNEL_ARGS); update-grub still
-    # works here, as on any Debian host, for tools that edit the boot loader's defaults.
+    # Booted through GRUB the guest gets these arguments; a direct boot gets the same (qemu.KERNEL_ARGS).
     "etc/default/grub": (
-        'GRUB_DEFAULT=0\nGRUB_TIMEOUT=0\nGRUB_DISTRIBUTOR="Debian"\n'
+        'GRUB_DEFAULT=0\nGRUB_TIMEOUT=0\nGRUB_DISTRIBUTOR="Debian"\nGRUB_DISABLE_OS_PROBER=true\n'
+        'GRUB_TERMINAL=serial\nGRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"\n'
         'GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0"\nGRUB_CMDLINE_LINUX="crashkernel=256M"\n'
     ),
 }
@@ -96,7 +97,12 @@ def bootstrap(root: Path, mirror: str, log: Path) -> None:
     for rel in ("etc/initramfs-tools/conf.d/fleetfix-lab", "etc/initramfs-tools/modules"):
         _write(root, rel, _FILES[rel])
     with chroot.mounted(root):
-        selection = "kdump-tools kdump-tools/use_kdump boolean false\n"
+        # grub-pc goes on the disk when the image is written (bootdisk), not on whatever the build host has.
+        selection = (
+            "kdump-tools kdump-tools/use_kdump boolean false\n"
+            "grub-pc grub-pc/install_devices multiselect\n"
+            "grub-pc grub-pc/install_devices_empty boolean true\n"
+        )
         _write(root, "tmp/preseed", selection)
         chroot.run(root, ["debconf-set-selections", "/tmp/preseed"], "debconf-set-selections", 60, log)
         chroot.apt_install(root, PACKAGES, log)
