@@ -6,22 +6,17 @@ enable --reboot`` sets up kdump, netconsole to ``fleetfix listen`` and pstore on
 boots with; the nightly "backup" cron job's fio thrash panics the guest for real, the receiver, kdump and
 ramoops all get the oops, the guest reboots and systemd-pstore archives the record; ``fleetfix collect`` and
 ``fleetfix triage`` find one crash in the three sources and pin it on fxhba and on the backup job; ``fleetfix
-remediate``
-upgrades to 1.0.1 from the guest's apt repository and its soak (the same thrash, as long) passes.
+remediate`` upgrades to 1.0.1 from the guest's apt repository and its soak (the same thrash, as long) passes.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -31,11 +26,10 @@ from fleetfix.lab.vm import image, rootfs
 from fleetfix.lab.vm.machine import Vm
 from fleetfix.triage.cascade import FATAL, fold_cascades
 from fleetfix.triage.oops.find_all import Oops, parse_oopses
+from tests.support.vm import LAB_ADVISORIES, Steps, boot_id, fleetfix, fleetfix_process, ok
 
 pytestmark = pytest.mark.vm
 
-REPO = Path(__file__).resolve().parents[2]
-LAB_ADVISORIES = REPO / "fleetfix/lab/vm/advisories"
 THRASH_SECONDS = 60  # the race must fire within this; 1.0.1 must survive as long
 BACKUP_JOB = "/usr/local/sbin/nightly-backup"  # the "nightly backup": a cron job running the seed's thrash
 FIO = (
@@ -45,9 +39,8 @@ FIO = (
 )
 CRON_WAIT = 300.0  # the backup's minute comes (75-135 s), fio starts under TCG, then the race fires
 RETURN_WAIT = 900.0  # panic to ssh again: kdump's capture boot and dump, or kernel.panic's 10 s, then a boot
-COMMAND_TIMEOUT = 2400.0  # one fleetfix command against a TCG guest on a loaded two-core machine
 # The operator's ramoops region: 1 MiB of the guest's 2 GiB kept from the kernel by memmap= on the command
-# line it boots with (QEMU's -append: the guest has no boot loader), and the same region in the inventory, so
+# line it boots with (a direct boot: QEMU's -append), and the same region in the inventory, so
 # `capture enable` sets up the rest (systemd-pstore, ramoops loaded, the capture kernel kept off the region).
 RAMOOPS = {
     "crash_capture_ramoops_mem_address": "0x7f000000",
@@ -65,64 +58,15 @@ RAMOOPS_ARGS = (
 )
 
 
-class Steps:
-    """Step times, printed as they happen and once more together at the end."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.reporter = config.pluginmanager.get_plugin("terminalreporter")
-        self.capture = config.pluginmanager.get_plugin("capturemanager")
-        self.done: list[tuple[str, float]] = []
-
-    def say(self, text: str) -> None:
-        """Straight to the terminal, past pytest's output capture, so a CI log shows progress live."""
-        if self.reporter is None or self.capture is None:
-            return
-        with self.capture.global_and_fixture_disabled():
-            self.reporter.write_line(f"vm e2e: {text}")
-
-    def record(self, name: str, started: float) -> None:
-        self.done.append((name, time.monotonic() - started))
-        self.say(f"{name}: {self.done[-1][1]:.1f} s")
-
-
 @pytest.fixture(scope="module")
-def steps(request: pytest.FixtureRequest) -> Iterator[Steps]:
-    recorder = Steps(request.config)
-    yield recorder
-    table = "; ".join(f"{name} {seconds:.0f}s" for name, seconds in recorder.done)
-    recorder.say(f"step times: {table}; total {sum(s for _, s in recorder.done):.0f}s")
-
-
-@pytest.fixture(scope="module")
-def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Everything fleetfix keeps (runs, journal, VM state) goes to a directory of this test's own."""
-    previous = os.environ.get("FLEETFIX_STATE_DIR")
-    state = tmp_path_factory.mktemp("state")
-    os.environ["FLEETFIX_STATE_DIR"] = str(state)
-    yield state
-    if previous is None:
-        os.environ.pop("FLEETFIX_STATE_DIR", None)
-    else:
-        os.environ["FLEETFIX_STATE_DIR"] = previous
-
-
-@pytest.fixture(scope="module")
-def built(steps: Steps) -> image.ImageFiles:
-    if os.geteuid() != 0:
-        pytest.skip("the VM lab needs root")
-    if shutil.which("qemu-system-x86_64") is None or shutil.which("debootstrap") is None:
-        pytest.skip("qemu-system-x86 or debootstrap is not installed (make deps installs them)")
-    called = datetime.now(UTC).replace(microsecond=0)
-    started = time.monotonic()
-    first = image.build(steps.say)
-    fresh = datetime.fromisoformat(image.manifest(first)["built"]) >= called
-    steps.record("image build" if fresh else "image build (cached by an earlier run)", started)
+def built(built: image.ImageFiles, steps: Steps) -> image.ImageFiles:
+    """The image, and a second build with the same recipe returning the cached one at once."""
     started = time.monotonic()
     again = image.build(steps.say)
     steps.record("image build again (cached)", started)
-    assert again == first
-    assert image.manifest(again) == image.manifest(first)
-    return first
+    assert again == built
+    assert image.manifest(again) == image.manifest(built)
+    return built
 
 
 @pytest.fixture(scope="module")
@@ -153,9 +97,9 @@ def receiver(state_dir: Path) -> Iterator[tuple[int, Path]]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     directory = state_dir / "netconsole"
-    argv = [*_FLEETFIX, "listen", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory)]
+    argv = ["listen", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory)]
     log = (state_dir / "listen.log").open("w")
-    listener = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    listener = fleetfix_process(*argv, log=log)
     try:
         yield port, directory
     finally:
@@ -166,25 +110,6 @@ def receiver(state_dir: Path) -> Iterator[tuple[int, Path]]:
             listener.kill()
             listener.wait()
         log.close()
-
-
-_FLEETFIX = [sys.executable, "-c", "from fleetfix.cli import entry; entry()"]
-
-
-def _fleetfix(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*_FLEETFIX, *args], capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False, cwd=REPO
-    )
-
-
-def _ok(vm: Vm, command: str, timeout: float = 180) -> str:
-    done = vm.run(command, timeout)
-    assert done.returncode == 0, f"{command}: exit {done.returncode}: {done.stderr.strip()}"
-    return done.stdout.strip()
-
-
-def _boot_id(vm: Vm) -> str:
-    return _ok(vm, "cat /proc/sys/kernel/random/boot_id")
 
 
 def _console_oopses(vm: Vm, since: int) -> list[Oops]:
@@ -199,7 +124,7 @@ def _fatal_crashes(log: str | bytes) -> list[Oops]:
 
 def test_audit_flags_fxhba_and_the_real_capture_state(guest: Vm, inventory: Path, steps: Steps) -> None:
     started = time.monotonic()
-    done = _fleetfix("audit", "-i", str(inventory), "--advisories", str(LAB_ADVISORIES), "--format", "json")
+    done = fleetfix("audit", "-i", str(inventory), "--advisories", str(LAB_ADVISORIES), "--format", "json")
     steps.record("fleetfix audit", started)
     assert done.returncode == 1, done.stderr  # findings
     host = json.loads(done.stdout)["hosts"][0]
@@ -221,14 +146,14 @@ def test_audit_flags_fxhba_and_the_real_capture_state(guest: Vm, inventory: Path
 
 
 def test_queue_depth_one_never_races(guest: Vm, steps: Steps) -> None:
-    boot = _boot_id(guest)
+    boot = boot_id(guest)
     since = guest.files.console.stat().st_size
     started = time.monotonic()
-    _ok(guest, FIO.format(tag="qd1", depth=1, jobs=1, seconds=30), timeout=300)
+    ok(guest, FIO.format(tag="qd1", depth=1, jobs=1, seconds=30), timeout=300)
     steps.record("fio randread at queue depth 1 on 1.0.0 (30 s)", started)
-    assert _boot_id(guest) == boot
+    assert boot_id(guest) == boot
     assert _console_oopses(guest, since) == []
-    assert json.loads(_ok(guest, "cat /root/fio-qd1.json"))["jobs"][0]["error"] == 0
+    assert json.loads(ok(guest, "cat /root/fio-qd1.json"))["jobs"][0]["error"] == 0
 
 
 def test_capture_enable_sets_up_kdump_and_netconsole(
@@ -236,7 +161,7 @@ def test_capture_enable_sets_up_kdump_and_netconsole(
 ) -> None:
     port, _ = receiver
     started = time.monotonic()
-    done = _fleetfix(
+    done = fleetfix(
         "capture", "enable", "-i", str(inventory), "--log-host", rootfs.HOST_FROM_GUEST,
         "--log-port", str(port), "--reboot", "--format", "json",
     )  # fmt: skip
@@ -245,15 +170,15 @@ def test_capture_enable_sets_up_kdump_and_netconsole(
     host = json.loads(done.stdout)["hosts"][0]
     assert host["status"] in ("changed", "ok"), host
     steps.say(f"capture: changed {host['changed']}, reboot needed: {host['reboot_needed']}")
-    assert _ok(guest, "cat /sys/kernel/kexec_crash_loaded") == "1"
-    assert _ok(guest, "cat /sys/kernel/config/netconsole/*/enabled").split() == ["1"]
-    assert _ok(guest, "cat /sys/kernel/config/netconsole/*/remote_ip") == rootfs.HOST_FROM_GUEST
+    assert ok(guest, "cat /sys/kernel/kexec_crash_loaded") == "1"
+    assert ok(guest, "cat /sys/kernel/config/netconsole/*/enabled").split() == ["1"]
+    assert ok(guest, "cat /sys/kernel/config/netconsole/*/remote_ip") == rootfs.HOST_FROM_GUEST
     # pstore: ramoops loaded on the region the guest booted with, systemd-pstore enabled, and the capture
     # kernel's command line without the region (kdump-config reloaded with it).
     assert "ramoops" in host["changed"], host
-    assert _ok(guest, "cat /sys/module/ramoops/parameters/mem_address") == str(0x7F000000)
-    assert _ok(guest, "systemctl is-enabled systemd-pstore.service") == "enabled"
-    capture_cmdline = _ok(guest, '. /etc/default/kdump-tools && printf %s "$KDUMP_CMDLINE"')
+    assert ok(guest, "cat /sys/module/ramoops/parameters/mem_address") == str(0x7F000000)
+    assert ok(guest, "systemctl is-enabled systemd-pstore.service") == "enabled"
+    capture_cmdline = ok(guest, '. /etc/default/kdump-tools && printf %s "$KDUMP_CMDLINE"')
     assert capture_cmdline.startswith("root=/dev/vda rw console=ttyS0"), capture_cmdline
     names = {arg.split("=")[0] for arg in capture_cmdline.split()}
     assert not names & {arg.split("=")[0] for arg in RAMOOPS_ARGS}, capture_cmdline
@@ -263,15 +188,15 @@ def test_backup_cron_thrash_panics_and_both_captures_get_the_oops(
     guest: Vm, receiver: tuple[int, Path], steps: Steps
 ) -> None:
     _, received = receiver
-    assert _ok(guest, "cat /sys/module/fxhba/version") == "1.0.0"
-    boot = _boot_id(guest)
+    assert ok(guest, "cat /sys/module/fxhba/version") == "1.0.0"
+    boot = boot_id(guest)
     script = FIO.format(tag="backup", depth=64, jobs=8, seconds=THRASH_SECONDS)
-    _ok(guest, f"printf '#!/bin/sh\\nexec {script}\\n' > {BACKUP_JOB} && chmod 755 {BACKUP_JOB}")
+    ok(guest, f"printf '#!/bin/sh\\nexec {script}\\n' > {BACKUP_JOB} && chmod 755 {BACKUP_JOB}")
     # The next minute at least 15 s away on the guest's own clock.
-    minute, hour = _ok(guest, "date -d '+75 seconds' '+%M %H'").split()
+    minute, hour = ok(guest, "date -d '+75 seconds' '+%M %H'").split()
     entry = f"{int(minute)} {int(hour)} * * * root {BACKUP_JOB}"
     # On disk before the crash, as a long-standing job is: the reboot must not lose it.
-    _ok(guest, f"echo '{entry}' > /etc/cron.d/nightly-backup && sync")
+    ok(guest, f"echo '{entry}' > /etc/cron.d/nightly-backup && sync")
     since = guest.files.console.stat().st_size
     started = time.monotonic()
     # The race may log WARNINGs (refcount_t underflow, blk_mq_free_request) before its oops, or not: wait for
@@ -287,32 +212,32 @@ def test_backup_cron_thrash_panics_and_both_captures_get_the_oops(
     started = time.monotonic()
     guest.wait_for_ssh(RETURN_WAIT)
     steps.record("panic, kdump, reboot, to ssh again", started)
-    assert _boot_id(guest) != boot
+    assert boot_id(guest) != boot
     # One cascade for the one panic, on the driver whichever report of the race named it.
     [crash] = _fatal_crashes(guest.files.console.read_bytes()[since:])
     assert crash.implicated_module == "fxhba"
     assert any(m.name == "fxhba" and m.markers == "OE" for m in crash.modules_linked_in)
-    assert _ok(guest, "cat /sys/module/fxhba/version") == "1.0.0"  # the bad build loads again at boot
+    assert ok(guest, "cat /sys/module/fxhba/version") == "1.0.0"  # the bad build loads again at boot
     # kdump came back with the boot: kdump-tools reloads the capture kernel.
-    waited = _ok(
+    waited = ok(
         guest,
         "for i in $(seq 120); do grep -q 1 /sys/kernel/kexec_crash_loaded && break; sleep 1; done; echo $i",
     )
-    assert _ok(guest, "cat /sys/kernel/kexec_crash_loaded") == "1", (
+    assert ok(guest, "cat /sys/kernel/kexec_crash_loaded") == "1", (
         f"capture kernel not loaded after {waited} s"
     )
-    dumps = _ok(guest, "ls /var/crash/*/dmesg.*").split()
+    dumps = ok(guest, "ls /var/crash/*/dmesg.*").split()
     assert len(dumps) == 1
-    assert [c.implicated_module for c in _fatal_crashes(_ok(guest, f"cat {dumps[0]}"))] == ["fxhba"]
+    assert [c.implicated_module for c in _fatal_crashes(ok(guest, f"cat {dumps[0]}"))] == ["fxhba"]
     netconsole = [_fatal_crashes(path.read_bytes()) for path in received.glob("*.log")]
     assert "fxhba" in [c.implicated_module for found in netconsole for c in found]  # UDP may lose a line
     # ramoops kept the oops (and the panic, dumped before kexec) across the warm reboot; systemd-pstore moved
     # the records out of /sys/fs/pstore at boot (systemd 252 also joins them into a dmesg.txt beside them).
-    records = _ok(guest, "ls /var/lib/systemd/pstore").split()
+    records = ok(guest, "ls /var/lib/systemd/pstore").split()
     steps.say(f"pstore records archived: {records}")
     ramoops = [r for r in records if r.startswith("dmesg-ramoops-")]
     assert ramoops, records
-    pstore = [_fatal_crashes(_ok(guest, f"cat /var/lib/systemd/pstore/{r}")) for r in ramoops]
+    pstore = [_fatal_crashes(ok(guest, f"cat /var/lib/systemd/pstore/{r}")) for r in ramoops]
     assert "fxhba" in [c.implicated_module for found in pstore for c in found]
 
 
@@ -320,7 +245,7 @@ def test_netconsole_comes_back_after_the_reboot(guest: Vm) -> None:
     """The role's unit loads netconsole once udev has named the NIC (modules-load.d would be too early)."""
     assert guest.run("systemctl is-active fleetfix-netconsole.service").stdout.strip() == "active"
     assert guest.run("cat /sys/module/netconsole/initstate").stdout.strip() == "live"
-    assert "netconsole: network logging started" in _ok(guest, "dmesg")
+    assert "netconsole: network logging started" in ok(guest, "dmesg")
 
 
 def test_collect_and_triage_pin_the_crash_on_fxhba_and_the_backup(
@@ -329,7 +254,7 @@ def test_collect_and_triage_pin_the_crash_on_fxhba_and_the_backup(
     _, received = receiver
     store = state_dir / "crashes"
     started = time.monotonic()
-    collected = _fleetfix(
+    collected = fleetfix(
         "collect",
         "-i",
         str(inventory),
@@ -346,7 +271,7 @@ def test_collect_and_triage_pin_the_crash_on_fxhba_and_the_backup(
     assert host["status"] == "ok" and host["fetched"] >= 1
     assert host["pstore_fetched"] >= 1, host
     started = time.monotonic()
-    triaged = _fleetfix(
+    triaged = fleetfix(
         "triage", "--store", str(store), "--advisories", str(LAB_ADVISORIES), "--format", "json",
         "--run-length", f"{BACKUP_JOB}={THRASH_SECONDS * 2}s",
     )  # fmt: skip
@@ -374,13 +299,13 @@ def test_collect_and_triage_pin_the_crash_on_fxhba_and_the_backup(
 def test_remediate_upgrades_to_1_0_1_and_the_same_thrash_passes(
     guest: Vm, inventory: Path, steps: Steps
 ) -> None:
-    boot = _boot_id(guest)
+    boot = boot_id(guest)
     since = guest.files.console.stat().st_size
     started = time.monotonic()
     # The baseline is the same thrash, as long, on 1.0.0: the race fires under it, as it did under the cron
     # job. That is the bug reproduced on the old build, not a failed host: the guest reboots, the upgrade
     # waits for it, and 1.0.1's soak is judged on faults alone (the baseline left no figures to compare to).
-    done = _fleetfix(
+    done = fleetfix(
         "remediate", "--module", "fxhba", "--yes", "-i", str(inventory), "--advisories", str(LAB_ADVISORIES),
         "--soak-runtime", str(THRASH_SECONDS), "--baseline-runtime", str(THRASH_SECONDS),
         "--profile", "thrash", "--format", "json",
@@ -406,9 +331,9 @@ def test_remediate_upgrades_to_1_0_1_and_the_same_thrash_passes(
     assert soak["limits"]["unjudged"] == "the baseline reproduced the fault on the old build"
     assert soak["fio"]["totals"]["failed_jobs"] == 0 and soak["fio"]["totals"]["total_ios"] > 0
     steps.say(f"1.0.1 under the thrash: {soak['fio']['totals']['iops']:.0f} IOPS, no oops, same boot")
-    assert _ok(guest, "cat /sys/module/fxhba/version") == "1.0.1"
-    assert _ok(guest, "dpkg-query -W -f='${Version}' fxhba-driver") == "1.0.1-1"
-    assert _boot_id(guest) == baseline["boot_id_after"]
+    assert ok(guest, "cat /sys/module/fxhba/version") == "1.0.1"
+    assert ok(guest, "dpkg-query -W -f='${Version}' fxhba-driver") == "1.0.1-1"
+    assert boot_id(guest) == baseline["boot_id_after"]
     # The console holds the baseline's crash on 1.0.0 and nothing after it.
     crashes = _fatal_crashes(guest.files.console.read_bytes()[since:])
     assert [c.implicated_module for c in crashes] == ["fxhba"], [c.first_line for c in crashes]
