@@ -64,7 +64,7 @@ def test_mirror_missing_is_an_environment_problem(tmp_path: Path, monkeypatch: p
 def test_guest_command_line_reaches_only_the_host(tmp_path: Path) -> None:
     argv = qemu.argv("t", ImageFiles(tmp_path / "img"), VmFiles(tmp_path / "vm"), 2222)
     assert argv[argv.index("-append") + 1].split() == [
-        "root=/dev/vda",
+        "root=/dev/vda1",
         "rw",
         "console=ttyS0",
         "crashkernel=256M",
@@ -73,6 +73,14 @@ def test_guest_command_line_reaches_only_the_host(tmp_path: Path) -> None:
     assert "hostfwd=tcp:127.0.0.1:2222-:22" in netdev
     assert argv[argv.index("-cpu") + 1] == "max" and argv[argv.index("-m") + 1] == "2048"
     assert argv[argv.index("-pidfile") + 1] == str(tmp_path / "vm/qemu.pid")
+
+
+def test_a_boot_through_grub_hands_qemu_no_kernel(tmp_path: Path) -> None:
+    argv = qemu.argv("t", ImageFiles(tmp_path / "img"), VmFiles(tmp_path / "vm"), 2222, boot_loader=True)
+    assert not {"-kernel", "-initrd", "-append"} & set(argv)
+    assert f"file={tmp_path / 'vm/disk.qcow2'},if=virtio,format=qcow2,cache=unsafe" in argv
+    with pytest.raises(ValueError, match="takes its kernel arguments from grub"):
+        qemu.argv("t", ImageFiles(tmp_path), VmFiles(tmp_path), 2222, ("quiet",), boot_loader=True)
 
 
 def test_cache_key_follows_the_driver_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
