@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -37,6 +39,18 @@ class Steps:
     def record(self, name: str, started: float) -> None:
         self.done.append((name, time.monotonic() - started))
         self.say(f"{name}: {self.done[-1][1]:.1f} s")
+
+
+@contextmanager
+def running(vm: Vm, steps: Steps, step: str) -> Iterator[Vm]:
+    """``vm`` booted (its boot timed as ``step``) for the block, and stopped after it whatever happens."""
+    try:
+        started = time.monotonic()
+        vm.up(steps.say)
+        steps.record(step, started)
+        yield vm
+    finally:
+        vm.down()
 
 
 def fleetfix(*args: str) -> subprocess.CompletedProcess[str]:

@@ -26,7 +26,7 @@ from fleetfix.lab.vm import image, rootfs
 from fleetfix.lab.vm.machine import Vm
 from fleetfix.triage.cascade import FATAL, fold_cascades
 from fleetfix.triage.oops.find_all import Oops, parse_oopses
-from tests.support.vm import LAB_ADVISORIES, Steps, boot_id, fleetfix, fleetfix_process, ok
+from tests.support.vm import LAB_ADVISORIES, Steps, boot_id, fleetfix, fleetfix_process, ok, running
 
 pytestmark = pytest.mark.vm
 
@@ -71,14 +71,8 @@ def built(built: image.ImageFiles, steps: Steps) -> image.ImageFiles:
 
 @pytest.fixture(scope="module")
 def guest(built: image.ImageFiles, steps: Steps, state_dir: Path) -> Iterator[Vm]:
-    vm = Vm("e2e", RAMOOPS_ARGS)
-    try:
-        started = time.monotonic()
-        vm.up(steps.say)
-        steps.record("boot to ssh", started)
+    with running(Vm("e2e", RAMOOPS_ARGS), steps, "boot to ssh") as vm:
         yield vm
-    finally:
-        vm.down()
 
 
 @pytest.fixture(scope="module")

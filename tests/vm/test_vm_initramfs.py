@@ -21,7 +21,7 @@ import yaml
 
 from fleetfix.lab.vm import image
 from fleetfix.lab.vm.machine import Vm
-from tests.support.vm import LAB_ADVISORIES, Steps, boot_id, fleetfix, ok
+from tests.support.vm import LAB_ADVISORIES, Steps, boot_id, fleetfix, ok, running
 
 pytestmark = pytest.mark.vm
 
@@ -40,14 +40,8 @@ _IMAGE_BUILDS = (
 
 @pytest.fixture(scope="module")
 def guest(built: image.ImageFiles, steps: Steps, state_dir: Path) -> Iterator[Vm]:
-    vm = Vm("initramfs", boot_loader=True)
-    try:
-        started = time.monotonic()
-        vm.up(steps.say)
-        steps.record("boot through GRUB to ssh", started)
+    with running(Vm("initramfs", boot_loader=True), steps, "boot through GRUB to ssh") as vm:
         yield vm
-    finally:
-        vm.down()
 
 
 @pytest.fixture(scope="module")
