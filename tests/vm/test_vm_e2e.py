@@ -173,7 +173,7 @@ def test_capture_enable_sets_up_kdump_and_netconsole(
     assert ok(guest, "cat /sys/module/ramoops/parameters/mem_address") == str(0x7F000000)
     assert ok(guest, "systemctl is-enabled systemd-pstore.service") == "enabled"
     capture_cmdline = ok(guest, '. /etc/default/kdump-tools && printf %s "$KDUMP_CMDLINE"')
-    assert capture_cmdline.startswith("root=/dev/vda rw console=ttyS0"), capture_cmdline
+    assert capture_cmdline.startswith("root=/dev/vda1 rw console=ttyS0"), capture_cmdline
     names = {arg.split("=")[0] for arg in capture_cmdline.split()}
     assert not names & {arg.split("=")[0] for arg in RAMOOPS_ARGS}, capture_cmdline
 
