@@ -150,32 +150,6 @@ def _verdict(ok, reachable, writable, detail):
     return {"ok": ok, "reachable": reachable, "writable": writable, "detail": detail}
 
 
-def _unescape_mount(field):
-    """/proc/self/mountinfo escapes space, tab, newline and backslash as octal."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
-def parse_mountinfo(text):
-    """``[{mount_point, fstype, source, options}]`` of /proc/self/mountinfo (options: per-mount and
-    per-superblock together)."""
-    mounts = []
-    for line in (text or "").splitlines():
-        left, sep, right = line.partition(" - ")
-        fields, tail = left.split(), right.split()
-        if not sep or len(fields) < 6 or len(tail) < 2:
-            continue
-        options = fields[5].split(",") + (tail[2].split(",") if len(tail) > 2 else [])
-        mounts.append(
-            {
-                "mount_point": _unescape_mount(fields[4]),
-                "fstype": tail[0],
-                "source": _unescape_mount(tail[1]),
-                "options": options,
-            }
-        )
-    return mounts
-
-
 def nfs_mount(mounts, server, export):
     """The NFS mount of ``server:export`` among ``mounts`` (the last one wins, as it hides the others)."""
     wanted = {f"{server}:{export}", f"[{server}]:{export}", f"{server}:{export}/"}

@@ -26,6 +26,11 @@ from ansible_collections.fleetfix.hba.plugins.module_utils.initramfs_image impor
     module_builds,
     tool_decompressor,
 )
+from ansible_collections.fleetfix.hba.plugins.module_utils.mountinfo import (
+    fstypes,
+    parse_mountinfo,
+    root_mount,
+)
 from ansible_collections.fleetfix.hba.plugins.module_utils.netconsole import (
     TARGET_ATTRS,
     TARGETS_DIR,
@@ -470,29 +475,6 @@ def modprobes_at_start(text, module):
     return False
 
 
-def parse_mountinfo_root(text):
-    """(major:minor, source) of the mount on ``/`` from /proc/self/mountinfo; the last one wins."""
-    found = (None, None)
-    for line in text.splitlines():
-        head, sep, tail = line.partition(" - ")
-        fields = head.split()
-        if sep and len(fields) >= 5 and fields[4] == "/":
-            tail_fields = tail.split()
-            found = (fields[2], tail_fields[1] if len(tail_fields) > 1 else None)
-    return found
-
-
-def parse_mountinfo_fstypes(text):
-    """{mount point: filesystem type} from /proc/self/mountinfo (the type follows the `` - `` separator)."""
-    found = {}
-    for line in text.splitlines():
-        head, sep, tail = line.partition(" - ")
-        fields, tail_fields = head.split(), tail.split()
-        if sep and len(fields) >= 5 and tail_fields:
-            found[fields[4]] = tail_fields[0]
-    return found
-
-
 def _ext_flavour(data):
     compat, incompat = struct.unpack_from("<II", data, 1024 + 0x5C)
     if incompat & 0x40:  # EXT4_FEATURE_INCOMPAT_EXTENTS
@@ -748,9 +730,9 @@ def _disk_data(host, name, partitions):
     return table, fstype, bool(table or fstype or partitions)
 
 
-def read_block_devices(host, mountinfo):
+def read_block_devices(host, mounts):
     """Disks under /sys/block with their adapter driver, partitions, holders, data, and the boot disk (the
-    one under ``/`` in ``mountinfo``, /proc/self/mountinfo's text)."""
+    one under ``/`` in ``mounts``, /proc/self/mountinfo parsed)."""
     names = host.listdir("/sys/block")
     owner, slaves, disks = {}, {}, []
     for name in names:
@@ -787,16 +769,16 @@ def read_block_devices(host, mountinfo):
                 "boot_disk": False,
             }
         )
-    boot = _boot_disks(host, owner, slaves, mountinfo)
+    boot = _boot_disks(host, owner, slaves, mounts)
     for disk in disks:
         disk["boot_disk"] = disk["name"] in boot
         disk["write_safety"] = write_safety(disk)
     return disks
 
 
-def _boot_disks(host, owner, slaves, mountinfo):
+def _boot_disks(host, owner, slaves, mounts):
     """Physical disks under the root filesystem: through partitions, device-mapper and md slaves."""
-    devnum, source = parse_mountinfo_root(mountinfo)
+    devnum, source = root_mount(mounts)
     start = owner.get(devnum)
     if start is None and source and source.startswith("/dev/"):
         start = owner.get(os.path.basename(os.path.realpath(host.real(source))))
@@ -992,15 +974,15 @@ def read_serial_console(host, cmdline):
     }
 
 
-def read_pstore(host, states, mountinfo):
+def read_pstore(host, states, mounts):
     """pstore: the filesystem mounted, the backend registered, systemd-pstore enabled (``states``: what
-    ``unit_states`` said of it), records waiting; ``mountinfo`` is /proc/self/mountinfo's text."""
-    mounts = parse_mountinfo_fstypes(mountinfo)
+    ``unit_states`` said of it), records waiting; ``mounts``: /proc/self/mountinfo parsed."""
+    mounted = fstypes(mounts)
     backend = host.value("/sys/module/pstore/parameters/backend")
     installed = _service_installed(host, "systemd-pstore")
     enabled_state = states.get("systemd-pstore.service", (None, None))[0] if installed else None
     return {
-        "mounted": "pstore" in [t for point, t in mounts.items() if point == "/sys/fs/pstore"],
+        "mounted": mounted.get("/sys/fs/pstore") == "pstore",
         "backend": None if backend in (None, "", "(null)") else backend,
         "service_installed": installed,
         "service_enabled": systemctl_enabled(enabled_state) if installed else False,
@@ -1091,10 +1073,9 @@ def _probe_ssh(module, config, found):
     return dump_target.ssh_verdict(config["target"], found["directory"], rc, err)
 
 
-def _probe_nfs(host, config, server, export, mountinfo):
+def _probe_nfs(host, config, server, export, mounts):
     """Mounted: a file created and removed in the dump directory (never on a read-only mount). Not
     mounted: a TCP connection to the NFS port, nothing mounted nor written."""
-    mounts = dump_target.parse_mountinfo(mountinfo)
     mount = dump_target.nfs_mount(mounts, server, export)
     write_error = port_error = None
     if mount is not None and "ro" not in mount["options"]:
@@ -1114,10 +1095,10 @@ def _probe_nfs(host, config, server, export, mountinfo):
     return dump_target.nfs_verdict(config["target"], mount, write_error, port_error)
 
 
-def read_dump_target(module, host, config, mountinfo):
+def read_dump_target(module, host, config, mounts):
     """A remote dump target (ssh, nfs): the server, the directory there, the names of this host's dump
-    directories, and whether the host can write there now (probed on a live host only); ``mountinfo`` is
-    /proc/self/mountinfo's text."""
+    directories, and whether the host can write there now (probed on a live host only); ``mounts`` is
+    /proc/self/mountinfo parsed."""
     if not config or config["kind"] not in ("ssh", "nfs"):
         return None
     parts = (dump_target.split_ssh if config["kind"] == "ssh" else dump_target.split_nfs)(config["target"])
@@ -1136,10 +1117,10 @@ def read_dump_target(module, host, config, mountinfo):
         return dict(found, ok=None, reachable=None, writable=None, detail="not probed")
     if config["kind"] == "ssh":
         return dict(found, **_probe_ssh(module, config, found))
-    return dict(found, **_probe_nfs(host, config, server, parts[1], mountinfo))
+    return dict(found, **_probe_nfs(host, config, server, parts[1], mounts))
 
 
-def read_crash_capture(module, host, modules, mountinfo):
+def read_crash_capture(module, host, modules, mounts):
     cmdline = host.value("/proc/cmdline")
     loaded = host.value("/sys/kernel/kexec_crash_loaded")
     states = unit_states(module, host, units_asked(host))
@@ -1151,10 +1132,10 @@ def read_crash_capture(module, host, modules, mountinfo):
         "kexec_crash_loaded": None if loaded is None else loaded == "1",
         "kdump_service": service,
         "kdump_config": config,
-        "dump_target": read_dump_target(module, host, config, mountinfo),
+        "dump_target": read_dump_target(module, host, config, mounts),
         "netconsole": read_netconsole(host, modules, cmdline),
         "serial_console": read_serial_console(host, cmdline),
-        "pstore": read_pstore(host, states, mountinfo),
+        "pstore": read_pstore(host, states, mounts),
         "panic": read_panic(host),
     }
     capture["readiness"] = capture_readiness(capture)
@@ -1453,8 +1434,8 @@ def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
     facts = {"schema": SCHEMA}
     facts.update(read_identity(host))
     modules, support = read_modules(host)
-    mountinfo = host.text("/proc/self/mountinfo") or ""
-    disks = read_block_devices(host, mountinfo)
+    mounts = parse_mountinfo(host.text("/proc/self/mountinfo"))
+    disks = read_block_devices(host, mounts)
     boot_modules = set()
     for disk in disks:
         if disk["boot_disk"]:
@@ -1463,7 +1444,7 @@ def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
             )
     for entry in modules:
         entry["holds_boot_disk"] = entry["name"] in boot_modules
-    capture = read_crash_capture(module, host, modules, mountinfo)
+    capture = read_crash_capture(module, host, modules, mounts)
     disk_modules = {(d["module"] or d["driver"] or "").replace("-", "_") for d in disks}
     dumps, total = read_crash_dumps(
         host, crash_dir or local_dump_directory(capture["kdump_config"]) or "/var/crash", max_crash_dumps

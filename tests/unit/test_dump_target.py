@@ -20,6 +20,8 @@ from tests.support import REPO, collection_plugin
 
 DATA = REPO / "tests" / "data" / "dump_target"
 ff = collection_plugin("modules.fleetfix_facts")
+_mountinfo = collection_plugin("module_utils.mountinfo")
+parse_mountinfo = _mountinfo.parse_mountinfo
 dt = collection_plugin("module_utils.dump_target")
 readiness = collection_plugin("module_utils.capture_readiness")
 
@@ -231,7 +233,7 @@ EXPORT = "/data/k8s/nfs_share/pvc-2108ee90-b185-43f7-a95c-21d9a4d84a67"
 
 
 def test_mountinfo_finds_the_nfs4_export() -> None:
-    mounts = dt.parse_mountinfo((DATA / "mountinfo-nfs4").read_text())
+    mounts = parse_mountinfo((DATA / "mountinfo-nfs4").read_text())
     assert len(mounts) == 8
     mount = dt.nfs_mount(mounts, "20.20.20.43", EXPORT)
     assert (mount["mount_point"], mount["fstype"]) == ("/kaiwudb/certs", "nfs4")
@@ -243,7 +245,7 @@ def test_mountinfo_finds_the_nfs4_export() -> None:
 
 def test_nfs_verdicts() -> None:
     target = f"20.20.20.43:{EXPORT}"
-    mount = dt.nfs_mount(dt.parse_mountinfo((DATA / "mountinfo-nfs4").read_text()), "20.20.20.43", EXPORT)
+    mount = dt.nfs_mount(parse_mountinfo((DATA / "mountinfo-nfs4").read_text()), "20.20.20.43", EXPORT)
     assert dt.nfs_verdict(target, mount, None, None)["ok"] is True
     refused = dt.nfs_verdict(target, mount, "Permission denied", None)
     assert (refused["ok"], refused["detail"]) == (
@@ -262,4 +264,4 @@ def test_nfs_verdicts() -> None:
 
 def test_mountinfo_octal_escapes() -> None:
     line = "31 22 0:50 / /mnt/crash\\040dumps rw - nfs server:/export rw,vers=3\n"
-    assert dt.parse_mountinfo(line)[0]["mount_point"] == "/mnt/crash dumps"
+    assert parse_mountinfo(line)[0]["mount_point"] == "/mnt/crash dumps"

@@ -27,6 +27,9 @@ EL9 = DATA / "trees" / "el9"
 TARGET_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "python3"
 
 ff = collection_plugin("modules.fleetfix_facts")
+_mountinfo = collection_plugin("module_utils.mountinfo")
+parse_mountinfo = _mountinfo.parse_mountinfo
+root_mount = _mountinfo.root_mount
 
 
 def _tree_text(tree: Path, path: str) -> str:
@@ -325,7 +328,7 @@ def test_netconsole_loaded_by_an_enabled_unit(tmp_path: Path) -> None:
 
 
 def test_root_mount_from_mountinfo() -> None:
-    assert ff.parse_mountinfo_root(_tree_text(DEBIAN, "proc/self/mountinfo")) == ("8:2", "/dev/sda2")
+    assert root_mount(parse_mountinfo(_tree_text(DEBIAN, "proc/self/mountinfo"))) == ("8:2", "/dev/sda2")
 
 
 def _image(size: int, *marks: tuple[int, bytes]) -> bytes:

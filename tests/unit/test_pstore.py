@@ -14,6 +14,9 @@ from fleetfix.facts.crash_capture import Pstore, PstoreReadiness
 from tests.support import REPO, collection_plugin
 
 ff = collection_plugin("modules.fleetfix_facts")
+_mountinfo = collection_plugin("module_utils.mountinfo")
+fstypes = _mountinfo.fstypes
+parse_mountinfo = _mountinfo.parse_mountinfo
 rules = collection_plugin("module_utils.capture_readiness")
 TREE = REPO / "tests" / "data" / "pstore" / "efi"
 
@@ -32,7 +35,7 @@ class SystemctlRunner:
 def _read_pstore(host: ff.Host) -> dict[str, object]:
     """The pstore facts of a captured tree, systemd asked as the module asks it."""
     states = ff.unit_states(SystemctlRunner(), host, ff.units_asked(host))
-    return ff.read_pstore(host, states, host.text("/proc/self/mountinfo") or "")
+    return ff.read_pstore(host, states, parse_mountinfo(host.text("/proc/self/mountinfo")))
 
 
 class ShowRunner:
@@ -77,8 +80,8 @@ def test_mount_types_of_real_mountinfo_lines() -> None:
     selinux = (
         "332 329 0:31 / /sys/fs/pstore rw,nosuid,nodev,noexec,relatime shared:253 master:8 - pstore none rw"
     )
-    assert ff.parse_mountinfo_fstypes(text)["/sys/fs/pstore"] == "pstore"
-    assert ff.parse_mountinfo_fstypes(selinux) == {"/sys/fs/pstore": "pstore"}
+    assert fstypes(parse_mountinfo(text))["/sys/fs/pstore"] == "pstore"
+    assert fstypes(parse_mountinfo(selinux)) == {"/sys/fs/pstore": "pstore"}
 
 
 @pytest.mark.skipif(shutil.which("systemctl") is None, reason="needs systemctl for --root is-enabled")
