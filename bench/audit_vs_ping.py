@@ -24,6 +24,7 @@ come up and the memory it took (MemAvailable before and after, per host) come fi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -72,15 +73,26 @@ def _timed(command: list[str], env: dict[str, str], ok: set[int], namespaces: se
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     host_before = _host_cpu(namespaces)
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    done = subprocess.run(command, env=env, capture_output=True, check=False)
     wall = time.perf_counter() - start
     host_cpu = _host_cpu(namespaces) - host_before
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in ok:
-        said = done.stderr.decode(errors="replace")[-400:]
+        said = done.stderr.decode(errors="replace")[-400:] or _failed_hosts(done.stdout)
         sys.exit(f"bench: {' '.join(command[:4])} ... exited {done.returncode}: {said}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return Sample(wall, cpu, host_cpu)
+
+
+def _failed_hosts(stdout: bytes, shown: int = 3) -> str:
+    """The hosts a run could not reach, from the audit's JSON report or ping's UNREACHABLE lines."""
+    try:
+        hosts = json.loads(stdout)["hosts"]
+        failed = [f"{h['host']}: {h.get('message') or h['status']}" for h in hosts if h["status"] != "ok"]
+    except (ValueError, KeyError, TypeError):
+        lines = stdout.decode(errors="replace").splitlines()
+        failed = [line.strip() for line in lines if "UNREACHABLE" in line or "FAILED" in line]
+    return f"{len(failed)} hosts failed: {'; '.join(failed[:shown])}" if failed else "no message"
 
 
 def _commands(inventory: Path, forks: int, state_dir: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
