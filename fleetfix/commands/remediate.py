@@ -4,7 +4,7 @@ failure budget is spent; `--resume` continues a run from its journal; `--check` 
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,12 +122,6 @@ def _driver_vars(request: RemediateRequest) -> dict[str, Any]:
     return variables
 
 
-def _forces_method(variables: Mapping[str, Any]) -> bool:
-    """Whether a host's inventory sets ``hba_driver_activate`` to a method (not ``auto``): the role obeys
-    it, so the plan must too."""
-    return str(variables.get("hba_driver_activate", "auto")) in ("reboot", "reload")
-
-
 def _refuse_outside(window: Window | None, now: datetime) -> None:
     if window is not None and window.current(now) is None:
         upcoming = window.next_open(now)
@@ -226,7 +220,9 @@ def plan_run(request: RemediateRequest, observer: RunObserver | None) -> tuple[P
     loaded = {h.host for h in report.hosts if any(d.name == request.module for d in h.drivers)}
     window = window_for_run(request.window, request.tz, {h: v for h, v in hostvars.items() if h in loaded})
     reboot_ok = {h for h, v in hostvars.items() if str(v.get("hba_driver_reboot_ok", "")).lower() == "true"}
-    forced = {h: str(v["hba_driver_activate"]) for h, v in hostvars.items() if _forces_method(v)}
+    # the role obeys a method named in the inventory (not ``auto``), so the plan must too
+    methods = {h: str(v.get("hba_driver_activate", "auto")) for h, v in hostvars.items()}
+    forced = {h: method for h, method in methods.items() if method in ("reboot", "reload")}
     plan = build_plan(
         report.hosts,
         request.module,

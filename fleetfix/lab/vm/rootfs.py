@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fleetfix.errors import EnvironmentProblem
-from fleetfix.lab.vm import chroot, hostcmd
+from fleetfix.lab.vm import bootdisk, chroot, hostcmd
 
 SUITE = "bookworm"
 PACKAGES = (
@@ -53,7 +53,7 @@ _IDLE_UNITS = (
 _FILES = {
     "etc/hostname": f"{HOSTNAME}\n",
     "etc/hosts": f"127.0.0.1 localhost\n127.0.1.1 {HOSTNAME}\n",
-    "etc/fstab": "LABEL=fxvm-root / ext4 rw,errors=remount-ro 0 1\n",
+    "etc/fstab": f"LABEL={bootdisk.LABEL} / ext4 rw,errors=remount-ro 0 1\n",
     "etc/systemd/network/10-lab.network": (
         f"[Match]\nName=en* eth*\n\n[Network]\nAddress={GUEST_ADDRESS}/24\nLinkLocalAddressing=no\n"
     ),
