@@ -2,6 +2,12 @@
 
 All links are made in one ``ip -batch`` run. The lab subnet gets a blackhole route (behind the bridge's own
 route), so with the bridge gone its addresses still go nowhere; hosts get no default route at all.
+
+Every link has a MAC address made from its IPv4 address, and the controller and each host know each other's
+by a permanent neighbour entry. The kernel keeps one ARP table for all network namespaces and, by default,
+refuses new entries past ``gc_thresh3`` (1,024): a thousand hosts each resolving the controller, and the
+controller resolving them, would pass it ("No route to host" on a host's first connection). Permanent entries
+are exempt from that count (kernel 4.19 on), and no machine-wide sysctl needs raising.
 """
 
 from __future__ import annotations
@@ -47,21 +53,28 @@ def pick_subnet(lab_id: str, taken: set[str], addresses: int = 254) -> ipaddress
     raise EnvironmentProblem(f"fleetfix lab: no free /{prefix} left in {SUPERNET}")
 
 
+def link_address(address: str | ipaddress.IPv4Address) -> str:
+    """The lab's MAC address for an IPv4 address: locally administered, unicast, the address's four bytes."""
+    return "02:fc:" + ":".join(f"{byte:02x}" for byte in ipaddress.IPv4Address(address).packed)
+
+
 def create(bridge: str, subnet: ipaddress.IPv4Network, hosts: list[tuple[str, str, str]]) -> None:
-    """Bridge with the controller address, and for each (netns, veth, address) a host link as eth0."""
+    """Bridge with the controller address, and for each (netns, veth, address) a host link as eth0, each
+    side's neighbour entry for the other permanent."""
     gateway = next(subnet.hosts())
     lines = [
-        f"link add {bridge} type bridge",
+        f"link add {bridge} address {link_address(gateway)} type bridge",
         f"addr add {gateway}/{subnet.prefixlen} dev {bridge}",
         f"link set {bridge} up",
         f"route add blackhole {subnet} metric {_BLACKHOLE_METRIC}",
     ]
     for netns, _veth, _address in hosts:
         lines.append(f"netns add {netns}")
-    for netns, veth, _address in hosts:
+    for netns, veth, address in hosts:
         lines += [
-            f"link add {veth} type veth peer name eth0 netns {netns}",
+            f"link add {veth} type veth peer name eth0 address {link_address(address)} netns {netns}",
             f"link set {veth} master {bridge} up",
+            f"neigh replace {address} lladdr {link_address(address)} dev {bridge} nud permanent",
         ]
     _ip("-batch", "-", stdin="\n".join(lines) + "\n")
     for netns, _veth, address in hosts:
@@ -69,6 +82,7 @@ def create(bridge: str, subnet: ipaddress.IPv4Network, hosts: list[tuple[str, st
             "link set lo up",
             f"addr add {address}/{subnet.prefixlen} dev eth0",
             "link set eth0 up",
+            f"neigh replace {gateway} lladdr {link_address(gateway)} dev eth0 nud permanent",
         ]
         _ip("-n", netns, "-batch", "-", stdin="\n".join(inner) + "\n")
 

@@ -9,7 +9,7 @@ import pytest
 
 from fleetfix.errors import ExitStatus, InputError
 from fleetfix.lab.lab import Lab
-from fleetfix.lab.network import prefix_for
+from fleetfix.lab.network import link_address, prefix_for
 from fleetfix.lab.repo import driver_modinfo, driver_package
 from fleetfix.lab.scenario_load import load_scenario
 
@@ -211,3 +211,11 @@ def test_large_grows_past_its_size_in_the_same_proportions() -> None:
 @pytest.mark.parametrize(("addresses", "prefix"), [(12, 24), (254, 24), (255, 23), (310, 23), (1010, 22)])
 def test_a_lab_subnet_holds_its_hosts(addresses: int, prefix: int) -> None:
     assert prefix_for(addresses) == prefix
+
+
+def test_each_lab_address_has_its_own_locally_administered_unicast_mac() -> None:
+    assert link_address("10.231.121.155") == "02:fc:0a:e7:79:9b"
+    macs = {link_address(f"10.231.{third}.{fourth}") for third in range(4) for fourth in range(1, 255)}
+    assert len(macs) == 4 * 254
+    first_byte = int(link_address("10.231.0.1")[:2], 16)
+    assert first_byte & 0b10 and not first_byte & 0b01  # locally administered, not multicast
