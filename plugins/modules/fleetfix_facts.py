@@ -107,10 +107,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-fleetfix:
-  description: The host facts (also returned as ansible_facts.fleetfix); see docs/facts.md.
+ansible_facts:
+  description: The host facts, once (a registered result reads them as C(result.ansible_facts.fleetfix)).
   returned: always
   type: dict
+  contains:
+    fleetfix:
+      description: Every surface read; see docs/facts.md.
+      returned: always
+      type: dict
 """
 
 SCHEMA = 2
@@ -1481,7 +1486,7 @@ def main():
     )
     params = module.params
     facts = gather(module, params["root"], params["crash_dir"], params["max_crash_dumps"])
-    module.exit_json(changed=False, ansible_facts={"fleetfix": facts}, fleetfix=facts)
+    module.exit_json(changed=False, ansible_facts={"fleetfix": facts})
 
 
 if __name__ == "__main__":

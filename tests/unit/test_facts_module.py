@@ -447,9 +447,9 @@ def run_facts(tmp_path: Path, module_args: str = "", check: bool = False) -> dic
 
 def test_this_machine(tmp_path: Path) -> None:
     result = run_facts(tmp_path, check=True)
-    facts = result["fleetfix"]
+    facts = result["ansible_facts"]["fleetfix"]
     assert result["changed"] is False
-    assert result["ansible_facts"]["fleetfix"] == facts
+    assert "fleetfix" not in result  # the facts travel once: a registered result reads ansible_facts.fleetfix
     assert facts["module_support"] is os.path.exists("/proc/modules")
     assert facts["kernel"]["release"] == Path("/proc/sys/kernel/osrelease").read_text().strip()
     assert facts["kernel"]["machine"] == os.uname().machine
@@ -477,12 +477,12 @@ def _without_systemctl(facts: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("tree", "stored"), [(DEBIAN, "db01.json"), (EL9, "app02.json")])
 def test_stored_facts_are_the_module_output(tmp_path: Path, tree: Path, stored: str) -> None:
-    facts = run_facts(tmp_path, f"root={tree}")["fleetfix"]
+    facts = run_facts(tmp_path, f"root={tree}")["ansible_facts"]["fleetfix"]
     assert _without_systemctl(facts) == _without_systemctl(json.loads((DATA / stored).read_text()))
 
 
 def test_captured_debian_host(tmp_path: Path) -> None:
-    facts = run_facts(tmp_path, f"root={DEBIAN}")["fleetfix"]
+    facts = run_facts(tmp_path, f"root={DEBIAN}")["ansible_facts"]["fleetfix"]
     assert facts["hostname"] == "db01" and facts["kernel"]["release"] == "6.1.0-18-amd64"
     assert facts["kernel"]["machine"] is None  # never os.uname() of the machine reading the tree
     assert facts["tainted"] == {"value": 12288, "letters": ["O", "E"]}
@@ -621,7 +621,7 @@ def test_captured_debian_host(tmp_path: Path) -> None:
 
 
 def test_captured_el9_host_without_module_support(tmp_path: Path) -> None:
-    facts = run_facts(tmp_path, f"root={EL9} max_crash_dumps=1")["fleetfix"]
+    facts = run_facts(tmp_path, f"root={EL9} max_crash_dumps=1")["ansible_facts"]["fleetfix"]
     assert facts["module_support"] is False and facts["modules"] == []
     assert facts["os"]["family"] == "redhat" and facts["block_devices"] == []
     capture = facts["crash_capture"]
@@ -645,7 +645,7 @@ def test_unreadable_surface_becomes_an_error_not_a_failure(tmp_path: Path) -> No
     shutil.copytree(EL9, tree, symlinks=True)
     (tree / "proc" / "sys" / "kernel" / "tainted").write_text("not a number\n")
     (tree / "proc" / "cmdline").write_text("ro netconsole=garbage\n")
-    facts = run_facts(tmp_path, f"root={tree}")["fleetfix"]
+    facts = run_facts(tmp_path, f"root={tree}")["ansible_facts"]["fleetfix"]
     assert facts["tainted"] is None
     surfaces = [e["surface"] for e in facts["errors"]]
     assert "/proc/sys/kernel/tainted" in surfaces and "/proc/cmdline" in surfaces
@@ -661,7 +661,7 @@ def test_ubuntu_version_signature_and_id_like(tmp_path: Path) -> None:
     (root / "proc/sys/kernel/version").write_text("#86-Ubuntu SMP Mon Jul 10 16:19:54 UTC 2023\n")
     (root / "etc/os-release").unlink()
     (root / "etc/os-release").write_text('ID=ubuntu\nID_LIKE=debian\nVERSION_ID="22.04"\n')
-    facts = run_facts(tmp_path, f"root={root}")["fleetfix"]
+    facts = run_facts(tmp_path, f"root={root}")["ansible_facts"]["fleetfix"]
     assert facts["kernel"]["version_signature"] == "Ubuntu 5.15.0-79.86-generic 5.15.111"
     assert facts["os"]["id_like"] == ["debian"]
     package = HostFacts.from_dict(facts, "ubuntu").kernel_package
