@@ -1,9 +1,9 @@
 """A remote kdump target (ssh or NFS): where its dumps land on the server, whether the host can write there.
 
 Pure decisions for the facts module (which runs the probes) and for `collect` (which fetches from the
-server): the ssh probe's argument vector and its verdict, the NFS mount and its verdict, the server-side
-directory of each target and the names the dump tools give a host's dump directories. Standard library
-only, Python 3.8+ (it runs on the managed hosts).
+server): the ssh probe's argument vector and its verdict, the NFS mount probe's and the NFS verdicts, the
+server-side directory of each target and the names the dump tools give a host's dump directories. Standard
+library only, Python 3.8+ (it runs on the managed hosts).
 
 Where dumps land (the tools' own documentation):
 - EL kdump.conf: ``ssh user@server`` writes ``<path>/<host-ip>-<YYYY-MM-DD-HH:MM:SS>/`` on the server
@@ -33,6 +33,12 @@ SSH_CONNECT_TIMEOUT = 5  # seconds for the TCP connection and the key exchange
 PROBE_TIMEOUT = 15  # the whole probe, under timeout(1) where the host has it
 PROBE_PREFIX = ".fleetfix-probe."
 NFS_PORT = 2049
+# The NFS probe mounts the export the way kdump-config (kdump-tools 1.8) does in the capture boot, ``mount -t
+# nfs -o nolock -o tcp -o soft -o timeo=600 -o retrans=3 server:/export KDUMP_COREDIR``, with short time-outs
+# and no retry so that it answers within PROBE_TIMEOUT; on a mount point in a mount namespace of its own, so
+# nothing else on the host ever sees the mount.
+NFS_PROBE_OPTIONS = "nolock,tcp,soft,timeo=50,retrans=1,retry=0"
+NFS_PROBE_MOUNT_POINT = "/mnt"
 
 EL_STAMP = r"[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2}:[0-9]{2}:[0-9]{2}"
 DEBIAN_STAMP = r"[0-9]{12}"
@@ -150,6 +156,52 @@ def _verdict(ok, reachable, writable, detail):
     return {"ok": ok, "reachable": reachable, "writable": writable, "detail": detail}
 
 
+def nfs_probe_command():
+    """The script ``sh`` runs in the probe's own mount namespace ($1: ``server:/export``, $2: the dump
+    directory inside the export): mount the export, then create and remove a file in that directory, or in
+    its nearest existing parent where it does not exist yet (kdump creates it). Exit 3: the mount failed; 4:
+    no file could be created."""
+    point = NFS_PROBE_MOUNT_POINT
+    return (
+        f'mount -t nfs -o {NFS_PROBE_OPTIONS} -- "$1" {point} || exit 3; '
+        f'd={point}/"${{2#/}}"; while [ ! -d "$d" ]; do d="${{d%/*}}"; done; '
+        f'f=$(mktemp -p "$d" -- {PROBE_PREFIX}XXXXXX) || exit 4; rm -f -- "$f"'
+    )
+
+
+def nfs_probe_argv(unshare, target, directory, timeout_bin=None):
+    """The NFS probe as an argument vector: the script under ``unshare --mount`` (a private mount namespace:
+    the mount dies with it), bounded in time; ``target`` and ``directory`` are arguments, never script."""
+    bounded = [timeout_bin, str(PROBE_TIMEOUT)] if timeout_bin else []
+    namespace = [unshare, "--mount", "--propagation", "private", "--"]
+    return [*bounded, *namespace, "/bin/sh", "-c", nfs_probe_command(), "sh", target, directory or "/"]
+
+
+def nfs_mount_verdict(target, directory, rc, stderr):
+    """``{ok, reachable, writable, detail}`` from the mount probe (the server accepted a TCP connection on
+    the NFS port before it ran); None when the probe itself could not run (no privilege for a mount
+    namespace, say): the caller then falls back on the port alone."""
+    where = f"nfs {target}"
+    if rc == 0:
+        return _verdict(True, True, True, f"{where} mounted as kdump mounts it; {directory} writable")
+    if rc == 3:
+        why = _reason(stderr, "mount failed")
+        return _verdict(False, True, None, f"{where}: kdump's mount fails: {why}")
+    if rc == 4:
+        why = _reason(stderr, "mktemp failed")
+        return _verdict(False, True, False, f"{where}: {directory} not writable: {why}")
+    if rc == 124:
+        return _verdict(False, True, None, f"{where}: the mount did not finish within {PROBE_TIMEOUT} s")
+    return None
+
+
+def no_nfs_client(target):
+    """No mount.nfs on the host: neither kdump-tools' mount nor dracut's nfs module can mount the export."""
+    return _verdict(
+        False, None, None, f"nfs {target}: no mount.nfs here (nfs-common / nfs-utils): kdump cannot mount it"
+    )
+
+
 def nfs_mount(mounts, server, export):
     """The NFS mount of ``server:export`` among ``mounts`` (the last one wins, as it hides the others)."""
     wanted = {f"{server}:{export}", f"[{server}]:{export}", f"{server}:{export}/"}
@@ -160,12 +212,13 @@ def nfs_mount(mounts, server, export):
     return found
 
 
-def nfs_verdict(target, mount, write_error, port_error):
+def nfs_verdict(target, mount, write_error, port_error, untried=None):
     """``{ok, reachable, writable, detail}`` for an NFS target.
 
     mount: its mount here, or None. write_error: None when a file could be created and removed in the dump
     directory of a read-write mount, else why not (never tried on a read-only mount). port_error: None when
-    the server accepted a TCP connection on the NFS port, else why not (asked only when not mounted)."""
+    the server accepted a TCP connection on the NFS port, else why not (asked only when not mounted, and
+    only when the mount probe could not run: nfs_mount_verdict). untried: why that probe could not run."""
     where = f"nfs {target}"
     if mount is not None:
         if "ro" in mount["options"]:
@@ -176,9 +229,5 @@ def nfs_verdict(target, mount, write_error, port_error):
         return _verdict(True, True, True, f"{where} mounted on {mount['mount_point']} and writable")
     if port_error is not None:
         return _verdict(False, False, None, f"{where} unreachable: {port_error}")
-    return _verdict(
-        True,
-        True,
-        None,
-        f"{where} reachable (NFS port {NFS_PORT}); not mounted here, so kdump's write is not tried",
-    )
+    detail = f"{where} reachable (NFS port {NFS_PORT}); not mounted here, so kdump's write is not tried"
+    return _verdict(True, True, None, detail + (f" ({untried})" if untried else ""))

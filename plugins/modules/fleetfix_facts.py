@@ -72,7 +72,8 @@ description:
   - Never changes the host. A surface that cannot be read is listed in C(errors); it never fails the module.
   - An ssh or NFS dump target is probed on a live host (docs/facts.md, C(crash_capture.dump_target)). Over
     ssh in batch mode with the kdump key, one file is created and removed in the dump path on the server; a
-    mounted read-write NFS export gets the same probe, an unmounted one only a TCP connection to port 2049.
+    mounted read-write NFS export gets the same probe; an unmounted one is mounted as kdump mounts it, in a
+    mount namespace of the probe's own (never visible on the host), for the same probe.
   - The returned dictionary is described in docs/facts.md of fleetfix.
 options:
   crash_dir:
@@ -1078,26 +1079,42 @@ def _probe_ssh(module, config, found):
     return dump_target.ssh_verdict(config["target"], found["directory"], rc, err)
 
 
-def _probe_nfs(host, config, server, export, mounts):
-    """Mounted: a file created and removed in the dump directory (never on a read-only mount). Not
-    mounted: a TCP connection to the NFS port, nothing mounted nor written."""
+def _probe_nfs(module, host, config, server, export, mounts):
+    """Mounted here: a file created and removed in the dump directory (never on a read-only mount). Not
+    mounted: a TCP connection to the NFS port, then the export mounted as kdump mounts it, in a mount
+    namespace of the probe's own, and a file created and removed in the dump directory
+    (dump_target.nfs_probe_argv); the port alone where that probe cannot run."""
+    inside = config.get("directory") if config.get("flavour") == "kdump.conf" else "/"
     mount = dump_target.nfs_mount(mounts, server, export)
-    write_error = port_error = None
-    if mount is not None and "ro" not in mount["options"]:
-        inside = config.get("directory") if config.get("flavour") == "kdump.conf" else "/"
-        directory = mount["mount_point"].rstrip("/") + "/" + (inside or "/").strip("/")
-        name = directory.rstrip("/") + "/" + dump_target.PROBE_PREFIX + os.urandom(6).hex()
-        try:
-            os.close(os.open(host.real(name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            os.unlink(host.real(name))
-        except OSError as error:
-            write_error = error.strerror or str(error)
-    elif mount is None:
-        try:
-            socket.create_connection((server, dump_target.NFS_PORT), dump_target.SSH_CONNECT_TIMEOUT).close()
-        except OSError as error:
-            port_error = f"port {dump_target.NFS_PORT}: {error.strerror or error}"
-    return dump_target.nfs_verdict(config["target"], mount, write_error, port_error)
+    if mount is not None:
+        write_error = None
+        if "ro" not in mount["options"]:
+            directory = mount["mount_point"].rstrip("/") + "/" + (inside or "/").strip("/")
+            name = directory.rstrip("/") + "/" + dump_target.PROBE_PREFIX + os.urandom(6).hex()
+            try:
+                os.close(os.open(host.real(name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                os.unlink(host.real(name))
+            except OSError as error:
+                write_error = error.strerror or str(error)
+        return dump_target.nfs_verdict(config["target"], mount, write_error, None)
+    try:
+        socket.create_connection((server, dump_target.NFS_PORT), dump_target.SSH_CONNECT_TIMEOUT).close()
+    except OSError as error:
+        port_error = f"port {dump_target.NFS_PORT}: {error.strerror or error}"
+        return dump_target.nfs_verdict(config["target"], None, None, port_error)
+    if module.get_bin_path("mount.nfs") is None:
+        return dump_target.no_nfs_client(config["target"])
+    unshare = module.get_bin_path("unshare")
+    if unshare is None or os.geteuid() != 0:
+        why = "no unshare here" if unshare is None else "the mount probe needs root"
+        return dump_target.nfs_verdict(config["target"], None, None, None, why)
+    argv = dump_target.nfs_probe_argv(unshare, config["target"], inside, module.get_bin_path("timeout"))
+    rc, _out, err = module.run_command(argv)
+    verdict = dump_target.nfs_mount_verdict(config["target"], inside or "/", rc, err)
+    if verdict is None:
+        why = f"the mount probe could not run: {' '.join(err.split())[:200] or f'exit status {rc}'}"
+        return dump_target.nfs_verdict(config["target"], None, None, None, why)
+    return verdict
 
 
 def read_dump_target(module, host, config, mounts):
@@ -1122,7 +1139,7 @@ def read_dump_target(module, host, config, mounts):
         return dict(found, ok=None, reachable=None, writable=None, detail="not probed")
     if config["kind"] == "ssh":
         return dict(found, **_probe_ssh(module, config, found))
-    return dict(found, **_probe_nfs(host, config, server, parts[1], mounts))
+    return dict(found, **_probe_nfs(module, host, config, server, parts[1], mounts))
 
 
 def read_crash_capture(module, host, modules, mounts):

@@ -378,3 +378,23 @@ def test_capture_kernel_command_line_is_the_running_one_less_the_memory_layout(
     tmp_path: Path, proc_cmdline: str, expected: str
 ) -> None:
     assert _capture_cmdline(proc_cmdline, tmp_path) == expected
+
+
+# -- what the role installs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("platform", "client"),
+    [("Debian", "nfs-common"), ("RedHat", "nfs-utils"), ("RedHat_10", "nfs-utils"), ("Fedora", "nfs-utils")],
+)
+def test_an_nfs_target_brings_the_nfs_client(platform: str, client: str) -> None:
+    """kdump-tools' capture boot runs ``mount -t nfs`` and dracut's nfs module takes mount.nfs into the kdump
+    initramfs: without the platform's NFS client the capture kernel cannot mount the export."""
+    platform_vars = yaml.safe_load((ROLE / "vars" / f"{platform}.yml").read_text())
+    wanted = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["__crash_capture_kdump_packages"]
+    for target, extra in (("nfs", [client]), ("ssh", []), ("local", [])):
+        variables = {**platform_vars, "crash_capture_kdump_target": target}
+        templar = Templar(loader=DataLoader(), variables=variables)
+        assert (
+            templar.template(trust_as_template(wanted)) == platform_vars["__crash_capture_packages"] + extra
+        )

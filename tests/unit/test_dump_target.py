@@ -262,6 +262,116 @@ def test_nfs_verdicts() -> None:
     assert reachable["ok"] is True and reachable["writable"] is None
 
 
+# The mount probe: the export mounted as kdump-config mounts it, in a mount namespace of its own.
+
+
+def test_nfs_probe_mounts_as_kdump_does_in_a_private_namespace() -> None:
+    argv = dt.nfs_probe_argv("/usr/bin/unshare", "10.0.2.2:/srv/crash", "/", "/usr/bin/timeout")
+    assert argv[:8] == [
+        "/usr/bin/timeout", "15", "/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh",
+    ]  # fmt: skip
+    assert argv[-3:] == ["sh", "10.0.2.2:/srv/crash", "/"]  # arguments, never script text
+    script = argv[9]
+    # kdump-config 1.8: mount -t nfs -o nolock -o tcp -o soft -o timeo=... -o retrans=... "$NFS" $COREDIR
+    assert "mount -t nfs -o nolock,tcp,soft," in script and '-- "$1" /mnt' in script
+
+
+def _probe_script(tmp_path: Path, mount_rc: int) -> list[str]:
+    """The probe's script with its mount point in tmp_path, and ``mount`` a stand-in exiting ``mount_rc``
+    (this machine's kernel may have no NFS client): what the script does around the mount."""
+    stubs = tmp_path / "bin"
+    stubs.mkdir(parents=True)
+    tmp_path.chmod(0o755)
+    (stubs / "mount").write_text(
+        f"#!/bin/sh\necho 'mount.nfs: access denied by server' >&2\nexit {mount_rc}\n"
+    )
+    (stubs / "mount").chmod(0o755)
+    script = dt.nfs_probe_command().replace(dt.NFS_PROBE_MOUNT_POINT, str(tmp_path / "mnt"))
+    (tmp_path / "mnt").mkdir()
+    return ["env", f"PATH={stubs}:{os.environ['PATH']}", "sh", "-c", script, "sh"]
+
+
+def test_nfs_probe_writes_in_the_dump_directory_or_its_nearest_parent(tmp_path: Path) -> None:
+    probe = _probe_script(tmp_path, 0)
+    hostile = tmp_path / "mnt" / "var; touch CANARY"
+    hostile.mkdir()
+    for inside in ("/", "var; touch CANARY", "/var; touch CANARY/not/yet", "/absent"):
+        done = subprocess.run([*probe, "server:/x", inside], check=False, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    assert list(hostile.iterdir()) == [] and not list(tmp_path.glob("**/CANARY"))
+    assert sorted(p.name for p in (tmp_path / "mnt").iterdir()) == ["var; touch CANARY"]
+
+
+def test_nfs_probe_exit_statuses() -> None:
+    """3: the mount failed (its message kept); 4: the dump directory is not writable (root writes through
+    any mode on a local directory: the probe runs as nobody there)."""
+    base = Path(tempfile.mkdtemp(prefix="fleetfix-nfs-probe-", dir="/tmp"))
+    base.chmod(0o755)
+    try:
+        refused = subprocess.run(
+            [*_probe_script(base / "a", 32), "server:/x", "/"], check=False, capture_output=True, text=True
+        )
+        assert (refused.returncode, refused.stderr.strip()) == (3, "mount.nfs: access denied by server")
+        probe = _probe_script(base / "b", 0)
+        (base / "b" / "mnt").chmod(0o555)
+        user = "nobody" if os.geteuid() == 0 else None
+        done = subprocess.run(
+            [*probe, "server:/x", "/"], check=False, capture_output=True, text=True, user=user
+        )
+        assert done.returncode == 4 and "Permission denied" in done.stderr
+    finally:
+        subprocess.run(["rm", "-rf", "--", str(base)], check=True)
+
+
+@pytest.mark.parametrize(
+    ("rc", "stderr", "verdict"),
+    [
+        (0, "", (True, True, True, "nfs 10.0.2.2:/srv/crash mounted as kdump mounts it; / writable")),
+        (
+            3,
+            "mount.nfs: access denied by server while mounting 10.0.2.2:/srv/crash\n",  # mount.nfs' own words
+            (
+                False,
+                True,
+                None,
+                "nfs 10.0.2.2:/srv/crash: kdump's mount fails: "
+                "mount.nfs: access denied by server while mounting 10.0.2.2:/srv/crash",
+            ),
+        ),
+        (
+            4,
+            "mktemp: failed to create file via template '/mnt/.fleetfix-probe.XXXXXX': Permission denied\n",
+            (
+                False,
+                True,
+                False,
+                "nfs 10.0.2.2:/srv/crash: / not writable: mktemp: failed to create file via template "
+                "'/mnt/.fleetfix-probe.XXXXXX': Permission denied",
+            ),
+        ),
+        (124, "", (False, True, None, "nfs 10.0.2.2:/srv/crash: the mount did not finish within 15 s")),
+    ],
+)
+def test_nfs_mount_verdicts(rc: int, stderr: str, verdict: tuple) -> None:
+    found = dt.nfs_mount_verdict("10.0.2.2:/srv/crash", "/", rc, stderr)
+    assert (found["ok"], found["reachable"], found["writable"], found["detail"]) == verdict
+
+
+def test_a_probe_that_cannot_run_falls_back_on_the_port() -> None:
+    # unshare without the privilege for a mount namespace exits 1: the port answered, the write is untried
+    assert (
+        dt.nfs_mount_verdict(
+            "10.0.2.2:/srv/crash", "/", 1, "unshare: unshare failed: Operation not permitted"
+        )
+        is None
+    )
+    untried = dt.nfs_verdict("10.0.2.2:/srv/crash", None, None, None, "the mount probe needs root")
+    assert (untried["ok"], untried["writable"]) == (True, None)
+    assert untried["detail"].endswith("so kdump's write is not tried (the mount probe needs root)")
+    missing = dt.no_nfs_client("10.0.2.2:/srv/crash")
+    assert missing["ok"] is False and "no mount.nfs here" in missing["detail"]
+
+
 def test_mountinfo_octal_escapes() -> None:
     line = "31 22 0:50 / /mnt/crash\\040dumps rw - nfs server:/export rw,vers=3\n"
     assert parse_mountinfo(line)[0]["mount_point"] == "/mnt/crash dumps"

@@ -27,6 +27,7 @@ PACKAGES = (
     "kexec-tools",
     "kdump-tools",
     "makedumpfile",
+    "nfs-common",  # mount.nfs: kdump-config mounts an NFS dump target with it in the capture boot
     "cron",
     "kmod",
     "iproute2",
