@@ -398,3 +398,13 @@ def test_an_nfs_target_brings_the_nfs_client(platform: str, client: str) -> None
         assert (
             templar.template(trust_as_template(wanted)) == platform_vars["__crash_capture_packages"] + extra
         )
+
+
+def test_the_capture_boot_pulls_in_the_network_service_an_ssh_or_nfs_target_needs() -> None:
+    """kdump-tools' capture boot starts kdump-tools-dump.service alone; network-online.target starts no
+    systemd-networkd there (the real kernel showed "mount.nfs: Network is unreachable" and no dump)."""
+    text = render(
+        "kdump-tools-dump-network.conf.j2", {"__crash_capture_network_found": ["systemd-networkd.service"]}
+    )
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert lines == ["[Unit]", "Wants=systemd-networkd.service", "After=systemd-networkd.service"]
