@@ -8,6 +8,9 @@ finds it writable; a sysrq crash sends the guest into the capture kernel, whose 
 export and writes the dump and its kernel log there under ``<guest address>-<stamp>/``, and the guest comes
 back; ``fleetfix collect`` fetches the log from the dump server (this machine, an inventory host with
 ``ansible_host: 10.0.2.2`` and ``ansible_connection: local``) and ``fleetfix triage`` finds the panic.
+
+A module of its own rather than steps of test_vm_e2e: that guest's crash must land in /var/crash and in
+pstore for its own assertions, and a second crash there would cost as much as this module's boot.
 """
 
 from __future__ import annotations
