@@ -24,6 +24,7 @@ class _HostFold:
     message: str = ""
     facts: dict[str, Any] = field(default_factory=dict)
     tasks: list[TaskResult] = field(default_factory=list)
+    item_failure: str = ""  # the first failed item's message, until its task's own event says what it meant
 
 
 # A failure message is one line; a role's own messages (every unready check of crash capture, say) run to
@@ -70,8 +71,15 @@ class EventFold:
         facts = result.get("ansible_facts")
         if status == "ok" and isinstance(facts, Mapping):
             fold.facts.update(facts)
+        if kind.startswith("runner_item_"):
+            # An item's event carries no ignore_errors: the task's own event, which follows its items, says
+            # whether the failure counts. Its message ("One or more items failed") says less than the item's.
+            if status == "failed" and not fold.item_failure:
+                fold.item_failure = _message(result)
+            return
+        item_failure, fold.item_failure = fold.item_failure, ""
         if status in ("failed", "unreachable") and fold.status not in ("failed", "unreachable"):
-            fold.status, fold.message = status, _message(result) or status
+            fold.status, fold.message = status, item_failure or _message(result) or status
         elif status == "ok" and fold.status == "skipped":
             fold.status = "ok"
 

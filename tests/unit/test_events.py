@@ -12,6 +12,7 @@ from fleetfix.ansible.events import EventFold
 from fleetfix.errors import InputError
 
 RUNNER = Path(__file__).parents[1] / "data" / "artifacts" / "runner"
+LOOPED = Path(__file__).parents[1] / "data" / "artifacts" / "looped"
 
 
 def test_runner_artifacts_give_each_host_its_outcome() -> None:
@@ -25,6 +26,18 @@ def test_runner_artifacts_give_each_host_its_outcome() -> None:
     assert "Connection refused" in results["gone"].message
     assert results["localhost"].facts["probe"] == {"value": 1}
     assert [t.task for t in results["localhost"].tasks] == ["ping", "fail on one host", "set a fact"]
+
+
+def test_a_failed_item_counts_as_its_task_says() -> None:
+    # `ignoring`: an item of an ignore_errors loop failed (its item event has no ignore_errors), then the
+    # host's own check failed it. `failing`: an item of a plain loop failed, and that failed the host.
+    results = results_from_artifacts(LOOPED)
+    assert results["ignoring"].status == "failed"
+    assert results["ignoring"].message == "1 build(s) failed on ignoring"
+    assert results["failing"].status == "failed"
+    assert results["failing"].message == "non-zero return code"  # the item's, not "One or more items failed"
+    looped = [t for t in results["ignoring"].tasks if t.task.startswith("build for each kernel")]
+    assert [t.status for t in looped] == ["ok", "failed", "ok"]  # the items as they went, then the task
 
 
 def test_expected_host_without_events_is_reported_not_dropped() -> None:
