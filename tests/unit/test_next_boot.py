@@ -183,7 +183,7 @@ def test_facts_of_a_tree_with_a_kernel_installed_after_boot(tmp_path: Path) -> N
     image = early + initramfs.image_bytes("6.1.0-21-amd64", stale, "db01")
     (root / "boot/initrd.img-6.1.0-21-amd64").write_bytes(image)
 
-    facts = run_facts(tmp_path, f"root={root}")["fleetfix"]
+    facts = run_facts(tmp_path, f"root={root}")["ansible_facts"]["fleetfix"]
     next_boot = facts["next_boot"]
     assert (next_boot["kernel"], next_boot["source"]) == ("6.1.0-21-amd64", "newest installed")
     builds = {m["name"]: m for m in next_boot["modules"]}
