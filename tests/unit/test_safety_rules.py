@@ -154,7 +154,7 @@ def role_verdicts(tmp_path: Path) -> dict[str, dict[str, Any]]:
     capture_hosts = {
         f"capture-{name}": {
             **local,
-            "__hba_driver_facts": {"fleetfix": facts},
+            "__hba_driver_facts": {"ansible_facts": {"fleetfix": facts}},
             "hba_driver_module": "mpt3sas",
             "hba_driver_target_version": "43.100.00.00",
             "hba_driver_require_capture": True,
@@ -165,7 +165,7 @@ def role_verdicts(tmp_path: Path) -> dict[str, dict[str, Any]]:
     write_hosts = {
         f"write-{disk}-{profile}-{destructive}": {
             **local,
-            "__fio_soak_facts": {"fleetfix": DISKS},
+            "__fio_soak_facts": {"ansible_facts": {"fleetfix": DISKS}},
             "__fio_soak_stat": {
                 "results": [{"item": f"/dev/{disk}", "stat": {"exists": True, "isblk": True, "islnk": False}}]
             },
