@@ -8,13 +8,14 @@ passed".
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import random
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -105,8 +106,11 @@ def _write(directory: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def _scratch() -> Path:
-    return Path(tempfile.mkdtemp(prefix="fleetfix-hostile-"))
+@contextlib.contextmanager
+def _scratch() -> Iterator[Path]:
+    """A directory for one example's files, removed after it (hypothesis runs hundreds per test)."""
+    with tempfile.TemporaryDirectory(prefix="fleetfix-hostile-") as directory:
+        yield Path(directory)
 
 
 # -- option values --------------------------------------------------------------------------------------
@@ -189,9 +193,9 @@ def test_advisory_yaml(capsys: pytest.CaptureFixture[str]) -> None:
     @settings(**_SETTINGS)
     @given(data=file_inputs(DATA / "advisories" / "valid" / "fleet.yaml"))
     def each(data: bytes) -> None:
-        directory = _scratch()
-        _write(directory, "hostile.yaml", data)
-        check(["advisories", "list", "--advisories", str(directory)], capsys)
+        with _scratch() as directory:
+            _write(directory, "hostile.yaml", data)
+            check(["advisories", "list", "--advisories", str(directory)], capsys)
 
     each()
 
@@ -200,8 +204,9 @@ def test_changelog(capsys: pytest.CaptureFixture[str]) -> None:
     @settings(**_SETTINGS)
     @given(data=file_inputs(DATA / "changelogs" / "megaraid_sas_ChangeLog_excerpt.txt"))
     def each(data: bytes) -> None:
-        path = _write(_scratch(), "ChangeLog", data)
-        check(["advisories", "import-changelog", str(path), "--module", "megaraid_sas"], capsys)
+        with _scratch() as directory:
+            path = _write(directory, "ChangeLog", data)
+            check(["advisories", "import-changelog", str(path), "--module", "megaraid_sas"], capsys)
 
     each()
 
@@ -210,8 +215,9 @@ def test_osv_record(capsys: pytest.CaptureFixture[str]) -> None:
     @settings(**_SETTINGS)
     @given(data=file_inputs(DATA / "osv" / "linux" / "CVE-2025-21772.json"))
     def each(data: bytes) -> None:
-        path = _write(_scratch(), "CVE-2025-21772.json", data)
-        check(["advisories", "import-osv", str(path)], capsys)
+        with _scratch() as directory:
+            path = _write(directory, "CVE-2025-21772.json", data)
+            check(["advisories", "import-osv", str(path)], capsys)
 
     each()
 
@@ -225,8 +231,9 @@ def test_osv_zip(capsys: pytest.CaptureFixture[str]) -> None:
     @settings(**_SETTINGS)
     @given(data=st.one_of(mutated(buffer.getvalue()), st.binary(max_size=300)))
     def each(data: bytes) -> None:
-        path = _write(_scratch(), "all.zip", data)
-        check(["advisories", "import-osv", str(path)], capsys)
+        with _scratch() as directory:
+            path = _write(directory, "all.zip", data)
+            check(["advisories", "import-osv", str(path)], capsys)
 
     each()
 
@@ -235,8 +242,9 @@ def test_oops_log(capsys: pytest.CaptureFixture[str]) -> None:
     @settings(**_SETTINGS)
     @given(data=file_inputs(DATA / "oopses" / "11_qla2xxx_gpf_wrapped_taint.log"))
     def each(data: bytes) -> None:
-        path = _write(_scratch(), "db01.log", data)
-        check(["triage", str(path), "--format", "json"], capsys)
+        with _scratch() as directory:
+            path = _write(directory, "db01.log", data)
+            check(["triage", str(path), "--format", "json"], capsys)
 
     each()
 
@@ -245,11 +253,12 @@ def test_fio_json(capsys: pytest.CaptureFixture[str]) -> None:
     @settings(**_SETTINGS)
     @given(data=file_inputs(DATA / "fio" / "randread_numjobs2.json"))
     def each(data: bytes) -> None:
-        path = _write(_scratch(), "fio.json", data)
-        status = check(["soak", "--evaluate", str(path), "--format", "json"], capsys)
-        if status in (0, 1):
-            out = capsys.readouterr().out
-            assert "Infinity" not in out and "NaN" not in out
+        with _scratch() as directory:
+            path = _write(directory, "fio.json", data)
+            status = check(["soak", "--evaluate", str(path), "--format", "json"], capsys)
+            if status in (0, 1):
+                out = capsys.readouterr().out
+                assert "Infinity" not in out and "NaN" not in out
 
     each()
 
@@ -261,9 +270,10 @@ def test_config_file(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mon
     @settings(**_SETTINGS)
     @given(data=st.one_of(mutated(sample), st.binary(max_size=200)))
     def each(data: bytes) -> None:
-        path = _write(_scratch(), "config.yml", data)
-        monkeypatch.setenv("FLEETFIX_CONFIG", str(path))
-        check(["audit", "--from-artifacts", str(artifacts), "--format", "json"], capsys)
+        with _scratch() as directory:
+            path = _write(directory, "config.yml", data)
+            monkeypatch.setenv("FLEETFIX_CONFIG", str(path))
+            check(["audit", "--from-artifacts", str(artifacts), "--format", "json"], capsys)
 
     each()
 
@@ -289,11 +299,11 @@ def test_artifacts(capsys: pytest.CaptureFixture[str]) -> None:
     @settings(**_SETTINGS)
     @given(data=shapes)
     def each(data: bytes) -> None:
-        directory = _scratch()
-        for event in events[:3]:
-            _write(directory, f"job_events/{event.name}", event.read_bytes())
-        _write(directory, "job_events/99-hostile.json", data)
-        check(["audit", "--from-artifacts", str(directory), "--format", "json"], capsys)
+        with _scratch() as directory:
+            for event in events[:3]:
+                _write(directory, f"job_events/{event.name}", event.read_bytes())
+            _write(directory, "job_events/99-hostile.json", data)
+            check(["audit", "--from-artifacts", str(directory), "--format", "json"], capsys)
 
     each()
 
@@ -302,11 +312,11 @@ def test_journal(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyP
     @settings(**_SETTINGS)
     @given(data=st.one_of(st.binary(max_size=4096), hostile_text().map(str.encode)))
     def each(data: bytes) -> None:
-        state = _scratch()
-        _write(state, "journal.sqlite", data)
-        monkeypatch.setenv("FLEETFIX_STATE_DIR", str(state))
-        check(["runs"], capsys)
-        check(["runs", "show", "1"], capsys)
+        with _scratch() as state:
+            _write(state, "journal.sqlite", data)
+            monkeypatch.setenv("FLEETFIX_STATE_DIR", str(state))
+            check(["runs"], capsys)
+            check(["runs", "show", "1"], capsys)
 
     each()
 
@@ -366,14 +376,14 @@ def test_inventory_files() -> None:
     @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(data=file_inputs(sample))
     def each(data: bytes) -> None:
-        directory = _scratch()
-        path = _write(directory, "hosts.ini", data)
-        try:
-            listing = runner._inventory_list([str(path)], None, directory)
-        except InputError as error:
-            assert "\n" not in str(error)
-        else:
-            assert isinstance(listing, dict)
+        with _scratch() as directory:
+            path = _write(directory, "hosts.ini", data)
+            try:
+                listing = runner._inventory_list([str(path)], None, directory)
+            except InputError as error:
+                assert "\n" not in str(error)
+            else:
+                assert isinstance(listing, dict)
 
     each()
 
