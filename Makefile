@@ -17,8 +17,9 @@ deps:
 demo: $(STAMP) deps
 	scripts/demo.sh $(DEMO_ARGS)
 
+# --durations: the slowest tests listed at the end, to keep the whole run inside its time budget.
 test: lint deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=40
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
