@@ -36,6 +36,8 @@ class DumpTarget(Struct, frozen=True, kw_only=True, gc=False):
     server: str | None = None
     directory: str | None = None  # where this host's dump directories appear on the server
     directory_pattern: str | None = None  # a regular expression matching their names
+    tags: tuple[str, ...] = ()  # what their names start with: addresses, the host name (before -<stamp>)
+    naming_note: str | None = None  # kdump-tools HOSTTAG=ip on a host of several addresses
     probed: bool = False  # False for a captured tree, or a target that could not be read
     ok: bool | None = None
     reachable: bool | None = None
@@ -118,6 +120,7 @@ class CaptureReadiness(Struct, frozen=True, kw_only=True, gc=False):
     netconsole_ready: bool
     missing: tuple[str, ...] = ()  # the details of the failed checks
     checks: tuple[CaptureCheck, ...] = ()
+    notes: tuple[str, ...] = ()  # worth a look, not part of ready: how dump directories are named
     serial_console: SerialConsoleReadiness | None = None
     pstore: PstoreReadiness | None = None
 

@@ -64,6 +64,7 @@ def host_dict(host: HostAudit) -> dict[str, Any]:
             "netconsole_ready": capture.netconsole_ready,
             "missing": list(capture.missing),
             "checks": capture.checks,  # name, ok, detail
+            "notes": list(capture.notes),  # worth a look; not in ready
             "serial_console": capture.serial_console,  # present, next_boot, port, detail; not in ready
             "pstore": capture.pstore,  # usable, backend, detail; not in ready
         },

@@ -84,6 +84,7 @@ def status_json(report: AuditReport) -> str:
                 "kdump_ready": capture.kdump_ready,
                 "netconsole_ready": capture.netconsole_ready,
                 "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in capture.checks],
+                "notes": list(capture.notes),
                 "serial_console": serde.to_builtins(capture.serial_console),
                 "pstore": serde.to_builtins(capture.pstore),
             }

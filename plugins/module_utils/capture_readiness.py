@@ -148,6 +148,13 @@ def pstore(capture):
     }
 
 
+def notes(capture):
+    """What a person should know that fails no check: where dumps may land under another name than the one
+    collect looks for first (dump_target.naming_note)."""
+    note = (capture.get("dump_target") or {}).get("naming_note")
+    return [note] if note else []
+
+
 def _panic_on_oops(capture):
     panic = capture.get("panic")
     if panic is None:  # facts from before it was read: not judged here
@@ -170,7 +177,7 @@ def capture_readiness(capture):
     """``{ready, kdump_ready, netconsole_ready, missing, checks}`` for a ``crash_capture`` facts dict.
 
     ``checks`` lists every check as ``{name, ok, detail}`` in a fixed order; ``missing`` holds the details of
-    the failed ones, ready to show a person.
+    the failed ones, ready to show a person; ``notes`` what fails no check but deserves a look.
     """
     checks = [found for found in (check(capture) for check in CHECKS) if found is not None]
     return {
@@ -179,6 +186,7 @@ def capture_readiness(capture):
         "netconsole_ready": all(c["ok"] for c in checks if c["name"].startswith("netconsole.")),
         "missing": [c["detail"] for c in checks if not c["ok"]],
         "checks": checks,
+        "notes": notes(capture),
         "serial_console": serial_console(capture),
         "pstore": pstore(capture),
     }

@@ -13,10 +13,17 @@ Where dumps land (the tools' own documentation):
   (``dump.<stamp>``, ``dmesg.<stamp>``), ``NFS=server:/export`` mounts the export on ``$KDUMP_COREDIR`` and
   writes ``<export>/<tag>-<stamp>/``; the tag is the host's IP address (``HOSTTAG=ip``, the default) or its
   host name (``HOSTTAG=hostname``). A local dump has no tag: ``$KDUMP_COREDIR/<stamp>/``.
+
+kdump-config's address (``define_stampdir``, kdump-tools 1.8) is the last IPv4 address ``ip addr show up``
+lists in the capture boot, whichever interface carries it (docker0, a bond, a storage VLAN...), and its host
+name when no address shows up within 5 tries. Which interfaces the capture boot brings up is not known
+beforehand, so any of the host's addresses may name a dump; an address several hosts carry (docker0's
+172.17.0.1) names them all alike.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 
@@ -94,12 +101,66 @@ def directory_pattern(config, tags):
     return "^(?:" + "|".join(re.escape(n) for n in names) + ")-" + stamp + "$"
 
 
+def ipv4_addresses(text):
+    """``ip -4 -o addr show up`` -> ``[(interface, address)]`` in the order ip lists them.
+
+    A line::
+
+        2: eth0    inet 10.0.2.15/24 brd 10.0.2.255 scope global eth0\\       valid_lft forever preferred_lft forever
+
+    Lines of another shape (inet6, a message) are skipped.
+    """
+    found = []
+    for line in (text or "").splitlines():
+        words = line.split()
+        if len(words) < 4 or not words[0].endswith(":") or words[2] != "inet":
+            continue
+        address = words[3].split("/", 1)[0]
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError:
+            continue
+        found.append((words[1].split("@", 1)[0], address))
+    return found
+
+
+def host_addresses(pairs):
+    """The addresses that may name a dump directory: every listed IPv4 address but the loopback ones (on
+    ``lo``, or in 127.0.0.0/8), once each, in listing order."""
+    kept = []
+    for interface, address in pairs:
+        if interface != "lo" and not ipaddress.IPv4Address(address).is_loopback and address not in kept:
+            kept.append(address)
+    return kept
+
+
 def host_tags(config, addresses, hostname):
-    """The names a host's remote dump directories start with: EL names them by the address kdump sends
-    from; kdump-tools by the host name with ``HOSTTAG=hostname``, else by an address."""
-    if config.get("flavour") == "kdump-tools" and config.get("host_tag") == "hostname":
+    """The names a host's remote dump directories start with.
+
+    EL: the address kdump sends from (``addresses`` holds that one). kdump-tools with ``HOSTTAG=hostname``:
+    the host name. kdump-tools with ``HOSTTAG=ip``: any of the host's addresses (``addresses``: all of them,
+    host_addresses), since the capture boot takes the last one it lists, and the host name, its fallback when
+    none shows up."""
+    if config.get("flavour") != "kdump-tools":
+        return [a for a in addresses if a]
+    if config.get("host_tag") == "hostname":
         return [hostname] if hostname else []
-    return [a for a in addresses if a]
+    tags = [a for a in addresses if a]
+    return tags + [hostname] if hostname and hostname not in tags else tags
+
+
+def naming_note(config, addresses):
+    """Why this host's dump directories may be hard to find, or None: kdump-tools with ``HOSTTAG=ip`` on a
+    host with more than one address names a dump by whichever address comes last in the capture boot."""
+    if config.get("flavour") != "kdump-tools" or config.get("host_tag") == "hostname":
+        return None
+    if len([a for a in addresses if a]) < 2:
+        return None
+    listed = ", ".join(a for a in addresses if a)
+    return (
+        f"dumps are named by whichever address comes last in the capture boot ({listed}); "
+        "set HOSTTAG=hostname"
+    )
 
 
 def ssh_probe_command(directory):

@@ -1060,6 +1060,24 @@ def _source_address(server):
         return None
 
 
+def _tag_addresses(module, host, config, server):
+    """The addresses that may name this host's dump directories: for kdump-tools with ``HOSTTAG=ip``
+    every IPv4 address of its up interfaces but loopback (``ip -4 -o addr show up``; the capture boot takes
+    the last one it lists); else, and where ip cannot answer, the address the kernel sends from to the
+    server. A captured tree has none."""
+    if host.root != "/":
+        return []
+    if config.get("flavour") == "kdump-tools" and config.get("host_tag") != "hostname":
+        ip = module.get_bin_path("ip")
+        if ip is not None:
+            rc, out, _err = module.run_command([ip, "-4", "-o", "addr", "show", "up"])
+            addresses = dump_target.host_addresses(dump_target.ipv4_addresses(out)) if rc == 0 else []
+            if addresses:
+                return addresses
+    address = _source_address(server) if server else None
+    return [address] if address else []
+
+
 def _hostname(host):
     return os.uname().nodename if host.root == "/" else (host.value("/etc/hostname") or None)
 
@@ -1125,14 +1143,16 @@ def read_dump_target(module, host, config, mounts):
         return None
     parts = (dump_target.split_ssh if config["kind"] == "ssh" else dump_target.split_nfs)(config["target"])
     server = None if parts is None else parts[0 if config["kind"] == "nfs" else 1]
-    address = _source_address(server) if server and host.root == "/" else None
-    tags = dump_target.host_tags(config, [address] if address else [], _hostname(host))
+    addresses = _tag_addresses(module, host, config, server)
+    tags = dump_target.host_tags(config, addresses, _hostname(host))
     found = {
         "kind": config["kind"],
         "target": config["target"],
         "server": server,
         "directory": dump_target.server_directory(config),
         "directory_pattern": dump_target.directory_pattern(config, tags),
+        "tags": tags,
+        "naming_note": dump_target.naming_note(config, addresses),
         "probed": host.root == "/" and server is not None,
     }
     if not found["probed"]:

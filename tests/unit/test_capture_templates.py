@@ -67,12 +67,14 @@ def test_kdump_tools_sources_any_value_as_written(
         "crash_capture_kdump_ssh": remote,
         "crash_capture_kdump_ssh_key": key,
         "crash_capture_kdump_nfs": remote,
+        "crash_capture_kdump_host_tag": "hostname",
     }
-    names = ["KDUMP_COREDIR", "MAKEDUMP_ARGS", "USE_KDUMP", "SSH", "SSH_KEY", "NFS"]
+    names = ["KDUMP_COREDIR", "MAKEDUMP_ARGS", "USE_KDUMP", "SSH", "SSH_KEY", "NFS", "HOSTTAG"]
     values = dict(zip(names, source(render("kdump-tools.j2", variables), names, tmp_path), strict=True))
     assert values["KDUMP_COREDIR"] == path
     assert values["MAKEDUMP_ARGS"] == "-c -d 31"
     assert values["USE_KDUMP"] == "1"
+    assert values["HOSTTAG"] == "hostname"  # dump directories named by the host name, not an address
     if kind == "ssh":
         assert (values["SSH"], values["SSH_KEY"], values["NFS"]) == (remote, key, "")
     else:

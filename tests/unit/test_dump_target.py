@@ -123,9 +123,95 @@ def test_kdump_tools_directories_by_address_or_host_name() -> None:
     pattern = re.compile(dt.directory_pattern(by_ip, dt.host_tags(by_ip, ["10.0.0.21"], "db01")))
     assert pattern.match("10.0.0.21-202612051712") and not pattern.match("202612051712")
     assert not pattern.match("10.0.0.2-202612051712")
+    assert pattern.match("db01-202612051712")  # kdump-config's fallback when no address shows up
     by_name = _debian('SSH="kdump@10.0.0.9"\nHOSTTAG="hostname"\n')
     pattern = re.compile(dt.directory_pattern(by_name, dt.host_tags(by_name, ["10.0.0.21"], "db01")))
     assert pattern.match("db01-202612051712") and not pattern.match("10.0.0.21-202612051712")
+
+
+SWARM = (DATA / "ip-addr-swarm-node.txt").read_text()
+DCOS = (DATA / "ip-addr-dcos-boot.txt").read_text()
+
+
+def test_ip_addr_lines_in_listing_order() -> None:
+    assert dt.ipv4_addresses(SWARM) == [
+        ("lo", "127.0.0.1"),
+        ("eth0", "10.0.2.15"),
+        ("eth1", "192.168.100.10"),
+        ("eth2", "192.168.101.10"),
+        ("docker0", "172.17.0.1"),
+        ("docker_gwbridge", "172.18.0.1"),
+    ]
+    spartan = [address for interface, address in dt.ipv4_addresses(DCOS) if interface == "spartan"]
+    assert spartan == ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+    assert dt.ipv4_addresses(DCOS)[-1] == ("vtep1024", "44.128.0.7")  # kdump-config's pick: the last
+
+
+def test_ip_addr_other_lines_are_skipped() -> None:
+    text = (
+        "2: eth0    inet6 fe80::1/64 scope link \\       valid_lft forever preferred_lft forever\n"
+        "Device \"eth9\" does not exist.\n"
+        "3: eth1    inet 999.1.1.1/24 scope global eth1\n\n"
+    )
+    assert dt.ipv4_addresses(text) == []
+    assert dt.ipv4_addresses("") == [] and dt.ipv4_addresses(None) == []
+
+
+def test_every_address_but_loopback_may_name_a_dump() -> None:
+    assert dt.host_addresses(dt.ipv4_addresses(SWARM)) == [
+        "10.0.2.15",
+        "192.168.100.10",
+        "192.168.101.10",
+        "172.17.0.1",
+        "172.18.0.1",
+    ]
+    assert dt.host_addresses(dt.ipv4_addresses(DCOS)) == [
+        "10.0.2.15",
+        "192.168.0.151",
+        "172.17.0.1",
+        "198.51.100.1",
+        "198.51.100.2",
+        "198.51.100.3",
+        "9.0.6.129",
+        "44.128.0.7",
+    ]
+    # an anycast address on lo is loopback's; 127.0.1.1 anywhere too; an address listed twice counts once
+    assert dt.host_addresses([("lo", "10.9.9.9"), ("eth0", "127.0.1.1"), ("a", "10.0.0.1"), ("b", "10.0.0.1")]) == [
+        "10.0.0.1"
+    ]
+
+
+def test_kdump_tools_ip_tags_every_address_and_the_host_name() -> None:
+    by_ip = _debian('SSH="kdump@10.0.0.9"\n')
+    addresses = dt.host_addresses(dt.ipv4_addresses(SWARM))
+    tags = dt.host_tags(by_ip, addresses, "swarm0")
+    assert tags == [*addresses, "swarm0"]
+    pattern = re.compile(dt.directory_pattern(by_ip, tags))
+    assert pattern.match("172.18.0.1-202612051712")  # what kdump-config names it when all are up
+    assert pattern.match("192.168.100.10-202612051712")  # the capture boot brought up eth0 and eth1 only
+    assert not pattern.match("127.0.0.1-202612051712") and not pattern.match("172.18.0.10-202612051712")
+    by_name = _debian('SSH="kdump@10.0.0.9"\nHOSTTAG=hostname\n')
+    assert dt.host_tags(by_name, addresses, "swarm0") == ["swarm0"]
+    assert dt.host_tags(by_ip, [], "db01") == ["db01"]  # a captured tree: no addresses
+
+
+def test_naming_note_for_ip_on_a_host_of_several_addresses() -> None:
+    by_ip = _debian('NFS="nfs01:/srv/crash"\n')
+    addresses = dt.host_addresses(dt.ipv4_addresses(SWARM))
+    note = dt.naming_note(by_ip, addresses)
+    assert note.startswith("dumps are named by whichever address comes last in the capture boot (10.0.2.15, ")
+    assert note.endswith("; set HOSTTAG=hostname")
+    assert dt.naming_note(by_ip, ["10.0.0.21"]) is None
+    assert dt.naming_note(_debian('NFS="nfs01:/srv/crash"\nHOSTTAG="hostname"\n'), addresses) is None
+    assert dt.naming_note(ff.parse_kdump_conf(EL_SSH, "/etc/kdump.conf"), addresses) is None
+
+
+def test_the_note_is_beside_readiness_not_in_it() -> None:
+    capture = {"dump_target": {"naming_note": "dumps are named by ...; set HOSTTAG=hostname"}}
+    found = readiness.capture_readiness(capture)
+    assert found["notes"] == ["dumps are named by ...; set HOSTTAG=hostname"]
+    assert "dumps are named by ...; set HOSTTAG=hostname" not in found["missing"]
+    assert readiness.capture_readiness({})["notes"] == []
 
 
 def test_no_tag_no_pattern() -> None:
