@@ -91,6 +91,29 @@ def remote_target(root: Path) -> RemoteTarget | None:
     return RemoteTarget(True, directives["ssh"], key, directives.get("path") or "/var/crash", "ip")
 
 
+def capture_boot_tag(ip_output: str, hostname: str) -> str:
+    """kdump-tools' ``HOSTTAG=ip`` name for a dump directory (kdump-config 1.8, ``define_stampdir``): the
+    last IPv4 address ``ip addr show up`` lists, loopback's included, whichever interface carries it; the
+    host name when none shows up. ``ip_output`` is ``ip -4 -o addr show up``, one address a line::
+
+        2: eth0    inet 10.0.2.15/24 brd 10.0.2.255 scope global eth0\\       valid_lft forever ...
+    """
+    addresses = [
+        words[3].split("/", 1)[0]
+        for words in (line.split() for line in ip_output.splitlines())
+        if len(words) >= 4 and words[2] == "inet"
+    ]
+    return addresses[-1] if addresses else hostname
+
+
+def _listed_addresses(netns: str) -> str:
+    """``ip -4 -o addr show up`` in the host's network namespace (what the capture boot would list)."""
+    listed = subprocess.run(
+        ["ip", "-n", netns, "-4", "-o", "addr", "show", "up"], capture_output=True, text=True, check=False
+    )
+    return listed.stdout if listed.returncode == 0 else ""
+
+
 def _boot_lines(root: Path) -> list[str]:
     return [
         f"[    0.000000] Linux version {_read(root / 'proc/sys/kernel/osrelease')}",
@@ -102,7 +125,8 @@ def ship_dump(pid: int, netns: str, host_ip: str, hostname: str, root: Path, lin
     """What kdump does with an ssh target, with the host's own ssh client, key and known_hosts (inside its
     network and mount namespaces): EL's kdump makes ``<path>/<address>-<date>/`` and streams
     ``vmcore.flat`` and ``vmcore-dmesg.txt`` through ``ssh ... dd``; kdump-tools makes
-    ``<KDUMP_COREDIR>/<HOSTTAG>-<stamp>/``, streams ``dump.<stamp>`` and copies ``dmesg.<stamp>`` with scp.
+    ``<KDUMP_COREDIR>/<HOSTTAG>-<stamp>/`` (HOSTTAG=ip: capture_boot_tag of the host's up interfaces),
+    streams ``dump.<stamp>`` and copies ``dmesg.<stamp>`` with scp.
     Returns ``user@server:<directory>``, or None when no capture kernel is loaded or the target is local."""
     target = remote_target(root)
     if target is None or _read(root / "sys/kernel/kexec_crash_loaded") != "1":
@@ -120,7 +144,7 @@ def ship_dump(pid: int, netns: str, host_ip: str, hostname: str, root: Path, lin
         scp = None
     else:
         stamp = time.strftime("%Y%m%d%H%M")
-        tag = hostname if target.host_tag == "hostname" else host_ip
+        tag = hostname if target.host_tag == "hostname" else capture_boot_tag(_listed_addresses(netns), hostname)
         directory = f"{target.directory.rstrip('/')}/{tag}-{stamp}"
         steps = [
             (["mkdir", "-p", directory], None),

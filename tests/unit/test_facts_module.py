@@ -672,3 +672,36 @@ def test_ubuntu_version_signature_and_id_like(tmp_path: Path) -> None:
         "5.15.0-79.86",
         "5.15.111",
     )
+
+
+class _IpAnswers:
+    """The two calls the dump-target tags make of the module: where ip is, and its answer."""
+
+    def __init__(self, ip_output: str | None) -> None:
+        self.ip_output = ip_output
+        self.argv: list[str] = []
+
+    def get_bin_path(self, name: str) -> str | None:
+        return "/usr/sbin/ip" if name == "ip" and self.ip_output is not None else None
+
+    def run_command(self, argv: list[str]) -> tuple[int, str, str]:
+        self.argv = argv
+        return 0, self.ip_output or "", ""
+
+
+def test_dump_target_tags_are_the_addresses_ip_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kdump-tools with HOSTTAG=ip: every address `ip -4 -o addr show up` lists but loopback (a real swarm
+    node's answer), and the host name; EL, and a host without ip: the address it reaches the server from."""
+    swarm = (DATA.parent / "dump_target" / "ip-addr-swarm-node.txt").read_text()
+    monkeypatch.setattr(ff, "_source_address", lambda server: "192.168.100.10")
+    monkeypatch.setattr(ff, "_hostname", lambda host: "swarm0")
+    live = ff.Host("/")
+    by_ip = ff.parse_kdump_tools('SSH="kdump@10.0.0.9"\n', "/etc/default/kdump-tools")
+    module = _IpAnswers(swarm)
+    addresses = ff._tag_addresses(module, live, by_ip, "10.0.0.9")
+    assert module.argv == ["/usr/sbin/ip", "-4", "-o", "addr", "show", "up"]
+    assert addresses == ["10.0.2.15", "192.168.100.10", "192.168.101.10", "172.17.0.1", "172.18.0.1"]
+    assert ff._tag_addresses(_IpAnswers(None), live, by_ip, "10.0.0.9") == ["192.168.100.10"]
+    el = ff.parse_kdump_conf("ssh kdump@10.0.0.9\n", "/etc/kdump.conf")
+    assert ff._tag_addresses(_IpAnswers(swarm), live, el, "10.0.0.9") == ["192.168.100.10"]
+    assert ff._tag_addresses(_IpAnswers(swarm), ff.Host(str(DEBIAN)), by_ip, "10.0.0.9") == []

@@ -49,3 +49,13 @@ def test_local_targets_stay_local(tmp_path: Path) -> None:
 def test_mixed_fleet_has_a_dump_server() -> None:
     group = next(g for g in load_scenario("mixed").groups if g.dump_server is not None)
     assert (group.host_names(), group.dump_server.user, group.modules) == (["dumps01"], "kdump", ())
+
+
+def test_kdump_tools_ip_tag_is_the_last_address_listed() -> None:
+    """kdump-config's rule, on a real swarm node's `ip -o -4 addr`: the last address (docker_gwbridge's),
+    not the routed one; loopback's when it is the only one; the host name when there is none."""
+    swarm = (DATA / "ip-addr-swarm-node.txt").read_text()
+    assert panic.capture_boot_tag(swarm, "swarm0") == "172.18.0.1"
+    only_lo = swarm.splitlines()[0] + "\n"
+    assert panic.capture_boot_tag(only_lo, "swarm0") == "127.0.0.1"
+    assert panic.capture_boot_tag("", "swarm0") == "swarm0"
