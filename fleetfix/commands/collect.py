@@ -67,6 +67,7 @@ def schedule_record(result: HostResult) -> tuple[dict[str, Any], tuple[str, ...]
         except (ZoneInfoNotFoundError, ValueError):
             notes.append(f"unknown time zone {zone!r}: its times are taken as UTC")
             zone = None
+    notes.extend(shared_dump_notes(result.facts.get("fleetfix_collect_shared_dumps")))
     calendar = str(record.get("calendar") or "")
     if not calendar and record.get("calendar_error"):
         notes.append(f"systemd-analyze calendar: {' '.join(str(record['calendar_error']).split())[:200]}")
@@ -79,6 +80,18 @@ def schedule_record(result: HostResult) -> tuple[dict[str, Any], tuple[str, ...]
         "systemd_analyze": calendar or None,
     }
     return document, tuple(notes)
+
+
+def shared_dump_notes(shared: object) -> list[str]:
+    """The play's ``fleetfix_collect_shared_dumps`` (dump directories whose tag several hosts of the run
+    carry, fetched for none of them) as notes naming each directory and its claimants."""
+    notes = []
+    for item in shared if isinstance(shared, list) else ():
+        if isinstance(item, Mapping) and isinstance(item.get("hosts"), list):
+            hosts = ", ".join(str(h) for h in item["hosts"])
+            where = f"{item.get('server')}:{item.get('path')}"
+            notes.append(f"not fetched: {where} is named by a tag {hosts} all carry (set HOSTTAG=hostname)")
+    return notes
 
 
 def _fetched(result: HostResult, store: Path, kind: str) -> int:

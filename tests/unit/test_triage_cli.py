@@ -368,3 +368,17 @@ def test_a_hosts_answer_becomes_its_jobs_file(tmp_path: Path) -> None:
         "unknown time zone 'Mars/Olympus': its times are taken as UTC",
         "systemd-analyze calendar: Failed",
     )
+
+
+def test_a_dump_directory_several_hosts_claim_is_a_note_naming_them() -> None:
+    facts = json.loads((REPO / "tests" / "data" / "facts" / "db01.json").read_text())
+    shared = [
+        {"path": "/var/crash/fleet/172.17.0.1-202612060412", "server": "dumps01", "hosts": ["db01", "db02"]},
+        "not a record",
+    ]
+    result = HostResult("db01", "ok", "", {"fleetfix": facts, "fleetfix_collect_shared_dumps": shared}, ())
+    _, notes = schedule_record(result)
+    assert notes == (
+        "not fetched: dumps01:/var/crash/fleet/172.17.0.1-202612060412 is named by a tag db01, db02 all carry"
+        " (set HOSTTAG=hostname)",
+    )
