@@ -5,7 +5,7 @@ nfs_server.py); the guest reaches it as 10.0.2.2. In order, each step printing i
 enable --dump-target nfs://10.0.2.2/<export>`` installs the NFS client and points kdump-tools at the export;
 ``fleetfix capture status`` mounts the export as kdump-config would (in a mount namespace of its own) and
 finds it writable; a sysrq crash sends the guest into the capture kernel, whose kdump-config mounts the
-export and writes the dump and its kernel log there under ``<guest address>-<stamp>/``, and the guest comes
+export and writes the dump and its kernel log there under ``<guest host name>-<stamp>/``, and the guest comes
 back; ``fleetfix collect`` fetches the log from the dump server (this machine, an inventory host with
 ``ansible_host: 10.0.2.2`` and ``ansible_connection: local``) and ``fleetfix triage`` finds the panic.
 
@@ -37,8 +37,9 @@ RETURN_WAIT = 900.0  # panic to ssh again: the capture kernel boots, mounts the 
 DUMP_SERVER = "dumpserver"  # this machine, as the guest's inventory names it
 PANIC = "Kernel panic - not syncing: sysrq triggered crash"
 # kdump-tools 1.8's dump directory on a remote target: <HOSTTAG>-<date +%Y%m%d%H%M>, the tag the guest's
-# address (HOSTTAG=ip, the default), holding dmesg.<stamp> and the compressed dump.<stamp>
-_DUMP_DIR = re.compile(re.escape(rootfs.GUEST_ADDRESS) + r"-([0-9]{12})")
+# host name (the role writes HOSTTAG=hostname; kdump-tools' own default, ip, would take the last address
+# the capture boot lists), holding dmesg.<stamp> and the compressed dump.<stamp>
+_DUMP_DIR = re.compile(re.escape(rootfs.HOSTNAME) + r"-([0-9]{12})")
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +90,7 @@ def test_capture_enable_points_kdump_tools_at_the_export(
     assert host["status"] in ("changed", "ok"), host
     target = f"{rootfs.HOST_FROM_GUEST}:{export}"
     assert ok(guest, '. /etc/default/kdump-tools && printf %s "$NFS"') == target
+    assert ok(guest, '. /etc/default/kdump-tools && printf %s "$HOSTTAG"') == "hostname"
     # kdump-config runs `mount -t nfs` in the capture boot: mount.nfs must be on the root it mounts
     assert ok(guest, "dpkg-query -W -f='${db:Status-Status}' nfs-common") == "installed"
     assert ok(guest, "cat /sys/kernel/kexec_crash_loaded") == "1"
