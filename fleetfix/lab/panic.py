@@ -144,7 +144,11 @@ def ship_dump(pid: int, netns: str, host_ip: str, hostname: str, root: Path, lin
         scp = None
     else:
         stamp = time.strftime("%Y%m%d%H%M")
-        tag = hostname if target.host_tag == "hostname" else capture_boot_tag(_listed_addresses(netns), hostname)
+        tag = (
+            hostname
+            if target.host_tag == "hostname"
+            else capture_boot_tag(_listed_addresses(netns), hostname)
+        )
         directory = f"{target.directory.rstrip('/')}/{tag}-{stamp}"
         steps = [
             (["mkdir", "-p", directory], None),

@@ -106,7 +106,7 @@ def ipv4_addresses(text):
 
     A line::
 
-        2: eth0    inet 10.0.2.15/24 brd 10.0.2.255 scope global eth0\\       valid_lft forever preferred_lft forever
+        2: eth0    inet 10.0.2.15/24 brd 10.0.2.255 scope global eth0\\       valid_lft forever ...
 
     Lines of another shape (inet6, a message) are skipped.
     """
@@ -146,7 +146,7 @@ def host_tags(config, addresses, hostname):
     if config.get("host_tag") == "hostname":
         return [hostname] if hostname else []
     tags = [a for a in addresses if a]
-    return tags + [hostname] if hostname and hostname not in tags else tags
+    return [*tags, hostname] if hostname and hostname not in tags else tags
 
 
 def naming_note(config, addresses):

@@ -150,7 +150,7 @@ def test_ip_addr_lines_in_listing_order() -> None:
 def test_ip_addr_other_lines_are_skipped() -> None:
     text = (
         "2: eth0    inet6 fe80::1/64 scope link \\       valid_lft forever preferred_lft forever\n"
-        "Device \"eth9\" does not exist.\n"
+        'Device "eth9" does not exist.\n'
         "3: eth1    inet 999.1.1.1/24 scope global eth1\n\n"
     )
     assert dt.ipv4_addresses(text) == []
@@ -176,9 +176,9 @@ def test_every_address_but_loopback_may_name_a_dump() -> None:
         "44.128.0.7",
     ]
     # an anycast address on lo is loopback's; 127.0.1.1 anywhere too; an address listed twice counts once
-    assert dt.host_addresses([("lo", "10.9.9.9"), ("eth0", "127.0.1.1"), ("a", "10.0.0.1"), ("b", "10.0.0.1")]) == [
-        "10.0.0.1"
-    ]
+    assert dt.host_addresses(
+        [("lo", "10.9.9.9"), ("eth0", "127.0.1.1"), ("a", "10.0.0.1"), ("b", "10.0.0.1")]
+    ) == ["10.0.0.1"]
 
 
 def test_kdump_tools_ip_tags_every_address_and_the_host_name() -> None:
