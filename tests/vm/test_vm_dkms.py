@@ -178,7 +178,8 @@ def test_remediate_builds_1_0_2_with_dkms_signs_it_with_our_key_and_loads_it(
 
     # dkms built, installed and recorded 1.0.2 for the running kernel; that build is the one loaded.
     release = ok(guest, "uname -r")
-    assert ok(guest, f"dkms status -m {MODULE} -v {TARGET} -k {release}").endswith(": installed")
+    status = ok(guest, f"dkms status -m {MODULE} -v {TARGET} -k {release}")
+    assert status.startswith(f"{MODULE}/{TARGET}, {release}, x86_64: installed"), status
     path = ok(guest, f"modinfo -F filename {MODULE}")
     assert path == f"/lib/modules/{release}/updates/dkms/{MODULE}.ko"
     assert ok(guest, f"modinfo -F version {MODULE}") == TARGET
