@@ -190,7 +190,7 @@ def test_remediate_builds_1_0_2_with_dkms_signs_it_with_our_key_and_loads_it(
     assert ok(guest, f"modinfo -F signer {MODULE}") == SIGNER
     assert ok(guest, f"tail -c 28 {path}") == "~Module signature appended~"
     assert guest.run("test -e /var/lib/dkms/mok.key").returncode != 0
-    [signature] = [s for s in upgrade["signatures"] if s["release"] == release]
+    signature = next(s for s in upgrade["signatures"] if s["release"] == release)
     assert (signature["signer"], signature["signed"], signature["format"]) == (SIGNER, True, "PKCS#7")
     state = upgrade["secure_boot"]
     # A direct BIOS boot: no efivars, no mokutil, no lockdown; the kernel enforces nothing here.
