@@ -130,6 +130,10 @@ def _remediate(inventory: Path, target: str) -> tuple[int, dict]:
     return done.returncode, json.loads(done.stdout)["hosts"][0]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="the upgrade fails with a bare 'non-zero return code' before the build's own message: a dkms task to find",
+)
 def test_a_build_that_does_not_compile_leaves_the_host_on_its_previous_build(
     guest: Vm, steps: Steps, state_dir: Path
 ) -> None:
