@@ -132,7 +132,7 @@ def _remediate(inventory: Path, target: str) -> tuple[int, dict]:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the upgrade fails with a bare 'non-zero return code' before the build's own message: a dkms task to find",
+    reason="the upgrade stops on a bare non-zero return code before the build's own message (task unknown)",
 )
 def test_a_build_that_does_not_compile_leaves_the_host_on_its_previous_build(
     guest: Vm, steps: Steps, state_dir: Path
