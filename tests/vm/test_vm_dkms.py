@@ -12,9 +12,11 @@ build is not (that needs the key enrolled in firmware the guest does not have).
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -86,9 +88,19 @@ def test_the_guest_gets_dkms_a_compiler_and_its_kernels_headers(
     _send(guest, debs, GUEST_DEBS)
     steps.record("copy them to the guest", started)
     started = time.monotonic()
+    # The guest's disk is a throwaway overlay: no fsync per file, and no documentation unpacked (the
+    # headers and the compiler are tens of thousands of files, each a slow write under emulation).
+    quick = " ".join(
+        shlex.quote(f"-oDPkg::Options::={option}")
+        for option in (
+            "--force-unsafe-io",
+            "--path-exclude=/usr/share/doc/*",
+            "--path-exclude=/usr/share/man/*",
+        )
+    )
     ok(
         guest,
-        f"apt-get install -y -q --no-install-recommends {GUEST_DEBS}/*.deb && rm -rf {GUEST_DEBS}",
+        f"apt-get install -y -q --no-install-recommends {quick} {GUEST_DEBS}/*.deb && rm -rf {GUEST_DEBS}",
         1500,
     )
     steps.record("install them in the guest", started)
@@ -130,10 +142,16 @@ def _remediate(inventory: Path, target: str) -> tuple[int, dict]:
     return done.returncode, json.loads(done.stdout)["hosts"][0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the upgrade stops on a bare non-zero return code before the build's own message (task unknown)",
-)
+def _step_seconds(host: dict) -> str:
+    """The journal's time for each step of ``host``, as the run recorded it."""
+    spans = (
+        (s["step"], datetime.fromisoformat(s["ended_at"]) - datetime.fromisoformat(s["started_at"]))
+        for s in host["steps"]
+        if s["ended_at"]
+    )
+    return ", ".join(f"{step} {span.total_seconds():.0f}s" for step, span in spans)
+
+
 def test_a_build_that_does_not_compile_leaves_the_host_on_its_previous_build(
     guest: Vm, steps: Steps, state_dir: Path
 ) -> None:
@@ -144,11 +162,12 @@ def test_a_build_that_does_not_compile_leaves_the_host_on_its_previous_build(
     started = time.monotonic()
     code, host = _remediate(inventory, broken.version)
     steps.record("fleetfix remediate (dkms build fails)", started)
+    steps.say(f"its steps: {_step_seconds(host)}")
     assert code == ExitStatus.HOSTS_FAILED, host
     assert host["status"] == "failed", host
     assert [s["state"] for s in host["steps"] if s["step"] == "upgrade"] == ["failed"], host["steps"]
     message = host["outcome"]
-    assert "building dkms fxhba/1.0.3 failed: " in message, message
+    assert "building dkms fxhba/1.0.3 failed for " in message, message
     assert 'error: #error "fxhba needs a newer kernel"' in message  # the compiler's words, from make.log
     # Nothing of 1.0.3 stays: not in dkms, not under /usr/src; the packaged build is loaded and on disk.
     assert ok(guest, f"dkms status -m {MODULE}") == ""
@@ -173,6 +192,7 @@ def test_remediate_builds_1_0_2_with_dkms_signs_it_with_our_key_and_loads_it(
     started = time.monotonic()
     code, host = _remediate(inventory, TARGET)
     steps.record("fleetfix remediate (dkms build and install, signed, reload, verify, soak)", started)
+    steps.say(f"its steps: {_step_seconds(host)}")
     assert code == 0, host.get("outcome")
     assert host["status"] == "done", host
     details = {s["step"]: s["detail"] for s in host["steps"]}
