@@ -158,13 +158,14 @@ def _record(journal: Journal, ctx: BatchContext, step: str, host: str, result: H
 
 
 def _roll_back(ctx: BatchContext, host: str, previous: PreviousBuild, journal: Journal) -> None:
-    """Reinstall the build the host ran before (a downgrade), activate it and verify it is the one loaded."""
+    """Put back the build the host ran before (a downgrade, or the DKMS build taken back out), activate it
+    and verify it is the one loaded."""
     extravars = {
         **_step_vars(ctx, "upgrade"),
         "hba_driver_target_version": previous.version,
         "hba_driver_target_srcversion": previous.srcversion or "",
         "hba_driver_from_versions": [],
-        "hba_driver_restore": {"name": previous.package, "version": previous.package_version},
+        "hba_driver_restore": previous.restore,
         "fleetfix_remediate_steps": ["upgrade", "activate", "verify"],
     }
     journal.step_started(ctx.run_id, host, "rollback")
@@ -175,7 +176,7 @@ def _roll_back(ctx: BatchContext, host: str, previous: PreviousBuild, journal: J
         "reason": previous.reason,
         "version": previous.version,
         "srcversion": previous.srcversion,
-        "package": f"{previous.package} {previous.package_version}",
+        "package": previous.how,
         "steps": record.get("steps") or {},
     }
     if result.status == "ok":

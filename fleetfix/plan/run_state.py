@@ -223,13 +223,31 @@ def _undrain_due(progress: HostProgress) -> bool:
 
 @dataclass(frozen=True, kw_only=True)
 class PreviousBuild:
-    """What a host ran before the change, as its first pre-check recorded it: what a rollback restores."""
+    """What a host ran before the change, as its first pre-check recorded it, and how a rollback restores it:
+    reinstall the package that held it (a downgrade), or take the DKMS build this change added back out
+    (``dkms remove``, which puts back what it set aside) when the change came from a DKMS source."""
 
-    package: str
-    package_version: str
+    package: str | None = None
+    package_version: str | None = None
+    dkms_name: str | None = None
+    dkms_version: str | None = None
     version: str  # the module's version, loaded before the change
     srcversion: str | None
     reason: str  # why it is put back (``rollback_reason``)
+
+    @property
+    def restore(self) -> dict[str, str]:
+        """The role's ``hba_driver_restore``."""
+        if self.dkms_name and self.dkms_version:
+            return {"dkms_name": self.dkms_name, "dkms_version": self.dkms_version}
+        return {"name": self.package or "", "version": self.package_version or ""}
+
+    @property
+    def how(self) -> str:
+        """How it is put back, as the journal and ``runs show`` say it."""
+        if self.dkms_name and self.dkms_version:
+            return f"dkms remove {self.dkms_name}/{self.dkms_version}"
+        return f"{self.package} {self.package_version}"
 
 
 ROLLBACK_AFTER = ("verify", "soak")  # the steps whose failure puts the previous build back
@@ -328,7 +346,8 @@ def rollback_candidate(host: HostProgress) -> PreviousBuild | str | None:
 
     Due when the host's last failure has a ``rollback_reason`` and the host was not rolled back already.
     The previous build is the one the host's *first* pre-check saw: a resumed run pre-checks again, by then
-    on the new build.
+    on the new build. A change from a DKMS source is undone by taking the DKMS build it adds back out: the
+    pre-check records it as ``previous: {"source": "dkms", "dkms": {"name": ..., "version": ...}}``.
     """
     failed = [r for r in host.records if r.state == "failed"]
     if not failed or "rollback" in host.latest or (reason := rollback_reason(failed[-1])) is None:
@@ -338,13 +357,23 @@ def rollback_candidate(host: HostProgress) -> PreviousBuild | str | None:
     previous = detail.get("previous") or {}
     if previous.get("mismatch"):  # e.g. a refused build left installed by an earlier --no-rollback
         return f"no previous package recorded to reinstall: {previous['mismatch']}"
-    if previous.get("source") != "package" or not previous.get("version") or not detail.get("loaded_version"):
+    loaded = detail.get("loaded_version")
+    added = previous.get("dkms") if previous.get("source") == "dkms" else None
+    if isinstance(added, Mapping) and added.get("name") and added.get("version") and loaded:
+        return PreviousBuild(
+            dkms_name=str(added["name"]),
+            dkms_version=str(added["version"]),
+            version=loaded,
+            srcversion=detail.get("loaded_srcversion"),
+            reason=reason,
+        )
+    if previous.get("source") != "package" or not previous.get("version") or not loaded:
         source = previous.get("source") or "unknown"
         return f"no previous package recorded to reinstall (the build came from {source})"
     return PreviousBuild(
         package=previous["name"],
         package_version=previous["version"],
-        version=detail["loaded_version"],
+        version=loaded,
         srcversion=detail.get("loaded_srcversion"),
         reason=reason,
     )

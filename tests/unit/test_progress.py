@@ -186,6 +186,35 @@ def test_a_failed_soak_is_rolled_back_to_the_build_the_first_precheck_saw() -> N
     assert rollback_candidate(rolled.host("db01")) is None  # once
 
 
+def test_a_change_from_a_dkms_source_is_rolled_back_by_taking_its_build_out_of_dkms() -> None:
+    precheck = record("db01", "precheck", "ok", loaded_version="1.0.0", loaded_srcversion="A1B2C3",
+                      previous={"source": "dkms", "name": None, "version": None,
+                                "dkms": {"name": "fxhba", "version": "1.0.2"}})  # fmt: skip
+    failed = [precheck, *ok("db01", "baseline", "upgrade", "activate"), record("db01", "verify", "failed")]
+    previous = rollback_candidate(run_progress(["db01"], failed).host("db01"))
+    assert previous == PreviousBuild(
+        dkms_name="fxhba",
+        dkms_version="1.0.2",
+        version="1.0.0",
+        srcversion="A1B2C3",
+        reason="the new build failed its verify",
+    )
+    assert isinstance(previous, PreviousBuild)
+    assert previous.restore == {"dkms_name": "fxhba", "dkms_version": "1.0.2"}
+    assert previous.how == "dkms remove fxhba/1.0.2"
+    # A compile that failed inside the upgrade left nothing installed: the role took it out itself.
+    build_failed = [precheck, *ok("db01", "baseline"), record("db01", "upgrade", "failed", message="make")]
+    assert rollback_candidate(run_progress(["db01"], build_failed).host("db01")) is None
+
+
+def test_a_package_rollback_reinstalls_the_recorded_version() -> None:
+    host = run_progress(["db01"], [PRECHECK_34, *ok("db01", "baseline", "upgrade", "activate"), SOAK_PANIC])
+    previous = rollback_candidate(host.host("db01"))
+    assert isinstance(previous, PreviousBuild)
+    assert previous.restore == {"name": "mpt3sas-driver", "version": "34.100.00.00-1"}
+    assert previous.how == "mpt3sas-driver 34.100.00.00-1"
+
+
 def test_no_rollback_before_the_new_build_is_in_place_or_without_a_package() -> None:
     upgrade_failed = [
         PRECHECK_34,

@@ -176,6 +176,35 @@ def test_a_build_that_does_not_compile_leaves_the_host_on_its_previous_build(
     assert ok(guest, f"cat /sys/module/{MODULE}/version") == "1.0.0" and boot_id(guest) == before
 
 
+def test_a_build_refused_once_installed_is_taken_back_out_of_dkms(
+    guest: Vm, steps: Steps, state_dir: Path
+) -> None:
+    # The tarball and its dkms.conf say 1.0.4; the module inside says 1.0.5. dkms builds and installs it,
+    # modinfo then finds 1.0.5, not the target: the upgrade stops with that build on disk, and the rollback
+    # takes it back out of dkms (the previous build was never unloaded).
+    mislabelled = driver.Build("1.0.5", locked_slots=True)
+    archive = dkms_source.tarball(mislabelled, state_dir, labelled="1.0.4")
+    inventory = _inventory(guest, archive, state_dir / "mislabelled.yml")
+    before = boot_id(guest)
+    started = time.monotonic()
+    code, host = _remediate(inventory, "1.0.4")
+    steps.record("fleetfix remediate (dkms build refused, rolled back)", started)
+    steps.say(f"its steps: {_step_seconds(host)}")
+    assert code == ExitStatus.HOSTS_FAILED, host
+    assert host["status"] == "failed", host
+    assert host["outcome"].startswith("rolled back to 1.0.0 after it failed at upgrade: "), host["outcome"]
+    assert "modinfo finds fxhba 1.0.5" in host["outcome"], host["outcome"]
+    rollback = next(s for s in host["steps"] if s["step"] == "rollback")
+    assert rollback["state"] == "ok", rollback
+    assert rollback["detail"]["package"] == "dkms remove fxhba/1.0.4"
+    assert rollback["detail"]["steps"]["upgrade"]["installed_version"] == "1.0.0"
+    # Out of dkms, the override gone, the packaged build found and loaded, on the same boot.
+    assert ok(guest, f"dkms status -m {MODULE}") == ""
+    assert guest.run(f"test -e /etc/depmod.d/fleetfix-{MODULE}.conf").returncode != 0
+    assert ok(guest, f"modinfo -F version {MODULE}") == "1.0.0"
+    assert ok(guest, f"cat /sys/module/{MODULE}/version") == "1.0.0" and boot_id(guest) == before
+
+
 def test_remediate_builds_1_0_2_with_dkms_signs_it_with_our_key_and_loads_it(
     guest: Vm, signing: tuple[str, str], steps: Steps, state_dir: Path
 ) -> None:

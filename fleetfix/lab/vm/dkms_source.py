@@ -16,13 +16,13 @@ from fleetfix.lab.vm import driver
 BUILD = driver.Build("1.0.2", locked_slots=True)
 
 
-def dkms_conf(build: driver.Build) -> str:
+def dkms_conf(build: driver.Build, labelled: str | None = None) -> str:
     """dkms.conf for ``build`` (dkms(8), "DKMS.CONF"): one module, built by dkms' default make command
     (``make -C <kernel build dir> M=<dkms build dir>``, which the Kbuild file serves), installed under the
     kernel's updates tree and rebuilt by dkms autoinstall for each new kernel."""
     fields = {
         "PACKAGE_NAME": driver.MODULE,
-        "PACKAGE_VERSION": build.version,
+        "PACKAGE_VERSION": labelled or build.version,
         "BUILT_MODULE_NAME[0]": driver.MODULE,
         "DEST_MODULE_LOCATION[0]": "/updates/dkms",
         "AUTOINSTALL": "yes",
@@ -30,18 +30,20 @@ def dkms_conf(build: driver.Build) -> str:
     return "".join(f'{key}="{value}"\n' for key, value in fields.items())
 
 
-def tarball(build: driver.Build, out_dir: Path, compile_error: str = "") -> Path:
+def tarball(build: driver.Build, out_dir: Path, compile_error: str = "", labelled: str | None = None) -> Path:
     """``out_dir``/fxhba-<version>-dkms.tar.gz holding ``fxhba-<version>/`` (source, build header,
     dkms.conf), owned by root as a vendor's tarball unpacks. A ``compile_error`` stops the compiler with that
-    message: a source that does not build (for the kernel it meets)."""
-    stage = out_dir / f"{driver.MODULE}-{build.version}"
+    message: a source that does not build (for the kernel it meets). ``labelled``: the version the tarball
+    and its dkms.conf say, where the module inside declares ``build``'s (a mislabelled release)."""
+    version = labelled or build.version
+    stage = out_dir / f"{driver.MODULE}-{version}"
     shutil.rmtree(stage, ignore_errors=True)
     shutil.copytree(driver.SOURCE_DIR, stage)
     # the packaged builds' header, so a version means one build whichever way it ships
     error = f'#error "{compile_error}"\n' if compile_error else ""
     (stage / "fxhba_build.h").write_text(driver._build_header(build) + error)
-    (stage / "dkms.conf").write_text(dkms_conf(build))
-    archive = out_dir / f"{driver.MODULE}-{build.version}-dkms.tar.gz"
+    (stage / "dkms.conf").write_text(dkms_conf(build, labelled))
+    archive = out_dir / f"{driver.MODULE}-{version}-dkms.tar.gz"
 
     def as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
         info.uid = info.gid = 0
