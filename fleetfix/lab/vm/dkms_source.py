@@ -30,18 +30,16 @@ def dkms_conf(build: driver.Build, labelled: str | None = None) -> str:
     return "".join(f'{key}="{value}"\n' for key, value in fields.items())
 
 
-def tarball(build: driver.Build, out_dir: Path, compile_error: str = "", labelled: str | None = None) -> Path:
+def tarball(build: driver.Build, out_dir: Path, labelled: str | None = None) -> Path:
     """``out_dir``/fxhba-<version>-dkms.tar.gz holding ``fxhba-<version>/`` (source, build header,
-    dkms.conf), owned by root as a vendor's tarball unpacks. A ``compile_error`` stops the compiler with that
-    message: a source that does not build (for the kernel it meets). ``labelled``: the version the tarball
-    and its dkms.conf say, where the module inside declares ``build``'s (a mislabelled release)."""
+    dkms.conf), owned by root as a vendor's tarball unpacks. ``labelled``: the version the tarball and its
+    dkms.conf say, where the module inside declares ``build``'s (a mislabelled release)."""
     version = labelled or build.version
     stage = out_dir / f"{driver.MODULE}-{version}"
     shutil.rmtree(stage, ignore_errors=True)
     shutil.copytree(driver.SOURCE_DIR, stage)
     # the packaged builds' header, so a version means one build whichever way it ships
-    error = f'#error "{compile_error}"\n' if compile_error else ""
-    (stage / "fxhba_build.h").write_text(driver._build_header(build) + error)
+    (stage / "fxhba_build.h").write_text(driver._build_header(build))
     (stage / "dkms.conf").write_text(dkms_conf(build, labelled))
     archive = out_dir / f"{driver.MODULE}-{version}-dkms.tar.gz"
 
