@@ -5,9 +5,9 @@ guest's own dpkg status: the base image every VM test boots carries no compiler)
 builds fxhba 1.0.2 from the lab's source tarball with the real dkms, which signs it with a key and
 certificate this test made, installs it, reloads it and soaks it; before that, a mislabelled tarball that
 dkms installs but the upgrade refuses is rolled back by taking it back out of dkms. The guest has no Secure
-Boot and no lockdown: what is proved is that the build the kernel loads carries our signature (dkms used our key, not
-its own) and that the role reads the real signer and Secure Boot state; the kernel refusing an untrusted
-build is not (that needs the key enrolled in firmware the guest does not have).
+Boot and no lockdown: what is proved is that the build the kernel loads carries our signature (dkms used
+our key, not its own) and that the role reads the real signer and Secure Boot state; the kernel refusing an
+untrusted build is not (that needs the key enrolled in firmware the guest does not have).
 """
 
 from __future__ import annotations
