@@ -67,7 +67,6 @@ def schedule_record(result: HostResult) -> tuple[dict[str, Any], tuple[str, ...]
         except (ZoneInfoNotFoundError, ValueError):
             notes.append(f"unknown time zone {zone!r}: its times are taken as UTC")
             zone = None
-    notes.extend(shared_dump_notes(result.facts.get("fleetfix_collect_shared_dumps")))
     calendar = str(record.get("calendar") or "")
     if not calendar and record.get("calendar_error"):
         notes.append(f"systemd-analyze calendar: {' '.join(str(record['calendar_error']).split())[:200]}")
@@ -148,7 +147,7 @@ def host_collected(result: HostResult, store: Path) -> HostCollected:
         sum(1 for d in dumps if not d.get("dmesg_file")),
         len(document["scheduled_jobs"]),
         document["timezone"],
-        notes,
+        (*notes, *shared_dump_notes(result.facts.get("fleetfix_collect_shared_dumps"))),
         _fetched(result, store, "pstore"),
         pstore_files,
     )

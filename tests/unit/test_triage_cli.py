@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetfix.commands.collect import schedule_record, sync_netconsole, zone_name
+from fleetfix.commands.collect import host_collected, schedule_record, sync_netconsole, zone_name
 from fleetfix.commands.triage import parse_duration, parse_run_lengths
 from fleetfix.host_result import HostResult
 from fleetfix.listen.receiver import ListenEvent, log_name
@@ -370,15 +370,14 @@ def test_a_hosts_answer_becomes_its_jobs_file(tmp_path: Path) -> None:
     )
 
 
-def test_a_dump_directory_several_hosts_claim_is_a_note_naming_them() -> None:
+def test_a_dump_directory_several_hosts_claim_is_a_note_naming_them(tmp_path: Path) -> None:
     facts = json.loads((REPO / "tests" / "data" / "facts" / "db01.json").read_text())
     shared = [
         {"path": "/var/crash/fleet/172.17.0.1-202612060412", "server": "dumps01", "hosts": ["db01", "db02"]},
         "not a record",
     ]
     result = HostResult("db01", "ok", "", {"fleetfix": facts, "fleetfix_collect_shared_dumps": shared}, ())
-    _, notes = schedule_record(result)
-    assert notes == (
+    assert host_collected(result, tmp_path).notes == (
         "not fetched: dumps01:/var/crash/fleet/172.17.0.1-202612060412 is named by a tag db01, db02 all carry"
         " (set HOSTTAG=hostname)",
     )
