@@ -1,11 +1,13 @@
-"""``systemctl`` for a lab host: the verbs Ansible's systemd/service modules and package scripts use."""
+"""``systemctl`` for a lab host: the verbs Ansible's systemd/service modules and package scripts use.
+
+Only what every call needs is imported at the top (see ``units``): the audit runs ``systemctl show`` on
+every host, and a stand-in that costs more than the real tool would weigh on the lab's measurements.
+"""
 
 from __future__ import annotations
 
-import fnmatch
 import sys
 
-from . import power
 from .units import Units, unit_name
 
 _IGNORED_FLAGS = {"--no-pager", "--no-block", "--system", "--force", "--full", "-l", "--plain", "--no-legend"}
@@ -31,7 +33,7 @@ def _show(units: Units, unit: str, wanted: set[str]) -> list[str]:
         "LoadState": load,
         "ActiveState": active,
         "SubState": sub,
-        "FragmentPath": "" if path is None or load == "masked" else "/" + str(path.relative_to(units.root)),
+        "FragmentPath": "" if path is None or load == "masked" else units.host_path(path),
         "UnitFileState": "" if path is None else units.enablement(unit),
         "UnitFilePreset": "enabled",
         "MainPID": "0",
@@ -76,6 +78,8 @@ def main(argv: list[str]) -> int:
     names = [unit_name(w) for w in words[1:]]
     units = Units()
     if verb in ("reboot", "poweroff", "halt", "kexec"):
+        from . import power
+
         return power.request("poweroff" if verb in ("poweroff", "halt") else "reboot")
     if verb in ("daemon-reload", "daemon-reexec", "reset-failed"):
         return 0
@@ -117,7 +121,8 @@ def main(argv: list[str]) -> int:
             if path is None:
                 print(f"No files found for {name}.", file=sys.stderr)
                 return 1
-            print(f"# /{path.relative_to(units.root)}\n{path.read_text()}")
+            with open(path, encoding="utf-8", errors="replace") as text:
+                print(f"# {units.host_path(path)}\n{text.read()}")
         return 0
     if verb == "list-unit-files":
         rows = [(u, units.enablement(u), "enabled") for u in _matching(units.all_units(), words[1:])]
@@ -137,6 +142,8 @@ def main(argv: list[str]) -> int:
 
 
 def _matching(all_units: list[str], patterns: list[str]) -> list[str]:
+    import fnmatch
+
     return [u for u in all_units if not patterns or any(fnmatch.fnmatch(u, p) for p in patterns)]
 
 
