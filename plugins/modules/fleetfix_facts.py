@@ -18,7 +18,6 @@ import stat
 import struct
 from datetime import datetime
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetfix.hba.plugins.module_utils import dump_target
 from ansible_collections.fleetfix.hba.plugins.module_utils.capture_readiness import capture_readiness
 from ansible_collections.fleetfix.hba.plugins.module_utils.crash_dumps import crash_dir_time, is_dmesg_file
@@ -1513,6 +1512,10 @@ def gather(module, root="/", crash_dir=None, max_crash_dumps=20):
 
 
 def main():
+    # Imported here alone: the collection's action plugin runs gather() with HostTools instead, and the
+    # host then compiles none of ansible.module_utils (see plugins/action/fleetfix_facts.py).
+    from ansible.module_utils.basic import AnsibleModule
+
     module = AnsibleModule(
         argument_spec={
             "crash_dir": {"type": "path"},

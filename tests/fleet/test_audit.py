@@ -86,6 +86,20 @@ def test_from_artifacts_judges_a_run_made_elsewhere_the_same(seed_audit, tmp_pat
     assert json.loads(again.stdout)["hosts"] == document["hosts"]
 
 
+def test_the_module_run_as_ansible_runs_modules_gives_the_same_report(seed_lab, seed_audit, tmp_path) -> None:
+    """The facts are read by the collection's action plugin without AnsiballZ; with
+    ``fleetfix_facts_transport: module`` the module itself runs, AnsiballZ and all: the same report."""
+    result, document, _ = seed_audit
+    transport = tmp_path / "transport.yml"
+    transport.write_text(yaml.safe_dump({"all": {"vars": {"fleetfix_facts_transport": "module"}}}))
+    inventories = ["-i", str(seed_lab.inventory_path), "-i", str(transport)]
+    again = fleetfix(tmp_path / "state", "audit", *inventories, "--format", "json")
+    assert again.returncode == result.returncode, again.stderr
+    assert json.loads(again.stdout)["hosts"] == document["hosts"]
+    facts_of = {h["host"]: h for h in document["hosts"] if h["status"] == "ok"}
+    assert len(facts_of) >= len(document["hosts"]) - 1  # every host but the one that is down answered
+
+
 def test_two_inventories_merge_and_a_host_in_both_is_one_host(seed_lab, tmp_path) -> None:
     inventory = yaml.safe_load(Path(seed_lab.inventory_path).read_text())
     db_hosts = inventory["all"]["children"]["db"]["hosts"]

@@ -421,10 +421,29 @@ def test_systemctl_words() -> None:
 # --- whole runs through Ansible -----------------------------------------------------------------------
 
 
-def run_facts(tmp_path: Path, module_args: str = "", check: bool = False) -> dict[str, Any]:
-    """One ``ansible localhost -m fleetfix.hba.fleetfix_facts`` through ansible-runner; its result."""
-    cmdline = "--check" if check else None
-    (tmp_path / "runner").mkdir()
+def run_facts(
+    tmp_path: Path,
+    module_args: str = "",
+    check: bool = False,
+    transport: str = "lean",
+    pipelining: bool = True,
+) -> dict[str, Any]:
+    """One ``ansible localhost -m fleetfix.hba.fleetfix_facts`` through ansible-runner; its result.
+    ``transport``: the collection's action plugin reads without AnsiballZ (lean) or runs the module."""
+    return run_facts_said(tmp_path, module_args, check, transport, pipelining)[0]
+
+
+def run_facts_said(
+    tmp_path: Path,
+    module_args: str = "",
+    check: bool = False,
+    transport: str = "lean",
+    pipelining: bool = True,
+) -> tuple[dict[str, Any], str]:
+    """``run_facts`` at -vvv: the result, and what Ansible said of how it ran the task."""
+    flags = ["-vvv"] + ["--check"] * check + ["-e", f"fleetfix_facts_transport={transport}"]
+    cmdline = " ".join(flags)
+    (tmp_path / "runner").mkdir(parents=True)
     runner = ansible_runner.run(
         private_data_dir=str(tmp_path / "runner"),
         host_pattern="localhost",
@@ -435,14 +454,16 @@ def run_facts(tmp_path: Path, module_args: str = "", check: bool = False) -> dic
         envvars={
             "TZ": "UTC",
             "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+            "ANSIBLE_PIPELINING": str(pipelining),  # as fleetfix's ansible.cfg sets it
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         },
         suppress_env_files=True,
         quiet=True,
     )
-    assert runner.status == "successful", runner.stdout.read()
+    said = runner.stdout.read()
+    assert runner.status == "successful", said
     (result,) = [e["event_data"]["res"] for e in runner.events if e["event"] == "runner_on_ok"]
-    return result
+    return result, said
 
 
 def test_this_machine(tmp_path: Path) -> None:
@@ -473,6 +494,35 @@ def _without_systemctl(facts: dict[str, Any]) -> dict[str, Any]:
     )
     errors = [e for e in facts["errors"] if e["surface"] != "systemctl"]
     return dict(facts, crash_capture=capture, errors=errors)
+
+
+def _read(result: dict[str, Any]) -> dict[str, Any]:
+    """What a reader of the result sees (Ansible's own keys aside)."""
+    return {key: result[key] for key in ("changed", "failed", "ansible_facts") if key in result}
+
+
+@pytest.mark.parametrize("tree", [DEBIAN, EL9])
+def test_the_action_plugin_reads_what_the_module_reads(tmp_path: Path, tree: Path) -> None:
+    lean, lean_said = run_facts_said(tmp_path / "lean", f"root={tree} max_crash_dumps=1")
+    module, module_said = run_facts_said(
+        tmp_path / "module", f"root={tree} max_crash_dumps=1", transport="module"
+    )
+    assert _read(lean) == _read(module)
+    # each went the way it was asked to: Ansible names the module file it packs into AnsiballZ
+    assert "Using module file" in module_said and "Using module file" not in lean_said
+
+
+def test_the_action_plugin_reads_this_machine_as_the_module_does(tmp_path: Path) -> None:
+    lean = run_facts(tmp_path / "lean")["ansible_facts"]["fleetfix"]
+    module = run_facts(tmp_path / "module", transport="module")["ansible_facts"]["fleetfix"]
+    assert lean["uptime_seconds"] >= module["uptime_seconds"] - 60  # read a moment apart
+    assert dict(lean, uptime_seconds=None) == dict(module, uptime_seconds=None)
+
+
+def test_without_pipelining_the_module_itself_runs(tmp_path: Path) -> None:
+    result, said = run_facts_said(tmp_path, f"root={DEBIAN}", pipelining=False)
+    assert "Using module file" in said  # the input could not be piped to a bootstrap: AnsiballZ it is
+    assert result["ansible_facts"]["fleetfix"]["hostname"] == "db01"
 
 
 @pytest.mark.parametrize(("tree", "stored"), [(DEBIAN, "db01.json"), (EL9, "app02.json")])
