@@ -109,7 +109,7 @@ class ActionModule(ActionBase):
         transport = self._templar.template(task_vars.get("fleetfix_facts_transport", "lean"))
         if transport not in TRANSPORTS:
             raise AnsibleActionFail(f"fleetfix_facts_transport must be lean or module, not {transport!r}")
-        if transport == "module" or self._task.async_val or not self._connection.is_pipelining_enabled():
+        if transport == "module" or self._task.async_val or not self._is_pipelining_enabled("new"):
             result.update(self._execute_module(module_name=MODULE_NAME, task_vars=task_vars))
             return result
         _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
