@@ -70,6 +70,16 @@ sys.stdout.write(json.dumps({"changed": False, "ansible_facts": {"fleetfix": fac
 """
 
 
+def command_line(interpreter: str, environment: str = "") -> str:
+    """The shell command that runs the bootstrap: the interpreter one quoted path, as ansible-core quotes a
+    pipelined module's (so no inventory value becomes shell syntax), after Ansible's environment prefix for
+    the task's ``environment``."""
+    if not interpreter.strip():
+        raise AnsibleActionFail("ansible_python_interpreter is empty")
+    command = f"{shlex.quote(interpreter)} -c {shlex.quote(BOOTSTRAP)}"
+    return f"{environment} {command}" if environment else command
+
+
 def _file_of(name: str) -> str:
     return os.path.join(_PLUGINS_DIR, *name[len(PACKAGE) + 1 :].split(".")) + ".py"
 
@@ -115,10 +125,7 @@ class ActionModule(ActionBase):
         _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         interpreter, discovered = self._interpreter(task_vars)
         request = json.dumps({"params": args, "tools": TOOLS, "module": MODULE, "sources": shipped_sources()})
-        command = f"{shlex.quote(interpreter)} -c {shlex.quote(BOOTSTRAP)}"
-        environment = self._compute_environment_string()
-        if environment:
-            command = f"{environment} {command}"
+        command = command_line(interpreter, self._compute_environment_string())
         said = self._low_level_execute_command(command, in_data=request.encode("utf-8"))
         answer = self._answer(said, interpreter)
         if discovered is not None:

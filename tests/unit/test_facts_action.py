@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import ast
 import json
+import shlex
+
+import pytest
+from ansible.errors import AnsibleActionFail
 
 from tests.support import REPO, collection_plugin
 
@@ -55,6 +59,20 @@ def test_nothing_it_ships_imports_ansible_when_loaded() -> None:
 
 def test_the_bootstrap_is_valid_python_of_the_oldest_supported_hosts() -> None:
     ast.parse(action.BOOTSTRAP, feature_version=(3, 8))
+
+
+def test_the_command_quotes_the_interpreter_as_one_path() -> None:
+    bootstrap = shlex.quote(action.BOOTSTRAP)
+    assert action.command_line("/usr/bin/python3") == f"/usr/bin/python3 -c {bootstrap}"
+    hostile = action.command_line("/usr/bin/python3; touch /tmp/owned $(id)")
+    assert shlex.split(hostile)[:2] == ["/usr/bin/python3; touch /tmp/owned $(id)", "-c"]
+    assert action.command_line("python3", "LANG=C") == f"LANG=C python3 -c {bootstrap}"
+
+
+@pytest.mark.parametrize("interpreter", ["", "   "])
+def test_an_empty_interpreter_fails_the_task(interpreter: str) -> None:
+    with pytest.raises(AnsibleActionFail, match="ansible_python_interpreter is empty"):
+        action.command_line(interpreter)
 
 
 def test_an_answer_that_is_json_is_the_result() -> None:
