@@ -74,6 +74,9 @@ description:
     mounted read-write NFS export gets the same probe; an unmounted one is mounted as kdump mounts it, in a
     mount namespace of the probe's own (never visible on the host), for the same probe.
   - The returned dictionary is described in docs/facts.md of fleetfix.
+  - The collection's action plugin of the same name sends the read to the host's Python without AnsiballZ
+    where pipelining is on, in one round trip and writing nothing on the host; elsewhere, or with the host
+    variable C(fleetfix_facts_transport=module), this module runs as any module does, with the same result.
 options:
   crash_dir:
     description:
