@@ -143,6 +143,11 @@ BENCHES = (
                 "-",
             ),
             ("facts module / ping module on a lab host (wall)", r"facts / ping: wall ([\d.]+)", "-"),
+            (
+                "audit's read, no AnsiballZ / ping module (CPU)",
+                r"lean / ping: wall [\d.]+, CPU ([\d.]+)",
+                "-",
+            ),
         ),
         lab=True,
     ),
