@@ -84,6 +84,19 @@ def _file_of(name: str) -> str:
     return os.path.join(_PLUGINS_DIR, *name[len(PACKAGE) + 1 :].split(".")) + ".py"
 
 
+def imported_module_utils(source: str) -> list[str]:
+    """The collection's module_utils a source imports, by short name: ``from <PACKAGE>.module_utils.x import
+    a`` names x; ``from <PACKAGE>.module_utils import x [as y], z`` names x and z."""
+    found = []
+    for submodule, names in _IMPORT.findall(source):
+        if submodule:
+            found.append(submodule)
+        else:
+            listed = re.sub(r"#[^\n]*", "", names).strip("() \n")
+            found += [item.split()[0] for item in listed.split(",") if item.strip()]
+    return found
+
+
 def shipped_sources() -> dict[str, str | None]:
     """The module, ``host_tools`` and every module_util they import (transitively), by module name; each
     package on the way as None."""
@@ -95,12 +108,7 @@ def shipped_sources() -> dict[str, str | None]:
             continue
         with open(_file_of(name), encoding="utf-8") as source:
             sources[name] = source.read()
-        for submodule, names in _IMPORT.findall(sources[name]):
-            if submodule:
-                pending.append(f"{PACKAGE}.module_utils.{submodule}")
-            else:  # `from ...module_utils import dump_target`: the names are modules
-                words = re.findall(r"\w+", names.split("#", 1)[0])
-                pending.extend(f"{PACKAGE}.module_utils.{word}" for word in words if word != "as")
+        pending.extend(f"{PACKAGE}.module_utils.{util}" for util in imported_module_utils(sources[name]))
     for name in list(sources):
         parts = name.split(".")
         for depth in range(1, len(parts)):

@@ -49,6 +49,23 @@ def test_it_ships_the_module_and_every_module_util_it_imports_with_their_package
         assert sources[package] is None
 
 
+def test_it_reads_each_form_of_import_a_module_util_may_take() -> None:
+    utils = f"{action.PACKAGE}.module_utils"
+    source = (
+        f"from {utils}.mountinfo import (\n    fstypes,  # the types\n    root_mount,\n)\n"
+        f"from {utils} import dump_target as dt, netconsole  # two at once\n"
+        f"from {utils} import (\n    secure_boot,\n    next_boot as nb,\n)\n"
+        "from ansible.module_utils.basic import AnsibleModule\n"
+    )
+    assert action.imported_module_utils(source) == [
+        "mountinfo",
+        "dump_target",
+        "netconsole",
+        "secure_boot",
+        "next_boot",
+    ]
+
+
 def test_nothing_it_ships_imports_ansible_when_loaded() -> None:
     """The host has no ansible.module_utils on this path: the module imports AnsibleModule in main() alone."""
     for name, source in action.shipped_sources().items():
