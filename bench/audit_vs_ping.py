@@ -146,7 +146,8 @@ def measure(hosts: int, repeat: int) -> None:
             inventory = lab.write_inventory(Path(tmp) / "inventory.yml")
             commands = _commands(inventory, min(hosts, MAX_FORKS), Path(tmp) / "state")
             ok = {"audit": {0, 1}, "ping": {0}}  # the large scenario has hosts at risk: the audit exits 1
-            print(f"  load settled to {_load()} in {_settle():.0f} s", flush=True)
+            waited = _settle()  # before the load is read: an f-string reads its fields in order
+            print(f"  load settled to {_load()} in {waited:.0f} s", flush=True)
             # warm-up: ssh control connections, page cache; a host slow to answer its first connection
             # (exit 4) is not the measurement, the timed runs must reach every host.
             for kind, (command, env) in commands.items():
