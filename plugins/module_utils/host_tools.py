@@ -18,7 +18,8 @@ SBIN_DIRS = ("/sbin", "/usr/sbin", "/usr/local/sbin")
 
 class HostTools:
     """``get_bin_path`` and ``run_command`` with AnsibleModule's answers: a path or None; (rc, out, err)
-    as text, undecodable bytes kept as surrogates."""
+    as text, undecodable bytes kept as surrogates. One difference: a found tool that cannot start (say,
+    ENOEXEC) is its errno and message, one surface's error, where AnsibleModule fails the whole read."""
 
     def get_bin_path(self, name):
         directories = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
@@ -32,7 +33,7 @@ class HostTools:
     def run_command(self, args):
         try:
             done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, check=False)
-        except OSError as exc:  # a command that cannot start: one surface's error, not the whole read's
+        except OSError as exc:
             return exc.errno or 2, "", str(exc)
         return done.returncode, _text(done.stdout), _text(done.stderr)
 

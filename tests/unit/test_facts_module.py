@@ -421,16 +421,10 @@ def test_systemctl_words() -> None:
 # --- whole runs through Ansible -----------------------------------------------------------------------
 
 
-def run_facts(
-    tmp_path: Path,
-    module_args: str = "",
-    check: bool = False,
-    transport: str = "lean",
-    pipelining: bool = True,
-) -> dict[str, Any]:
-    """One ``ansible localhost -m fleetfix.hba.fleetfix_facts`` through ansible-runner; its result.
-    ``transport``: the collection's action plugin reads without AnsiballZ (lean) or runs the module."""
-    return run_facts_said(tmp_path, module_args, check, transport, pipelining)[0]
+def run_facts(tmp_path: Path, module_args: str = "", check: bool = False) -> dict[str, Any]:
+    """One ``ansible localhost -m fleetfix.hba.fleetfix_facts`` through ansible-runner, as the audit runs
+    it (the collection's action plugin, pipelining on); its result."""
+    return run_facts_said(tmp_path, module_args, check)[0]
 
 
 def run_facts_said(
@@ -440,7 +434,8 @@ def run_facts_said(
     transport: str = "lean",
     pipelining: bool = True,
 ) -> tuple[dict[str, Any], str]:
-    """``run_facts`` at -vvv: the result, and what Ansible said of how it ran the task."""
+    """``run_facts`` at -vvv: the result, and what Ansible said of how it ran the task. ``transport``: the
+    action plugin reads without AnsiballZ (lean) or runs the module; ``pipelining`` off makes it fall back."""
     flags = ["-vvv"] + ["--check"] * check + ["-e", f"fleetfix_facts_transport={transport}"]
     cmdline = " ".join(flags)
     (tmp_path / "runner").mkdir(parents=True)
@@ -514,7 +509,7 @@ def test_the_action_plugin_reads_what_the_module_reads(tmp_path: Path, tree: Pat
 
 def test_the_action_plugin_reads_this_machine_as_the_module_does(tmp_path: Path) -> None:
     lean = run_facts(tmp_path / "lean")["ansible_facts"]["fleetfix"]
-    module = run_facts(tmp_path / "module", transport="module")["ansible_facts"]["fleetfix"]
+    module = run_facts_said(tmp_path / "module", transport="module")[0]["ansible_facts"]["fleetfix"]
     assert lean["uptime_seconds"] >= module["uptime_seconds"] - 60  # read a moment apart
     assert dict(lean, uptime_seconds=None) == dict(module, uptime_seconds=None)
 
